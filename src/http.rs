@@ -1,0 +1,277 @@
+//! The headless front door: the built UI and the [`Api`] over HTTP + WebSocket, on loopback.
+//!
+//! Every route is a one-line adapter over an `Api` method of the same name. Protection
+//! against other web pages on the same machine (CSRF, DNS rebinding): requests whose `Host`
+//! or `Origin` is not this server's own loopback address get 403; `/api/` requests need the
+//! access token (`Authorization: Bearer`, or `?token=` for the WebSocket, which browsers
+//! cannot give headers) or get 401.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::api::types::{AddrRequest, ErrorCode, Event, Profile};
+use crate::api::{Api, ApiError};
+
+/// Largest request body the API accepts.
+const MAX_BODY: usize = 64 * 1024;
+/// Content Security Policy of everything served.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; \
+    img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; \
+    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.code {
+            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(self.body())).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+struct Guard {
+    token: String,
+    hosts: Vec<String>,
+    origins: Vec<String>,
+}
+
+/// Binds the listener; when `fallback` is set and the port is taken, any free port will do.
+pub async fn bind(addr: SocketAddr, fallback: bool) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Err(e) if fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+            TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await
+        }
+        other => other,
+    }
+}
+
+/// The router for `api`, guarded for a server listening on `local`.
+pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf>) -> Router {
+    let port = local.port();
+    let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
+        hosts.push(local.to_string());
+    }
+    let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
+    let guard = Arc::new(Guard { token, hosts, origins });
+
+    let api_routes = Router::new()
+        .route("/status", get(status))
+        .route("/profile", get(get_profile).put(set_profile))
+        .route("/peers", get(list_peers))
+        .route("/peers/connect", post(connect))
+        .route("/peers/{peer_id}/block", post(block_peer).delete(unblock_peer))
+        .route("/settings", get(get_settings))
+        .route("/settings/bootstrap", post(add_bootstrap))
+        .route("/settings/bootstrap/remove", post(remove_bootstrap))
+        .route("/events", get(events_since))
+        .route("/events/ws", get(events_ws))
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such API route") })
+        .layer(middleware::from_fn_with_state(guard.clone(), require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(api);
+
+    let ui = match ui_dir.filter(|d| d.join("index.html").is_file()) {
+        Some(dir) => Router::new().fallback_service(
+            ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html"))),
+        ),
+        None => Router::new().fallback(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The Hearth UI is not built. Run `make run` (or `npm run build` in ui/) and reload.",
+            )
+        }),
+    };
+
+    Router::new()
+        .nest("/api", api_routes)
+        .merge(ui)
+        .layer(middleware::from_fn_with_state(guard, check_host_and_origin))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+}
+
+/// Serves until `cancel` fires.
+pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(cancel.cancelled_owned()).await
+}
+
+fn forbidden(message: &str) -> Response {
+    ApiError::new(ErrorCode::Forbidden, message).into_response()
+}
+
+async fn check_host_and_origin(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(|h| guard.hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h))) {
+        return forbidden("requests must address this node by its loopback address");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ok = origin.to_str().is_ok_and(|o| guard.origins.iter().any(|ok| ok.eq_ignore_ascii_case(o)));
+        if !ok {
+            return forbidden("requests from other sites are not allowed");
+        }
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return v.strip_prefix("Bearer ").map(str::to_owned);
+    }
+    query?.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_owned)
+}
+
+async fn require_token(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let given = presented_token(req.headers(), req.uri().query());
+    if !given.is_some_and(|t| constant_time_eq(t.as_bytes(), guard.token.as_bytes())) {
+        return ApiError::new(ErrorCode::Unauthorized, "missing or wrong access token").into_response();
+    }
+    next.run(req).await
+}
+
+async fn status(State(api): State<Api>) -> ApiResult<crate::api::types::Status> {
+    api.status().await.map(Json)
+}
+
+async fn get_profile(State(api): State<Api>) -> ApiResult<Profile> {
+    api.get_profile().await.map(Json)
+}
+
+async fn set_profile(State(api): State<Api>, b: Result<Json<Profile>, JsonRejection>) -> ApiResult<Profile> {
+    api.set_profile(body(b)?).await.map(Json)
+}
+
+async fn list_peers(State(api): State<Api>) -> ApiResult<Vec<crate::api::types::PeerInfo>> {
+    api.list_peers().await.map(Json)
+}
+
+async fn connect(State(api): State<Api>, b: Result<Json<AddrRequest>, JsonRejection>) -> ApiResult<()> {
+    api.connect(body(b)?.addr).await.map(Json)
+}
+
+async fn block_peer(State(api): State<Api>, Path(peer_id): Path<String>) -> ApiResult<()> {
+    api.block_peer(peer_id).await.map(Json)
+}
+
+async fn unblock_peer(State(api): State<Api>, Path(peer_id): Path<String>) -> ApiResult<()> {
+    api.unblock_peer(peer_id).await.map(Json)
+}
+
+async fn get_settings(State(api): State<Api>) -> ApiResult<crate::api::types::Settings> {
+    api.get_settings().await.map(Json)
+}
+
+async fn add_bootstrap(
+    State(api): State<Api>,
+    b: Result<Json<AddrRequest>, JsonRejection>,
+) -> ApiResult<crate::api::types::Settings> {
+    api.add_bootstrap(body(b)?.addr).await.map(Json)
+}
+
+async fn remove_bootstrap(
+    State(api): State<Api>,
+    b: Result<Json<AddrRequest>, JsonRejection>,
+) -> ApiResult<crate::api::types::Settings> {
+    api.remove_bootstrap(body(b)?.addr).await.map(Json)
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Since {
+    #[serde(default)]
+    since: u64,
+}
+
+async fn events_since(State(api): State<Api>, Query(q): Query<Since>) -> Json<Vec<Event>> {
+    Json(api.events_since(q.since))
+}
+
+async fn events_ws(State(api): State<Api>, Query(q): Query<Since>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| stream_events(api, q.since, socket))
+}
+
+/// Sends the buffered events after `since`, then live ones. A subscriber that falls behind
+/// the live channel resumes from the buffer; one that falls behind the buffer gets `resync`.
+async fn stream_events(api: Api, since: u64, mut socket: WebSocket) {
+    let (past, mut rx) = api.subscribe(since);
+    let mut last = since;
+    for event in past {
+        last = event.id;
+        if send(&mut socket, &event).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            received = rx.recv() => match received {
+                Ok(event) if event.id > last => {
+                    last = event.id;
+                    if send(&mut socket, &event).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    for event in api.events_since(last) {
+                        last = event.id;
+                        if send(&mut socket, &event).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                // Clients only listen; anything else they send is ignored, a close ends it.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, event: &Event) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    socket.send(Message::Text(text.into())).await
+}

@@ -1,0 +1,21 @@
+//! Hearth's core: a peer-to-peer node for communities that share knowledge.
+//!
+//! Layers, each using only the ones below it:
+//! `api` -> features (`presence`; later catalog, transfer, library, chat, trust) ->
+//! `net` / `store` -> libp2p / sled. Front-ends (the HTTP server in [`http`], the Tauri shell,
+//! the CLI) only ever call [`api::Api`]. Nothing here knows about Tauri or any UI.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod events;
+mod fsutil;
+pub mod http;
+pub mod net;
+pub mod node;
+pub mod presence;
+pub mod store;
+
+pub use api::Api;
+pub use config::Config;
+pub use node::Node;

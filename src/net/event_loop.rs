@@ -1,0 +1,430 @@
+//! The network actor: the only owner of the libp2p [`Swarm`].
+//!
+//! In: [`Command`]s from [`NetHandle`](super::NetHandle)s (bounded channel), swarm events,
+//! and a presence tick. Out: answers on each command's oneshot, events on the
+//! [`EventBus`], and the [`Presence`] state machine's decisions turned into dials,
+//! disconnects and requests. Stops when the cancellation token fires or every handle is
+//! dropped; dropping the swarm then closes every connection.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::{
+    autonat, gossipsub, identify, kad, mdns, ping, request_response,
+    swarm::{dial_opts::DialOpts, dial_opts::PeerCondition, ConnectionId, SwarmEvent},
+    Multiaddr, PeerId, Swarm,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::*;
+use super::{Behaviour, BehaviourEvent, Command, NetError, NetStatus};
+use crate::api::types::Profile;
+use crate::config::PresenceConfig;
+use crate::events::{now_ms, EventBus};
+use crate::presence::{strip_p2p, Announce, Input, Output, Presence, MAX_ADDRS};
+
+/// How often presence timers (votes, staleness, redials) are checked.
+const TICK: Duration = Duration::from_millis(200);
+/// Outstanding `connect` requests; more are refused rather than queued without bound.
+const MAX_PENDING_DIALS: usize = 64;
+/// Bootstrap addresses without a peer id, waiting for identify to tell who answered.
+const MAX_PENDING_BOOTSTRAP: usize = 64;
+/// Most pending outbound requests tracked per protocol.
+const MAX_PENDING_REQUESTS: usize = 1024;
+
+pub(crate) struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    bus: EventBus,
+    presence: Presence,
+    presence_config: PresenceConfig,
+    profile: Profile,
+    announce_seq: u64,
+    announce_due: bool,
+    topic: gossipsub::IdentTopic,
+    listen_addrs: Vec<Multiaddr>,
+    nat: autonat::NatStatus,
+    pending_dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, NetError>>)>,
+    /// Connections opened to bootstrap addresses that did not name a peer id.
+    bootstrap_connections: HashMap<ConnectionId, Multiaddr>,
+    votes: HashMap<request_response::OutboundRequestId, (PeerId, PeerId)>,
+    cancel: CancellationToken,
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        mut swarm: Swarm<Behaviour>,
+        commands: mpsc::Receiver<Command>,
+        bus: EventBus,
+        presence_config: PresenceConfig,
+        profile: Profile,
+        blocked: Vec<PeerId>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let local = *swarm.local_peer_id();
+        let topic = gossipsub::IdentTopic::new(PRESENCE_TOPIC);
+        if let Err(e) = swarm.behaviour_mut().gossipsub.subscribe(&topic) {
+            tracing::error!("cannot subscribe to presence: {e}");
+        }
+        let mut presence = Presence::new(local, presence_config.clone());
+        for peer in blocked {
+            presence.remember(peer, None, Vec::new(), true);
+        }
+        Self {
+            swarm,
+            commands,
+            bus,
+            presence,
+            presence_config,
+            profile,
+            announce_seq: 0,
+            announce_due: true,
+            topic,
+            listen_addrs: Vec::new(),
+            nat: autonat::NatStatus::Unknown,
+            pending_dials: HashMap::new(),
+            bootstrap_connections: HashMap::new(),
+            votes: HashMap::new(),
+            cancel,
+        }
+    }
+
+    /// Drives the swarm until `n` listen addresses are known (or a few seconds passed), so
+    /// `status` has addresses to show from the start.
+    pub(crate) async fn wait_for_listeners(&mut self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.listen_addrs.len() < n {
+            match tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await {
+                Ok(event) => self.on_swarm_event(event),
+                Err(_) => break,
+            }
+        }
+    }
+
+    pub(crate) fn add_bootstrap(&mut self, addr: Multiaddr) {
+        match peer_of(&addr) {
+            Some(peer) => {
+                self.swarm.behaviour_mut().kad.add_address(&peer, strip_p2p(addr.clone()));
+                self.apply(vec![Output::Dial { peer, addrs: vec![strip_p2p(addr)] }]);
+            }
+            None => {
+                if self.bootstrap_connections.len() >= MAX_PENDING_BOOTSTRAP {
+                    return;
+                }
+                let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.bootstrap_connections.insert(id, addr);
+                    }
+                    Err(e) => tracing::warn!(%addr, "cannot dial bootstrap: {e}"),
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut announce = tokio::time::interval(self.presence_config.announce_interval());
+        announce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => break,
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = tick.tick() => {
+                    let out = self.presence.handle(Input::Tick, now_ms());
+                    self.apply(out);
+                    if self.announce_due {
+                        self.announce();
+                    }
+                }
+                _ = announce.tick() => self.announce_due = true,
+            }
+        }
+        tracing::debug!("network loop stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Dial { addr, reply } => {
+                if self.pending_dials.len() >= MAX_PENDING_DIALS {
+                    let _ = reply.send(Err(NetError::Dial {
+                        addr: addr.to_string(),
+                        message: "too many connection attempts in progress".into(),
+                    }));
+                    return;
+                }
+                let opts = match peer_of(&addr) {
+                    Some(peer) => DialOpts::peer_id(peer)
+                        .addresses(vec![addr.clone()])
+                        .condition(PeerCondition::Always)
+                        .build(),
+                    None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+                };
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.pending_dials.insert(id, (addr, reply));
+                    }
+                    Err(e) => {
+                        let _ = reply
+                            .send(Err(NetError::Dial { addr: addr.to_string(), message: e.to_string() }));
+                    }
+                }
+            }
+            Command::Peers { reply } => {
+                let _ = reply.send(self.presence.peers());
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(NetStatus {
+                    listen_addrs: self.listen_addrs.clone(),
+                    peers_online: self.presence.online_count(),
+                    peers_connected: self.presence.connected_count(),
+                    nat: match self.nat {
+                        autonat::NatStatus::Public(_) => "public",
+                        autonat::NatStatus::Private => "private",
+                        autonat::NatStatus::Unknown => "unknown",
+                    }
+                    .into(),
+                });
+            }
+            Command::SetProfile { profile, reply } => {
+                self.profile = profile;
+                self.announce();
+                let _ = reply.send(());
+            }
+            Command::SetBlocked { peer, blocked, reply } => {
+                let input = if blocked { Input::Block { peer } } else { Input::Unblock { peer } };
+                let out = self.presence.handle(input, now_ms());
+                self.apply(out);
+                let _ = reply.send(());
+            }
+            Command::AddBootstrap { addr, reply } => {
+                self.add_bootstrap(addr);
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Publishes this node's announcement (profile and addresses).
+    fn announce(&mut self) {
+        self.announce_due = false;
+        self.announce_seq = now_ms().max(self.announce_seq + 1);
+        let announce = Announce {
+            seq: self.announce_seq,
+            profile: self.profile.clone(),
+            addrs: self.listen_addrs.iter().take(MAX_ADDRS).map(|a| strip_p2p(a.clone()).to_string()).collect(),
+        };
+        let bytes = match serde_json::to_vec(&announce) {
+            Ok(b) => b,
+            Err(e) => return tracing::error!("cannot encode announcement: {e}"),
+        };
+        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes) {
+            Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!("announcement not sent: {e}"),
+        }
+    }
+
+    fn apply(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Emit(kind) => {
+                    self.bus.emit(kind);
+                }
+                Output::Dial { peer, addrs } => {
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(addrs)
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(%peer, "dial not started: {e}");
+                    }
+                }
+                Output::Disconnect { peer } => {
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                Output::FetchProfile { peer } => {
+                    self.swarm.behaviour_mut().profile.send_request(&peer, ProfileRequest {});
+                }
+                Output::AskVote { to, about } => {
+                    if self.votes.len() >= MAX_PENDING_REQUESTS {
+                        continue; // unanswered votes count as "no answer"
+                    }
+                    let id = self
+                        .swarm
+                        .behaviour_mut()
+                        .vote
+                        .send_request(&to, VoteRequest { about: about.to_string() });
+                    self.votes.insert(id, (about, to));
+                }
+            }
+        }
+    }
+
+    fn presence(&mut self, input: Input) {
+        let out = self.presence.handle(input, now_ms());
+        self.apply(out);
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let local = *self.swarm.local_peer_id();
+                let full = address.with_p2p(local).unwrap_or_else(|a| a);
+                tracing::info!("listening on {full}");
+                if !self.listen_addrs.contains(&full) {
+                    self.listen_addrs.push(full);
+                }
+                self.announce_due = true;
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                let local = *self.swarm.local_peer_id();
+                let full = address.with_p2p(local).unwrap_or_else(|a| a);
+                self.listen_addrs.retain(|a| *a != full);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+                if let Some((_, reply)) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                if let Some(addr) = self.bootstrap_connections.remove(&connection_id) {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    let _ = self.swarm.behaviour_mut().kad.bootstrap();
+                }
+                let addr = endpoint.is_dialer().then(|| endpoint.get_remote_address().clone());
+                self.presence(Input::Connected { peer: peer_id, addr, established: num_established.get() });
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+                self.presence(Input::Disconnected { peer: peer_id, remaining: num_established });
+            }
+            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+                if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Err(NetError::Dial { addr: addr.to_string(), message: error.to_string() }));
+                }
+                if let Some(addr) = self.bootstrap_connections.remove(&connection_id) {
+                    tracing::warn!(%addr, "bootstrap peer unreachable: {error}");
+                }
+                if let Some(peer) = peer_id {
+                    self.presence(Input::DialFailed { peer });
+                }
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(MAX_ADDRS).collect();
+                if info.protocols.contains(&KAD_PROTOCOL) {
+                    for a in &addrs {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, a.clone());
+                    }
+                }
+                self.presence(Input::Discovered { peer: peer_id, addrs });
+            }
+            BehaviourEvent::Ping(ping::Event { peer, result, .. }) => {
+                self.presence(Input::Ping { peer, rtt: result.ok() });
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(list)) => {
+                let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                for (peer, addr) in list {
+                    by_peer.entry(peer).or_default().push(addr);
+                }
+                for (peer, addrs) in by_peer {
+                    self.presence(Input::Discovered { peer, addrs });
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, addresses, .. }) => {
+                let addrs = addresses.into_vec().into_iter().take(MAX_ADDRS).collect();
+                self.presence(Input::Discovered { peer, addrs });
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
+                self.on_gossip(propagation_source, message_id, message);
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. }) => {
+                if topic == self.topic.hash() {
+                    // A new neighbour: let it (and through it, everyone) know us now.
+                    self.announce_due = true;
+                }
+            }
+            BehaviourEvent::Autonat(autonat::Event::StatusChanged { new, .. }) => {
+                self.nat = new;
+            }
+            BehaviourEvent::Profile(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { channel, .. } => {
+                    let _ = self.swarm.behaviour_mut().profile.send_response(channel, self.profile.clone());
+                }
+                request_response::Message::Response { response, .. } => {
+                    match crate::presence::validate_profile(&response) {
+                        Ok(()) => self.presence(Input::ProfileFetched { peer, profile: response }),
+                        Err(e) => tracing::debug!(%peer, "invalid profile: {e}"),
+                    }
+                }
+            },
+            BehaviourEvent::Vote(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let reachable = request
+                        .about
+                        .parse::<PeerId>()
+                        .map(|about| about != peer && self.presence.reaches(&about))
+                        .unwrap_or(false);
+                    let _ = self.swarm.behaviour_mut().vote.send_response(channel, VoteResponse { reachable });
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some((about, from)) = self.votes.remove(&request_id) {
+                        self.presence(Input::VoteAnswer { about, from, reachable: Some(response.reachable) });
+                    }
+                }
+            },
+            BehaviourEvent::Vote(request_response::Event::OutboundFailure { request_id, .. }) => {
+                if let Some((about, from)) = self.votes.remove(&request_id) {
+                    self.presence(Input::VoteAnswer { about, from, reachable: None });
+                }
+            }
+            BehaviourEvent::Vote(request_response::Event::InboundFailure { peer, error, .. })
+            | BehaviourEvent::Profile(request_response::Event::InboundFailure { peer, error, .. }) => {
+                tracing::debug!(%peer, "bad inbound request: {error}");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        let acceptance = if message.topic != self.topic.hash() {
+            gossipsub::MessageAcceptance::Ignore
+        } else {
+            match (message.source, Announce::decode(&message.data)) {
+                (Some(author), Ok(announce)) => {
+                    if self.presence.is_blocked(&author) {
+                        gossipsub::MessageAcceptance::Ignore
+                    } else {
+                        self.presence(Input::Announced { peer: author, announce });
+                        gossipsub::MessageAcceptance::Accept
+                    }
+                }
+                (_, Err(e)) => {
+                    tracing::debug!(%source, "rejected announcement: {e}");
+                    gossipsub::MessageAcceptance::Reject
+                }
+                (None, Ok(_)) => gossipsub::MessageAcceptance::Reject,
+            }
+        };
+        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&id, &source, acceptance);
+    }
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    match addr.iter().last() {
+        Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}

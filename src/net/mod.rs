@@ -1,0 +1,262 @@
+//! The peer-to-peer network: one libp2p swarm, owned by one task ([`event_loop`]).
+//!
+//! Everything else talks to it through a cloneable [`NetHandle`] that sends [`Command`]s
+//! over a bounded channel and gets answers on oneshot channels. What the network learns
+//! reaches the rest of the node as events on the [`EventBus`](crate::events::EventBus).
+
+pub mod codec;
+mod event_loop;
+pub mod protocol;
+
+use std::time::Duration;
+
+use libp2p::{
+    autonat, dcutr, gossipsub, identify, identity::Keypair, kad, mdns, noise, ping, relay,
+    request_response, swarm::behaviour::toggle::Toggle, swarm::NetworkBehaviour, tcp, yamux,
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::api::types::{PeerInfo, Profile};
+use crate::config::Config;
+use crate::events::EventBus;
+use codec::JsonCodec;
+use protocol::*;
+
+/// Commands queued for the event loop; senders wait when it is full.
+const COMMAND_CHANNEL: usize = 64;
+/// How long `connect` waits for a connection.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Connections without streams are kept this long: presence wants them open.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Network errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    #[error("the network task has stopped")]
+    Stopped,
+    #[error("cannot set up the network: {0}")]
+    Setup(String),
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: Multiaddr, message: String },
+    #[error("cannot connect to {addr}: {message}")]
+    Dial { addr: String, message: String },
+    #[error("timed out connecting to {0}")]
+    DialTimeout(String),
+}
+
+/// The state of the network as `status` reports it.
+#[derive(Debug, Clone)]
+pub struct NetStatus {
+    pub listen_addrs: Vec<Multiaddr>,
+    pub peers_online: usize,
+    pub peers_connected: usize,
+    pub nat: String,
+}
+
+pub(crate) enum Command {
+    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<PeerId, NetError>> },
+    Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
+    Status { reply: oneshot::Sender<NetStatus> },
+    SetProfile { profile: Profile, reply: oneshot::Sender<()> },
+    SetBlocked { peer: PeerId, blocked: bool, reply: oneshot::Sender<()> },
+    AddBootstrap { addr: Multiaddr, reply: oneshot::Sender<()> },
+}
+
+/// A cloneable handle to the network task.
+#[derive(Clone, Debug)]
+pub struct NetHandle {
+    tx: mpsc::Sender<Command>,
+    local: PeerId,
+}
+
+impl NetHandle {
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Connects to `addr` and returns the peer's id once the connection is up.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
+        let shown = addr.to_string();
+        match tokio::time::timeout(DIAL_TIMEOUT, self.ask(|reply| Command::Dial { addr, reply })).await {
+            Ok(r) => r?,
+            Err(_) => Err(NetError::DialTimeout(shown)),
+        }
+    }
+
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NetError> {
+        self.ask(|reply| Command::Peers { reply }).await
+    }
+
+    pub async fn status(&self) -> Result<NetStatus, NetError> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Changes the profile this node announces, and announces it now.
+    pub async fn set_profile(&self, profile: Profile) -> Result<(), NetError> {
+        self.ask(|reply| Command::SetProfile { profile, reply }).await
+    }
+
+    pub async fn set_blocked(&self, peer: PeerId, blocked: bool) -> Result<(), NetError> {
+        self.ask(|reply| Command::SetBlocked { peer, blocked, reply }).await
+    }
+
+    /// Dials a bootstrap address and adds it to the DHT's routing table once identified.
+    pub async fn add_bootstrap(&self, addr: Multiaddr) -> Result<(), NetError> {
+        self.ask(|reply| Command::AddBootstrap { addr, reply }).await
+    }
+}
+
+/// Everything the swarm runs.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    relay: relay::client::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    gossipsub: gossipsub::Behaviour,
+    dcutr: dcutr::Behaviour,
+    autonat: autonat::Behaviour,
+    profile: request_response::Behaviour<JsonCodec<ProfileRequest, ProfileResponse>>,
+    vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
+}
+
+fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetError> {
+    let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
+    let ping_interval = config.presence.ping_interval();
+    let mdns_on = config.mdns;
+    let swarm = SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(|e| setup(&e))?
+        .with_quic()
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| setup(&e))?
+        .with_behaviour(|key, relay| {
+            let local = key.public().to_peer_id();
+            let mdns = if mdns_on {
+                Some(mdns::tokio::Behaviour::new(mdns::Config::default(), local)?)
+            } else {
+                None
+            };
+            let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+            kad_config.set_query_timeout(Duration::from_secs(30));
+            let mut kad =
+                kad::Behaviour::with_config(local, kad::store::MemoryStore::new(local), kad_config);
+            // Loopback and LAN addresses never get confirmed as external, which would leave
+            // the DHT in client mode and invisible to others.
+            kad.set_mode(Some(kad::Mode::Server));
+
+            let gossip_config = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(700))
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
+                .max_transmit_size(MAX_GOSSIP_BYTES)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let mut gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip_config,
+            )?;
+            let mut score = gossipsub::PeerScoreParams::default();
+            // Peers on one host (or behind one NAT) share an IP; on loopback all do.
+            score.ip_colocation_factor_whitelist.insert(std::net::Ipv4Addr::LOCALHOST.into());
+            gossipsub.with_peer_score(score, gossipsub::PeerScoreThresholds::default())?;
+
+            let rr = |p: StreamProtocol| {
+                [(p, request_response::ProtocolSupport::Full)]
+            };
+            let rr_config =
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10));
+            Ok(Behaviour {
+                relay,
+                identify: identify::Behaviour::new(
+                    identify::Config::new(IDENTIFY_VERSION.into(), key.public())
+                        .with_agent_version(format!("hearth/{}", env!("CARGO_PKG_VERSION"))),
+                ),
+                ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
+                mdns: mdns.into(),
+                kad,
+                gossipsub,
+                dcutr: dcutr::Behaviour::new(local),
+                autonat: autonat::Behaviour::new(local, autonat::Config::default()),
+                profile: request_response::Behaviour::with_codec(
+                    JsonCodec::new(MAX_PROFILE_REQUEST, MAX_PROFILE_RESPONSE),
+                    rr(PROFILE_PROTOCOL),
+                    rr_config.clone(),
+                ),
+                vote: request_response::Behaviour::with_codec(
+                    JsonCodec::new(MAX_VOTE_REQUEST, MAX_VOTE_RESPONSE),
+                    rr(VOTE_PROTOCOL),
+                    rr_config,
+                ),
+            })
+        })
+        .map_err(|e| setup(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build();
+    Ok(swarm)
+}
+
+/// Starts the network: builds the swarm, starts listening (waiting until every listener
+/// has an address), dials the bootstrap peers and spawns the event loop on `tracker`.
+pub async fn start(
+    key: Keypair,
+    config: &Config,
+    profile: Profile,
+    blocked: Vec<PeerId>,
+    bus: EventBus,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) -> Result<NetHandle, NetError> {
+    let local = key.public().to_peer_id();
+    let mut swarm = build_swarm(key, config)?;
+    let mut listeners = 0;
+    for addr in &config.listen {
+        match swarm.listen_on(addr.clone()) {
+            Ok(_) => listeners += 1,
+            Err(e) if config.listen_is_default => {
+                // The default port is taken (another node on this machine): any port will do.
+                let fallback = with_port_zero(addr);
+                tracing::info!(%addr, "port taken ({e}); listening on {fallback} instead");
+                swarm.listen_on(fallback.clone()).map_err(|e| NetError::Listen {
+                    addr: fallback,
+                    message: e.to_string(),
+                })?;
+                listeners += 1;
+            }
+            Err(e) => return Err(NetError::Listen { addr: addr.clone(), message: e.to_string() }),
+        }
+    }
+    let (tx, rx) = mpsc::channel(COMMAND_CHANNEL);
+    let mut event_loop =
+        event_loop::EventLoop::new(swarm, rx, bus, config.presence.clone(), profile, blocked, cancel);
+    event_loop.wait_for_listeners(listeners).await;
+    for addr in &config.bootstrap {
+        event_loop.add_bootstrap(addr.clone());
+    }
+    tracker.spawn(event_loop.run().instrument(tracing::info_span!("net", peer = %local)));
+    Ok(NetHandle { tx, local })
+}
+
+fn with_port_zero(addr: &Multiaddr) -> Multiaddr {
+    use libp2p::multiaddr::Protocol;
+    addr.iter()
+        .map(|p| match p {
+            Protocol::Tcp(_) => Protocol::Tcp(0),
+            Protocol::Udp(_) => Protocol::Udp(0),
+            other => other,
+        })
+        .collect()
+}
