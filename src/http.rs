@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -231,36 +231,19 @@ async fn events_ws(State(api): State<Api>, Query(q): Query<Since>, ws: WebSocket
     ws.on_upgrade(move |socket| stream_events(api, q.since, socket))
 }
 
-/// Sends the buffered events after `since`, then live ones. A subscriber that falls behind
-/// the live channel resumes from the buffer; one that falls behind the buffer gets `resync`.
+/// Streams events to the socket until either side goes away.
 async fn stream_events(api: Api, since: u64, mut socket: WebSocket) {
-    let (past, mut rx) = api.subscribe(since);
-    let mut last = since;
-    for event in past {
-        last = event.id;
-        if send(&mut socket, &event).await.is_err() {
-            return;
-        }
-    }
+    let events = api.event_stream(since);
+    futures::pin_mut!(events);
     loop {
         tokio::select! {
-            received = rx.recv() => match received {
-                Ok(event) if event.id > last => {
-                    last = event.id;
+            event = events.next() => match event {
+                Some(event) => {
                     if send(&mut socket, &event).await.is_err() {
                         return;
                     }
                 }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    for event in api.events_since(last) {
-                        last = event.id;
-                        if send(&mut socket, &event).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
+                None => return,
             },
             incoming = socket.recv() => match incoming {
                 // Clients only listen; anything else they send is ignored, a close ends it.

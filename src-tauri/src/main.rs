@@ -1,1 +1,213 @@
-fn main() {}
+//! Hearth's desktop shell: a Tauri window over the same core API the headless server uses.
+//!
+//! It starts a [`hearth::Node`], serves the API on loopback for the CLI (as `hearth run`
+//! does), and exposes each API method as a Tauri command of the same name. Core events are
+//! forwarded to the window as `hearth-event`. Closing the window hides it to the tray;
+//! "Quit" in the tray stops the node cleanly.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use futures::StreamExt;
+use hearth::api::types::{ErrorCode, Event, PeerInfo, Profile, Settings, Status};
+use hearth::api::{Api, ApiError};
+use hearth::client::ApiFile;
+use hearth::config::{Config, Overrides};
+use hearth::{http, Node};
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{Emitter, Manager, State};
+
+/// Name of the window event carrying core events.
+const EVENT_NAME: &str = "hearth-event";
+
+/// The node, or why it could not start (shown to the user by every command).
+struct Backend {
+    api: Result<Api, ApiError>,
+}
+
+impl Backend {
+    fn api(&self) -> Result<&Api, ApiError> {
+        self.api.as_ref().map_err(Clone::clone)
+    }
+}
+
+/// Declares a Tauri command that forwards to the API method of the same name.
+macro_rules! api_command {
+    ($name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
+        #[tauri::command]
+        async fn $name(backend: State<'_, Backend>, $($arg: $ty),*) -> Result<$ret, ApiError> {
+            tracing::debug!(target: "hearth_desktop::ipc", command = stringify!($name));
+            backend.api()?.$name($($arg),*).await
+        }
+    };
+}
+
+api_command!(status() -> Status);
+api_command!(get_profile() -> Profile);
+api_command!(set_profile(profile: Profile) -> Profile);
+api_command!(list_peers() -> Vec<PeerInfo>);
+api_command!(connect(addr: String) -> ());
+api_command!(block_peer(peer_id: String) -> ());
+api_command!(unblock_peer(peer_id: String) -> ());
+api_command!(get_settings() -> Settings);
+api_command!(add_bootstrap(addr: String) -> Settings);
+api_command!(remove_bootstrap(addr: String) -> Settings);
+
+#[tauri::command]
+fn events_since(backend: State<'_, Backend>, since: u64) -> Result<Vec<Event>, ApiError> {
+    Ok(backend.api()?.events_since(since))
+}
+
+/// What must be stopped on quit.
+struct Running {
+    node: std::sync::Mutex<Option<Node>>,
+}
+
+fn start_node(app: &tauri::AppHandle) -> Result<(Api, Node), ApiError> {
+    let unavailable = |e: &dyn std::fmt::Display| {
+        ApiError::new(ErrorCode::Unavailable, format!("Hearth could not start: {e}"))
+    };
+    let config = Config::load(Overrides::default()).map_err(|e| unavailable(&e))?;
+    let data_dir = config.data_dir.clone();
+    let http_addr = (config.http, config.http_is_default);
+    let node = tauri::async_runtime::block_on(Node::start(config)).map_err(|e| unavailable(&e))?;
+    let api = node.api();
+
+    // The CLI talks to whichever process runs the node, so serve the API here too.
+    let router_api = api.clone();
+    let cancel = node.shutdown_token();
+    tauri::async_runtime::spawn(async move {
+        let listener = match http::bind(http_addr.0, http_addr.1).await {
+            Ok(l) => l,
+            Err(e) => return tracing::warn!("CLI access disabled: cannot bind {}: {e}", http_addr.0),
+        };
+        let Ok(local) = listener.local_addr() else { return };
+        let token = hex_token();
+        let file = ApiFile { url: format!("http://{local}"), token: token.clone(), pid: std::process::id() };
+        if let Err(e) = file.write(&data_dir) {
+            tracing::warn!("cannot write {}: {e}", hearth::client::API_FILE);
+        }
+        let router = http::router(router_api, token, local, None);
+        let _ = http::serve(listener, router, cancel).await;
+        let _ = std::fs::remove_file(data_dir.join(hearth::client::API_FILE));
+    });
+
+    let handle = app.clone();
+    let events = api.event_stream(api.last_event_id());
+    tauri::async_runtime::spawn(async move {
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            if handle.emit(EVENT_NAME, &event).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((api, node))
+}
+
+fn hex_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn quit(app: &tauri::AppHandle) {
+    if let Some(running) = app.try_state::<Running>() {
+        let node = running.node.lock().ok().and_then(|mut n| n.take());
+        if let Some(node) = node {
+            tauri::async_runtime::block_on(node.shutdown());
+        }
+    }
+    app.exit(0);
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let (api, node) = match start_node(&handle) {
+                Ok((api, node)) => (Ok(api), Some(node)),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    (Err(e), None)
+                }
+            };
+            app.manage(Backend { api });
+            app.manage(Running { node: std::sync::Mutex::new(node) });
+
+            let show = MenuItem::with_id(app, "show", "Show Hearth", true, None::<&str>)?;
+            let quit_item = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+            let menu = Menu::with_items(app, &[&show, &quit_item])?;
+            let mut tray = TrayIconBuilder::with_id("main").tooltip("Hearth").menu(&menu).on_menu_event(
+                |app, event| match event.id().as_ref() {
+                    "show" => {
+                        if let Some(w) = app.get_webview_window("main") {
+                            let _ = w.show();
+                            let _ = w.set_focus();
+                        }
+                    }
+                    "quit" => quit(app),
+                    _ => {}
+                },
+            );
+            if let Some(icon) = app.default_window_icon() {
+                tray = tray.icon(icon.clone());
+            }
+            if let Err(e) = tray.build(app) {
+                // No tray on this desktop (e.g. a bare X server): the window still works.
+                tracing::warn!("no tray icon: {e}");
+            }
+            Ok(())
+        })
+        .on_page_load(|webview, payload| {
+            if matches!(payload.event(), tauri::webview::PageLoadEvent::Finished) {
+                tracing::info!(url = %payload.url(), window = webview.label(), "ui loaded");
+            }
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                // Keep sharing in the background; the tray brings the window back.
+                if window.app_handle().tray_by_id("main").is_some() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            status,
+            get_profile,
+            set_profile,
+            list_peers,
+            connect,
+            block_peer,
+            unblock_peer,
+            get_settings,
+            add_bootstrap,
+            remove_bootstrap,
+            events_since
+        ])
+        .build(tauri::generate_context!("../tauri.conf.json"));
+
+    match result {
+        Ok(app) => app.run(|app, event| {
+            if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
+                // Last window closed without a tray: stop the node properly.
+                api.prevent_exit();
+                quit(app);
+            }
+        }),
+        Err(e) => {
+            eprintln!("error: cannot start the Hearth window: {e}");
+            std::process::exit(1);
+        }
+    }
+}

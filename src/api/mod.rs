@@ -4,9 +4,11 @@
 
 pub mod types;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::Stream;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, Mutex};
 
@@ -34,6 +36,13 @@ impl ApiError {
     }
     pub fn body(&self) -> ApiErrorBody {
         ApiErrorBody { code: self.code, message: self.message.clone() }
+    }
+}
+
+/// Errors cross IPC as their `{code, message}` body.
+impl serde::Serialize for ApiError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.body().serialize(s)
     }
 }
 
@@ -227,6 +236,41 @@ impl Api {
     pub fn subscribe(&self, since: u64) -> (Vec<Event>, broadcast::Receiver<Event>) {
         let (past, rx) = self.inner.bus.subscribe(since);
         (past.unwrap_or_else(|Gap| vec![self.resync_event()]), rx)
+    }
+
+    /// The id of the latest event, to start a live stream from "now".
+    pub fn last_event_id(&self) -> u64 {
+        self.inner.bus.last_id()
+    }
+
+    /// Every event after `since`, then live ones, in id order, each once. A consumer that
+    /// falls behind the live channel is caught up from the buffer; one that falls behind
+    /// the buffer gets a `resync` event. Ends when the node stops.
+    pub fn event_stream(&self, since: u64) -> impl Stream<Item = Event> + Send + 'static {
+        let (past, rx) = self.subscribe(since);
+        let state = (self.clone(), rx, since, VecDeque::from(past));
+        futures::stream::unfold(state, |(api, mut rx, mut last, mut pending)| async move {
+            loop {
+                if let Some(event) = pending.pop_front() {
+                    if matches!(event.kind, EventKind::Resync) {
+                        // Continue from the id the resync is about, even if it is lower
+                        // than `since` (the client talked to an earlier run).
+                        last = event.id;
+                        return Some((event, (api, rx, last, pending)));
+                    }
+                    if event.id > last {
+                        last = event.id;
+                        return Some((event, (api, rx, last, pending)));
+                    }
+                    continue;
+                }
+                match rx.recv().await {
+                    Ok(event) => pending.push_back(event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => pending.extend(api.events_since(last)),
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
     }
 
     fn resync_event(&self) -> Event {

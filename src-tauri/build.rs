@@ -1,0 +1,26 @@
+//! Compiles the top-level tauri.conf.json and registers the app's own IPC commands, so that
+//! capabilities can allow exactly these and nothing else.
+
+/// Every IPC command the shell exposes; each must be allowed in `capabilities/`.
+const COMMANDS: &[&str] = &[
+    "status",
+    "get_profile",
+    "set_profile",
+    "list_peers",
+    "connect",
+    "block_peer",
+    "unblock_peer",
+    "get_settings",
+    "add_bootstrap",
+    "remove_bootstrap",
+    "events_since",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .config_path("../tauri.conf.json")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri build step failed: {e:#}");
+    }
+}

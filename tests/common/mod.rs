@@ -1,0 +1,100 @@
+//! Test harness: real `hearth run` processes on 127.0.0.1, driven through their HTTP API.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hearth::api::types::{PeerInfo, Status};
+use hearth::client::{ApiFile, Client};
+
+/// Presence settings short enough for tests to watch a kill being noticed.
+pub const FAST_PRESENCE: &str = "[presence]\nping_interval_ms = 500\nannounce_interval_ms = 1000\n\
+offline_after_ms = 3000\nvote_timeout_ms = 1000\nsuspicion_ratio = 0.5\n";
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` saying what was awaited.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One `hearth run` process.
+pub struct TestNode {
+    pub name: String,
+    pub dir: PathBuf,
+    pub child: Child,
+    pub client: Client,
+    pub api: ApiFile,
+    pub peer_id: String,
+    pub addr: String,
+}
+
+impl TestNode {
+    /// Starts a node on `dir` (creating it), writing `config_toml` as its config file.
+    pub async fn start(name: &str, dir: &Path, bootstrap: &[String], config_toml: &str) -> TestNode {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("hearth.toml"), config_toml).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
+        cmd.arg("run")
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--http", "127.0.0.1:0", "--no-mdns", "--name", name])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for b in bootstrap {
+            cmd.args(["--bootstrap", b]);
+        }
+        let child = cmd.spawn().expect("spawn hearth");
+        let pid = child.id();
+        let api = eventually(Duration::from_secs(20), "api.json", || async {
+            ApiFile::read(dir).ok().filter(|f| f.pid == pid)
+        })
+        .await;
+        let client = Client::new(&api.url, &api.token);
+        let status: Status = client.get("/api/status").await.expect("status");
+        TestNode {
+            name: name.into(),
+            dir: dir.into(),
+            child,
+            client,
+            api,
+            peer_id: status.peer_id,
+            addr: status.listen_addrs[0].clone(),
+        }
+    }
+
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        self.client.get("/api/peers").await.expect("peers")
+    }
+
+    pub async fn peer(&self, peer_id: &str) -> Option<PeerInfo> {
+        self.peers().await.into_iter().find(|p| p.peer_id == peer_id)
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
