@@ -47,9 +47,17 @@ impl ApiFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ClientError::NotRunning(data_dir.to_path_buf()))
             }
-            Err(e) => return Err(ClientError::BadApiFile { path, message: e.to_string() }),
+            Err(e) => {
+                return Err(ClientError::BadApiFile {
+                    path,
+                    message: e.to_string(),
+                })
+            }
         };
-        serde_json::from_slice(&text).map_err(|e| ClientError::BadApiFile { path, message: e.to_string() })
+        serde_json::from_slice(&text).map_err(|e| ClientError::BadApiFile {
+            path,
+            message: e.to_string(),
+        })
     }
 
     /// The address to open in a browser (the token travels in the fragment, never to a server).
@@ -68,7 +76,11 @@ pub struct Client {
 
 impl Client {
     pub fn new(url: &str, token: &str) -> Self {
-        Self { base: url.trim_end_matches('/').to_owned(), token: token.to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// A client for the node running on `data_dir`.
@@ -81,13 +93,23 @@ impl Client {
         &self.base
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
-        let resp = req.bearer_auth(&self.token).send().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
-            message: e.to_string(),
-        })?;
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let resp =
+            req.bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    url: self.base.clone(),
+                    message: e.to_string(),
+                })?;
         let ok = resp.status().is_success();
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         if ok {
             serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
         } else {
@@ -99,18 +121,30 @@ impl Client {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
     }
 
-    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
     }
 
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.http.delete(format!("{}{path}", self.base))).await
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
     }
 }

@@ -21,9 +21,15 @@ pub const DEFAULT_HTTP_PORT: u16 = 4711;
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid configuration in {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid value for {name}: {message}")]
@@ -84,7 +90,10 @@ impl PresenceConfig {
             ("presence.vote_timeout_ms", self.vote_timeout_ms),
         ] {
             if v < 50 {
-                return Err(ConfigError::Invalid { name, message: "must be at least 50 ms".into() });
+                return Err(ConfigError::Invalid {
+                    name,
+                    message: "must be at least 50 ms".into(),
+                });
             }
         }
         Ok(())
@@ -108,8 +117,10 @@ impl ConfigFile {
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
         let path = data_dir.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| ConfigError::Parse { path, message: e.message().to_owned() }),
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path,
+                message: e.message().to_owned(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(ConfigError::Read { path, source }),
         }
@@ -165,14 +176,21 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn env_list(name: &str) -> Option<Vec<String>> {
-    env(name).map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+    env(name).map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
 }
 
 fn parse_addrs(name: &'static str, list: &[String]) -> Result<Vec<Multiaddr>, ConfigError> {
     list.iter()
         .map(|s| {
-            s.parse::<Multiaddr>()
-                .map_err(|e| ConfigError::Invalid { name, message: format!("{s:?}: {e}") })
+            s.parse::<Multiaddr>().map_err(|e| ConfigError::Invalid {
+                name,
+                message: format!("{s:?}: {e}"),
+            })
         })
         .collect()
 }
@@ -189,8 +207,10 @@ impl Config {
     /// Builds the configuration from every layer. Creates the data dir if needed.
     pub fn load(overrides: Overrides) -> Result<Self, ConfigError> {
         let data_dir = resolve_data_dir(overrides.data_dir.as_deref())?;
-        std::fs::create_dir_all(&data_dir)
-            .map_err(|source| ConfigError::Write { path: data_dir.clone(), source })?;
+        std::fs::create_dir_all(&data_dir).map_err(|source| ConfigError::Write {
+            path: data_dir.clone(),
+            source,
+        })?;
         let file = ConfigFile::load(&data_dir)?;
 
         let listen_given = (!overrides.listen.is_empty())
@@ -216,8 +236,10 @@ impl Config {
         } else {
             file.mdns.unwrap_or(true)
         };
-        let display_name =
-            overrides.display_name.or_else(|| env("HEARTH_NAME")).or(file.display_name);
+        let display_name = overrides
+            .display_name
+            .or_else(|| env("HEARTH_NAME"))
+            .or(file.display_name);
         let http_given = overrides.http.or_else(|| env("HEARTH_HTTP")).or(file.http);
         let http_is_default = http_given.is_none();
         let http = match http_given {
@@ -278,26 +300,51 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(cfg.listen, vec!["/ip4/127.0.0.1/tcp/5000".parse::<Multiaddr>().unwrap()]);
+        assert_eq!(
+            cfg.listen,
+            vec!["/ip4/127.0.0.1/tcp/5000".parse::<Multiaddr>().unwrap()]
+        );
         assert!(!cfg.listen_is_default);
         assert!(!cfg.mdns);
         assert_eq!(cfg.display_name.as_deref(), Some("From flag"));
         assert_eq!(cfg.presence.offline_after_ms, 1500);
-        assert_eq!(cfg.presence.ping_interval_ms, PresenceConfig::default().ping_interval_ms);
+        assert_eq!(
+            cfg.presence.ping_interval_ms,
+            PresenceConfig::default().ping_interval_ms
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_addresses_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), "lisen = []\n").unwrap();
-        let err = Config::load(Overrides { data_dir: Some(dir.path().into()), ..Default::default() })
-            .unwrap_err();
+        let err = Config::load(Overrides {
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
 
-        std::fs::write(dir.path().join(CONFIG_FILE), "bootstrap = [\"not an addr\"]\n").unwrap();
-        let err = Config::load(Overrides { data_dir: Some(dir.path().into()), ..Default::default() })
-            .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "bootstrap", .. }), "{err}");
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "bootstrap = [\"not an addr\"]\n",
+        )
+        .unwrap();
+        let err = Config::load(Overrides {
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    name: "bootstrap",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -39,13 +39,22 @@ impl Default for EventBus {
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl EventBus {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(CHANNEL);
-        Self { inner: Arc::new(Mutex::new(Inner { next_id: 1, buf: VecDeque::new() })), tx }
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                next_id: 1,
+                buf: VecDeque::new(),
+            })),
+            tx,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -59,7 +68,11 @@ impl EventBus {
         let mut inner = self.lock();
         let id = inner.next_id;
         inner.next_id += 1;
-        let event = Event { id, time_ms: now_ms(), kind };
+        let event = Event {
+            id,
+            time_ms: now_ms(),
+            kind,
+        };
         if inner.buf.len() == BUFFER {
             inner.buf.pop_front();
         }
@@ -138,7 +151,10 @@ mod tests {
         bus.emit(EventKind::Resync);
         let (past, mut rx) = bus.subscribe(0);
         bus.emit(EventKind::Resync);
-        assert_eq!(past.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(
+            past.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![1]
+        );
         assert_eq!(rx.recv().await.unwrap().id, 2);
     }
 }

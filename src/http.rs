@@ -18,9 +18,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -53,7 +53,8 @@ impl IntoResponse for ApiError {
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::bad_request(e.body_text()))
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
 struct Guard {
@@ -75,19 +76,30 @@ pub async fn bind(addr: SocketAddr, fallback: bool) -> std::io::Result<TcpListen
 /// The router for `api`, guarded for a server listening on `local`.
 pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf>) -> Router {
     let port = local.port();
-    let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
     if !local.ip().is_loopback() && !local.ip().is_unspecified() {
         hosts.push(local.to_string());
     }
     let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
-    let guard = Arc::new(Guard { token, hosts, origins });
+    let guard = Arc::new(Guard {
+        token,
+        hosts,
+        origins,
+    });
 
     let api_routes = Router::new()
         .route("/status", get(status))
         .route("/profile", get(get_profile).put(set_profile))
         .route("/peers", get(list_peers))
         .route("/peers/connect", post(connect))
-        .route("/peers/{peer_id}/block", post(block_peer).delete(unblock_peer))
+        .route(
+            "/peers/{peer_id}/block",
+            post(block_peer).delete(unblock_peer),
+        )
         .route("/settings", get(get_settings))
         .route("/settings/bootstrap", post(add_bootstrap))
         .route("/settings/bootstrap/remove", post(remove_bootstrap))
@@ -129,22 +141,34 @@ pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf
 }
 
 /// Serves until `cancel` fires.
-pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(cancel.cancelled_owned()).await
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
 }
 
 fn forbidden(message: &str) -> Response {
     ApiError::new(ErrorCode::Forbidden, message).into_response()
 }
 
-async fn check_host_and_origin(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+async fn check_host_and_origin(
+    State(guard): State<Arc<Guard>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let headers = req.headers();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     if !host.is_some_and(|h| guard.hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h))) {
         return forbidden("requests must address this node by its loopback address");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin.to_str().is_ok_and(|o| guard.origins.iter().any(|ok| ok.eq_ignore_ascii_case(o)));
+        let ok = origin
+            .to_str()
+            .is_ok_and(|o| guard.origins.iter().any(|ok| ok.eq_ignore_ascii_case(o)));
         if !ok {
             return forbidden("requests from other sites are not allowed");
         }
@@ -157,16 +181,23 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         return v.strip_prefix("Bearer ").map(str::to_owned);
     }
-    query?.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_owned)
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .map(str::to_owned)
 }
 
 async fn require_token(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let given = presented_token(req.headers(), req.uri().query());
     if !given.is_some_and(|t| constant_time_eq(t.as_bytes(), guard.token.as_bytes())) {
-        return ApiError::new(ErrorCode::Unauthorized, "missing or wrong access token").into_response();
+        return ApiError::new(ErrorCode::Unauthorized, "missing or wrong access token")
+            .into_response();
     }
     next.run(req).await
 }
@@ -179,7 +210,10 @@ async fn get_profile(State(api): State<Api>) -> ApiResult<Profile> {
     api.get_profile().await.map(Json)
 }
 
-async fn set_profile(State(api): State<Api>, b: Result<Json<Profile>, JsonRejection>) -> ApiResult<Profile> {
+async fn set_profile(
+    State(api): State<Api>,
+    b: Result<Json<Profile>, JsonRejection>,
+) -> ApiResult<Profile> {
     api.set_profile(body(b)?).await.map(Json)
 }
 
@@ -187,7 +221,10 @@ async fn list_peers(State(api): State<Api>) -> ApiResult<Vec<crate::api::types::
     api.list_peers().await.map(Json)
 }
 
-async fn connect(State(api): State<Api>, b: Result<Json<AddrRequest>, JsonRejection>) -> ApiResult<()> {
+async fn connect(
+    State(api): State<Api>,
+    b: Result<Json<AddrRequest>, JsonRejection>,
+) -> ApiResult<()> {
     api.connect(body(b)?.addr).await.map(Json)
 }
 
@@ -227,7 +264,11 @@ async fn events_since(State(api): State<Api>, Query(q): Query<Since>) -> Json<Ve
     Json(api.events_since(q.since))
 }
 
-async fn events_ws(State(api): State<Api>, Query(q): Query<Since>, ws: WebSocketUpgrade) -> Response {
+async fn events_ws(
+    State(api): State<Api>,
+    Query(q): Query<Since>,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.on_upgrade(move |socket| stream_events(api, q.since, socket))
 }
 

@@ -52,21 +52,46 @@ impl Node {
 
         let profiles = store.table::<Profile>(PROFILE_TABLE)?;
         let mut profile = profiles.get(PROFILE_KEY)?.unwrap_or_default();
-        if let Some(name) = config.display_name.as_ref().filter(|n| **n != profile.display_name) {
-            profile.display_name = name.trim().chars().take(crate::presence::MAX_DISPLAY_NAME).collect();
+        if let Some(name) = config
+            .display_name
+            .as_ref()
+            .filter(|n| **n != profile.display_name)
+        {
+            profile.display_name = name
+                .trim()
+                .chars()
+                .take(crate::presence::MAX_DISPLAY_NAME)
+                .collect();
             profiles.put(PROFILE_KEY, &profile).await?;
         }
         let blocked_table = store.table::<bool>(BLOCKED_TABLE)?;
-        let blocked: Vec<PeerId> =
-            blocked_table.entries()?.into_iter().filter_map(|(k, _)| k.parse().ok()).collect();
+        let blocked: Vec<PeerId> = blocked_table
+            .entries()?
+            .into_iter()
+            .filter_map(|(k, _)| k.parse().ok())
+            .collect();
 
         let bus = EventBus::new();
         let tracker = TaskTracker::new();
         let cancel = CancellationToken::new();
-        let net = net::start(key, &config, profile.clone(), blocked, bus.clone(), &tracker, cancel.child_token()).await?;
+        let net = net::start(
+            key,
+            &config,
+            profile.clone(),
+            blocked,
+            bus.clone(),
+            &tracker,
+            cancel.child_token(),
+        )
+        .await?;
         tracing::info!(peer = %net.local_peer_id(), "node started");
         let api = Api::new(net, bus, profile, profiles, blocked_table, config);
-        Ok(Self { api, store, tracker, cancel })
+        Ok(Self {
+            api,
+            store,
+            tracker,
+            cancel,
+        })
     }
 
     /// The node's API. Cheap to clone; calls fail with `unavailable` after shutdown.
@@ -98,11 +123,22 @@ impl Node {
 async fn load_or_create_identity(store: &Store) -> Result<Keypair, NodeError> {
     let table = store.table::<StoredKey>(IDENTITY_TABLE)?;
     if let Some(stored) = table.get(IDENTITY_KEY)? {
-        let bytes = hex::decode(&stored.protobuf_hex).map_err(|e| NodeError::Identity(e.to_string()))?;
-        return Keypair::from_protobuf_encoding(&bytes).map_err(|e| NodeError::Identity(e.to_string()));
+        let bytes =
+            hex::decode(&stored.protobuf_hex).map_err(|e| NodeError::Identity(e.to_string()))?;
+        return Keypair::from_protobuf_encoding(&bytes)
+            .map_err(|e| NodeError::Identity(e.to_string()));
     }
     let key = Keypair::generate_ed25519();
-    let bytes = key.to_protobuf_encoding().map_err(|e| NodeError::Identity(e.to_string()))?;
-    table.put(IDENTITY_KEY, &StoredKey { protobuf_hex: hex::encode(bytes) }).await?;
+    let bytes = key
+        .to_protobuf_encoding()
+        .map_err(|e| NodeError::Identity(e.to_string()))?;
+    table
+        .put(
+            IDENTITY_KEY,
+            &StoredKey {
+                protobuf_hex: hex::encode(bytes),
+            },
+        )
+        .await?;
     Ok(key)
 }

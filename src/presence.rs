@@ -51,7 +51,10 @@ pub fn validate_profile(p: &Profile) -> Result<(), String> {
         if value.chars().count() > max {
             return Err(format!("{field} is longer than {max} characters"));
         }
-        if value.chars().any(|c| c.is_control() && !(field == "bio" && c == '\n')) {
+        if value
+            .chars()
+            .any(|c| c.is_control() && !(field == "bio" && c == '\n'))
+        {
             return Err(format!("{field} contains control characters"));
         }
     }
@@ -75,7 +78,11 @@ impl Announce {
     /// Decodes and validates an announcement from the wire.
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() > Self::MAX_BYTES {
-            return Err(format!("announcement of {} bytes exceeds {}", bytes.len(), Self::MAX_BYTES));
+            return Err(format!(
+                "announcement of {} bytes exceeds {}",
+                bytes.len(),
+                Self::MAX_BYTES
+            ));
         }
         let a: Announce = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         validate_profile(&a.profile)?;
@@ -86,7 +93,8 @@ impl Announce {
             if addr.len() > MAX_ADDR_LEN {
                 return Err("address too long".into());
             }
-            addr.parse::<Multiaddr>().map_err(|e| format!("bad address {addr:?}: {e}"))?;
+            addr.parse::<Multiaddr>()
+                .map_err(|e| format!("bad address {addr:?}: {e}"))?;
         }
         Ok(a)
     }
@@ -95,17 +103,46 @@ impl Announce {
 /// Something that happened, fed to [`Presence::handle`].
 #[derive(Debug, Clone)]
 pub enum Input {
-    Connected { peer: PeerId, addr: Option<Multiaddr>, established: u32 },
-    Disconnected { peer: PeerId, remaining: u32 },
-    DialFailed { peer: PeerId },
-    Ping { peer: PeerId, rtt: Option<Duration> },
-    Announced { peer: PeerId, announce: Announce },
-    ProfileFetched { peer: PeerId, profile: Profile },
+    Connected {
+        peer: PeerId,
+        addr: Option<Multiaddr>,
+        established: u32,
+    },
+    Disconnected {
+        peer: PeerId,
+        remaining: u32,
+    },
+    DialFailed {
+        peer: PeerId,
+    },
+    Ping {
+        peer: PeerId,
+        rtt: Option<Duration>,
+    },
+    Announced {
+        peer: PeerId,
+        announce: Announce,
+    },
+    ProfileFetched {
+        peer: PeerId,
+        profile: Profile,
+    },
     /// `reachable: None` means the voter did not answer (error or timeout).
-    VoteAnswer { about: PeerId, from: PeerId, reachable: Option<bool> },
-    Discovered { peer: PeerId, addrs: Vec<Multiaddr> },
-    Block { peer: PeerId },
-    Unblock { peer: PeerId },
+    VoteAnswer {
+        about: PeerId,
+        from: PeerId,
+        reachable: Option<bool>,
+    },
+    Discovered {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    },
+    Block {
+        peer: PeerId,
+    },
+    Unblock {
+        peer: PeerId,
+    },
     Tick,
 }
 
@@ -154,16 +191,23 @@ pub struct Presence {
 
 impl Presence {
     pub fn new(local: PeerId, cfg: PresenceConfig) -> Self {
-        Self { cfg, local, peers: HashMap::new(), votes: HashMap::new() }
+        Self {
+            cfg,
+            local,
+            peers: HashMap::new(),
+            votes: HashMap::new(),
+        }
     }
 
     /// Applies one input at time `now` (Unix ms) and returns what to do.
     pub fn handle(&mut self, input: Input, now: u64) -> Vec<Output> {
         let mut out = Vec::new();
         match input {
-            Input::Connected { peer, addr, established } => {
-                self.on_connected(peer, addr, established, now, &mut out)
-            }
+            Input::Connected {
+                peer,
+                addr,
+                established,
+            } => self.on_connected(peer, addr, established, now, &mut out),
             Input::Disconnected { peer, remaining } => {
                 self.on_disconnected(peer, remaining, now, &mut out)
             }
@@ -175,7 +219,11 @@ impl Presence {
                     Self::set_profile(peer, st, profile, &mut out);
                 }
             }
-            Input::VoteAnswer { about, from, reachable } => {
+            Input::VoteAnswer {
+                about,
+                from,
+                reachable,
+            } => {
                 if let Some(vote) = self.votes.get_mut(&about) {
                     if vote.waiting.remove(&from) {
                         match reachable {
@@ -202,7 +250,9 @@ impl Presence {
                 if let Some(st) = self.entry(peer, now) {
                     st.blocked = true;
                     out.push(Output::Disconnect { peer });
-                    out.push(Output::Emit(EventKind::PeerUpdated { peer: info(peer, st) }));
+                    out.push(Output::Emit(EventKind::PeerUpdated {
+                        peer: info(peer, st),
+                    }));
                 }
             }
             Input::Unblock { peer } => {
@@ -210,7 +260,9 @@ impl Presence {
                     st.blocked = false;
                     st.last_dial = 0;
                     Self::maybe_dial(peer, st, now, &mut out);
-                    out.push(Output::Emit(EventKind::PeerUpdated { peer: info(peer, st) }));
+                    out.push(Output::Emit(EventKind::PeerUpdated {
+                        peer: info(peer, st),
+                    }));
                 }
             }
             Input::Tick => self.on_tick(now, &mut out),
@@ -220,12 +272,18 @@ impl Presence {
 
     /// Answer to another peer's vote about `about`: only what we measured ourselves.
     pub fn reaches(&self, about: &PeerId) -> bool {
-        self.peers.get(about).is_some_and(|st| st.connections > 0 && st.failed_pings == 0)
+        self.peers
+            .get(about)
+            .is_some_and(|st| st.connections > 0 && st.failed_pings == 0)
     }
 
     pub fn peers(&self) -> Vec<PeerInfo> {
         let mut v: Vec<PeerInfo> = self.peers.iter().map(|(id, st)| info(*id, st)).collect();
-        v.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.peer_id.cmp(&b.peer_id)));
+        v.sort_by(|a, b| {
+            b.online
+                .cmp(&a.online)
+                .then_with(|| a.peer_id.cmp(&b.peer_id))
+        });
         v
     }
 
@@ -246,7 +304,13 @@ impl Presence {
     }
 
     /// Restores a peer remembered from an earlier run (offline until heard from).
-    pub fn remember(&mut self, peer: PeerId, profile: Option<Profile>, addrs: Vec<Multiaddr>, blocked: bool) {
+    pub fn remember(
+        &mut self,
+        peer: PeerId,
+        profile: Option<Profile>,
+        addrs: Vec<Multiaddr>,
+        blocked: bool,
+    ) {
         if peer == self.local || self.peers.len() >= MAX_PEERS {
             return;
         }
@@ -258,7 +322,10 @@ impl Presence {
 
     /// Addresses known for `peer`.
     pub fn addrs(&self, peer: &PeerId) -> Vec<Multiaddr> {
-        self.peers.get(peer).map(|st| st.addrs.clone()).unwrap_or_default()
+        self.peers
+            .get(peer)
+            .map(|st| st.addrs.clone())
+            .unwrap_or_default()
     }
 
     fn entry(&mut self, peer: PeerId, now: u64) -> Option<&mut PeerState> {
@@ -291,7 +358,9 @@ impl Presence {
             return;
         }
         self.votes.remove(&peer);
-        let Some(st) = self.entry(peer, now) else { return };
+        let Some(st) = self.entry(peer, now) else {
+            return;
+        };
         if st.blocked {
             out.push(Output::Disconnect { peer });
             return;
@@ -307,14 +376,20 @@ impl Presence {
         }
         if !st.online {
             st.online = true;
-            out.push(Output::Emit(EventKind::PeerOnline { peer: info(peer, st) }));
+            out.push(Output::Emit(EventKind::PeerOnline {
+                peer: info(peer, st),
+            }));
         } else if st.connections == 1 {
-            out.push(Output::Emit(EventKind::PeerUpdated { peer: info(peer, st) }));
+            out.push(Output::Emit(EventKind::PeerUpdated {
+                peer: info(peer, st),
+            }));
         }
     }
 
     fn on_disconnected(&mut self, peer: PeerId, remaining: u32, now: u64, out: &mut Vec<Output>) {
-        let Some(st) = self.peers.get_mut(&peer) else { return };
+        let Some(st) = self.peers.get_mut(&peer) else {
+            return;
+        };
         st.connections = remaining;
         if remaining > 0 {
             return;
@@ -323,16 +398,23 @@ impl Presence {
         if !st.online {
             return;
         }
-        out.push(Output::Emit(EventKind::PeerUpdated { peer: info(peer, st) }));
+        out.push(Output::Emit(EventKind::PeerUpdated {
+            peer: info(peer, st),
+        }));
         if !st.blocked {
             st.last_dial = now;
-            out.push(Output::Dial { peer, addrs: st.addrs.clone() });
+            out.push(Output::Dial {
+                peer,
+                addrs: st.addrs.clone(),
+            });
         }
         self.start_vote(peer, now, out);
     }
 
     fn on_ping(&mut self, peer: PeerId, rtt: Option<Duration>, now: u64, out: &mut Vec<Output>) {
-        let Some(st) = self.peers.get_mut(&peer) else { return };
+        let Some(st) = self.peers.get_mut(&peer) else {
+            return;
+        };
         match rtt {
             Some(rtt) => {
                 st.failed_pings = 0;
@@ -343,7 +425,9 @@ impl Presence {
                 });
                 st.rtt = Some(rtt);
                 if changed {
-                    out.push(Output::Emit(EventKind::PeerUpdated { peer: info(peer, st) }));
+                    out.push(Output::Emit(EventKind::PeerUpdated {
+                        peer: info(peer, st),
+                    }));
                 }
             }
             None => {
@@ -360,18 +444,25 @@ impl Presence {
             return;
         }
         let offline_after = self.cfg.offline_after_ms;
-        let Some(st) = self.entry(peer, now) else { return };
+        let Some(st) = self.entry(peer, now) else {
+            return;
+        };
         if a.seq <= st.last_announce_seq {
             return; // a replay or a reordered old announcement
         }
         st.last_announce_seq = a.seq;
         st.last_seen = Some(now);
         st.vouched_until = now + offline_after;
-        merge_addrs(&mut st.addrs, a.addrs.iter().filter_map(|s| s.parse().ok()).collect());
+        merge_addrs(
+            &mut st.addrs,
+            a.addrs.iter().filter_map(|s| s.parse().ok()).collect(),
+        );
         Self::set_profile(peer, st, a.profile, out);
         if !st.online && !st.blocked {
             st.online = true;
-            out.push(Output::Emit(EventKind::PeerOnline { peer: info(peer, st) }));
+            out.push(Output::Emit(EventKind::PeerOnline {
+                peer: info(peer, st),
+            }));
         }
         let online = st.online;
         Self::maybe_dial(peer, st, now, out);
@@ -398,7 +489,9 @@ impl Presence {
                 st.online
                     && st.connections == 0
                     && st.vouched_until <= now
-                    && st.last_seen.is_none_or(|s| now.saturating_sub(s) >= self.cfg.offline_after_ms)
+                    && st
+                        .last_seen
+                        .is_none_or(|s| now.saturating_sub(s) >= self.cfg.offline_after_ms)
                     && !self.votes.contains_key(id)
             })
             .map(|(id, _)| *id)
@@ -424,15 +517,27 @@ impl Presence {
         for to in &voters {
             out.push(Output::AskVote { to: *to, about });
         }
-        self.votes.insert(about, Vote { started: now, waiting: voters, reachable: 0, unreachable: 0 });
+        self.votes.insert(
+            about,
+            Vote {
+                started: now,
+                waiting: voters,
+                reachable: 0,
+                unreachable: 0,
+            },
+        );
         if self.votes[&about].waiting.is_empty() {
             self.decide(about, now, out);
         }
     }
 
     fn decide(&mut self, about: PeerId, now: u64, out: &mut Vec<Output>) {
-        let Some(vote) = self.votes.remove(&about) else { return };
-        let Some(st) = self.peers.get_mut(&about) else { return };
+        let Some(vote) = self.votes.remove(&about) else {
+            return;
+        };
+        let Some(st) = self.peers.get_mut(&about) else {
+            return;
+        };
         if st.connections > 0 {
             return;
         }
@@ -443,7 +548,9 @@ impl Presence {
             if st.online {
                 st.online = false;
                 st.rtt = None;
-                out.push(Output::Emit(EventKind::PeerOffline { peer_id: about.to_string() }));
+                out.push(Output::Emit(EventKind::PeerOffline {
+                    peer_id: about.to_string(),
+                }));
             }
         } else {
             st.vouched_until = now + self.cfg.offline_after_ms;
@@ -458,13 +565,19 @@ impl Presence {
             return;
         }
         st.last_dial = now;
-        out.push(Output::Dial { peer, addrs: st.addrs.clone() });
+        out.push(Output::Dial {
+            peer,
+            addrs: st.addrs.clone(),
+        });
     }
 
     fn set_profile(peer: PeerId, st: &mut PeerState, profile: Profile, out: &mut Vec<Output>) {
         if st.profile.as_ref() != Some(&profile) {
             st.profile = Some(profile.clone());
-            out.push(Output::Emit(EventKind::ProfileChanged { peer_id: peer.to_string(), profile }));
+            out.push(Output::Emit(EventKind::ProfileChanged {
+                peer_id: peer.to_string(),
+                profile,
+            }));
         }
     }
 }
@@ -499,7 +612,9 @@ fn info(peer: PeerId, st: &PeerState) -> PeerInfo {
         peer_id: peer.to_string(),
         profile: st.profile.clone(),
         addrs: st.addrs.iter().map(ToString::to_string).collect(),
-        rtt_ms: st.rtt.map(|d| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
+        rtt_ms: st
+            .rtt
+            .map(|d| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
         online: st.online,
         connected: st.connections > 0,
         last_seen_ms: st.last_seen,
@@ -512,11 +627,19 @@ mod tests {
     use super::*;
 
     fn cfg() -> PresenceConfig {
-        PresenceConfig { offline_after_ms: 3_000, vote_timeout_ms: 1_000, ..Default::default() }
+        PresenceConfig {
+            offline_after_ms: 3_000,
+            vote_timeout_ms: 1_000,
+            ..Default::default()
+        }
     }
 
     fn online_ids(p: &Presence) -> Vec<String> {
-        p.peers().into_iter().filter(|i| i.online).map(|i| i.peer_id).collect()
+        p.peers()
+            .into_iter()
+            .filter(|i| i.online)
+            .map(|i| i.peer_id)
+            .collect()
     }
 
     fn asks(out: &[Output]) -> Vec<PeerId> {
@@ -532,49 +655,137 @@ mod tests {
     fn a_connected_peer_is_online_and_its_profile_is_fetched() {
         let (me, x) = (PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        let out = p.handle(Input::Connected { peer: x, addr: None, established: 1 }, 1);
+        let out = p.handle(
+            Input::Connected {
+                peer: x,
+                addr: None,
+                established: 1,
+            },
+            1,
+        );
         assert!(out.contains(&Output::FetchProfile { peer: x }));
-        assert!(matches!(out.last(), Some(Output::Emit(EventKind::PeerOnline { .. }))));
+        assert!(matches!(
+            out.last(),
+            Some(Output::Emit(EventKind::PeerOnline { .. }))
+        ));
         assert_eq!(online_ids(&p), vec![x.to_string()]);
     }
 
     #[test]
     fn one_lost_connection_alone_does_not_make_a_peer_offline_when_others_reach_it() {
-        let (me, x, a, b) = (PeerId::random(), PeerId::random(), PeerId::random(), PeerId::random());
+        let (me, x, a, b) = (
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+        );
         let mut p = Presence::new(me, cfg());
         for peer in [x, a, b] {
-            p.handle(Input::Connected { peer, addr: None, established: 1 }, 0);
+            p.handle(
+                Input::Connected {
+                    peer,
+                    addr: None,
+                    established: 1,
+                },
+                0,
+            );
         }
-        let out = p.handle(Input::Disconnected { peer: x, remaining: 0 }, 10);
+        let out = p.handle(
+            Input::Disconnected {
+                peer: x,
+                remaining: 0,
+            },
+            10,
+        );
         let mut asked = asks(&out);
         asked.sort();
         let mut expected = vec![a, b];
         expected.sort();
         assert_eq!(asked, expected, "both other peers are asked");
-        p.handle(Input::VoteAnswer { about: x, from: a, reachable: Some(true) }, 20);
-        let out = p.handle(Input::VoteAnswer { about: x, from: b, reachable: Some(true) }, 30);
-        assert!(!out.iter().any(|o| matches!(o, Output::Emit(EventKind::PeerOffline { .. }))));
+        p.handle(
+            Input::VoteAnswer {
+                about: x,
+                from: a,
+                reachable: Some(true),
+            },
+            20,
+        );
+        let out = p.handle(
+            Input::VoteAnswer {
+                about: x,
+                from: b,
+                reachable: Some(true),
+            },
+            30,
+        );
+        assert!(!out
+            .iter()
+            .any(|o| matches!(o, Output::Emit(EventKind::PeerOffline { .. }))));
         assert!(p.peer(&x).unwrap().online);
         assert!(!p.peer(&x).unwrap().connected);
         // Still vouched for well after the vote, as long as announcements keep coming.
-        let ann = Announce { seq: 5, profile: Profile::default(), addrs: vec![] };
-        p.handle(Input::Announced { peer: x, announce: ann }, 2_000);
+        let ann = Announce {
+            seq: 5,
+            profile: Profile::default(),
+            addrs: vec![],
+        };
+        p.handle(
+            Input::Announced {
+                peer: x,
+                announce: ann,
+            },
+            2_000,
+        );
         p.handle(Input::Tick, 4_500);
         assert!(p.peer(&x).unwrap().online);
     }
 
     #[test]
     fn a_peer_everyone_lost_is_voted_offline() {
-        let (me, x, a, b) = (PeerId::random(), PeerId::random(), PeerId::random(), PeerId::random());
+        let (me, x, a, b) = (
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+        );
         let mut p = Presence::new(me, cfg());
         for peer in [x, a, b] {
-            p.handle(Input::Connected { peer, addr: None, established: 1 }, 0);
+            p.handle(
+                Input::Connected {
+                    peer,
+                    addr: None,
+                    established: 1,
+                },
+                0,
+            );
         }
-        p.handle(Input::Disconnected { peer: x, remaining: 0 }, 10);
-        p.handle(Input::VoteAnswer { about: x, from: a, reachable: Some(false) }, 20);
-        let out = p.handle(Input::VoteAnswer { about: x, from: b, reachable: Some(true) }, 30);
+        p.handle(
+            Input::Disconnected {
+                peer: x,
+                remaining: 0,
+            },
+            10,
+        );
+        p.handle(
+            Input::VoteAnswer {
+                about: x,
+                from: a,
+                reachable: Some(false),
+            },
+            20,
+        );
+        let out = p.handle(
+            Input::VoteAnswer {
+                about: x,
+                from: b,
+                reachable: Some(true),
+            },
+            30,
+        );
         // 1 of 2 unreachable meets the default ratio 0.5.
-        assert!(out.contains(&Output::Emit(EventKind::PeerOffline { peer_id: x.to_string() })));
+        assert!(out.contains(&Output::Emit(EventKind::PeerOffline {
+            peer_id: x.to_string()
+        })));
         assert!(!p.peer(&x).unwrap().online);
     }
 
@@ -582,43 +793,115 @@ mod tests {
     fn with_nobody_to_ask_the_peer_goes_offline_at_once() {
         let (me, x) = (PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(Input::Connected { peer: x, addr: None, established: 1 }, 0);
-        let out = p.handle(Input::Disconnected { peer: x, remaining: 0 }, 10);
-        assert!(out.contains(&Output::Emit(EventKind::PeerOffline { peer_id: x.to_string() })));
+        p.handle(
+            Input::Connected {
+                peer: x,
+                addr: None,
+                established: 1,
+            },
+            0,
+        );
+        let out = p.handle(
+            Input::Disconnected {
+                peer: x,
+                remaining: 0,
+            },
+            10,
+        );
+        assert!(out.contains(&Output::Emit(EventKind::PeerOffline {
+            peer_id: x.to_string()
+        })));
     }
 
     #[test]
     fn silent_voters_time_out_and_count_as_no_answer() {
         let (me, x, a) = (PeerId::random(), PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(Input::Connected { peer: x, addr: None, established: 1 }, 0);
-        p.handle(Input::Connected { peer: a, addr: None, established: 1 }, 0);
-        p.handle(Input::Disconnected { peer: x, remaining: 0 }, 10);
+        p.handle(
+            Input::Connected {
+                peer: x,
+                addr: None,
+                established: 1,
+            },
+            0,
+        );
+        p.handle(
+            Input::Connected {
+                peer: a,
+                addr: None,
+                established: 1,
+            },
+            0,
+        );
+        p.handle(
+            Input::Disconnected {
+                peer: x,
+                remaining: 0,
+            },
+            10,
+        );
         assert!(p.handle(Input::Tick, 500).is_empty() || p.peer(&x).unwrap().online);
         let out = p.handle(Input::Tick, 1_100);
-        assert!(out.contains(&Output::Emit(EventKind::PeerOffline { peer_id: x.to_string() })));
+        assert!(out.contains(&Output::Emit(EventKind::PeerOffline {
+            peer_id: x.to_string()
+        })));
     }
 
     #[test]
     fn announcements_bring_a_peer_online_but_replays_do_not() {
         let (me, x, a) = (PeerId::random(), PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(Input::Connected { peer: a, addr: None, established: 1 }, 0);
+        p.handle(
+            Input::Connected {
+                peer: a,
+                addr: None,
+                established: 1,
+            },
+            0,
+        );
         let ann = |seq| Announce {
             seq,
-            profile: Profile { display_name: "X".into(), ..Default::default() },
+            profile: Profile {
+                display_name: "X".into(),
+                ..Default::default()
+            },
             addrs: vec!["/ip4/127.0.0.1/tcp/1".into()],
         };
-        let out = p.handle(Input::Announced { peer: x, announce: ann(10) }, 0);
-        assert!(out.iter().any(|o| matches!(o, Output::Emit(EventKind::PeerOnline { .. }))));
+        let out = p.handle(
+            Input::Announced {
+                peer: x,
+                announce: ann(10),
+            },
+            0,
+        );
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::Emit(EventKind::PeerOnline { .. }))));
         assert!(out.iter().any(|o| matches!(o, Output::Dial { .. })));
         // Announcements stop; after offline_after a vote runs; `a` does not reach x.
         let out = p.handle(Input::Tick, 3_000);
         assert_eq!(asks(&out), vec![a]);
-        let out = p.handle(Input::VoteAnswer { about: x, from: a, reachable: Some(false) }, 3_010);
-        assert!(out.contains(&Output::Emit(EventKind::PeerOffline { peer_id: x.to_string() })));
+        let out = p.handle(
+            Input::VoteAnswer {
+                about: x,
+                from: a,
+                reachable: Some(false),
+            },
+            3_010,
+        );
+        assert!(out.contains(&Output::Emit(EventKind::PeerOffline {
+            peer_id: x.to_string()
+        })));
         // An old announcement replayed later changes nothing.
-        assert!(p.handle(Input::Announced { peer: x, announce: ann(10) }, 4_000).is_empty());
+        assert!(p
+            .handle(
+                Input::Announced {
+                    peer: x,
+                    announce: ann(10)
+                },
+                4_000
+            )
+            .is_empty());
         assert!(!p.peer(&x).unwrap().online);
     }
 
@@ -626,22 +909,48 @@ mod tests {
     fn two_failed_pings_close_the_connection() {
         let (me, x) = (PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(Input::Connected { peer: x, addr: None, established: 1 }, 0);
+        p.handle(
+            Input::Connected {
+                peer: x,
+                addr: None,
+                established: 1,
+            },
+            0,
+        );
         assert!(p.handle(Input::Ping { peer: x, rtt: None }, 1).is_empty());
         assert!(!p.reaches(&x), "a failing peer is not vouched for");
-        assert_eq!(p.handle(Input::Ping { peer: x, rtt: None }, 2), vec![Output::Disconnect { peer: x }]);
+        assert_eq!(
+            p.handle(Input::Ping { peer: x, rtt: None }, 2),
+            vec![Output::Disconnect { peer: x }]
+        );
     }
 
     #[test]
     fn blocked_peers_are_disconnected_and_not_redialled() {
         let (me, x) = (PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(Input::Discovered { peer: x, addrs: vec!["/ip4/127.0.0.1/tcp/9".parse().unwrap()] }, 0);
+        p.handle(
+            Input::Discovered {
+                peer: x,
+                addrs: vec!["/ip4/127.0.0.1/tcp/9".parse().unwrap()],
+            },
+            0,
+        );
         let out = p.handle(Input::Block { peer: x }, 1);
         assert!(out.contains(&Output::Disconnect { peer: x }));
-        let out = p.handle(Input::Connected { peer: x, addr: None, established: 1 }, 2);
+        let out = p.handle(
+            Input::Connected {
+                peer: x,
+                addr: None,
+                established: 1,
+            },
+            2,
+        );
         assert_eq!(out, vec![Output::Disconnect { peer: x }]);
-        assert!(!p.handle(Input::Tick, 100_000).iter().any(|o| matches!(o, Output::Dial { .. })));
+        assert!(!p
+            .handle(Input::Tick, 100_000)
+            .iter()
+            .any(|o| matches!(o, Output::Dial { .. })));
     }
 
     #[test]
@@ -660,7 +969,13 @@ mod tests {
     fn the_table_is_bounded() {
         let mut p = Presence::new(PeerId::random(), cfg());
         for i in 0..MAX_PEERS + 50 {
-            p.handle(Input::Discovered { peer: PeerId::random(), addrs: vec![] }, i as u64);
+            p.handle(
+                Input::Discovered {
+                    peer: PeerId::random(),
+                    addrs: vec![],
+                },
+                i as u64,
+            );
         }
         assert_eq!(p.peers().len(), MAX_PEERS);
     }

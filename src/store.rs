@@ -34,13 +34,19 @@ pub enum StoreError {
     #[error("data directory {dir} is in use by another Hearth process{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Locked { dir: PathBuf, pid: Option<u32> },
     #[error("cannot open the store in {dir}: {source}")]
-    Open { dir: PathBuf, source: std::io::Error },
+    Open {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the store in {dir} has schema version {found}, newer than this build ({SCHEMA_VERSION}); upgrade Hearth")]
     TooNew { dir: PathBuf, found: u32 },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
     #[error("corrupt record in {table}: {message}")]
-    Corrupt { table: &'static str, message: String },
+    Corrupt {
+        table: &'static str,
+        message: String,
+    },
 }
 
 /// An open store. Cheap to clone.
@@ -59,7 +65,10 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store in `dir`, taking the single-instance lock first.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let io = |source| StoreError::Open { dir: dir.to_path_buf(), source };
+        let io = |source| StoreError::Open {
+            dir: dir.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut lock = std::fs::OpenOptions::new()
             .read(true)
@@ -88,7 +97,10 @@ impl Store {
             .path(dir.join("db"))
             .cache_capacity(CACHE_CAPACITY_BYTES)
             .open()?;
-        let store = Self { db, _lock: std::sync::Arc::new(lock) };
+        let store = Self {
+            db,
+            _lock: std::sync::Arc::new(lock),
+        };
         store.migrate(dir)?;
         Ok(store)
     }
@@ -96,13 +108,19 @@ impl Store {
     fn migrate(&self, dir: &Path) -> Result<(), StoreError> {
         let meta = self.db.open_tree(META_TREE)?;
         let found = match meta.get(SCHEMA_KEY)? {
-            Some(v) => u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
-                StoreError::Corrupt { table: META_TREE, message: "schema version".into() }
-            })?),
+            Some(v) => {
+                u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    table: META_TREE,
+                    message: "schema version".into(),
+                })?)
+            }
             None => 0,
         };
         if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { dir: dir.to_path_buf(), found });
+            return Err(StoreError::TooNew {
+                dir: dir.to_path_buf(),
+                found,
+            });
         }
         // Forward-only migrations go here, one `if found < N` block per version.
         if found < SCHEMA_VERSION {
@@ -126,7 +144,12 @@ impl Store {
         &self,
         name: &'static str,
     ) -> Result<Table<T>, StoreError> {
-        Ok(Table { tree: self.db.open_tree(name)?, name, db: self.db.clone(), _t: PhantomData })
+        Ok(Table {
+            tree: self.db.open_tree(name)?,
+            name,
+            db: self.db.clone(),
+            _t: PhantomData,
+        })
     }
 
     /// Makes every write so far durable.
@@ -146,24 +169,36 @@ pub struct Table<T> {
 
 impl<T> Clone for Table<T> {
     fn clone(&self) -> Self {
-        Self { tree: self.tree.clone(), db: self.db.clone(), name: self.name, _t: PhantomData }
+        Self {
+            tree: self.tree.clone(),
+            db: self.db.clone(),
+            name: self.name,
+            _t: PhantomData,
+        }
     }
 }
 
 impl<T: Serialize + DeserializeOwned> Table<T> {
     fn decode(&self, bytes: &[u8]) -> Result<T, StoreError> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| StoreError::Corrupt { table: self.name, message: e.to_string() })
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+            table: self.name,
+            message: e.to_string(),
+        })
     }
 
     pub fn get(&self, key: &str) -> Result<Option<T>, StoreError> {
-        self.tree.get(key.as_bytes())?.map(|v| self.decode(&v)).transpose()
+        self.tree
+            .get(key.as_bytes())?
+            .map(|v| self.decode(&v))
+            .transpose()
     }
 
     /// Writes `value` and returns once it is durable.
     pub async fn put(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| StoreError::Corrupt { table: self.name, message: e.to_string() })?;
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            table: self.name,
+            message: e.to_string(),
+        })?;
         self.tree.insert(key.as_bytes(), bytes)?;
         self.db.flush_async().await?;
         Ok(())
@@ -225,7 +260,10 @@ mod tests {
         let _first = Store::open(dir.path()).unwrap();
         let err = Store::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::Locked { pid: Some(p), .. } if p == std::process::id()));
-        assert!(err.to_string().contains("in use by another Hearth process"), "{err}");
+        assert!(
+            err.to_string().contains("in use by another Hearth process"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -234,7 +272,8 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             let meta = store.db.open_tree(META_TREE).unwrap();
-            meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
             store.db.flush().unwrap();
         }
         let err = Store::open(dir.path()).unwrap_err();
@@ -245,7 +284,12 @@ mod tests {
     async fn corrupt_records_are_reported_not_panicked_on() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.db.open_tree("things_v1").unwrap().insert("x", b"not json".as_slice()).unwrap();
+        store
+            .db
+            .open_tree("things_v1")
+            .unwrap()
+            .insert("x", b"not json".as_slice())
+            .unwrap();
         let t = store.table::<u32>("things_v1").unwrap();
         assert!(matches!(t.get("x"), Err(StoreError::Corrupt { .. })));
         assert!(t.entries().unwrap().is_empty());

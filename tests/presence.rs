@@ -7,7 +7,12 @@ use std::time::Duration;
 use common::{eventually, TestNode, FAST_PRESENCE};
 
 async fn online_ids(node: &TestNode) -> Vec<String> {
-    node.peers().await.into_iter().filter(|p| p.online).map(|p| p.peer_id).collect()
+    node.peers()
+        .await
+        .into_iter()
+        .filter(|p| p.online)
+        .map(|p| p.peer_id)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,15 +23,23 @@ async fn five_nodes_see_each_other_notice_a_kill_and_a_restart() {
     for i in 1..5 {
         let bootstrap = vec![nodes[0].addr.clone()];
         let name = format!("n{i}");
-        nodes.push(TestNode::start(&name, &tmp.path().join(&name), &bootstrap, FAST_PRESENCE).await);
+        nodes
+            .push(TestNode::start(&name, &tmp.path().join(&name), &bootstrap, FAST_PRESENCE).await);
     }
     let ids: Vec<String> = nodes.iter().map(|n| n.peer_id.clone()).collect();
 
     for node in &nodes {
-        eventually(Duration::from_secs(10), &format!("{} to list the 4 others online", node.name), || async {
-            let online = online_ids(node).await;
-            ids.iter().filter(|id| **id != node.peer_id).all(|id| online.contains(id)).then_some(())
-        })
+        eventually(
+            Duration::from_secs(10),
+            &format!("{} to list the 4 others online", node.name),
+            || async {
+                let online = online_ids(node).await;
+                ids.iter()
+                    .filter(|id| **id != node.peer_id)
+                    .all(|id| online.contains(id))
+                    .then_some(())
+            },
+        )
         .await;
     }
     // Profiles travelled too.
@@ -37,9 +50,11 @@ async fn five_nodes_see_each_other_notice_a_kill_and_a_restart() {
     let victim = ids[2].clone();
     nodes[2].kill();
     for (i, node) in nodes.iter().enumerate().filter(|(i, _)| *i != 2) {
-        eventually(Duration::from_secs(6), &format!("n{i} to mark n2 offline"), || async {
-            (!online_ids(node).await.contains(&victim)).then_some(())
-        })
+        eventually(
+            Duration::from_secs(6),
+            &format!("n{i} to mark n2 offline"),
+            || async { (!online_ids(node).await.contains(&victim)).then_some(()) },
+        )
         .await;
     }
 
@@ -49,9 +64,11 @@ async fn five_nodes_see_each_other_notice_a_kill_and_a_restart() {
     nodes[2] = TestNode::start("n2", &dir, &bootstrap, FAST_PRESENCE).await;
     assert_eq!(nodes[2].peer_id, victim, "same PeerId after restart");
     for (i, node) in nodes.iter().enumerate().filter(|(i, _)| *i != 2) {
-        eventually(Duration::from_secs(10), &format!("n{i} to see n2 back"), || async {
-            online_ids(node).await.contains(&victim).then_some(())
-        })
+        eventually(
+            Duration::from_secs(10),
+            &format!("n{i} to see n2 back"),
+            || async { online_ids(node).await.contains(&victim).then_some(()) },
+        )
         .await;
     }
 }
@@ -60,27 +77,56 @@ async fn five_nodes_see_each_other_notice_a_kill_and_a_restart() {
 async fn a_node_one_peer_cannot_reach_but_others_can_stays_online() {
     let tmp = tempfile::tempdir().unwrap();
     let a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let b = TestNode::start("b", &tmp.path().join("b"), &[a.addr.clone()], FAST_PRESENCE).await;
-    let mut x = TestNode::start("x", &tmp.path().join("x"), &[a.addr.clone(), b.addr.clone()], FAST_PRESENCE).await;
+    let b = TestNode::start(
+        "b",
+        &tmp.path().join("b"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
+    let mut x = TestNode::start(
+        "x",
+        &tmp.path().join("x"),
+        &[a.addr.clone(), b.addr.clone()],
+        FAST_PRESENCE,
+    )
+    .await;
     for node in [&a, &b] {
         eventually(Duration::from_secs(10), "x connected", || async {
-            node.peer(&x.peer_id).await.filter(|p| p.connected && p.online).map(|_| ())
+            node.peer(&x.peer_id)
+                .await
+                .filter(|p| p.connected && p.online)
+                .map(|_| ())
         })
         .await;
     }
 
     // Cut the link between a and x only (a refuses x's connections).
-    let () = a.client.post(&format!("/api/peers/{}/block", x.peer_id), &()).await.unwrap();
-    eventually(Duration::from_secs(5), "a to lose its connection to x", || async {
-        a.peer(&x.peer_id).await.filter(|p| !p.connected).map(|_| ())
-    })
+    let () = a
+        .client
+        .post(&format!("/api/peers/{}/block", x.peer_id), &())
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "a to lose its connection to x",
+        || async {
+            a.peer(&x.peer_id)
+                .await
+                .filter(|p| !p.connected)
+                .map(|_| ())
+        },
+    )
     .await;
     // a's own connection is gone, but b still reaches x, so a keeps x online: across several
     // offline_after periods (3 s) and the votes they trigger.
     let until = std::time::Instant::now() + Duration::from_secs(8);
     while std::time::Instant::now() < until {
         let seen = a.peer(&x.peer_id).await.unwrap();
-        assert!(seen.online, "x must stay online on a while b reaches it: {seen:?}");
+        assert!(
+            seen.online,
+            "x must stay online on a while b reaches it: {seen:?}"
+        );
         assert!(!seen.connected);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

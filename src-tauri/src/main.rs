@@ -65,7 +65,10 @@ struct Running {
 
 fn start_node(app: &tauri::AppHandle) -> Result<(Api, Node), ApiError> {
     let unavailable = |e: &dyn std::fmt::Display| {
-        ApiError::new(ErrorCode::Unavailable, format!("Hearth could not start: {e}"))
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!("Hearth could not start: {e}"),
+        )
     };
     let config = Config::load(Overrides::default()).map_err(|e| unavailable(&e))?;
     let data_dir = config.data_dir.clone();
@@ -79,11 +82,19 @@ fn start_node(app: &tauri::AppHandle) -> Result<(Api, Node), ApiError> {
     tauri::async_runtime::spawn(async move {
         let listener = match http::bind(http_addr.0, http_addr.1).await {
             Ok(l) => l,
-            Err(e) => return tracing::warn!("CLI access disabled: cannot bind {}: {e}", http_addr.0),
+            Err(e) => {
+                return tracing::warn!("CLI access disabled: cannot bind {}: {e}", http_addr.0)
+            }
         };
-        let Ok(local) = listener.local_addr() else { return };
+        let Ok(local) = listener.local_addr() else {
+            return;
+        };
         let token = hex_token();
-        let file = ApiFile { url: format!("http://{local}"), token: token.clone(), pid: std::process::id() };
+        let file = ApiFile {
+            url: format!("http://{local}"),
+            token: token.clone(),
+            pid: std::process::id(),
+        };
         if let Err(e) = file.write(&data_dir) {
             tracing::warn!("cannot write {}: {e}", hearth::client::API_FILE);
         }
@@ -142,13 +153,17 @@ fn main() {
                 }
             };
             app.manage(Backend { api });
-            app.manage(Running { node: std::sync::Mutex::new(node) });
+            app.manage(Running {
+                node: std::sync::Mutex::new(node),
+            });
 
             let show = MenuItem::with_id(app, "show", "Show Hearth", true, None::<&str>)?;
             let quit_item = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
             let menu = Menu::with_items(app, &[&show, &quit_item])?;
-            let mut tray = TrayIconBuilder::with_id("main").tooltip("Hearth").menu(&menu).on_menu_event(
-                |app, event| match event.id().as_ref() {
+            let mut tray = TrayIconBuilder::with_id("main")
+                .tooltip("Hearth")
+                .menu(&menu)
+                .on_menu_event(|app, event| match event.id().as_ref() {
                     "show" => {
                         if let Some(w) = app.get_webview_window("main") {
                             let _ = w.show();
@@ -157,8 +172,7 @@ fn main() {
                     }
                     "quit" => quit(app),
                     _ => {}
-                },
-            );
+                });
             if let Some(icon) = app.default_window_icon() {
                 tray = tray.icon(icon.clone());
             }
@@ -199,7 +213,10 @@ fn main() {
 
     match result {
         Ok(app) => app.run(|app, event| {
-            if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
+            if let tauri::RunEvent::ExitRequested {
+                code: None, api, ..
+            } = event
+            {
                 // Last window closed without a tray: stop the node properly.
                 api.prevent_exit();
                 quit(app);

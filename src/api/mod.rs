@@ -29,13 +29,19 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
     }
     pub fn body(&self) -> ApiErrorBody {
-        ApiErrorBody { code: self.code, message: self.message.clone() }
+        ApiErrorBody {
+            code: self.code,
+            message: self.message.clone(),
+        }
     }
 }
 
@@ -91,7 +97,8 @@ pub struct Api {
 }
 
 fn parse_peer(id: &str) -> Result<PeerId, ApiError> {
-    id.parse().map_err(|_| ApiError::bad_request(format!("{id:?} is not a peer id")))
+    id.parse()
+        .map_err(|_| ApiError::bad_request(format!("{id:?} is not a peer id")))
 }
 
 fn parse_addr(addr: &str) -> Result<Multiaddr, ApiError> {
@@ -229,7 +236,10 @@ impl Api {
     /// Buffered events after `since`. When they are gone (or `since` is from an earlier run),
     /// a single `resync` event tells the client to refetch and continue from its id.
     pub fn events_since(&self, since: u64) -> Vec<Event> {
-        self.inner.bus.since(since).unwrap_or_else(|Gap| vec![self.resync_event()])
+        self.inner
+            .bus
+            .since(since)
+            .unwrap_or_else(|Gap| vec![self.resync_event()])
     }
 
     /// Buffered events after `since` plus a live receiver, with nothing missed in between.
@@ -266,7 +276,9 @@ impl Api {
                 }
                 match rx.recv().await {
                     Ok(event) => pending.push_back(event),
-                    Err(broadcast::error::RecvError::Lagged(_)) => pending.extend(api.events_since(last)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        pending.extend(api.events_since(last))
+                    }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
@@ -274,7 +286,11 @@ impl Api {
     }
 
     fn resync_event(&self) -> Event {
-        Event { id: self.inner.bus.last_id(), time_ms: crate::events::now_ms(), kind: EventKind::Resync }
+        Event {
+            id: self.inner.bus.last_id(),
+            time_ms: crate::events::now_ms(),
+            kind: EventKind::Resync,
+        }
     }
 }
 

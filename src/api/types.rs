@@ -66,7 +66,7 @@ pub struct AddrRequest {
 
 /// One event of the event stream. Ids increase by one; a client that reconnects asks for
 /// the events after the last id it saw.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Event {
     #[ts(type = "number")]
     pub id: u64,
@@ -110,4 +110,47 @@ pub enum ErrorCode {
     Conflict,
     Unavailable,
     Internal,
+}
+
+/// The TypeScript declarations of every type above, as written to `ui/src/api/types.ts`.
+pub fn typescript_bindings() -> String {
+    let decls = [
+        Profile::decl(),
+        Status::decl(),
+        PeerInfo::decl(),
+        Settings::decl(),
+        AddrRequest::decl(),
+        Event::decl(),
+        EventKind::decl(),
+        ApiErrorBody::decl(),
+        ErrorCode::decl(),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust API types (src/api/types.rs) by `make types`. Do not edit.\n\n",
+    );
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    /// Fails when the UI's copy of the API types drifts from the Rust ones.
+    /// `make types` (HEARTH_UPDATE_TYPES=1) rewrites the file.
+    #[test]
+    fn typescript_bindings_are_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/api/types.ts");
+        let expected = super::typescript_bindings();
+        if std::env::var_os("HEARTH_UPDATE_TYPES").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "ui/src/api/types.ts is out of date with src/api/types.rs: run `make types`"
+        );
+    }
 }

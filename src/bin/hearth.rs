@@ -12,7 +12,11 @@ use hearth::{http, Node};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "hearth", version, about = "Hearth: share knowledge peer to peer")]
+#[command(
+    name = "hearth",
+    version,
+    about = "Hearth: share knowledge peer to peer"
+)]
 struct Cli {
     /// Data directory (default: the XDG data dir, e.g. ~/.local/share/hearth).
     #[arg(long, global = true, env = "HEARTH_DATA_DIR")]
@@ -96,7 +100,10 @@ enum BootstrapAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -127,7 +134,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status => {
             let s: Status = client.get("/api/status").await?;
             print(json, &s, || {
-                let name = if s.profile.display_name.is_empty() { "(no name)" } else { &s.profile.display_name };
+                let name = if s.profile.display_name.is_empty() {
+                    "(no name)"
+                } else {
+                    &s.profile.display_name
+                };
                 let mut out = format!(
                     "{name}\npeer id:   {}\nversion:   {}\npeers:     {} online, {} connected\nnat:       {}\nuptime:    {}s\nlisten:\n",
                     s.peer_id, s.version, s.peers_online, s.peers_connected, s.nat, s.uptime_secs
@@ -146,15 +157,26 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 }
                 let mut out = String::new();
                 for p in &peers {
-                    let name = p.profile.as_ref().map(|p| p.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(unnamed)");
+                    let name = p
+                        .profile
+                        .as_ref()
+                        .map(|p| p.display_name.as_str())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or("(unnamed)");
                     let state = match (p.online, p.connected) {
                         (true, true) => "online",
                         (true, false) => "online (via others)",
                         _ => "offline",
                     };
-                    let rtt = p.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "-".into());
+                    let rtt = p
+                        .rtt_ms
+                        .map(|r| format!("{r:.1} ms"))
+                        .unwrap_or_else(|| "-".into());
                     let blocked = if p.blocked { "  [blocked]" } else { "" };
-                    out.push_str(&format!("{name:<24} {state:<20} {rtt:>9}  {}{blocked}\n", p.peer_id));
+                    out.push_str(&format!(
+                        "{name:<24} {state:<20} {rtt:>9}  {}{blocked}\n",
+                        p.peer_id
+                    ));
                 }
                 out
             })
@@ -162,7 +184,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Profile { action } => {
             let profile: Profile = match action {
                 None => client.get("/api/profile").await?,
-                Some(ProfileAction::Set { name, affiliation, bio }) => {
+                Some(ProfileAction::Set {
+                    name,
+                    affiliation,
+                    bio,
+                }) => {
                     let mut p: Profile = client.get("/api/profile").await?;
                     if let Some(v) = name {
                         p.display_name = v;
@@ -184,23 +210,41 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Connect { addr } => {
-            let () = client.post("/api/peers/connect", &AddrRequest { addr: addr.clone() }).await?;
-            print(json, &serde_json::json!({"connected": addr}), || format!("connected to {addr}\n"))
+            let () = client
+                .post("/api/peers/connect", &AddrRequest { addr: addr.clone() })
+                .await?;
+            print(json, &serde_json::json!({"connected": addr}), || {
+                format!("connected to {addr}\n")
+            })
         }
         Command::Block { peer_id } => {
-            let () = client.post(&format!("/api/peers/{peer_id}/block"), &()).await?;
-            print(json, &serde_json::json!({"blocked": peer_id}), || format!("blocked {peer_id}\n"))
+            let () = client
+                .post(&format!("/api/peers/{peer_id}/block"), &())
+                .await?;
+            print(json, &serde_json::json!({"blocked": peer_id}), || {
+                format!("blocked {peer_id}\n")
+            })
         }
         Command::Unblock { peer_id } => {
-            let () = client.delete(&format!("/api/peers/{peer_id}/block")).await?;
-            print(json, &serde_json::json!({"unblocked": peer_id}), || format!("unblocked {peer_id}\n"))
+            let () = client
+                .delete(&format!("/api/peers/{peer_id}/block"))
+                .await?;
+            print(json, &serde_json::json!({"unblocked": peer_id}), || {
+                format!("unblocked {peer_id}\n")
+            })
         }
         Command::Bootstrap { action } => {
             let s: Settings = match action {
                 BootstrapAction::List => client.get("/api/settings").await?,
-                BootstrapAction::Add { addr } => client.post("/api/settings/bootstrap", &AddrRequest { addr }).await?,
+                BootstrapAction::Add { addr } => {
+                    client
+                        .post("/api/settings/bootstrap", &AddrRequest { addr })
+                        .await?
+                }
                 BootstrapAction::Remove { addr } => {
-                    client.post("/api/settings/bootstrap/remove", &AddrRequest { addr }).await?
+                    client
+                        .post("/api/settings/bootstrap/remove", &AddrRequest { addr })
+                        .await?
                 }
             };
             print(json, &s.bootstrap, || {
@@ -215,7 +259,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn print<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -229,14 +277,18 @@ fn find_ui_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
     if flag.is_some() {
         return flag;
     }
-    let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from));
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from));
     let mut candidates = Vec::new();
     if let Some(d) = exe_dir {
         candidates.push(d.join("../share/hearth/ui"));
         candidates.push(d.join("ui"));
     }
     candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/dist"));
-    candidates.into_iter().find(|d| d.join("index.html").is_file())
+    candidates
+        .into_iter()
+        .find(|d| d.join("index.html").is_file())
 }
 
 fn random_token() -> String {
@@ -279,7 +331,11 @@ async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let server = tokio::spawn(http::serve(listener, router, cancel.clone()));
 
-    let api_file = ApiFile { url: format!("http://{local}"), token, pid: std::process::id() };
+    let api_file = ApiFile {
+        url: format!("http://{local}"),
+        token,
+        pid: std::process::id(),
+    };
     api_file.write(&data_dir)?;
     println!("Hearth is running. Open {}", api_file.browser_url());
     println!("peer id: {}", node.peer_id());
@@ -309,4 +365,3 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
-

@@ -18,7 +18,11 @@ pub struct JsonCodec<Req, Resp> {
 
 impl<Req, Resp> JsonCodec<Req, Resp> {
     pub fn new(max_request: usize, max_response: usize) -> Self {
-        Self { max_request, max_response, _t: PhantomData }
+        Self {
+            max_request,
+            max_response,
+            _t: PhantomData,
+        }
     }
 }
 
@@ -49,9 +53,13 @@ where
     T: AsyncWrite + Unpin + Send,
     M: Serialize,
 {
-    let bytes = serde_json::to_vec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let bytes =
+        serde_json::to_vec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     if bytes.len() > max {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "outgoing message too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "outgoing message too large",
+        ));
     }
     io.write_all(&bytes).await?;
     io.close().await
@@ -87,7 +95,12 @@ where
         write_json(io, &req, self.max_request).await
     }
 
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Resp) -> io::Result<()>
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Resp,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
@@ -109,9 +122,14 @@ mod tests {
     async fn round_trip() {
         let mut c = C::new(64, 64);
         let mut wire = futures::io::Cursor::new(Vec::new());
-        c.write_request(&proto(), &mut wire, vec![1, 2, 3]).await.unwrap();
+        c.write_request(&proto(), &mut wire, vec![1, 2, 3])
+            .await
+            .unwrap();
         let mut rd = futures::io::Cursor::new(wire.into_inner());
-        assert_eq!(c.read_request(&proto(), &mut rd).await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            c.read_request(&proto(), &mut rd).await.unwrap(),
+            vec![1, 2, 3]
+        );
     }
 
     #[tokio::test]

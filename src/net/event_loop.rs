@@ -106,8 +106,14 @@ impl EventLoop {
     pub(crate) fn add_bootstrap(&mut self, addr: Multiaddr) {
         match peer_of(&addr) {
             Some(peer) => {
-                self.swarm.behaviour_mut().kad.add_address(&peer, strip_p2p(addr.clone()));
-                self.apply(vec![Output::Dial { peer, addrs: vec![strip_p2p(addr)] }]);
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, strip_p2p(addr.clone()));
+                self.apply(vec![Output::Dial {
+                    peer,
+                    addrs: vec![strip_p2p(addr)],
+                }]);
             }
             None => {
                 if self.bootstrap_connections.len() >= MAX_PENDING_BOOTSTRAP {
@@ -175,8 +181,10 @@ impl EventLoop {
                         self.pending_dials.insert(id, (addr, reply));
                     }
                     Err(e) => {
-                        let _ = reply
-                            .send(Err(NetError::Dial { addr: addr.to_string(), message: e.to_string() }));
+                        let _ = reply.send(Err(NetError::Dial {
+                            addr: addr.to_string(),
+                            message: e.to_string(),
+                        }));
                     }
                 }
             }
@@ -201,8 +209,16 @@ impl EventLoop {
                 self.announce();
                 let _ = reply.send(());
             }
-            Command::SetBlocked { peer, blocked, reply } => {
-                let input = if blocked { Input::Block { peer } } else { Input::Unblock { peer } };
+            Command::SetBlocked {
+                peer,
+                blocked,
+                reply,
+            } => {
+                let input = if blocked {
+                    Input::Block { peer }
+                } else {
+                    Input::Unblock { peer }
+                };
                 let out = self.presence.handle(input, now_ms());
                 self.apply(out);
                 let _ = reply.send(());
@@ -221,13 +237,23 @@ impl EventLoop {
         let announce = Announce {
             seq: self.announce_seq,
             profile: self.profile.clone(),
-            addrs: self.listen_addrs.iter().take(MAX_ADDRS).map(|a| strip_p2p(a.clone()).to_string()).collect(),
+            addrs: self
+                .listen_addrs
+                .iter()
+                .take(MAX_ADDRS)
+                .map(|a| strip_p2p(a.clone()).to_string())
+                .collect(),
         };
         let bytes = match serde_json::to_vec(&announce) {
             Ok(b) => b,
             Err(e) => return tracing::error!("cannot encode announcement: {e}"),
         };
-        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes) {
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(self.topic.clone(), bytes)
+        {
             Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
             Err(e) => tracing::debug!("announcement not sent: {e}"),
         }
@@ -252,17 +278,21 @@ impl EventLoop {
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
                 Output::FetchProfile { peer } => {
-                    self.swarm.behaviour_mut().profile.send_request(&peer, ProfileRequest {});
+                    self.swarm
+                        .behaviour_mut()
+                        .profile
+                        .send_request(&peer, ProfileRequest {});
                 }
                 Output::AskVote { to, about } => {
                     if self.votes.len() >= MAX_PENDING_REQUESTS {
                         continue; // unanswered votes count as "no answer"
                     }
-                    let id = self
-                        .swarm
-                        .behaviour_mut()
-                        .vote
-                        .send_request(&to, VoteRequest { about: about.to_string() });
+                    let id = self.swarm.behaviour_mut().vote.send_request(
+                        &to,
+                        VoteRequest {
+                            about: about.to_string(),
+                        },
+                    );
                     self.votes.insert(id, (about, to));
                 }
             }
@@ -290,7 +320,13 @@ impl EventLoop {
                 let full = address.with_p2p(local).unwrap_or_else(|a| a);
                 self.listen_addrs.retain(|a| *a != full);
             }
-            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
                 if let Some((_, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -298,15 +334,35 @@ impl EventLoop {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
-                let addr = endpoint.is_dialer().then(|| endpoint.get_remote_address().clone());
-                self.presence(Input::Connected { peer: peer_id, addr, established: num_established.get() });
+                let addr = endpoint
+                    .is_dialer()
+                    .then(|| endpoint.get_remote_address().clone());
+                self.presence(Input::Connected {
+                    peer: peer_id,
+                    addr,
+                    established: num_established.get(),
+                });
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                self.presence(Input::Disconnected { peer: peer_id, remaining: num_established });
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                self.presence(Input::Disconnected {
+                    peer: peer_id,
+                    remaining: num_established,
+                });
             }
-            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
                 if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
-                    let _ = reply.send(Err(NetError::Dial { addr: addr.to_string(), message: error.to_string() }));
+                    let _ = reply.send(Err(NetError::Dial {
+                        addr: addr.to_string(),
+                        message: error.to_string(),
+                    }));
                 }
                 if let Some(addr) = self.bootstrap_connections.remove(&connection_id) {
                     tracing::warn!(%addr, "bootstrap peer unreachable: {error}");
@@ -326,13 +382,22 @@ impl EventLoop {
                 let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(MAX_ADDRS).collect();
                 if info.protocols.contains(&KAD_PROTOCOL) {
                     for a in &addrs {
-                        self.swarm.behaviour_mut().kad.add_address(&peer_id, a.clone());
+                        self.swarm
+                            .behaviour_mut()
+                            .kad
+                            .add_address(&peer_id, a.clone());
                     }
                 }
-                self.presence(Input::Discovered { peer: peer_id, addrs });
+                self.presence(Input::Discovered {
+                    peer: peer_id,
+                    addrs,
+                });
             }
             BehaviourEvent::Ping(ping::Event { peer, result, .. }) => {
-                self.presence(Input::Ping { peer, rtt: result.ok() });
+                self.presence(Input::Ping {
+                    peer,
+                    rtt: result.ok(),
+                });
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(list)) => {
                 let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
@@ -343,55 +408,97 @@ impl EventLoop {
                     self.presence(Input::Discovered { peer, addrs });
                 }
             }
-            BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, addresses, .. }) => {
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer, addresses, ..
+            }) => {
                 let addrs = addresses.into_vec().into_iter().take(MAX_ADDRS).collect();
                 self.presence(Input::Discovered { peer, addrs });
             }
-            BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => {
                 self.on_gossip(propagation_source, message_id, message);
             }
-            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. }) => {
-                if topic == self.topic.hash() {
-                    // A new neighbour: let it (and through it, everyone) know us now.
-                    self.announce_due = true;
-                }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. })
+                if topic == self.topic.hash() =>
+            {
+                // A new neighbour: let it (and through it, everyone) know us now.
+                self.announce_due = true;
             }
             BehaviourEvent::Autonat(autonat::Event::StatusChanged { new, .. }) => {
                 self.nat = new;
             }
-            BehaviourEvent::Profile(request_response::Event::Message { peer, message, .. }) => match message {
-                request_response::Message::Request { channel, .. } => {
-                    let _ = self.swarm.behaviour_mut().profile.send_response(channel, self.profile.clone());
-                }
-                request_response::Message::Response { response, .. } => {
-                    match crate::presence::validate_profile(&response) {
-                        Ok(()) => self.presence(Input::ProfileFetched { peer, profile: response }),
-                        Err(e) => tracing::debug!(%peer, "invalid profile: {e}"),
+            BehaviourEvent::Profile(request_response::Event::Message { peer, message, .. }) => {
+                match message {
+                    request_response::Message::Request { channel, .. } => {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .profile
+                            .send_response(channel, self.profile.clone());
                     }
-                }
-            },
-            BehaviourEvent::Vote(request_response::Event::Message { peer, message, .. }) => match message {
-                request_response::Message::Request { request, channel, .. } => {
-                    let reachable = request
-                        .about
-                        .parse::<PeerId>()
-                        .map(|about| about != peer && self.presence.reaches(&about))
-                        .unwrap_or(false);
-                    let _ = self.swarm.behaviour_mut().vote.send_response(channel, VoteResponse { reachable });
-                }
-                request_response::Message::Response { request_id, response } => {
-                    if let Some((about, from)) = self.votes.remove(&request_id) {
-                        self.presence(Input::VoteAnswer { about, from, reachable: Some(response.reachable) });
+                    request_response::Message::Response { response, .. } => {
+                        match crate::presence::validate_profile(&response) {
+                            Ok(()) => self.presence(Input::ProfileFetched {
+                                peer,
+                                profile: response,
+                            }),
+                            Err(e) => tracing::debug!(%peer, "invalid profile: {e}"),
+                        }
                     }
-                }
-            },
-            BehaviourEvent::Vote(request_response::Event::OutboundFailure { request_id, .. }) => {
-                if let Some((about, from)) = self.votes.remove(&request_id) {
-                    self.presence(Input::VoteAnswer { about, from, reachable: None });
                 }
             }
-            BehaviourEvent::Vote(request_response::Event::InboundFailure { peer, error, .. })
-            | BehaviourEvent::Profile(request_response::Event::InboundFailure { peer, error, .. }) => {
+            BehaviourEvent::Vote(request_response::Event::Message { peer, message, .. }) => {
+                match message {
+                    request_response::Message::Request {
+                        request, channel, ..
+                    } => {
+                        let reachable = request
+                            .about
+                            .parse::<PeerId>()
+                            .map(|about| about != peer && self.presence.reaches(&about))
+                            .unwrap_or(false);
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .vote
+                            .send_response(channel, VoteResponse { reachable });
+                    }
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    } => {
+                        if let Some((about, from)) = self.votes.remove(&request_id) {
+                            self.presence(Input::VoteAnswer {
+                                about,
+                                from,
+                                reachable: Some(response.reachable),
+                            });
+                        }
+                    }
+                }
+            }
+            BehaviourEvent::Vote(request_response::Event::OutboundFailure {
+                request_id, ..
+            }) => {
+                if let Some((about, from)) = self.votes.remove(&request_id) {
+                    self.presence(Input::VoteAnswer {
+                        about,
+                        from,
+                        reachable: None,
+                    });
+                }
+            }
+            BehaviourEvent::Vote(request_response::Event::InboundFailure {
+                peer, error, ..
+            })
+            | BehaviourEvent::Profile(request_response::Event::InboundFailure {
+                peer,
+                error,
+                ..
+            }) => {
                 tracing::debug!(%peer, "bad inbound request: {error}");
             }
             _ => {}
@@ -407,7 +514,10 @@ impl EventLoop {
                     if self.presence.is_blocked(&author) {
                         gossipsub::MessageAcceptance::Ignore
                     } else {
-                        self.presence(Input::Announced { peer: author, announce });
+                        self.presence(Input::Announced {
+                            peer: author,
+                            announce,
+                        });
                         gossipsub::MessageAcceptance::Accept
                     }
                 }
@@ -418,7 +528,10 @@ impl EventLoop {
                 (None, Ok(_)) => gossipsub::MessageAcceptance::Reject,
             }
         };
-        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&id, &source, acceptance);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id, &source, acceptance);
     }
 }
 

@@ -59,12 +59,29 @@ pub struct NetStatus {
 }
 
 pub(crate) enum Command {
-    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<PeerId, NetError>> },
-    Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
-    Status { reply: oneshot::Sender<NetStatus> },
-    SetProfile { profile: Profile, reply: oneshot::Sender<()> },
-    SetBlocked { peer: PeerId, blocked: bool, reply: oneshot::Sender<()> },
-    AddBootstrap { addr: Multiaddr, reply: oneshot::Sender<()> },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<PeerId, NetError>>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    Status {
+        reply: oneshot::Sender<NetStatus>,
+    },
+    SetProfile {
+        profile: Profile,
+        reply: oneshot::Sender<()>,
+    },
+    SetBlocked {
+        peer: PeerId,
+        blocked: bool,
+        reply: oneshot::Sender<()>,
+    },
+    AddBootstrap {
+        addr: Multiaddr,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// A cloneable handle to the network task.
@@ -79,16 +96,27 @@ impl NetHandle {
         self.local
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(make(reply)).await.map_err(|_| NetError::Stopped)?;
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)
     }
 
     /// Connects to `addr` and returns the peer's id once the connection is up.
     pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
         let shown = addr.to_string();
-        match tokio::time::timeout(DIAL_TIMEOUT, self.ask(|reply| Command::Dial { addr, reply })).await {
+        match tokio::time::timeout(
+            DIAL_TIMEOUT,
+            self.ask(|reply| Command::Dial { addr, reply }),
+        )
+        .await
+        {
             Ok(r) => r?,
             Err(_) => Err(NetError::DialTimeout(shown)),
         }
@@ -104,16 +132,23 @@ impl NetHandle {
 
     /// Changes the profile this node announces, and announces it now.
     pub async fn set_profile(&self, profile: Profile) -> Result<(), NetError> {
-        self.ask(|reply| Command::SetProfile { profile, reply }).await
+        self.ask(|reply| Command::SetProfile { profile, reply })
+            .await
     }
 
     pub async fn set_blocked(&self, peer: PeerId, blocked: bool) -> Result<(), NetError> {
-        self.ask(|reply| Command::SetBlocked { peer, blocked, reply }).await
+        self.ask(|reply| Command::SetBlocked {
+            peer,
+            blocked,
+            reply,
+        })
+        .await
     }
 
     /// Dials a bootstrap address and adds it to the DHT's routing table once identified.
     pub async fn add_bootstrap(&self, addr: Multiaddr) -> Result<(), NetError> {
-        self.ask(|reply| Command::AddBootstrap { addr, reply }).await
+        self.ask(|reply| Command::AddBootstrap { addr, reply })
+            .await
     }
 }
 
@@ -138,7 +173,11 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
     let mdns_on = config.mdns;
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .map_err(|e| setup(&e))?
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)
@@ -171,12 +210,12 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
             )?;
             let mut score = gossipsub::PeerScoreParams::default();
             // Peers on one host (or behind one NAT) share an IP; on loopback all do.
-            score.ip_colocation_factor_whitelist.insert(std::net::Ipv4Addr::LOCALHOST.into());
+            score
+                .ip_colocation_factor_whitelist
+                .insert(std::net::Ipv4Addr::LOCALHOST.into());
             gossipsub.with_peer_score(score, gossipsub::PeerScoreThresholds::default())?;
 
-            let rr = |p: StreamProtocol| {
-                [(p, request_response::ProtocolSupport::Full)]
-            };
+            let rr = |p: StreamProtocol| [(p, request_response::ProtocolSupport::Full)];
             let rr_config =
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10));
             Ok(Behaviour {
@@ -230,23 +269,41 @@ pub async fn start(
                 // The default port is taken (another node on this machine): any port will do.
                 let fallback = with_port_zero(addr);
                 tracing::info!(%addr, "port taken ({e}); listening on {fallback} instead");
-                swarm.listen_on(fallback.clone()).map_err(|e| NetError::Listen {
-                    addr: fallback,
-                    message: e.to_string(),
-                })?;
+                swarm
+                    .listen_on(fallback.clone())
+                    .map_err(|e| NetError::Listen {
+                        addr: fallback,
+                        message: e.to_string(),
+                    })?;
                 listeners += 1;
             }
-            Err(e) => return Err(NetError::Listen { addr: addr.clone(), message: e.to_string() }),
+            Err(e) => {
+                return Err(NetError::Listen {
+                    addr: addr.clone(),
+                    message: e.to_string(),
+                })
+            }
         }
     }
     let (tx, rx) = mpsc::channel(COMMAND_CHANNEL);
-    let mut event_loop =
-        event_loop::EventLoop::new(swarm, rx, bus, config.presence.clone(), profile, blocked, cancel);
+    let mut event_loop = event_loop::EventLoop::new(
+        swarm,
+        rx,
+        bus,
+        config.presence.clone(),
+        profile,
+        blocked,
+        cancel,
+    );
     event_loop.wait_for_listeners(listeners).await;
     for addr in &config.bootstrap {
         event_loop.add_bootstrap(addr.clone());
     }
-    tracker.spawn(event_loop.run().instrument(tracing::info_span!("net", peer = %local)));
+    tracker.spawn(
+        event_loop
+            .run()
+            .instrument(tracing::info_span!("net", peer = %local)),
+    );
     Ok(NetHandle { tx, local })
 }
 

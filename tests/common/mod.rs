@@ -44,15 +44,28 @@ pub struct TestNode {
 
 impl TestNode {
     /// Starts a node on `dir` (creating it), writing `config_toml` as its config file.
-    pub async fn start(name: &str, dir: &Path, bootstrap: &[String], config_toml: &str) -> TestNode {
+    pub async fn start(
+        name: &str,
+        dir: &Path,
+        bootstrap: &[String],
+        config_toml: &str,
+    ) -> TestNode {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("hearth.toml"), config_toml).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
         cmd.arg("run")
             .arg("--data-dir")
             .arg(dir)
-            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--http", "127.0.0.1:0", "--no-mdns", "--name", name])
-            .env("RUST_LOG", "warn")
+            .args([
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--http",
+                "127.0.0.1:0",
+                "--no-mdns",
+                "--name",
+                name,
+            ])
+            .env("RUST_LOG", "warn,libp2p_kad=error")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -83,7 +96,10 @@ impl TestNode {
     }
 
     pub async fn peer(&self, peer_id: &str) -> Option<PeerInfo> {
-        self.peers().await.into_iter().find(|p| p.peer_id == peer_id)
+        self.peers()
+            .await
+            .into_iter()
+            .find(|p| p.peer_id == peer_id)
     }
 
     /// kill -9.

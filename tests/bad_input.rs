@@ -1,0 +1,312 @@
+//! Hostile and broken peers: malformed, oversized and wrong-version messages on each Hearth
+//! protocol fail only their own stream; the node keeps serving. A second process on the
+//! same data dir is refused.
+
+mod common;
+
+use std::io;
+use std::time::Duration;
+
+use common::{eventually, TestNode, FAST_PRESENCE};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+use hearth::api::types::Status;
+use libp2p::request_response::{self, OutboundFailure, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    gossipsub, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+};
+
+/// Sends whatever bytes it is given, and reads whatever comes back.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+impl request_response::Codec for RawCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        io.take(1 << 20).read_to_end(&mut v).await?;
+        Ok(v)
+    }
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        io.take(1 << 20).read_to_end(&mut v).await?;
+        if v.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "stream closed without an answer",
+            ));
+        }
+        Ok(v)
+    }
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()> {
+        io.write_all(&req).await?;
+        io.close().await
+    }
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()> {
+        io.write_all(&res).await?;
+        io.close().await
+    }
+}
+
+/// One raw request-response behaviour per protocol, so each attack hits exactly one.
+#[derive(NetworkBehaviour)]
+struct Attacker {
+    profile1: request_response::Behaviour<RawCodec>,
+    presence1: request_response::Behaviour<RawCodec>,
+    profile2: request_response::Behaviour<RawCodec>,
+    gossipsub: gossipsub::Behaviour,
+}
+
+fn raw(protocol: &'static str) -> request_response::Behaviour<RawCodec> {
+    request_response::Behaviour::with_codec(
+        RawCodec,
+        [(StreamProtocol::new(protocol), ProtocolSupport::Outbound)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(5)),
+    )
+}
+
+fn attacker() -> Swarm<Attacker> {
+    SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|key| {
+            let gs_config = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(200))
+                .max_transmit_size(1 << 20)
+                .build()
+                .unwrap();
+            Attacker {
+                profile1: raw("/hearth/profile/1"),
+                presence1: raw("/hearth/presence/1"),
+                profile2: raw("/hearth/profile/2"),
+                gossipsub: gossipsub::Behaviour::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    gs_config,
+                )
+                .unwrap(),
+            }
+        })
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
+
+/// Sends `bytes` on `protocol` and returns the outcome.
+async fn send(
+    swarm: &mut Swarm<Attacker>,
+    peer: PeerId,
+    protocol: &'static str,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, OutboundFailure> {
+    let behaviour = swarm.behaviour_mut();
+    let id = match protocol {
+        "/hearth/profile/1" => behaviour.profile1.send_request(&peer, bytes),
+        "/hearth/presence/1" => behaviour.presence1.send_request(&peer, bytes),
+        "/hearth/profile/2" => behaviour.profile2.send_request(&peer, bytes),
+        other => panic!("no behaviour for {other}"),
+    };
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some())
+            .await
+            .expect("answer in time");
+        let SwarmEvent::Behaviour(
+            AttackerEvent::Profile1(e) | AttackerEvent::Presence1(e) | AttackerEvent::Profile2(e),
+        ) = event
+        else {
+            continue;
+        };
+        match e {
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } if request_id == id => return Ok(response),
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } if request_id == id => return Err(error),
+            _ => {}
+        }
+    }
+}
+
+async fn connect(swarm: &mut Swarm<Attacker>, addr: &str) -> PeerId {
+    let addr: Multiaddr = addr.parse().unwrap();
+    swarm.dial(addr).unwrap();
+    loop {
+        if let SwarmEvent::ConnectionEstablished { peer_id, .. } = swarm.select_next_some().await {
+            return peer_id;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_oversized_and_unknown_version_messages_fail_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = TestNode::start("target", &tmp.path().join("n"), &[], FAST_PRESENCE).await;
+    let mut swarm = attacker();
+    let peer = connect(&mut swarm, &node.addr).await;
+
+    // A well-formed request is answered: the baseline.
+    let ok = send(&mut swarm, peer, "/hearth/profile/1", b"{}".to_vec())
+        .await
+        .expect("valid request answered");
+    let profile: serde_json::Value = serde_json::from_slice(&ok).unwrap();
+    assert_eq!(profile["display_name"], "target");
+
+    let attacks: Vec<(&'static str, Vec<u8>)> = vec![
+        ("/hearth/profile/1", b"\xff\xfe not json".to_vec()),
+        ("/hearth/profile/1", vec![b'{'; 100_000]),
+        ("/hearth/profile/1", br#"{"unexpected": 1}"#.to_vec()),
+        ("/hearth/presence/1", b"[[[[".to_vec()),
+        (
+            "/hearth/presence/1",
+            format!(r#"{{"about":"{}"}}"#, "x".repeat(500_000)).into_bytes(),
+        ),
+        ("/hearth/presence/1", br#"{"about": 12}"#.to_vec()),
+    ];
+    for (protocol, bytes) in attacks {
+        let len = bytes.len();
+        let outcome = send(&mut swarm, peer, protocol, bytes).await;
+        assert!(
+            outcome.is_err(),
+            "{protocol}: {len}-byte bad request must not be answered: {outcome:?}"
+        );
+    }
+    // An unknown major version is refused at negotiation.
+    let outcome = send(&mut swarm, peer, "/hearth/profile/2", b"{}".to_vec()).await;
+    assert!(
+        matches!(outcome, Err(OutboundFailure::UnsupportedProtocols)),
+        "{outcome:?}"
+    );
+
+    // A vote about a garbage peer id is answered "unreachable" rather than failing.
+    let answer = send(
+        &mut swarm,
+        peer,
+        "/hearth/presence/1",
+        br#"{"about":"not-a-peer"}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&answer).unwrap()["reachable"],
+        false
+    );
+
+    // Garbage on the presence topic is rejected, never shown as a profile.
+    let topic = gossipsub::IdentTopic::new("/hearth/presence/1");
+    swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
+    let me = *swarm.local_peer_id();
+    let bad_announcements = [
+        b"not json at all".to_vec(),
+        serde_json::to_vec(&serde_json::json!({"seq": 1, "profile": {"display_name": "x".repeat(5000), "affiliation": "", "bio": ""}, "addrs": []})).unwrap(),
+        vec![b' '; 200_000],
+    ];
+    let mut sent = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sent < bad_announcements.len() && tokio::time::Instant::now() < deadline {
+        match swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic.clone(), bad_announcements[sent].clone())
+        {
+            Ok(_) => sent += 1,
+            Err(_) => {
+                // Not subscribed to each other yet: let the swarm run a little.
+                let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some())
+                    .await;
+            }
+        }
+    }
+    assert_eq!(sent, bad_announcements.len(), "gossip attacks sent");
+    let drive = async {
+        loop {
+            swarm.select_next_some().await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(1500), drive).await;
+
+    // The node is alive, still answers, and took none of it in.
+    let status: Status = node
+        .client
+        .get("/api/status")
+        .await
+        .expect("node still serves its API");
+    assert_eq!(status.profile.display_name, "target");
+    let seen = node.peer(&me.to_string()).await;
+    assert!(
+        seen.as_ref().and_then(|p| p.profile.as_ref()).is_none(),
+        "no profile from garbage: {seen:?}"
+    );
+    let ok = send(&mut swarm, peer, "/hearth/profile/1", b"{}".to_vec()).await;
+    assert!(
+        ok.is_ok(),
+        "still answers well-formed requests after the attack: {ok:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_data_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("n");
+    let node = TestNode::start("first", &dir, &[], FAST_PRESENCE).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("run")
+        .arg("--data-dir")
+        .arg(&dir)
+        .args([
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--http",
+            "127.0.0.1:0",
+            "--no-mdns",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("in use by another Hearth process"),
+        "clear error expected, got: {stderr}"
+    );
+    assert!(
+        stderr.contains(&node.child.id().to_string()),
+        "names the pid: {stderr}"
+    );
+    // The first node is untouched.
+    eventually(
+        Duration::from_secs(2),
+        "first node still serving",
+        || async { node.client.get::<Status>("/api/status").await.ok() },
+    )
+    .await;
+}
