@@ -52,8 +52,7 @@ test-desktop:
 	scripts/desktop-smoke.sh
 
 ## Benchmarks: figures beside baselines, written to bench-results/ (see BENCHMARKS.md).
-bench: setup build
-	$(CARGO) build --release -p hearth
+bench: setup ui
 	scripts/bench.sh
 
 ## Release .deb of the desktop app (see ARCHITECTURE.md, "Packaging").

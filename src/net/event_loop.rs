@@ -71,6 +71,7 @@ impl EventLoop {
         let mut presence = Presence::new(local, presence_config.clone());
         for peer in blocked {
             presence.remember(peer, None, Vec::new(), true);
+            swarm.behaviour_mut().blocked.block_peer(peer);
         }
         Self {
             swarm,

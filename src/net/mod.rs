@@ -11,9 +11,9 @@ pub mod protocol;
 use std::time::Duration;
 
 use libp2p::{
-    autonat, dcutr, gossipsub, identify, identity::Keypair, kad, mdns, noise, ping, relay,
-    request_response, swarm::behaviour::toggle::Toggle, swarm::NetworkBehaviour, tcp, yamux,
-    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+    allow_block_list, autonat, dcutr, gossipsub, identify, identity::Keypair, kad, mdns, noise,
+    ping, relay, request_response, swarm::behaviour::toggle::Toggle, swarm::NetworkBehaviour, tcp,
+    yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -155,6 +155,8 @@ impl NetHandle {
 /// Everything the swarm runs.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    /// Refuses connections from blocked peers before they are established.
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     relay: relay::client::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -219,6 +221,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
             let rr_config =
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10));
             Ok(Behaviour {
+                blocked: Default::default(),
                 relay,
                 identify: identify::Behaviour::new(
                     identify::Config::new(IDENTIFY_VERSION.into(), key.public())

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every benchmark with its baseline and writes the figures to bench-results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench-results
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); date: $(date -u +%F)" | tee bench-results/machine.txt
+cargo bench --bench presence 2>/dev/null | tee bench-results/presence.md
