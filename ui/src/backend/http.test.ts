@@ -1,0 +1,292 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Event } from '../api/types';
+import { ApiError } from './errors';
+import { HttpBackend, backoffDelay, type SocketLike } from './http';
+
+const BASE = 'http://127.0.0.1:4321';
+
+interface Call {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+function jsonResponse(status: number, body: unknown): Response {
+  return new Response(body === undefined ? '' : JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json' },
+  });
+}
+
+function backendWith(respond: (call: Call) => Response | Promise<Response>) {
+  const calls: Call[] = [];
+  const fetch = vi.fn(async (url: string, init?: RequestInit) => {
+    const call: Call = {
+      url,
+      method: init?.method ?? 'GET',
+      headers: (init?.headers ?? {}) as Record<string, string>,
+      body: init?.body ? JSON.parse(String(init.body)) : undefined,
+    };
+    calls.push(call);
+    return respond(call);
+  });
+  const backend = new HttpBackend({ baseUrl: BASE + '/', token: 'tok-123', fetch });
+  return { backend, calls };
+}
+
+describe('HttpBackend requests', () => {
+  it('sends the bearer token and parses the JSON body', async () => {
+    const status = { peer_id: 'me' };
+    const { backend, calls } = backendWith(() => jsonResponse(200, status));
+    await expect(backend.status()).resolves.toEqual(status);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.url).toBe(`${BASE}/api/status`);
+    expect(calls[0]!.method).toBe('GET');
+    expect(calls[0]!.headers.Authorization).toBe('Bearer tok-123');
+  });
+
+  it('uses the documented routes, methods and bodies', async () => {
+    const { backend, calls } = backendWith((c) =>
+      jsonResponse(200, c.url.endsWith('/connect') || c.url.endsWith('/block') ? null : {}),
+    );
+    const profile = { display_name: 'Ada', affiliation: 'Lab', bio: '' };
+    await backend.getProfile();
+    await backend.setProfile(profile);
+    await backend.listPeers();
+    await expect(backend.connect('/ip4/1.2.3.4/tcp/1')).resolves.toBeUndefined();
+    await backend.blockPeer('12D3Koo/x');
+    await backend.unblockPeer('P2');
+    await backend.getSettings();
+    await backend.addBootstrap('/dns/a/tcp/1');
+    await backend.removeBootstrap('/dns/a/tcp/1');
+    await backend.eventsSince(7);
+    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
+      'GET /api/profile',
+      'PUT /api/profile',
+      'GET /api/peers',
+      'POST /api/peers/connect',
+      'POST /api/peers/12D3Koo%2Fx/block',
+      'DELETE /api/peers/P2/block',
+      'GET /api/settings',
+      'POST /api/settings/bootstrap',
+      'POST /api/settings/bootstrap/remove',
+      'GET /api/events?since=7',
+    ]);
+    expect(calls[1]!.body).toEqual(profile);
+    expect(calls[1]!.headers['Content-Type']).toBe('application/json');
+    expect(calls[3]!.body).toEqual({ addr: '/ip4/1.2.3.4/tcp/1' });
+    expect(calls[7]!.body).toEqual({ addr: '/dns/a/tcp/1' });
+    expect(calls[8]!.body).toEqual({ addr: '/dns/a/tcp/1' });
+    expect(calls.every((c) => c.headers.Authorization === 'Bearer tok-123')).toBe(true);
+  });
+
+  it('throws ApiError with the code and message of the error body', async () => {
+    const { backend } = backendWith(() =>
+      jsonResponse(400, { code: 'bad_request', message: 'invalid multiaddr' }),
+    );
+    const err = await backend.connect('nope').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ code: 'bad_request', message: 'invalid multiaddr', status: 400 });
+  });
+
+  it('maps a 401 without a body to unauthorized', async () => {
+    const { backend } = backendWith(() => new Response('', { status: 401 }));
+    await expect(backend.status()).rejects.toMatchObject({ code: 'unauthorized' });
+  });
+
+  it('maps a network failure to unavailable', async () => {
+    const { backend } = backendWith(() => Promise.reject(new TypeError('Failed to fetch')));
+    await expect(backend.listPeers()).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('rejects a 200 whose body is not JSON', async () => {
+    const { backend } = backendWith(() => new Response('<html>', { status: 200 }));
+    await expect(backend.status()).rejects.toMatchObject({ code: 'internal' });
+  });
+});
+
+/** A WebSocket stand-in driven by the test. */
+class FakeSocket implements SocketLike {
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: unknown) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  closed = false;
+  constructor(readonly url: string) {}
+  open() {
+    this.onopen?.({});
+  }
+  send(e: Event) {
+    this.onmessage?.({ data: JSON.stringify(e) });
+  }
+  drop() {
+    this.onerror?.({});
+    this.onclose?.({});
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+function streamHarness() {
+  const sockets: FakeSocket[] = [];
+  const timers: { fn: () => void; ms: number; id: number }[] = [];
+  let nextTimer = 1;
+  const backend = new HttpBackend({
+    baseUrl: BASE,
+    token: 'tok 1',
+    fetch: () => Promise.reject(new Error('no fetch in stream tests')),
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    setTimeout: (fn, ms) => {
+      const id = nextTimer++;
+      timers.push({ fn, ms, id });
+      return id;
+    },
+    clearTimeout: (id) => {
+      const i = timers.findIndex((t) => t.id === id);
+      if (i >= 0) timers.splice(i, 1);
+    },
+  });
+  const events: Event[] = [];
+  const states: boolean[] = [];
+  const unsubscribe = backend.subscribe(
+    (e) => events.push(e),
+    (c) => states.push(c),
+  );
+  const fireTimer = () => {
+    const t = timers.shift();
+    if (!t) throw new Error('no timer pending');
+    t.fn();
+    return t.ms;
+  };
+  return { backend, sockets, timers, events, states, unsubscribe, fireTimer };
+}
+
+const online = (id: number, peer = 'A'): Event => ({
+  id,
+  time_ms: id * 1000,
+  type: 'peer_online',
+  peer: {
+    peer_id: peer,
+    profile: null,
+    addrs: [],
+    rtt_ms: null,
+    online: true,
+    connected: true,
+    last_seen_ms: null,
+    blocked: false,
+  },
+});
+
+describe('HttpBackend event stream', () => {
+  it('connects to the same host with since and token', () => {
+    const h = streamHarness();
+    const url = new URL(h.sockets[0]!.url);
+    expect(url.protocol).toBe('ws:');
+    expect(url.host).toBe('127.0.0.1:4321');
+    expect(url.pathname).toBe('/api/events/ws');
+    expect(url.searchParams.get('since')).toBe('0');
+    expect(url.searchParams.get('token')).toBe('tok 1');
+    h.unsubscribe();
+  });
+
+  it('uses wss for an https page', () => {
+    const b = new HttpBackend({ baseUrl: 'https://node.example:8443', token: 't' });
+    expect(b.eventsSocketUrl(5)).toBe('wss://node.example:8443/api/events/ws?since=5&token=t');
+  });
+
+  it('delivers events and resumes after the last id when reconnecting', () => {
+    const h = streamHarness();
+    h.sockets[0]!.open();
+    h.sockets[0]!.send(online(1));
+    h.sockets[0]!.send(online(2, 'B'));
+    expect(h.events.map((e) => e.id)).toEqual([1, 2]);
+    expect(h.states).toEqual([true]);
+
+    h.sockets[0]!.drop();
+    expect(h.states).toEqual([true, false]);
+    expect(h.sockets).toHaveLength(1); // waits before reconnecting
+    h.fireTimer();
+    expect(h.sockets).toHaveLength(2);
+    expect(new URL(h.sockets[1]!.url).searchParams.get('since')).toBe('2');
+
+    h.sockets[1]!.open();
+    expect(h.states).toEqual([true, false, true]);
+    h.sockets[1]!.send(online(3));
+    expect(h.events.map((e) => e.id)).toEqual([1, 2, 3]);
+    expect(h.backend.lastEventId).toBe(3);
+    h.unsubscribe();
+  });
+
+  it('follows the node after a resync, even when ids start again', () => {
+    const h = streamHarness();
+    h.sockets[0]!.open();
+    h.sockets[0]!.send(online(40));
+    h.sockets[0]!.drop();
+    h.fireTimer();
+    h.sockets[1]!.open();
+    h.sockets[1]!.send({ id: 3, time_ms: 1, type: 'resync' });
+    expect(h.events.at(-1)!.type).toBe('resync');
+    expect(h.backend.lastEventId).toBe(3);
+    h.sockets[1]!.drop();
+    h.fireTimer();
+    expect(new URL(h.sockets[2]!.url).searchParams.get('since')).toBe('3');
+    h.unsubscribe();
+  });
+
+  it('backs off between failed attempts, capped at 5 s, and resets after success', () => {
+    const h = streamHarness();
+    h.sockets[0]!.drop(); // first attempt fails before opening
+    expect(h.states).toEqual([false]);
+    const delays: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      delays.push(h.fireTimer());
+      h.sockets.at(-1)!.drop();
+    }
+    expect(delays).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+    expect(h.states).toEqual([false]); // reported once, not on every failure
+    h.fireTimer();
+    h.sockets.at(-1)!.open();
+    h.sockets.at(-1)!.drop();
+    expect(h.fireTimer()).toBe(250);
+    h.unsubscribe();
+  });
+
+  it('ignores frames that are not events', () => {
+    const h = streamHarness();
+    h.sockets[0]!.open();
+    h.sockets[0]!.onmessage!({ data: 'not json' });
+    h.sockets[0]!.onmessage!({ data: '{"hello":1}' });
+    h.sockets[0]!.onmessage!({ data: new ArrayBuffer(2) });
+    expect(h.events).toEqual([]);
+    h.unsubscribe();
+  });
+
+  it('stops reconnecting after unsubscribe', () => {
+    const h = streamHarness();
+    h.sockets[0]!.open();
+    h.sockets[0]!.drop();
+    expect(h.timers).toHaveLength(1);
+    h.unsubscribe();
+    expect(h.timers).toHaveLength(0);
+    expect(h.sockets).toHaveLength(1);
+
+    const h2 = streamHarness();
+    h2.sockets[0]!.open();
+    h2.unsubscribe();
+    expect(h2.sockets[0]!.closed).toBe(true);
+    h2.sockets[0]!.onclose?.({}); // handlers are detached
+    expect(h2.timers).toHaveLength(0);
+  });
+
+  it('computes the backoff schedule', () => {
+    expect([0, 1, 2, 3, 4, 5, 50].map((a) => backoffDelay(a))).toEqual([
+      250, 500, 1000, 2000, 4000, 5000, 5000,
+    ]);
+  });
+});

@@ -1,0 +1,84 @@
+import type { JSX } from 'preact';
+import { href, type Route } from '../router';
+import { onlineCount, shortId } from '../store/peers';
+import { useNodeView } from '../context';
+import { Avatar } from './common';
+import {
+  ChatIcon,
+  CompassIcon,
+  DownloadIcon,
+  FlameIcon,
+  LibraryIcon,
+  PeersIcon,
+  SettingsIcon,
+} from './icons';
+
+const NAV: { route: Route; label: string; icon: () => JSX.Element }[] = [
+  { route: 'explore', label: 'Explore', icon: () => <CompassIcon /> },
+  { route: 'library', label: 'Library', icon: () => <LibraryIcon /> },
+  { route: 'downloads', label: 'Downloads', icon: () => <DownloadIcon /> },
+  { route: 'chat', label: 'Chat', icon: () => <ChatIcon /> },
+  { route: 'peers', label: 'Peers', icon: () => <PeersIcon /> },
+  { route: 'settings', label: 'Settings', icon: () => <SettingsIcon /> },
+];
+
+export function Sidebar({ route }: { route: Route }) {
+  const { state, connected } = useNodeView();
+  const self = state.self;
+  const online = onlineCount(state);
+  const name = self?.profile.display_name.trim() || null;
+
+  return (
+    <nav class="sidebar" aria-label="Main">
+      <div class="brand">
+        <span class="brand-mark">
+          <FlameIcon size={20} />
+        </span>
+        <span class="brand-name">Hearth</span>
+      </div>
+
+      <ul class="nav">
+        {NAV.map((item) => (
+          <li key={item.route}>
+            <a
+              href={href(item.route)}
+              class={route === item.route ? 'nav-link active' : 'nav-link'}
+              aria-current={route === item.route ? 'page' : undefined}
+              data-testid={`nav-${item.route}`}
+            >
+              {item.icon()}
+              <span class="nav-label">{item.label}</span>
+              {item.route === 'peers' && online > 0 && (
+                <span class="nav-count" aria-label={`${online} online`}>
+                  {online}
+                </span>
+              )}
+            </a>
+          </li>
+        ))}
+      </ul>
+
+      <a class="self-card" href={href('settings')} title="Your profile and network settings">
+        {self ? (
+          <Avatar id={self.peer_id} name={name} size={34} />
+        ) : (
+          <span class="avatar avatar-placeholder" style={{ width: '34px', height: '34px' }} />
+        )}
+        <span class="self-text">
+          <span class="self-name" data-testid="self-name">
+            {self ? (name ?? 'Unnamed node') : 'Connecting…'}
+          </span>
+          <span class="self-id mono" data-testid="self-peer-id-short">
+            {self ? shortId(self.peer_id) : '\u00a0'}
+          </span>
+        </span>
+      </a>
+      <div class="online-summary" data-testid="online-count">
+        <span class={connected === false ? 'dot dot-warn' : online > 0 ? 'dot dot-on' : 'dot dot-off'} />
+        {connected === false
+          ? 'Node unreachable'
+          : `${online} ${online === 1 ? 'peer' : 'peers'} online`}
+      </div>
+    </nav>
+  );
+}

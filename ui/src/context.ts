@@ -1,0 +1,29 @@
+import { createContext } from 'preact';
+import { useContext, useEffect, useState } from 'preact/hooks';
+import type { Backend } from './backend';
+import type { NodeView } from './store/useNode';
+
+export const BackendContext = createContext<Backend | null>(null);
+export const NodeContext = createContext<NodeView | null>(null);
+
+export function useBackend(): Backend {
+  const b = useContext(BackendContext);
+  if (!b) throw new Error('useBackend outside BackendContext');
+  return b;
+}
+
+export function useNodeView(): NodeView {
+  const n = useContext(NodeContext);
+  if (!n) throw new Error('useNodeView outside NodeContext');
+  return n;
+}
+
+/** The current time, refreshed every `intervalMs` (for relative times). */
+export function useNow(intervalMs = 15000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), intervalMs);
+    return () => clearInterval(t);
+  }, [intervalMs]);
+  return now;
+}

@@ -1,0 +1,28 @@
+import { render } from 'preact';
+import { App } from './App';
+import { isTauri, selectBackend } from './backend';
+import { browserTokenEnv, loadToken, tokenFromHash } from './backend/token';
+import { NoToken } from './components/NoToken';
+import './styles.css';
+
+async function start() {
+  const root = document.getElementById('app')!;
+  if (!isTauri()) {
+    // A new `#token=…` address pasted into this tab (e.g. after the node restarted) is a
+    // same-page navigation: take the token and start afresh with it.
+    window.addEventListener('hashchange', () => {
+      if (tokenFromHash(window.location.hash)) {
+        loadToken(browserTokenEnv());
+        window.location.reload();
+      }
+    });
+  }
+  const choice = await selectBackend();
+  if (choice.kind === 'no-token') {
+    render(<NoToken />, root);
+  } else {
+    render(<App backend={choice.backend} />, root);
+  }
+}
+
+void start();

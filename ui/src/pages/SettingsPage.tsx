@@ -1,0 +1,344 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Profile, Settings } from '../api/types';
+import { describeError } from '../backend';
+import { Avatar, CopyButton, PageHeader } from '../components/common';
+import { CheckIcon, CloseIcon, GlobeIcon, PlusIcon, RadarIcon, UserIcon } from '../components/icons';
+import { useBackend, useNodeView, useNow } from '../context';
+import { formatUptime } from '../util/format';
+
+export function SettingsPage() {
+  return (
+    <section class="page" data-testid="page-settings">
+      <PageHeader title="Settings" subtitle="Your profile and how your node joins the network" />
+      <ProfileCard />
+      <NetworkCard />
+    </section>
+  );
+}
+
+const EMPTY_PROFILE: Profile = { display_name: '', affiliation: '', bio: '' };
+
+function sameProfile(a: Profile, b: Profile): boolean {
+  return a.display_name === b.display_name && a.affiliation === b.affiliation && a.bio === b.bio;
+}
+
+function ProfileCard() {
+  const backend = useBackend();
+  const { state, setStatus } = useNodeView();
+  const [saved, setSaved] = useState<Profile | null>(null); // what the node has
+  const [draft, setDraft] = useState<Profile>(EMPTY_PROFILE);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [justSaved, setJustSaved] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    backend.getProfile().then(
+      (p) => {
+        if (!live) return;
+        setSaved(p);
+        setDraft(p);
+      },
+      (e) => live && setLoadError(describeError(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [backend]);
+
+  const dirty = saved !== null && !sameProfile(draft, saved);
+
+  // The profile may change elsewhere (another window, the command line): follow it while
+  // there is nothing unsaved here.
+  const live = state.self?.profile;
+  useEffect(() => {
+    if (!live || !saved || dirty || sameProfile(live, saved)) return;
+    setSaved(live);
+    setDraft(live);
+  }, [live]);
+
+  const edit = (field: keyof Profile) => (e: { currentTarget: { value: string } }) => {
+    setDraft({ ...draft, [field]: e.currentTarget.value });
+    setJustSaved(false);
+    setError(null);
+  };
+
+  const onSubmit = async (e: Event) => {
+    e.preventDefault();
+    setSaving(true);
+    setError(null);
+    setJustSaved(false);
+    const next: Profile = {
+      display_name: draft.display_name.trim(),
+      affiliation: draft.affiliation.trim(),
+      bio: draft.bio.trim(),
+    };
+    try {
+      const stored = await backend.setProfile(next);
+      setSaved(stored);
+      setDraft(stored);
+      setJustSaved(true);
+      if (state.self) setStatus({ ...state.self, profile: stored });
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const self = state.self;
+  const previewName = draft.display_name.trim();
+
+  return (
+    <form class="card settings-card" onSubmit={onSubmit} data-testid="profile-form">
+      <div class="card-head">
+        <UserIcon size={18} />
+        <h2>Profile</h2>
+        <span class="card-head-note">Peers see this next to your peer id</span>
+      </div>
+
+      <div class="profile-grid">
+        <div class="profile-preview">
+          <Avatar id={self?.peer_id ?? 'self'} name={previewName || null} size={64} />
+        </div>
+        <div class="profile-fields">
+          <label class="field">
+            <span class="field-label">Display name</span>
+            <input
+              class="input"
+              type="text"
+              value={draft.display_name}
+              onInput={edit('display_name')}
+              placeholder="How peers will see you"
+              autocomplete="name"
+              disabled={saved === null}
+              data-testid="profile-display-name"
+            />
+          </label>
+          <label class="field">
+            <span class="field-label">Affiliation</span>
+            <input
+              class="input"
+              type="text"
+              value={draft.affiliation}
+              onInput={edit('affiliation')}
+              placeholder="University, lab, group… (optional)"
+              autocomplete="organization"
+              disabled={saved === null}
+              data-testid="profile-affiliation"
+            />
+          </label>
+          <label class="field">
+            <span class="field-label">Bio</span>
+            <textarea
+              class="input textarea"
+              rows={4}
+              value={draft.bio}
+              onInput={edit('bio')}
+              placeholder="A few words about you and what you share (optional)"
+              disabled={saved === null}
+              data-testid="profile-bio"
+            />
+          </label>
+        </div>
+      </div>
+
+      <div class="form-footer">
+        {loadError && <span class="form-msg err">Could not load your profile: {loadError}</span>}
+        {error && (
+          <span class="form-msg err" role="alert" data-testid="profile-error">
+            {error}
+          </span>
+        )}
+        {justSaved && !dirty && (
+          <span class="form-msg ok" role="status" data-testid="profile-saved">
+            <CheckIcon size={15} /> Saved
+          </span>
+        )}
+        {dirty && !error && <span class="form-msg muted">Unsaved changes</span>}
+        <button
+          class="btn btn-primary"
+          type="submit"
+          disabled={saving || saved === null || !dirty}
+          data-testid="profile-save"
+        >
+          {saving ? 'Saving…' : 'Save'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function NetworkCard() {
+  const backend = useBackend();
+  const { state } = useNodeView();
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [addr, setAddr] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    backend.getSettings().then(
+      (s) => live && setSettings(s),
+      (e) => live && setLoadError(describeError(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [backend]);
+
+  const run = async (op: () => Promise<Settings>, onDone?: () => void) => {
+    setBusy(true);
+    setError(null);
+    try {
+      setSettings(await op());
+      onDone?.();
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const onAdd = (e: Event) => {
+    e.preventDefault();
+    const value = addr.trim();
+    if (!value) return;
+    if (!value.startsWith('/')) {
+      setError('A bootstrap address is a multiaddress starting with “/”, ending in /p2p/<peer id>.');
+      return;
+    }
+    void run(() => backend.addBootstrap(value), () => setAddr(''));
+  };
+
+  const self = state.self;
+  const now = useNow(10_000);
+  const uptime = self ? self.uptime_secs + Math.max(0, (now - state.selfAt) / 1000) : 0;
+
+  return (
+    <div class="card settings-card" data-testid="network-card">
+      <div class="card-head">
+        <GlobeIcon size={18} />
+        <h2>Network</h2>
+        {self && (
+          <span class="card-head-note">
+            Hearth {self.version} · up {formatUptime(uptime)} · NAT {self.nat}
+          </span>
+        )}
+      </div>
+
+      <div class="setting">
+        <div class="setting-label">This node’s peer id</div>
+        {self ? (
+          <div class="copy-line">
+            <code class="mono wrap" data-testid="self-peer-id">
+              {self.peer_id}
+            </code>
+            <CopyButton text={self.peer_id} label="Copy peer id" testId="self-peer-id-copy" />
+          </div>
+        ) : (
+          <p class="muted">Loading…</p>
+        )}
+      </div>
+
+      <div class="setting">
+        <div class="setting-label">Your addresses</div>
+        <p class="setting-help">Give one of these to a friend to join: they add it as a bootstrap address or connect to it from their Peers page.</p>
+        {self && self.listen_addrs.length > 0 ? (
+          <ul class="addr-list" data-testid="listen-addrs">
+            {self.listen_addrs.map((a) => (
+              <li key={a} class="copy-line">
+                <code class="mono wrap">{a}</code>
+                <CopyButton text={a} label="Copy address" />
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p class="setting-help">{self ? 'The node is not listening on any address yet.' : 'Loading…'}</p>
+        )}
+      </div>
+
+      <div class="setting">
+        <div class="setting-label">Bootstrap nodes</div>
+        <p class="setting-help">Peers your node dials at start to find the rest of the network.</p>
+        {settings && settings.bootstrap.length > 0 && (
+          <ul class="addr-list" data-testid="bootstrap-list">
+            {settings.bootstrap.map((a) => (
+              <li key={a} class="copy-line">
+                <code class="mono wrap">{a}</code>
+                <button
+                  type="button"
+                  class="icon-btn"
+                  title="Remove"
+                  aria-label={`Remove ${a}`}
+                  disabled={busy}
+                  onClick={() => void run(() => backend.removeBootstrap(a))}
+                  data-testid="bootstrap-remove"
+                >
+                  <CloseIcon size={15} />
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+        {settings && settings.bootstrap.length === 0 && (
+          <p class="setting-help">None. Without one, your node finds peers only on the local network or when you connect by address.</p>
+        )}
+        {!settings && <p class={loadError ? 'form-msg err' : 'muted'}>{loadError ?? 'Loading…'}</p>}
+        <form class="input-row" onSubmit={onAdd}>
+          <input
+            class="input mono"
+            type="text"
+            placeholder="/ip4/…/tcp/…/p2p/12D3Koo…"
+            autocomplete="off"
+            spellcheck={false}
+            value={addr}
+            onInput={(e) => {
+              setAddr(e.currentTarget.value);
+              setError(null);
+            }}
+            aria-label="Bootstrap address to add"
+            data-testid="bootstrap-addr"
+          />
+          <button class="btn" type="submit" disabled={busy || !addr.trim() || !settings} data-testid="bootstrap-add">
+            <PlusIcon size={16} /> Add
+          </button>
+        </form>
+        {error && (
+          <p class="form-msg err" role="alert">
+            {error}
+          </p>
+        )}
+      </div>
+
+      <div class="setting setting-inline">
+        <RadarIcon size={18} />
+        <div>
+          <div class="setting-label">Local network discovery (mDNS)</div>
+          <p class="setting-help">Finds other Hearth nodes on the same network automatically.</p>
+        </div>
+        {settings && (
+          <span class={settings.mdns ? 'pill pill-on' : 'pill pill-off'} data-testid="mdns-state">
+            {settings.mdns ? 'On' : 'Off'}
+          </span>
+        )}
+      </div>
+
+      {settings && (
+        <div class="setting setting-quiet">
+          <div class="setting-label">Data folder</div>
+          <code class="mono wrap">{settings.data_dir}</code>
+          {settings.listen.length > 0 && (
+            <>
+              <div class="setting-label">Listening on</div>
+              <code class="mono wrap">{settings.listen.join('  ')}</code>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
