@@ -966,6 +966,35 @@ mod tests {
     }
 
     #[test]
+    fn decoding_random_and_mutated_bytes_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let valid = serde_json::to_vec(&Announce {
+            seq: 3,
+            profile: Profile { display_name: "Ada".into(), affiliation: "A".into(), bio: "b".into() },
+            addrs: vec!["/ip4/127.0.0.1/tcp/4710".into()],
+        })
+        .unwrap();
+        assert!(Announce::decode(&valid).is_ok());
+        for _ in 0..20_000 {
+            let mut bytes = valid.clone();
+            for _ in 0..rng.gen_range(1..6) {
+                let i = rng.gen_range(0..bytes.len());
+                match rng.gen_range(0..3) {
+                    0 => bytes[i] = rng.gen(),
+                    1 => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.insert(i, rng.gen()),
+                }
+            }
+            let _ = Announce::decode(&bytes);
+            let noise: Vec<u8> = (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect();
+            let _ = Announce::decode(&noise);
+        }
+    }
+
+    #[test]
     fn the_table_is_bounded() {
         let mut p = Presence::new(PeerId::random(), cfg());
         for i in 0..MAX_PEERS + 50 {

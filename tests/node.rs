@@ -81,3 +81,25 @@ async fn identity_and_profile_survive_a_restart_and_the_lock_is_released() {
     assert_eq!(again.api().get_profile().await.unwrap(), profile);
     again.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_connect_over_quic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let quic = |dir: &std::path::Path| {
+        let mut c = config(dir);
+        c.listen = vec!["/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()];
+        c
+    };
+    let a = Node::start(quic(&tmp.path().join("a"))).await.unwrap();
+    let b = Node::start(quic(&tmp.path().join("b"))).await.unwrap();
+    let addr = a.api().status().await.unwrap().listen_addrs[0].clone();
+    assert!(addr.contains("/quic-v1/"), "{addr}");
+    b.api().connect(addr).await.unwrap();
+    eventually(Duration::from_secs(5), "a and b online over QUIC", || async {
+        let seen = a.api().list_peers().await.unwrap();
+        seen.iter().any(|p| p.peer_id == b.peer_id().to_string() && p.online && p.connected).then_some(())
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
