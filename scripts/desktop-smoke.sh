@@ -18,7 +18,7 @@ HEARTH_DATA_DIR="$work/data" HEARTH_LISTEN=/ip4/127.0.0.1/tcp/0 HEARTH_HTTP=127.
 pid=$!
 ok=0
 for _ in $(seq 1 120); do
-  if grep -q 'ui loaded' "$work/log" && grep -q 'command="list_peers"' "$work/log"; then ok=1; break; fi
+  if grep -q 'ui loaded' "$work/log" && grep -q '"list_peers"' "$work/log"; then ok=1; break; fi
   kill -0 $pid 2>/dev/null || break
   sleep 0.25
 done

@@ -971,7 +971,11 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let valid = serde_json::to_vec(&Announce {
             seq: 3,
-            profile: Profile { display_name: "Ada".into(), affiliation: "A".into(), bio: "b".into() },
+            profile: Profile {
+                display_name: "Ada".into(),
+                affiliation: "A".into(),
+                bio: "b".into(),
+            },
             addrs: vec!["/ip4/127.0.0.1/tcp/4710".into()],
         })
         .unwrap();

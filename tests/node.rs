@@ -95,10 +95,16 @@ async fn nodes_connect_over_quic() {
     let addr = a.api().status().await.unwrap().listen_addrs[0].clone();
     assert!(addr.contains("/quic-v1/"), "{addr}");
     b.api().connect(addr).await.unwrap();
-    eventually(Duration::from_secs(5), "a and b online over QUIC", || async {
-        let seen = a.api().list_peers().await.unwrap();
-        seen.iter().any(|p| p.peer_id == b.peer_id().to_string() && p.online && p.connected).then_some(())
-    })
+    eventually(
+        Duration::from_secs(5),
+        "a and b online over QUIC",
+        || async {
+            let seen = a.api().list_peers().await.unwrap();
+            seen.iter()
+                .any(|p| p.peer_id == b.peer_id().to_string() && p.online && p.connected)
+                .then_some(())
+        },
+    )
     .await;
     a.shutdown().await;
     b.shutdown().await;

@@ -140,6 +140,7 @@ fn main() {
                 .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=error".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let result = tauri::Builder::default()

@@ -305,6 +305,7 @@ async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=error".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = Config::load(Overrides {
         data_dir,
