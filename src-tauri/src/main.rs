@@ -89,7 +89,7 @@ fn start_node(app: &tauri::AppHandle) -> Result<(Api, Node), ApiError> {
         let Ok(local) = listener.local_addr() else {
             return;
         };
-        let token = hex_token();
+        let token = http::random_token();
         let file = ApiFile {
             url: format!("http://{local}"),
             token: token.clone(),
@@ -116,13 +116,6 @@ fn start_node(app: &tauri::AppHandle) -> Result<(Api, Node), ApiError> {
     Ok((api, node))
 }
 
-fn hex_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn quit(app: &tauri::AppHandle) {
     if let Some(running) = app.try_state::<Running>() {
         let node = running.node.lock().ok().and_then(|mut n| n.take());
@@ -134,14 +127,7 @@ fn quit(app: &tauri::AppHandle) {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    http::init_logging();
 
     let result = tauri::Builder::default()
         .setup(|app| {

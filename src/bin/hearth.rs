@@ -291,22 +291,8 @@ fn find_ui_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
         .find(|d| d.join("index.html").is_file())
 }
 
-fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    http::init_logging();
     let config = Config::load(Overrides {
         data_dir,
         listen: args.listen,
@@ -323,7 +309,7 @@ async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot serve the UI on {http_addr}: {e}"))?;
     let local = listener.local_addr()?;
-    let token = random_token();
+    let token = http::random_token();
     let ui_dir = find_ui_dir(args.ui_dir);
     if ui_dir.is_none() {
         tracing::warn!("the UI is not built; the API works, the browser shows a notice");
