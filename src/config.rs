@@ -15,6 +15,8 @@ pub const CONFIG_FILE: &str = "hearth.toml";
 pub const DEFAULT_P2P_PORT: u16 = 4710;
 /// Default port of the local HTTP API and UI; if taken, an ephemeral port is used.
 pub const DEFAULT_HTTP_PORT: u16 = 4711;
+/// Default TCP port of the BitTorrent engine; if taken, an ephemeral port is used.
+pub const DEFAULT_BT_PORT: u16 = 4712;
 
 /// Errors while loading or saving configuration.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,14 @@ pub struct ConfigFile {
     pub display_name: Option<String>,
     pub http: Option<String>,
     pub presence: Option<PresenceConfig>,
+    pub download_dir: Option<PathBuf>,
+    pub bt_port: Option<u16>,
+    /// Download speed limit of the BitTorrent engine, bytes per second (none by default).
+    pub bt_download_limit_bps: Option<u32>,
+    /// Upload speed limit of the BitTorrent engine, bytes per second (none by default).
+    pub bt_upload_limit_bps: Option<u32>,
+    /// Folders whose files are published automatically.
+    pub shared_folders: Option<Vec<PathBuf>>,
 }
 
 impl ConfigFile {
@@ -147,6 +157,8 @@ pub struct Overrides {
     pub no_mdns: bool,
     pub display_name: Option<String>,
     pub http: Option<String>,
+    pub download_dir: Option<PathBuf>,
+    pub bt_port: Option<u16>,
 }
 
 /// The resolved configuration a node runs with.
@@ -164,6 +176,39 @@ pub struct Config {
     pub http: SocketAddr,
     pub http_is_default: bool,
     pub presence: PresenceConfig,
+    /// Where downloads are written (nothing is ever written outside it).
+    pub download_dir: PathBuf,
+    /// TCP port of the BitTorrent engine; 0 = any free port.
+    pub bt_port: u16,
+    pub bt_port_is_default: bool,
+    pub bt_download_limit_bps: Option<u32>,
+    pub bt_upload_limit_bps: Option<u32>,
+    pub shared_folders: Vec<PathBuf>,
+}
+
+impl Config {
+    /// The address the BitTorrent engine listens on: loopback when the peer-to-peer
+    /// listeners are all on loopback, every interface otherwise.
+    pub fn bt_listen_ip(&self) -> std::net::IpAddr {
+        use libp2p::multiaddr::Protocol;
+        let loopback_only = self.listen.iter().all(|a| {
+            a.iter().any(|p| match p {
+                Protocol::Ip4(ip) => ip.is_loopback(),
+                Protocol::Ip6(ip) => ip.is_loopback(),
+                _ => false,
+            })
+        });
+        if loopback_only {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        }
+    }
+
+    /// Where files uploaded through the UI are kept; always a shared folder.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("uploads")
+    }
 }
 
 /// The default data directory (XDG data dir on Linux).
@@ -251,6 +296,21 @@ impl Config {
         };
         let presence = file.presence.unwrap_or_default();
         presence.validate()?;
+        let download_dir = overrides
+            .download_dir
+            .or_else(|| env("HEARTH_DOWNLOAD_DIR").map(PathBuf::from))
+            .or(file.download_dir)
+            .unwrap_or_else(|| data_dir_downloads(&data_dir));
+        let bt_given = match overrides.bt_port {
+            Some(p) => Some(p),
+            None => match env("HEARTH_BT_PORT") {
+                Some(v) => Some(v.parse().map_err(|e| ConfigError::Invalid {
+                    name: "bt_port",
+                    message: format!("{v:?}: {e}"),
+                })?),
+                None => file.bt_port,
+            },
+        };
 
         Ok(Self {
             listen: parse_addrs("listen", &listen)?,
@@ -261,6 +321,12 @@ impl Config {
             http,
             http_is_default,
             presence,
+            download_dir,
+            bt_port: bt_given.unwrap_or(DEFAULT_BT_PORT),
+            bt_port_is_default: bt_given.is_none(),
+            bt_download_limit_bps: file.bt_download_limit_bps,
+            bt_upload_limit_bps: file.bt_upload_limit_bps,
+            shared_folders: file.shared_folders.unwrap_or_default(),
             data_dir,
         })
     }
@@ -268,7 +334,6 @@ impl Config {
     /// A configuration for tests and embedding: loopback only, ephemeral ports, no mDNS.
     pub fn ephemeral(data_dir: PathBuf) -> Self {
         Self {
-            data_dir,
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("static multiaddr")],
             listen_is_default: false,
             bootstrap: Vec::new(),
@@ -277,8 +342,19 @@ impl Config {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_is_default: false,
             presence: PresenceConfig::default(),
+            download_dir: data_dir_downloads(&data_dir),
+            bt_port: 0,
+            bt_port_is_default: false,
+            bt_download_limit_bps: None,
+            bt_upload_limit_bps: None,
+            shared_folders: Vec::new(),
+            data_dir,
         }
     }
+}
+
+fn data_dir_downloads(data_dir: &Path) -> PathBuf {
+    data_dir.join("downloads")
 }
 
 #[cfg(test)]

@@ -25,7 +25,11 @@ use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::api::types::{AddrRequest, ErrorCode, Event, Profile};
+use crate::api::types::{
+    AddrRequest, CatalogStats, ContentIdRequest, Download, DownloadRequest, ErrorCode, Event,
+    FolderRequest, Holder, Library, Profile, PublishRequest, Resource, ResourceKind,
+    SearchRequest, SearchResult, UpdateResourceRequest,
+};
 use crate::api::{Api, ApiError};
 
 /// Largest request body the API accepts.
@@ -124,6 +128,22 @@ pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf
         .route("/settings", get(get_settings))
         .route("/settings/bootstrap", post(add_bootstrap))
         .route("/settings/bootstrap/remove", post(remove_bootstrap))
+        .route("/resources/publish", post(publish))
+        .route("/resources/upload", post(upload))
+        .route("/resources/unpublish", post(unpublish))
+        .route("/resources/update", post(update_resource))
+        .route("/resources/open_folder", post(open_folder))
+        .route("/resources/{content_id}", get(get_resource))
+        .route("/resources/{content_id}/holders", get(list_holders))
+        .route("/search", post(search))
+        .route("/downloads", get(list_downloads).post(start_download))
+        .route("/downloads/pause", post(pause_download))
+        .route("/downloads/resume", post(resume_download))
+        .route("/downloads/cancel", post(cancel_download))
+        .route("/library", get(get_library))
+        .route("/library/folders", post(add_shared_folder))
+        .route("/library/folders/remove", post(remove_shared_folder))
+        .route("/catalog/stats", get(catalog_stats))
         .route("/events", get(events_since))
         .route("/events/ws", get(events_ws))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such API route") })
@@ -255,6 +275,134 @@ async fn block_peer(State(api): State<Api>, Path(peer_id): Path<String>) -> ApiR
 
 async fn unblock_peer(State(api): State<Api>, Path(peer_id): Path<String>) -> ApiResult<()> {
     api.unblock_peer(peer_id).await.map(Json)
+}
+
+async fn publish(
+    State(api): State<Api>,
+    b: Result<Json<PublishRequest>, JsonRejection>,
+) -> ApiResult<Resource> {
+    api.publish(body(b)?).await.map(Json)
+}
+
+/// Query of an upload: the file's name and how to describe it. The body is the file.
+#[derive(Deserialize)]
+struct UploadQuery {
+    name: String,
+    title: Option<String>,
+    description: Option<String>,
+    kind: Option<ResourceKind>,
+    /// Comma-separated.
+    tags: Option<String>,
+}
+
+async fn upload(
+    State(api): State<Api>,
+    q: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> ApiResult<Resource> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let meta = PublishRequest {
+        path: String::new(),
+        title: q.title,
+        description: q.description,
+        kind: q.kind,
+        tags: q
+            .tags
+            .map(|t| t.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+    };
+    let stream = req.into_body().into_data_stream();
+    api.upload(&q.name, meta, stream).await.map(Json)
+}
+
+async fn unpublish(
+    State(api): State<Api>,
+    b: Result<Json<ContentIdRequest>, JsonRejection>,
+) -> ApiResult<()> {
+    api.unpublish(body(b)?.content_id).await.map(Json)
+}
+
+async fn update_resource(
+    State(api): State<Api>,
+    b: Result<Json<UpdateResourceRequest>, JsonRejection>,
+) -> ApiResult<Resource> {
+    api.update_resource(body(b)?).await.map(Json)
+}
+
+async fn open_folder(
+    State(api): State<Api>,
+    b: Result<Json<ContentIdRequest>, JsonRejection>,
+) -> ApiResult<String> {
+    api.open_folder(body(b)?.content_id).await.map(Json)
+}
+
+async fn get_resource(State(api): State<Api>, Path(id): Path<String>) -> ApiResult<Resource> {
+    api.get_resource(id).await.map(Json)
+}
+
+async fn list_holders(State(api): State<Api>, Path(id): Path<String>) -> ApiResult<Vec<Holder>> {
+    api.list_holders(id).await.map(Json)
+}
+
+async fn search(
+    State(api): State<Api>,
+    b: Result<Json<SearchRequest>, JsonRejection>,
+) -> ApiResult<SearchResult> {
+    api.search(body(b)?).await.map(Json)
+}
+
+async fn list_downloads(State(api): State<Api>) -> ApiResult<Vec<Download>> {
+    api.list_downloads().await.map(Json)
+}
+
+async fn start_download(
+    State(api): State<Api>,
+    b: Result<Json<DownloadRequest>, JsonRejection>,
+) -> ApiResult<Download> {
+    api.start_download(body(b)?).await.map(Json)
+}
+
+async fn pause_download(
+    State(api): State<Api>,
+    b: Result<Json<ContentIdRequest>, JsonRejection>,
+) -> ApiResult<()> {
+    api.pause_download(body(b)?.content_id).await.map(Json)
+}
+
+async fn resume_download(
+    State(api): State<Api>,
+    b: Result<Json<ContentIdRequest>, JsonRejection>,
+) -> ApiResult<()> {
+    api.resume_download(body(b)?.content_id).await.map(Json)
+}
+
+async fn cancel_download(
+    State(api): State<Api>,
+    b: Result<Json<ContentIdRequest>, JsonRejection>,
+) -> ApiResult<()> {
+    api.cancel_download(body(b)?.content_id).await.map(Json)
+}
+
+async fn get_library(State(api): State<Api>) -> ApiResult<Library> {
+    api.get_library().await.map(Json)
+}
+
+async fn add_shared_folder(
+    State(api): State<Api>,
+    b: Result<Json<FolderRequest>, JsonRejection>,
+) -> ApiResult<Library> {
+    api.add_shared_folder(body(b)?).await.map(Json)
+}
+
+async fn remove_shared_folder(
+    State(api): State<Api>,
+    b: Result<Json<FolderRequest>, JsonRejection>,
+) -> ApiResult<Library> {
+    api.remove_shared_folder(body(b)?).await.map(Json)
+}
+
+async fn catalog_stats(State(api): State<Api>) -> ApiResult<CatalogStats> {
+    api.catalog_stats().await.map(Json)
 }
 
 async fn get_settings(State(api): State<Api>) -> ApiResult<crate::api::types::Settings> {

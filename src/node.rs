@@ -10,10 +10,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::types::Profile;
 use crate::api::{Api, BLOCKED_TABLE, PROFILE_KEY, PROFILE_TABLE};
+use crate::catalog::{self, Catalog, CatalogError};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::net::{self, NetError};
+use crate::sharing::{Sharing, SharingError};
 use crate::store::{Store, StoreError};
+use crate::transfer::{Transfer, TransferConfig, TransferError};
 
 const IDENTITY_TABLE: &str = "identity_v1";
 const IDENTITY_KEY: &str = "keypair";
@@ -28,7 +31,18 @@ pub enum NodeError {
     Net(#[from] NetError),
     #[error("the stored identity is unreadable: {0}")]
     Identity(String),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    #[error(transparent)]
+    Sharing(#[from] SharingError),
 }
+
+/// Folder of the search index inside the data dir.
+const SEARCH_DIR: &str = "search_v1";
+/// Folder of the BitTorrent engine's own state inside the data dir.
+const TRANSFER_DIR: &str = "transfer_v1";
 
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
@@ -74,18 +88,60 @@ impl Node {
         let bus = EventBus::new();
         let tracker = TaskTracker::new();
         let cancel = CancellationToken::new();
+        let catalog = Catalog::open(&store, &config.data_dir.join(SEARCH_DIR), key.clone(), bus.clone())?;
+        let transfer = start_transfer(&config, cancel.child_token()).await?;
+        // Subscribed before the network starts, so no presence event is missed.
+        let catalog_events = bus.receiver();
+        let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(net::INBOUND_CHANNEL);
         let net = net::start(
             key,
             &config,
             profile.clone(),
             blocked,
             bus.clone(),
+            inbound_tx,
             &tracker,
             cancel.child_token(),
         )
         .await?;
-        tracing::info!(peer = %net.local_peer_id(), "node started");
-        let api = Api::new(net, bus, profile, profiles, blocked_table, config);
+        let sharing = Sharing::start(
+            catalog.clone(),
+            transfer.clone(),
+            net.clone(),
+            bus.clone(),
+            &store,
+            config.uploads_dir(),
+            config.shared_folders.clone(),
+            tracker.clone(),
+            cancel.child_token(),
+        )
+        .await?;
+        let bt_port = transfer.bt_port();
+        let torrents = {
+            let transfer = transfer.clone();
+            std::sync::Arc::new(move |id: &str| transfer.torrent_bytes(id).map(|b| b.to_vec()))
+        };
+        tracker.spawn(catalog::sync::run(
+            catalog.clone(),
+            net.clone(),
+            inbound_rx,
+            catalog_events,
+            catalog::sync::SyncDeps { torrents, bt_port },
+            tracker.clone(),
+            cancel.child_token(),
+        ));
+        tracing::info!(peer = %net.local_peer_id(), bt_port, "node started");
+        let api = Api::new(
+            net,
+            bus,
+            profile,
+            profiles,
+            blocked_table,
+            config,
+            catalog,
+            sharing,
+            bt_port,
+        );
         Ok(Self {
             api,
             store,
@@ -117,6 +173,23 @@ impl Node {
             tracing::error!("final flush failed: {e}");
         }
         tracing::info!("node stopped");
+    }
+}
+
+/// Starts the BitTorrent engine; a taken default port falls back to any free one.
+async fn start_transfer(config: &Config, cancel: CancellationToken) -> Result<Transfer, NodeError> {
+    let make = |port| TransferConfig {
+        state_dir: config.data_dir.join(TRANSFER_DIR),
+        download_dir: config.download_dir.clone(),
+        listen_addr: config.bt_listen_ip(),
+        listen_port: port,
+    };
+    match Transfer::start(make(config.bt_port), cancel.clone()).await {
+        Err(e) if config.bt_port_is_default => {
+            tracing::info!("BitTorrent port {} unavailable ({e}); using any free port", config.bt_port);
+            Ok(Transfer::start(make(0), cancel).await?)
+        }
+        other => Ok(other?),
     }
 }
 

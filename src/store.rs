@@ -211,6 +211,59 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
         Ok(())
     }
 
+    /// Writes `value` without waiting for durability: for data that can be fetched again
+    /// (other peers' entries), made durable by the next [`Store::flush`].
+    pub fn insert(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            table: self.name,
+            message: e.to_string(),
+        })?;
+        self.tree.insert(key.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// Removes `key` without waiting for durability (see [`Table::insert`]).
+    pub fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.tree.remove(key.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn contains(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.tree.contains_key(key.as_bytes())?)
+    }
+
+    /// Up to `limit` entries with keys in `[from, to)`, in key order. Undecodable entries
+    /// are skipped and logged.
+    pub fn range(&self, from: &str, to: &str, limit: usize) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.range(from.as_bytes()..to.as_bytes()) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            match self.decode(&v) {
+                Ok(value) => out.push((key, value)),
+                Err(e) => tracing::warn!(table = self.name, %key, "skipping record: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Entries whose key starts with `prefix`, in key order (at most `limit`).
+    pub fn scan_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix.as_bytes()).take(limit) {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            match self.decode(&v) {
+                Ok(value) => out.push((key, value)),
+                Err(e) => tracing::warn!(table = self.name, %key, "skipping record: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
     /// All entries, in key order. Entries that fail to decode are skipped and logged.
     pub fn entries(&self) -> Result<Vec<(String, T)>, StoreError> {
         let mut out = Vec::new();

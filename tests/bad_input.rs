@@ -75,6 +75,7 @@ struct Attacker {
     profile1: request_response::Behaviour<RawCodec>,
     presence1: request_response::Behaviour<RawCodec>,
     profile2: request_response::Behaviour<RawCodec>,
+    catalog1: request_response::Behaviour<RawCodec>,
     gossipsub: gossipsub::Behaviour,
 }
 
@@ -105,6 +106,7 @@ fn attacker() -> Swarm<Attacker> {
                 profile1: raw("/hearth/profile/1"),
                 presence1: raw("/hearth/presence/1"),
                 profile2: raw("/hearth/profile/2"),
+                catalog1: raw("/hearth/catalog/1"),
                 gossipsub: gossipsub::Behaviour::new(
                     gossipsub::MessageAuthenticity::Signed(key.clone()),
                     gs_config,
@@ -129,6 +131,7 @@ async fn send(
         "/hearth/profile/1" => behaviour.profile1.send_request(&peer, bytes),
         "/hearth/presence/1" => behaviour.presence1.send_request(&peer, bytes),
         "/hearth/profile/2" => behaviour.profile2.send_request(&peer, bytes),
+        "/hearth/catalog/1" => behaviour.catalog1.send_request(&peer, bytes),
         other => panic!("no behaviour for {other}"),
     };
     loop {
@@ -136,7 +139,10 @@ async fn send(
             .await
             .expect("answer in time");
         let SwarmEvent::Behaviour(
-            AttackerEvent::Profile1(e) | AttackerEvent::Presence1(e) | AttackerEvent::Profile2(e),
+            AttackerEvent::Profile1(e)
+            | AttackerEvent::Presence1(e)
+            | AttackerEvent::Profile2(e)
+            | AttackerEvent::Catalog1(e),
         ) = event
         else {
             continue;
@@ -192,6 +198,9 @@ async fn malformed_oversized_and_unknown_version_messages_fail_cleanly() {
             format!(r#"{{"about":"{}"}}"#, "x".repeat(500_000)).into_bytes(),
         ),
         ("/hearth/presence/1", br#"{"about": 12}"#.to_vec()),
+        ("/hearth/catalog/1", b"{{{{".to_vec()),
+        ("/hearth/catalog/1", br#"{"type":"entries","author":1}"#.to_vec()),
+        ("/hearth/catalog/1", vec![b' '; 100_000]),
     ];
     for (protocol, bytes) in attacks {
         let len = bytes.len();
@@ -309,4 +318,118 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
         || async { node.client.get::<Status>("/api/status").await.ok() },
     )
     .await;
+}
+
+fn resource_body(title: &str, n: u8) -> hearth::catalog::feed::Body {
+    use hearth::api::types::{FileEntry, ResourceKind};
+    let id = hex::encode([n; 20]);
+    hearth::catalog::feed::Body::Publish {
+        resource: hearth::catalog::feed::ResourceBody {
+            magnet: format!("magnet:?xt=urn:btih:{id}"),
+            content_id: id,
+            title: title.into(),
+            description: String::new(),
+            kind: ResourceKind::Paper,
+            tags: vec![],
+            size: 10,
+            mime: "application/pdf".into(),
+            files: vec![FileEntry {
+                path: "a.pdf".into(),
+                size: 10,
+            }],
+            created_ms: 1,
+            thumbnail: None,
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_not_stored() {
+    use hearth::api::types::{CatalogStats, SearchRequest, SearchResult};
+    use hearth::catalog::feed::{sign_next, Head, SignedEntry};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let node = TestNode::start("target", &tmp.path().join("n"), &[], FAST_PRESENCE).await;
+    let mut swarm = attacker();
+    connect(&mut swarm, &node.addr).await;
+    let topic = gossipsub::IdentTopic::new("/hearth/feed/1");
+    swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
+
+    // Entries of some author, relayed by the attacker.
+    let author = libp2p::identity::Keypair::generate_ed25519();
+    let now = 1_700_000_000_000;
+    let genuine = sign_next(&author, None, now, resource_body("Genuine first", 1)).unwrap();
+    let fork = sign_next(&author, None, now + 1, resource_body("Forked first", 2)).unwrap();
+    let wrong_prev = Head {
+        seq: 1,
+        hash: "0".repeat(64),
+    };
+    let broken = sign_next(&author, Some(&wrong_prev), now + 2, resource_body("Broken second", 3)).unwrap();
+    let mut forged = sign_next(&author, None, now, resource_body("Honest words", 4))
+        .unwrap()
+        .signed;
+    forged.payload = forged.payload.replace("Honest words", "Forged words");
+    let oversize = SignedEntry {
+        payload: format!("{{\"pad\":\"{}\"}}", "x".repeat(52 * 1024)),
+        sig: "AAAA".into(),
+    };
+    let wire = |e: &SignedEntry| serde_json::to_vec(e).unwrap();
+    let messages = [
+        wire(&genuine.signed),
+        wire(&forged),
+        wire(&fork.signed),
+        wire(&broken.signed),
+        wire(&oversize),
+    ];
+    let mut sent = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sent < messages.len() && tokio::time::Instant::now() < deadline {
+        match swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic.clone(), messages[sent].clone())
+        {
+            Ok(_) => sent += 1,
+            Err(_) => {
+                let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some())
+                    .await;
+            }
+        }
+    }
+    assert_eq!(sent, messages.len(), "all entries sent");
+    let client = node.client.clone();
+    let counted = async {
+        eventually(Duration::from_secs(10), "every refusal counted", || async {
+            let s: CatalogStats = client.get("/api/catalog/stats").await.ok()?;
+            let r = &s.rejected;
+            let all = r.bad_signature >= 1 && r.fork >= 1 && r.broken_chain >= 1 && r.oversize >= 1;
+            // `resources` counts searchable records: the genuine one once it is committed.
+            (all && s.resources >= 1).then_some(s)
+        })
+        .await
+    };
+    let drive = async {
+        loop {
+            swarm.select_next_some().await;
+        }
+    };
+    let stats = tokio::select! {
+        s = counted => s,
+        _ = drive => unreachable!("the swarm never ends"),
+    };
+    assert_eq!(stats.resources, 1, "only the genuine entry is stored: {stats:?}");
+    for (word, hits) in [("genuine", 1), ("forked", 0), ("broken", 0), ("forged", 0)] {
+        let r: SearchResult = node
+            .client
+            .post(
+                "/api/search",
+                &SearchRequest {
+                    text: word.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.items.len(), hits, "{word}: {r:?}");
+    }
 }

@@ -38,7 +38,7 @@ export default defineConfig({
       }
     : undefined,
   test: {
-    include: ['src/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
     environment: 'node',
   },
 });

@@ -8,7 +8,11 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use futures::StreamExt;
-use hearth::api::types::{ErrorCode, Event, PeerInfo, Profile, Settings, Status};
+use hearth::api::types::{
+    CatalogStats, Download, DownloadRequest, ErrorCode, Event, FolderRequest, Holder, Library,
+    PeerInfo, Profile, PublishRequest, Resource, SearchRequest, SearchResult, Settings, Status,
+    UpdateResourceRequest,
+};
 use hearth::api::{Api, ApiError};
 use hearth::client::ApiFile;
 use hearth::config::{Config, Overrides};
@@ -52,6 +56,51 @@ api_command!(unblock_peer(peer_id: String) -> ());
 api_command!(get_settings() -> Settings);
 api_command!(add_bootstrap(addr: String) -> Settings);
 api_command!(remove_bootstrap(addr: String) -> Settings);
+api_command!(publish(req: PublishRequest) -> Resource);
+api_command!(unpublish(content_id: String) -> ());
+api_command!(update_resource(req: UpdateResourceRequest) -> Resource);
+api_command!(search(req: SearchRequest) -> SearchResult);
+api_command!(get_resource(content_id: String) -> Resource);
+api_command!(list_holders(content_id: String) -> Vec<Holder>);
+api_command!(start_download(req: DownloadRequest) -> Download);
+api_command!(pause_download(content_id: String) -> ());
+api_command!(resume_download(content_id: String) -> ());
+api_command!(cancel_download(content_id: String) -> ());
+api_command!(list_downloads() -> Vec<Download>);
+api_command!(open_folder(content_id: String) -> String);
+api_command!(get_library() -> Library);
+api_command!(add_shared_folder(req: FolderRequest) -> Library);
+api_command!(remove_shared_folder(req: FolderRequest) -> Library);
+api_command!(catalog_stats() -> CatalogStats);
+
+/// What the UI sends with an upload, in the `x-hearth-upload` header (JSON).
+#[derive(serde::Deserialize)]
+struct UploadMeta {
+    name: String,
+    #[serde(flatten)]
+    meta: PublishRequest,
+}
+
+/// Publishes a file the webview sends as a raw body (a picked or dropped browser `File`).
+#[tauri::command]
+async fn upload(
+    backend: State<'_, Backend>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<Resource, ApiError> {
+    tracing::debug!(target: "hearth_desktop::ipc", command = "upload");
+    let meta: UploadMeta = request
+        .headers()
+        .get("x-hearth-upload")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| serde_json::from_str(v).ok())
+        .ok_or_else(|| ApiError::bad_request("upload without a valid x-hearth-upload header"))?;
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(ApiError::bad_request("upload body must be raw bytes"));
+    };
+    let chunk = bytes::Bytes::copy_from_slice(bytes);
+    let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(chunk)]);
+    backend.api()?.upload(&meta.name, meta.meta, body).await
+}
 
 #[tauri::command]
 fn events_since(backend: State<'_, Backend>, since: u64) -> Result<Vec<Event>, ApiError> {
@@ -194,6 +243,23 @@ fn main() {
             get_settings,
             add_bootstrap,
             remove_bootstrap,
+            publish,
+            upload,
+            unpublish,
+            update_resource,
+            search,
+            get_resource,
+            list_holders,
+            start_download,
+            pause_download,
+            resume_download,
+            cancel_download,
+            list_downloads,
+            open_folder,
+            get_library,
+            add_shared_folder,
+            remove_shared_folder,
+            catalog_stats,
             events_since
         ])
         .build(tauri::generate_context!("../tauri.conf.json"));

@@ -12,7 +12,9 @@ use futures::Stream;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, Mutex};
 
+use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Config, ConfigFile};
+use crate::sharing::{Sharing, SharingError};
 use crate::events::{EventBus, Gap};
 use crate::net::{NetError, NetHandle};
 use crate::presence::validate_profile;
@@ -56,7 +58,10 @@ impl From<NetError> for ApiError {
     fn from(e: NetError) -> Self {
         let code = match e {
             NetError::Stopped => ErrorCode::Unavailable,
-            NetError::Dial { .. } | NetError::DialTimeout(_) => ErrorCode::Unavailable,
+            NetError::Dial { .. }
+            | NetError::DialTimeout(_)
+            | NetError::Busy
+            | NetError::Request { .. } => ErrorCode::Unavailable,
             _ => ErrorCode::Internal,
         };
         Self::new(code, e.to_string())
@@ -66,6 +71,41 @@ impl From<NetError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::new(ErrorCode::Internal, e.to_string())
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        let code = match e {
+            CatalogError::NotFound(_) => ErrorCode::NotFound,
+            CatalogError::NotMine(_) => ErrorCode::Forbidden,
+            CatalogError::Feed(_) => ErrorCode::BadRequest,
+            _ => ErrorCode::Internal,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<SharingError> for ApiError {
+    fn from(e: SharingError) -> Self {
+        use crate::transfer::TransferError;
+        let code = match &e {
+            SharingError::Catalog(_) => return match e {
+                SharingError::Catalog(c) => c.into(),
+                _ => unreachable!("matched above"),
+            },
+            SharingError::BadRequest(_) => ErrorCode::BadRequest,
+            SharingError::NotFound(_) => ErrorCode::NotFound,
+            SharingError::Conflict(_) => ErrorCode::Conflict,
+            SharingError::Unavailable(_) => ErrorCode::Unavailable,
+            SharingError::Transfer(
+                TransferError::Meta(_) | TransferError::Magnet(_) | TransferError::BadInfoHash(_),
+            ) => ErrorCode::BadRequest,
+            SharingError::Transfer(TransferError::TargetExists(_)) => ErrorCode::Conflict,
+            SharingError::Transfer(TransferError::NotFound(_)) => ErrorCode::NotFound,
+            _ => ErrorCode::Internal,
+        };
+        Self::new(code, e.to_string())
     }
 }
 
@@ -88,6 +128,9 @@ struct Inner {
     blocked: Table<bool>,
     /// Serialises edits of `hearth.toml`.
     config: Mutex<Config>,
+    catalog: Catalog,
+    sharing: Sharing,
+    bt_port: u16,
 }
 
 /// The node's API. Cheap to clone.
@@ -117,6 +160,9 @@ impl Api {
         profiles: Table<Profile>,
         blocked: Table<bool>,
         config: Config,
+        catalog: Catalog,
+        sharing: Sharing,
+        bt_port: u16,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -127,6 +173,9 @@ impl Api {
                 profiles,
                 blocked,
                 config: Mutex::new(config),
+                catalog,
+                sharing,
+                bt_port,
             }),
         }
     }
@@ -147,6 +196,7 @@ impl Api {
             peers_connected: net.peers_connected as u32,
             uptime_secs: self.inner.started.elapsed().as_secs(),
             nat: net.nat,
+            bt_port: self.inner.bt_port,
         })
     }
 
@@ -166,6 +216,13 @@ impl Api {
         self.inner.profiles.put(PROFILE_KEY, &profile).await?;
         *current = profile.clone();
         self.inner.net.set_profile(profile.clone()).await?;
+        // Also in the feed, so the name travels with this node's catalog while it is offline.
+        self.inner
+            .catalog
+            .append_local(crate::catalog::feed::Body::Profile {
+                profile: profile.clone(),
+            })
+            .await?;
         self.inner.bus.emit(EventKind::ProfileChanged {
             peer_id: self.peer_id().to_string(),
             profile: profile.clone(),
@@ -233,6 +290,140 @@ impl Api {
         Ok(settings(&config))
     }
 
+    // ----- catalog and sharing -----
+
+    /// Publishes a file or folder on this node's disk.
+    pub async fn publish(&self, req: PublishRequest) -> Result<Resource, ApiError> {
+        Ok(self.inner.sharing.publish(req).await?)
+    }
+
+    /// Publishes a file sent as a byte stream (an upload from the browser).
+    pub async fn upload<S, E>(
+        &self,
+        name: &str,
+        meta: PublishRequest,
+        body: S,
+    ) -> Result<Resource, ApiError>
+    where
+        S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        Ok(self.inner.sharing.upload(name, meta, body).await?)
+    }
+
+    pub async fn unpublish(&self, content_id: String) -> Result<(), ApiError> {
+        Ok(self.inner.sharing.unpublish(&self::content_id(&content_id)?).await?)
+    }
+
+    pub async fn update_resource(&self, req: UpdateResourceRequest) -> Result<Resource, ApiError> {
+        Ok(self.inner.sharing.update(req).await?)
+    }
+
+    pub async fn search(&self, req: SearchRequest) -> Result<SearchResult, ApiError> {
+        let catalog = self.inner.catalog.clone();
+        tokio::task::spawn_blocking(move || catalog.search(&req))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(Into::into)
+    }
+
+    pub async fn get_resource(&self, content_id: String) -> Result<Resource, ApiError> {
+        Ok(self.inner.catalog.resource(&self::content_id(&content_id)?)?)
+    }
+
+    pub async fn list_holders(&self, content_id: String) -> Result<Vec<Holder>, ApiError> {
+        Ok(self.inner.catalog.holders(&self::content_id(&content_id)?))
+    }
+
+    pub async fn start_download(&self, req: DownloadRequest) -> Result<Download, ApiError> {
+        Ok(self.inner.sharing.start_download(req).await?)
+    }
+
+    pub async fn pause_download(&self, content_id: String) -> Result<(), ApiError> {
+        Ok(self.inner.sharing.pause(&self::content_id(&content_id)?).await?)
+    }
+
+    pub async fn resume_download(&self, content_id: String) -> Result<(), ApiError> {
+        Ok(self.inner.sharing.resume(&self::content_id(&content_id)?).await?)
+    }
+
+    /// Stops a download and deletes its partial data.
+    pub async fn cancel_download(&self, content_id: String) -> Result<(), ApiError> {
+        Ok(self.inner.sharing.cancel(&self::content_id(&content_id)?).await?)
+    }
+
+    pub async fn list_downloads(&self) -> Result<Vec<Download>, ApiError> {
+        Ok(self.inner.sharing.downloads()?)
+    }
+
+    /// The folder holding a resource on this disk; also opens it in the file manager when
+    /// this node runs on a desktop.
+    pub async fn open_folder(&self, content_id: String) -> Result<String, ApiError> {
+        let path = self.inner.sharing.local_path(&self::content_id(&content_id)?)?;
+        let folder = if path.is_dir() {
+            path
+        } else {
+            path.parent().map(Into::into).unwrap_or(path)
+        };
+        if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+            // Best effort: a missing file manager is not an error of this call.
+            let _ = tokio::process::Command::new("xdg-open")
+                .arg(&folder)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        Ok(folder.display().to_string())
+    }
+
+    pub async fn get_library(&self) -> Result<Library, ApiError> {
+        let config = self.inner.config.lock().await;
+        Ok(self.inner.sharing.library(folder_list(&config))?)
+    }
+
+    /// Shares a folder: its files are published now and whenever they change.
+    pub async fn add_shared_folder(&self, req: FolderRequest) -> Result<Library, ApiError> {
+        let path = std::path::PathBuf::from(req.path.trim());
+        if !path.is_absolute() || !path.is_dir() {
+            return Err(ApiError::bad_request(format!(
+                "{:?} is not an existing folder (give an absolute path)",
+                req.path
+            )));
+        }
+        let path = path.canonicalize().map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut config = self.inner.config.lock().await;
+        if !config.shared_folders.contains(&path) {
+            self.inner.sharing.watch_folder(&path).await?;
+            let mut file = ConfigFile::load(&config.data_dir)?;
+            file.shared_folders
+                .get_or_insert_with(Vec::new)
+                .push(path.clone());
+            file.save(&config.data_dir)?;
+            config.shared_folders.push(path);
+        }
+        Ok(self.inner.sharing.library(folder_list(&config))?)
+    }
+
+    /// Stops sharing a folder and unpublishes what came from it (the files stay).
+    pub async fn remove_shared_folder(&self, req: FolderRequest) -> Result<Library, ApiError> {
+        let given = std::path::PathBuf::from(req.path.trim());
+        let path = given.canonicalize().unwrap_or(given);
+        let mut config = self.inner.config.lock().await;
+        let mut file = ConfigFile::load(&config.data_dir)?;
+        if let Some(list) = file.shared_folders.as_mut() {
+            list.retain(|p| *p != path);
+        }
+        file.save(&config.data_dir)?;
+        config.shared_folders.retain(|p| *p != path);
+        self.inner.sharing.unwatch_folder(&path).await?;
+        Ok(self.inner.sharing.library(folder_list(&config))?)
+    }
+
+    pub async fn catalog_stats(&self) -> Result<CatalogStats, ApiError> {
+        Ok(self.inner.catalog.stats())
+    }
+
     /// Buffered events after `since`. When they are gone (or `since` is from an earlier run),
     /// a single `resync` event tells the client to refetch and continue from its id.
     pub fn events_since(&self, since: u64) -> Vec<Event> {
@@ -294,11 +485,31 @@ impl Api {
     }
 }
 
+fn content_id(id: &str) -> Result<String, ApiError> {
+    let id = id.trim().to_ascii_lowercase();
+    if crate::catalog::feed::is_hex(&id, 40) {
+        Ok(id)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{id:?} is not a content id (40 hex digits)"
+        )))
+    }
+}
+
+fn folder_list(config: &Config) -> Vec<String> {
+    config
+        .shared_folders
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
 fn settings(config: &Config) -> Settings {
     Settings {
         bootstrap: config.bootstrap.iter().map(ToString::to_string).collect(),
         mdns: config.mdns,
         listen: config.listen.iter().map(ToString::to_string).collect(),
         data_dir: config.data_dir.display().to_string(),
+        download_dir: config.download_dir.display().to_string(),
     }
 }

@@ -28,6 +28,8 @@ pub struct Status {
     pub uptime_secs: u64,
     /// `public`, `private` or `unknown`, as AutoNAT last judged it.
     pub nat: String,
+    /// The TCP port of this node's BitTorrent engine.
+    pub bt_port: u16,
 }
 
 /// One peer as this node sees it.
@@ -56,6 +58,271 @@ pub struct Settings {
     pub mdns: bool,
     pub listen: Vec<String>,
     pub data_dir: String,
+    /// Where downloads are saved.
+    pub download_dir: String,
+}
+
+/// What kind of thing a resource is. Guessed from the MIME type at publish time; editable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    Paper,
+    Dataset,
+    Video,
+    Audio,
+    Image,
+    Other,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 6] = [
+        Self::Paper,
+        Self::Dataset,
+        Self::Video,
+        Self::Audio,
+        Self::Image,
+        Self::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paper => "paper",
+            Self::Dataset => "dataset",
+            Self::Video => "video",
+            Self::Audio => "audio",
+            Self::Image => "image",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// One file of a resource, with its path inside the resource ('/'-separated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub path: String,
+    #[ts(type = "number")]
+    pub size: u64,
+}
+
+/// What this node has of a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalState {
+    /// Nothing on this disk.
+    None,
+    /// Published from this node.
+    Published,
+    /// Being downloaded (or paused).
+    Downloading,
+    /// Downloaded completely; seeding.
+    Complete,
+}
+
+/// A resource in the network's catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Resource {
+    /// BitTorrent info-hash, 40 hex digits.
+    pub content_id: String,
+    pub magnet: String,
+    pub title: String,
+    pub description: String,
+    pub kind: ResourceKind,
+    pub tags: Vec<String>,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub mime: String,
+    pub files: Vec<FileEntry>,
+    #[ts(type = "number")]
+    pub created_ms: u64,
+    /// Peer id of the publisher.
+    pub author: String,
+    /// The publisher's display name, when known.
+    pub author_name: Option<String>,
+    /// A `data:` URL of a small image, when the resource has one.
+    pub thumbnail: Option<String>,
+    /// Holders known to have a copy, and how many of them are online now.
+    pub holders_known: u32,
+    pub holders_online: u32,
+    /// Some holder (possibly this node) is online.
+    pub available: bool,
+    pub local: LocalState,
+}
+
+/// Publish a file or folder already on this node's disk.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct PublishRequest {
+    pub path: String,
+    /// Defaults to the file name.
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Defaults to a guess from the MIME type.
+    pub kind: Option<ResourceKind>,
+    pub tags: Vec<String>,
+}
+
+/// Change how one of my resources is described.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct UpdateResourceRequest {
+    pub content_id: String,
+    pub title: String,
+    pub description: String,
+    pub kind: ResourceKind,
+    pub tags: Vec<String>,
+}
+
+/// Names one resource.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ContentIdRequest {
+    pub content_id: String,
+}
+
+/// How search results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    #[default]
+    Relevance,
+    Newest,
+}
+
+/// A catalog search. Empty text lists everything (newest first unless told otherwise).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct SearchRequest {
+    pub text: String,
+    /// Any of these kinds; empty = all.
+    pub kinds: Vec<ResourceKind>,
+    /// Only this publisher (peer id).
+    pub author: Option<String>,
+    /// Only resources some online holder has.
+    pub available_only: bool,
+    pub sort: SortOrder,
+    pub offset: u32,
+    /// At most 200; 0 means 50.
+    pub limit: u32,
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SearchResult {
+    pub total: u32,
+    /// `total` stopped counting early: there are at least this many.
+    pub total_is_lower_bound: bool,
+    pub items: Vec<Resource>,
+    pub took_ms: f64,
+}
+
+/// A peer that holds a copy of a resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Holder {
+    pub peer_id: String,
+    pub name: Option<String>,
+    pub online: bool,
+    /// This node.
+    pub is_self: bool,
+    /// Where its BitTorrent engine listens, when known.
+    pub bt_addr: Option<String>,
+}
+
+/// The state of a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadState {
+    /// Looking for holders and the torrent's metadata.
+    Starting,
+    Downloading,
+    Paused,
+    /// Complete and seeding.
+    Complete,
+    Failed,
+}
+
+/// A download (or a finished one, which now seeds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Download {
+    pub content_id: String,
+    pub title: String,
+    pub state: DownloadState,
+    #[ts(type = "number")]
+    pub have_bytes: u64,
+    #[ts(type = "number")]
+    pub total_bytes: u64,
+    /// 0.0 to 1.0.
+    pub progress: f64,
+    #[ts(type = "number")]
+    pub down_bps: u64,
+    #[ts(type = "number")]
+    pub up_bps: u64,
+    /// Bytes sent to other peers so far (every downloader seeds).
+    #[ts(type = "number")]
+    pub uploaded_bytes: u64,
+    pub peers: u32,
+    #[ts(type = "number | null")]
+    pub eta_secs: Option<u64>,
+    /// Where the data is (or will be) on disk.
+    pub path: String,
+    pub error: Option<String>,
+    #[ts(type = "number")]
+    pub started_ms: u64,
+}
+
+/// Start a download: a content id from the catalog, or a magnet URI with peers to ask.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct DownloadRequest {
+    pub content_id: Option<String>,
+    pub magnet: Option<String>,
+    /// `ip:port` BitTorrent addresses to try besides the holders Hearth knows.
+    pub peers: Vec<String>,
+}
+
+/// A folder whose files are published automatically.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct FolderRequest {
+    pub path: String,
+}
+
+/// My shared folders and what I publish.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct Library {
+    pub folders: Vec<String>,
+    /// Where uploads from the browser are kept (also a shared folder).
+    pub uploads_folder: String,
+    pub published: Vec<Resource>,
+}
+
+/// Entries refused from the network, by reason, since the node started counting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct RejectCounts {
+    #[ts(type = "number")]
+    pub bad_signature: u64,
+    #[ts(type = "number")]
+    pub broken_chain: u64,
+    #[ts(type = "number")]
+    pub fork: u64,
+    #[ts(type = "number")]
+    pub oversize: u64,
+    #[ts(type = "number")]
+    pub malformed: u64,
+    #[ts(type = "number")]
+    pub invalid: u64,
+}
+
+/// The size of the catalog this node holds.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CatalogStats {
+    #[ts(type = "number")]
+    pub resources: u64,
+    #[ts(type = "number")]
+    pub feeds: u64,
+    #[ts(type = "number")]
+    pub entries: u64,
+    /// My own entries not yet announced to anyone.
+    #[ts(type = "number")]
+    pub queued_announcements: u64,
+    pub rejected: RejectCounts,
 }
 
 /// Request body of `connect` and `add_bootstrap`.
@@ -88,6 +355,22 @@ pub enum EventKind {
     PeerUpdated { peer: PeerInfo },
     /// A peer (or this node, when `peer_id` is ours) changed its profile.
     ProfileChanged { peer_id: String, profile: Profile },
+    /// A resource was added to the catalog or its description changed.
+    ResourceAdded { resource: Resource },
+    /// A resource was retracted by its publisher.
+    ResourceRemoved { content_id: String },
+    /// Whether any holder of a resource is online changed.
+    AvailabilityChanged {
+        content_id: String,
+        available: bool,
+        holders_online: u32,
+    },
+    /// Many resources changed at once (a large catch-up): refetch what is shown.
+    CatalogChanged,
+    /// A download advanced, changed state, finished or failed.
+    DownloadProgress { download: Download },
+    /// A download was cancelled and removed.
+    DownloadRemoved { content_id: String },
     /// The events after the asked-for id are no longer buffered: refetch the state.
     Resync,
 }
@@ -120,6 +403,24 @@ pub fn typescript_bindings() -> String {
         PeerInfo::decl(),
         Settings::decl(),
         AddrRequest::decl(),
+        ResourceKind::decl(),
+        FileEntry::decl(),
+        LocalState::decl(),
+        Resource::decl(),
+        PublishRequest::decl(),
+        UpdateResourceRequest::decl(),
+        ContentIdRequest::decl(),
+        SortOrder::decl(),
+        SearchRequest::decl(),
+        SearchResult::decl(),
+        Holder::decl(),
+        DownloadState::decl(),
+        Download::decl(),
+        DownloadRequest::decl(),
+        FolderRequest::decl(),
+        Library::decl(),
+        RejectCounts::decl(),
+        CatalogStats::decl(),
         Event::decl(),
         EventKind::decl(),
         ApiErrorBody::decl(),

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use hearth::api::types::{AddrRequest, PeerInfo, Profile, Settings, Status};
+use hearth::api::types::{
+    AddrRequest, ContentIdRequest, Download, DownloadRequest, DownloadState, PeerInfo, Profile,
+    PublishRequest, Resource, ResourceKind, SearchRequest, SearchResult, Settings, SortOrder,
+    Status,
+};
 use hearth::client::{ApiFile, Client};
 use hearth::config::{self, Config, Overrides};
 use hearth::{http, Node};
@@ -54,6 +58,70 @@ enum Command {
     },
     /// Print the address (with access token) to open the UI in a browser.
     Url,
+    /// Publish a file or folder from this disk.
+    Share(ShareArgs),
+    /// Retract one of your resources (the file stays on disk).
+    Unshare { content_id: String },
+    /// Search the network's catalog (no query: newest first).
+    Search(SearchArgs),
+    /// Download a resource by content id (or a magnet URI), showing progress.
+    Get(GetArgs),
+    /// List downloads.
+    Downloads,
+}
+
+#[derive(Args)]
+struct ShareArgs {
+    path: PathBuf,
+    #[arg(long)]
+    title: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// paper, dataset, video, audio, image or other (default: guessed from the file type).
+    #[arg(long, value_parser = parse_kind)]
+    kind: Option<ResourceKind>,
+    /// A tag (repeatable).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// Words to look for (prefix match on the last one).
+    query: Vec<String>,
+    /// Only this kind (repeatable).
+    #[arg(long, value_parser = parse_kind)]
+    kind: Vec<ResourceKind>,
+    /// Only resources a holder has online.
+    #[arg(long)]
+    available: bool,
+    /// Only this publisher (peer id).
+    #[arg(long)]
+    author: Option<String>,
+    /// Newest first instead of best match first.
+    #[arg(long)]
+    newest: bool,
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+}
+
+#[derive(Args)]
+struct GetArgs {
+    /// A content id from `hearth search`, or a magnet URI.
+    id: String,
+    /// A BitTorrent peer (ip:port) to ask besides known holders (repeatable).
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// Start the download and return without waiting for it to finish.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+fn parse_kind(s: &str) -> Result<ResourceKind, String> {
+    ResourceKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s.to_ascii_lowercase())
+        .ok_or_else(|| format!("unknown kind {s:?}: use paper, dataset, video, audio, image or other"))
 }
 
 #[derive(Args)]
@@ -76,6 +144,12 @@ struct RunArgs {
     /// Folder holding the built UI (default: next to the binary, or ui/dist in a checkout).
     #[arg(long, env = "HEARTH_UI_DIR")]
     ui_dir: Option<PathBuf>,
+    /// Folder downloads are saved to (default: downloads/ in the data dir).
+    #[arg(long)]
+    download_dir: Option<PathBuf>,
+    /// TCP port of the BitTorrent engine (default 4712; 0 = any).
+    #[arg(long)]
+    bt_port: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -255,7 +329,208 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 }
             })
         }
+        Command::Share(a) => {
+            let path = std::path::absolute(&a.path)?;
+            let req = PublishRequest {
+                path: path.display().to_string(),
+                title: a.title,
+                description: a.description,
+                kind: a.kind,
+                tags: a.tags,
+            };
+            let r: Resource = client.post("/api/resources/publish", &req).await?;
+            print(json, &r, || {
+                format!(
+                    "published {}
+content id: {}
+magnet:     {}
+",
+                    r.title, r.content_id, r.magnet
+                )
+            })
+        }
+        Command::Unshare { content_id } => {
+            let () = client
+                .post(
+                    "/api/resources/unpublish",
+                    &ContentIdRequest {
+                        content_id: content_id.clone(),
+                    },
+                )
+                .await?;
+            print(json, &serde_json::json!({"unpublished": content_id}), || {
+                format!("unpublished {content_id}
+")
+            })
+        }
+        Command::Search(a) => {
+            let req = SearchRequest {
+                text: a.query.join(" "),
+                kinds: a.kind,
+                author: a.author,
+                available_only: a.available,
+                sort: if a.newest {
+                    SortOrder::Newest
+                } else {
+                    SortOrder::Relevance
+                },
+                offset: 0,
+                limit: a.limit,
+            };
+            let r: SearchResult = client.post("/api/search", &req).await?;
+            print(json, &r, || {
+                let mut out = String::new();
+                for item in &r.items {
+                    let who = item
+                        .author_name
+                        .clone()
+                        .unwrap_or_else(|| short(&item.author));
+                    let avail = if item.available {
+                        format!("{} online", item.holders_online)
+                    } else {
+                        "unavailable".into()
+                    };
+                    out.push_str(&format!(
+                        "{}  {:<7} {:>9}  {:<12} {}  ({who})
+",
+                        item.content_id,
+                        item.kind.as_str(),
+                        bytes(item.size),
+                        avail,
+                        item.title
+                    ));
+                }
+                let more = if r.total_is_lower_bound { "+" } else { "" };
+                out.push_str(&format!(
+                    "{} of {}{more} results ({:.1} ms)
+",
+                    r.items.len(),
+                    r.total,
+                    r.took_ms
+                ));
+                out
+            })
+        }
+        Command::Get(a) => {
+            let req = if a.id.starts_with("magnet:") {
+                DownloadRequest {
+                    magnet: Some(a.id.clone()),
+                    peers: a.peers,
+                    ..Default::default()
+                }
+            } else {
+                DownloadRequest {
+                    content_id: Some(a.id.clone()),
+                    peers: a.peers,
+                    ..Default::default()
+                }
+            };
+            let mut d: Download = client.post("/api/downloads", &req).await?;
+            if !a.no_wait {
+                d = follow_download(&client, d, json).await?;
+            }
+            print(json, &d, || {
+                format!("{}: {:?}
+saved to {}
+", d.title, d.state, d.path)
+            })?;
+            if d.state == DownloadState::Failed {
+                anyhow::bail!(
+                    "download failed: {}",
+                    d.error.unwrap_or_else(|| "unknown error".into())
+                );
+            }
+            Ok(())
+        }
+        Command::Downloads => {
+            let list: Vec<Download> = client.get("/api/downloads").await?;
+            print(json, &list, || {
+                if list.is_empty() {
+                    return "no downloads
+".into();
+                }
+                list.iter()
+                    .map(|d| {
+                        format!(
+                            "{}  {:<11} {:>5.1}%  {:>9}/s  {} peers  {}
+",
+                            d.content_id,
+                            format!("{:?}", d.state).to_lowercase(),
+                            d.progress * 100.0,
+                            bytes(d.down_bps),
+                            d.peers,
+                            d.title
+                        )
+                    })
+                    .collect()
+            })
+        }
         Command::Run(_) | Command::Url => unreachable!("handled above"),
+    }
+}
+
+/// Polls a download until it completes or fails, drawing a progress bar on a terminal.
+async fn follow_download(client: &Client, mut d: Download, quiet: bool) -> anyhow::Result<Download> {
+    use std::io::{IsTerminal, Write};
+    let tty = !quiet && std::io::stderr().is_terminal();
+    let mut last_line = String::new();
+    loop {
+        if matches!(d.state, DownloadState::Complete | DownloadState::Failed) {
+            break;
+        }
+        if !quiet {
+            const WIDTH: usize = 30;
+            let filled = ((d.progress.clamp(0.0, 1.0)) * WIDTH as f64) as usize;
+            let eta = d
+                .eta_secs
+                .map(|s| format!("{}:{:02}", s / 60, s % 60))
+                .unwrap_or_else(|| "-".into());
+            let line = format!(
+                "[{}{}] {:>5.1}%  {:>9}/s  {} peers  eta {eta}",
+                "#".repeat(filled),
+                "-".repeat(WIDTH - filled),
+                d.progress * 100.0,
+                bytes(d.down_bps),
+                d.peers
+            );
+            if tty {
+                eprint!("\r{line}");
+                let _ = std::io::stderr().flush();
+            } else if line != last_line {
+                eprintln!("{line}");
+            }
+            last_line = line;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let list: Vec<Download> = client.get("/api/downloads").await?;
+        d = list
+            .into_iter()
+            .find(|x| x.content_id == d.content_id)
+            .ok_or_else(|| anyhow::anyhow!("the download was cancelled"))?;
+    }
+    if tty {
+        eprintln!();
+    }
+    Ok(d)
+}
+
+fn short(peer: &str) -> String {
+    let tail: String = peer.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("…{tail}")
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }
 
@@ -300,6 +575,8 @@ async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()> {
         no_mdns: args.no_mdns,
         display_name: args.name,
         http: args.http,
+        download_dir: args.download_dir,
+        bt_port: args.bt_port,
     })?;
     let data_dir = config.data_dir.clone();
     let (http_addr, http_fallback) = (config.http, config.http_is_default);

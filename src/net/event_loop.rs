@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::*;
-use super::{Behaviour, BehaviourEvent, Command, NetError, NetStatus};
+use super::{Behaviour, BehaviourEvent, Command, GossipError, Inbound, NetError, NetStatus};
+use crate::catalog::feed;
 use crate::api::types::Profile;
 use crate::config::PresenceConfig;
 use crate::events::{now_ms, EventBus};
@@ -33,6 +34,10 @@ const MAX_PENDING_DIALS: usize = 64;
 const MAX_PENDING_BOOTSTRAP: usize = 64;
 /// Most pending outbound requests tracked per protocol.
 const MAX_PENDING_REQUESTS: usize = 1024;
+/// Inbound catalog requests waiting for the catalog's answer; more are answered `Busy`.
+const MAX_INBOUND_REQUESTS: usize = 256;
+/// Provider lookups in flight.
+const MAX_PROVIDER_QUERIES: usize = 64;
 
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
@@ -50,6 +55,16 @@ pub(crate) struct EventLoop {
     /// Connections opened to bootstrap addresses that did not name a peer id.
     bootstrap_connections: HashMap<ConnectionId, Multiaddr>,
     votes: HashMap<request_response::OutboundRequestId, (PeerId, PeerId)>,
+    feed_topic: gossipsub::IdentTopic,
+    have_topic: gossipsub::IdentTopic,
+    inbound: mpsc::Sender<Inbound>,
+    catalog_requests: HashMap<
+        request_response::OutboundRequestId,
+        oneshot::Sender<Result<CatalogResponse, NetError>>,
+    >,
+    catalog_channels: HashMap<u64, request_response::ResponseChannel<CatalogResponse>>,
+    next_inbound_id: u64,
+    provider_queries: HashMap<kad::QueryId, (Vec<PeerId>, oneshot::Sender<Vec<PeerId>>)>,
     cancel: CancellationToken,
 }
 
@@ -61,12 +76,17 @@ impl EventLoop {
         presence_config: PresenceConfig,
         profile: Profile,
         blocked: Vec<PeerId>,
+        inbound: mpsc::Sender<Inbound>,
         cancel: CancellationToken,
     ) -> Self {
         let local = *swarm.local_peer_id();
         let topic = gossipsub::IdentTopic::new(PRESENCE_TOPIC);
-        if let Err(e) = swarm.behaviour_mut().gossipsub.subscribe(&topic) {
-            tracing::error!("cannot subscribe to presence: {e}");
+        let feed_topic = gossipsub::IdentTopic::new(FEED_TOPIC);
+        let have_topic = gossipsub::IdentTopic::new(HAVE_TOPIC);
+        for t in [&topic, &feed_topic, &have_topic] {
+            if let Err(e) = swarm.behaviour_mut().gossipsub.subscribe(t) {
+                tracing::error!("cannot subscribe to {t}: {e}");
+            }
         }
         let mut presence = Presence::new(local, presence_config.clone());
         for peer in blocked {
@@ -88,6 +108,13 @@ impl EventLoop {
             pending_dials: HashMap::new(),
             bootstrap_connections: HashMap::new(),
             votes: HashMap::new(),
+            feed_topic,
+            have_topic,
+            inbound,
+            catalog_requests: HashMap::new(),
+            catalog_channels: HashMap::new(),
+            next_inbound_id: 0,
+            provider_queries: HashMap::new(),
             cancel,
         }
     }
@@ -227,6 +254,69 @@ impl EventLoop {
             Command::AddBootstrap { addr, reply } => {
                 self.add_bootstrap(addr);
                 let _ = reply.send(());
+            }
+            Command::Gossip { topic, data, reply } => {
+                let topic = gossipsub::IdentTopic::new(topic);
+                let result = match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
+                    Ok(_) | Err(gossipsub::PublishError::Duplicate) => Ok(()),
+                    Err(
+                        gossipsub::PublishError::NoPeersSubscribedToTopic
+                        | gossipsub::PublishError::AllQueuesFull(_),
+                    ) => Err(GossipError::NoPeers),
+                    Err(e) => Err(GossipError::Other(e.to_string())),
+                };
+                let _ = reply.send(result);
+            }
+            Command::CatalogRequest {
+                peer,
+                request,
+                reply,
+            } => {
+                if self.catalog_requests.len() >= MAX_PENDING_REQUESTS {
+                    let _ = reply.send(Err(NetError::Busy));
+                    return;
+                }
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .catalog
+                    .send_request(&peer, request);
+                self.catalog_requests.insert(id, reply);
+            }
+            Command::CatalogRespond { id, response } => {
+                if let Some(channel) = self.catalog_channels.remove(&id) {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .catalog
+                        .send_response(channel, response);
+                }
+            }
+            Command::Provide {
+                content_id,
+                provide,
+            } => {
+                let key = kad::RecordKey::new(&content_id);
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                if provide {
+                    if let Err(e) = kad.start_providing(key) {
+                        tracing::debug!("cannot provide {content_id}: {e}");
+                    }
+                } else {
+                    kad.stop_providing(&key);
+                }
+            }
+            Command::GetProviders { content_id, reply } => {
+                if self.provider_queries.len() >= MAX_PROVIDER_QUERIES {
+                    let _ = reply.send(Vec::new());
+                    return;
+                }
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_providers(kad::RecordKey::new(&content_id));
+                self.provider_queries.insert(id, (Vec::new(), reply));
             }
         }
     }
@@ -499,15 +589,117 @@ impl EventLoop {
                 peer,
                 error,
                 ..
+            })
+            | BehaviourEvent::Catalog(request_response::Event::InboundFailure {
+                peer,
+                error,
+                ..
             }) => {
                 tracing::debug!(%peer, "bad inbound request: {error}");
+            }
+            BehaviourEvent::Catalog(request_response::Event::Message { peer, message, .. }) => {
+                match message {
+                    request_response::Message::Request {
+                        request, channel, ..
+                    } => self.on_catalog_request(peer, request, channel),
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    } => {
+                        if let Some(reply) = self.catalog_requests.remove(&request_id) {
+                            let _ = reply.send(Ok(response));
+                        }
+                    }
+                }
+            }
+            BehaviourEvent::Catalog(request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                peer,
+                ..
+            }) => {
+                if let Some(reply) = self.catalog_requests.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Request {
+                        peer: peer.to_string(),
+                        message: error.to_string(),
+                    }));
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            }) => {
+                if let kad::QueryResult::GetProviders(result) = result {
+                    self.on_providers(id, result, step.last);
+                }
             }
             _ => {}
         }
     }
 
+    fn on_providers(
+        &mut self,
+        id: kad::QueryId,
+        result: kad::GetProvidersResult,
+        last: bool,
+    ) {
+        let done = match result {
+            Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
+                if let Some((found, _)) = self.provider_queries.get_mut(&id) {
+                    found.extend(providers.into_iter().take(MAX_ADDRS * 8));
+                    found.sort();
+                    found.dedup();
+                }
+                last
+            }
+            _ => true,
+        };
+        if done {
+            if let Some((found, reply)) = self.provider_queries.remove(&id) {
+                let _ = reply.send(found);
+            }
+            if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                q.finish();
+            }
+        }
+    }
+
+    fn on_catalog_request(
+        &mut self,
+        peer: PeerId,
+        request: CatalogRequest,
+        channel: request_response::ResponseChannel<CatalogResponse>,
+    ) {
+        if self.presence.is_blocked(&peer) || self.catalog_channels.len() >= MAX_INBOUND_REQUESTS
+        {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .catalog
+                .send_response(channel, CatalogResponse::Busy);
+            return;
+        }
+        self.next_inbound_id += 1;
+        let id = self.next_inbound_id;
+        match self.inbound.try_send(Inbound::Request { id, peer, request }) {
+            Ok(()) => {
+                self.catalog_channels.insert(id, channel);
+            }
+            Err(_) => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .catalog
+                    .send_response(channel, CatalogResponse::Busy);
+            }
+        }
+    }
+
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        let acceptance = if message.topic != self.topic.hash() {
+        let acceptance = if message.topic == self.feed_topic.hash() {
+            self.on_feed_gossip(source, &message)
+        } else if message.topic == self.have_topic.hash() {
+            self.on_have_gossip(&message)
+        } else if message.topic != self.topic.hash() {
             gossipsub::MessageAcceptance::Ignore
         } else {
             match (message.source, Announce::decode(&message.data)) {
@@ -533,6 +725,51 @@ impl EventLoop {
             .behaviour_mut()
             .gossipsub
             .report_message_validation_result(&id, &source, acceptance);
+    }
+}
+
+impl EventLoop {
+    /// Checks a feed entry completely (size, signature, body) before anyone relays it.
+    fn on_feed_gossip(
+        &mut self,
+        source: PeerId,
+        message: &gossipsub::Message,
+    ) -> gossipsub::MessageAcceptance {
+        match feed::decode(&message.data) {
+            Ok(entry) => {
+                let blocked = entry
+                    .entry
+                    .author
+                    .parse::<PeerId>()
+                    .map(|a| self.presence.is_blocked(&a))
+                    .unwrap_or(true);
+                if blocked {
+                    return gossipsub::MessageAcceptance::Ignore;
+                }
+                // A full channel drops the entry; feed catch-up fetches it again later.
+                let _ = self.inbound.try_send(Inbound::Entry {
+                    from: source,
+                    entry,
+                });
+                gossipsub::MessageAcceptance::Accept
+            }
+            Err(e) => {
+                tracing::debug!(%source, "rejected feed entry: {e}");
+                let _ = self.inbound.try_send(Inbound::Rejected(e));
+                gossipsub::MessageAcceptance::Reject
+            }
+        }
+    }
+
+    fn on_have_gossip(&mut self, message: &gossipsub::Message) -> gossipsub::MessageAcceptance {
+        match (message.source, HaveMessage::decode(&message.data)) {
+            (Some(holder), Ok(have)) if !self.presence.is_blocked(&holder) => {
+                let _ = self.inbound.try_send(Inbound::Have { holder, have });
+                gossipsub::MessageAcceptance::Accept
+            }
+            (Some(_), Ok(_)) => gossipsub::MessageAcceptance::Ignore,
+            _ => gossipsub::MessageAcceptance::Reject,
+        }
     }
 }
 

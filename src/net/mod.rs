@@ -47,6 +47,10 @@ pub enum NetError {
     Dial { addr: String, message: String },
     #[error("timed out connecting to {0}")]
     DialTimeout(String),
+    #[error("too many requests in flight; try again")]
+    Busy,
+    #[error("request to {peer} failed: {message}")]
+    Request { peer: String, message: String },
 }
 
 /// The state of the network as `status` reports it.
@@ -82,7 +86,62 @@ pub(crate) enum Command {
         addr: Multiaddr,
         reply: oneshot::Sender<()>,
     },
+    Gossip {
+        topic: &'static str,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), GossipError>>,
+    },
+    CatalogRequest {
+        peer: PeerId,
+        request: CatalogRequest,
+        reply: oneshot::Sender<Result<CatalogResponse, NetError>>,
+    },
+    CatalogRespond {
+        id: u64,
+        response: CatalogResponse,
+    },
+    Provide {
+        content_id: String,
+        provide: bool,
+    },
+    GetProviders {
+        content_id: String,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
 }
+
+/// Why a gossip message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GossipError {
+    #[error("no peer is listening on this topic yet")]
+    NoPeers,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What the network hands to the catalog: verified feed entries, holder announcements,
+/// requests to answer (with [`NetHandle::catalog_respond`]) and refused entries to count.
+#[derive(Debug)]
+pub enum Inbound {
+    Entry {
+        from: PeerId,
+        entry: crate::catalog::feed::Verified,
+    },
+    Have {
+        holder: PeerId,
+        have: HaveMessage,
+    },
+    Request {
+        id: u64,
+        peer: PeerId,
+        request: CatalogRequest,
+    },
+    Rejected(crate::catalog::feed::FeedError),
+}
+
+/// Capacity of the network -> catalog channel; gossip beyond it is dropped (catch-up
+/// repairs it), requests beyond it are answered `Busy`.
+pub const INBOUND_CHANNEL: usize = 1024;
 
 /// A cloneable handle to the network task.
 #[derive(Clone, Debug)]
@@ -150,6 +209,52 @@ impl NetHandle {
         self.ask(|reply| Command::AddBootstrap { addr, reply })
             .await
     }
+
+    /// Publishes `data` on a gossipsub topic.
+    pub async fn gossip(&self, topic: &'static str, data: Vec<u8>) -> Result<(), GossipError> {
+        self.ask(|reply| Command::Gossip { topic, data, reply })
+            .await
+            .map_err(|e| GossipError::Other(e.to_string()))?
+    }
+
+    /// Asks `peer` a catalog question and waits for the answer (or the request timeout).
+    pub async fn catalog_request(
+        &self,
+        peer: PeerId,
+        request: CatalogRequest,
+    ) -> Result<CatalogResponse, NetError> {
+        self.ask(|reply| Command::CatalogRequest {
+            peer,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    /// Answers the inbound catalog request `id`.
+    pub async fn catalog_respond(&self, id: u64, response: CatalogResponse) -> Result<(), NetError> {
+        self.tx
+            .send(Command::CatalogRespond { id, response })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// Starts or stops announcing this node as a provider of `content_id` in the DHT.
+    pub async fn provide(&self, content_id: String, provide: bool) -> Result<(), NetError> {
+        self.tx
+            .send(Command::Provide {
+                content_id,
+                provide,
+            })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// Peers the DHT lists as providers of `content_id`.
+    pub async fn providers(&self, content_id: String) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::GetProviders { content_id, reply })
+            .await
+    }
 }
 
 /// Everything the swarm runs.
@@ -167,6 +272,7 @@ pub(crate) struct Behaviour {
     autonat: autonat::Behaviour,
     profile: request_response::Behaviour<JsonCodec<ProfileRequest, ProfileResponse>>,
     vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
+    catalog: request_response::Behaviour<JsonCodec<CatalogRequest, CatalogResponse>>,
 }
 
 fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetError> {
@@ -241,7 +347,12 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
                 vote: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_VOTE_REQUEST, MAX_VOTE_RESPONSE),
                     rr(VOTE_PROTOCOL),
-                    rr_config,
+                    rr_config.clone(),
+                ),
+                catalog: request_response::Behaviour::with_codec(
+                    JsonCodec::new(MAX_CATALOG_REQUEST, MAX_CATALOG_RESPONSE),
+                    rr(CATALOG_PROTOCOL),
+                    rr_config.with_max_concurrent_streams(64),
                 ),
             })
         })
@@ -259,6 +370,7 @@ pub async fn start(
     profile: Profile,
     blocked: Vec<PeerId>,
     bus: EventBus,
+    inbound: mpsc::Sender<Inbound>,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> Result<NetHandle, NetError> {
@@ -296,6 +408,7 @@ pub async fn start(
         config.presence.clone(),
         profile,
         blocked,
+        inbound,
         cancel,
     );
     event_loop.wait_for_listeners(listeners).await;

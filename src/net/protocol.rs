@@ -43,3 +43,96 @@ pub struct VoteRequest {
 pub struct VoteResponse {
     pub reachable: bool,
 }
+
+/// Catalog replication and holder exchange (request-response).
+pub const CATALOG_PROTOCOL: StreamProtocol = StreamProtocol::new("/hearth/catalog/1");
+/// Gossipsub topic of new feed entries (one signed entry per message).
+pub const FEED_TOPIC: &str = "/hearth/feed/1";
+/// Gossipsub topic of "I now hold / no longer hold these resources".
+pub const HAVE_TOPIC: &str = "/hearth/have/1";
+
+pub const MAX_CATALOG_REQUEST: usize = 4 * 1024;
+pub const MAX_CATALOG_RESPONSE: usize = 4 * 1024 * 1024;
+/// Entries per `Entries` answer: 64 of the largest entries stay under the response limit.
+pub const MAX_ENTRIES_PER_RESPONSE: usize = 64;
+/// Feeds listed in one `Heads` answer.
+pub const MAX_HEADS: usize = 20_000;
+/// Content ids in one `Holdings` answer, and in one `Have` message.
+pub const MAX_HOLDINGS: usize = 20_000;
+pub const MAX_HAVE_IDS: usize = 256;
+
+/// A question about the catalog.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CatalogRequest {
+    /// "Which feeds do you have, up to which sequence number?"
+    Heads,
+    /// "Entries of feed `author` after `after`", at most `limit` (capped by the answerer).
+    Entries { author: String, after: u64, limit: u32 },
+    /// "What do you hold, and where does your BitTorrent engine listen?"
+    Holdings,
+    /// "The .torrent metadata of this content id."
+    Torrent { content_id: String },
+}
+
+/// The tip of one feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedHead {
+    pub author: String,
+    pub seq: u64,
+}
+
+/// An answer about the catalog.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CatalogResponse {
+    Heads { heads: Vec<FeedHead> },
+    Entries { entries: Vec<crate::catalog::feed::SignedEntry> },
+    Holdings(Holdings),
+    /// The .torrent file, base64.
+    Torrent { torrent: String },
+    NotFound,
+    /// The answerer is overloaded; ask again later or elsewhere.
+    Busy,
+}
+
+/// What a node holds: complete copies (it makes a resource available) and partial ones
+/// (still downloading; useful as BitTorrent peers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holdings {
+    pub bt_port: u16,
+    pub complete: Vec<String>,
+    pub partial: Vec<String>,
+}
+
+/// A change of holdings, gossiped on [`HAVE_TOPIC`]. The gossip signature names the holder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaveMessage {
+    pub bt_port: u16,
+    pub complete: Vec<String>,
+    pub partial: Vec<String>,
+    /// No longer held at all.
+    pub dropped: Vec<String>,
+}
+
+impl HaveMessage {
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let m: Self = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if m.complete.len() + m.partial.len() + m.dropped.len() > MAX_HAVE_IDS {
+            return Err("too many content ids".into());
+        }
+        if m
+            .complete
+            .iter()
+            .chain(&m.partial)
+            .chain(&m.dropped)
+            .any(|id| !crate::catalog::feed::is_hex(id, 40))
+        {
+            return Err("not a content id".into());
+        }
+        Ok(m)
+    }
+}

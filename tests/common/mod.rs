@@ -62,6 +62,8 @@ impl TestNode {
                 "--http",
                 "127.0.0.1:0",
                 "--no-mdns",
+                "--bt-port",
+                "0",
                 "--name",
                 name,
             ])

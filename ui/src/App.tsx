@@ -1,20 +1,29 @@
-import { useEffect } from 'preact/hooks';
+import { useEffect, useLayoutEffect } from 'preact/hooks';
 import type { Backend } from './backend';
 import { forgetToken } from './backend';
 import { NoToken } from './components/NoToken';
 import { Sidebar } from './components/Sidebar';
 import { AlertIcon, RefreshIcon } from './components/icons';
-import { BackendContext, NodeContext } from './context';
-import { ChatPage, DownloadsPage, ExplorePage, LibraryPage } from './pages/Placeholders';
+import { BackendContext, DownloadsContext, NodeContext } from './context';
+import { DownloadsPage } from './pages/DownloadsPage';
+import { ExplorePage } from './pages/ExplorePage';
+import { LibraryPage } from './pages/LibraryPage';
+import { ChatPage } from './pages/Placeholders';
 import { PeersPage } from './pages/PeersPage';
+import { ResourcePage } from './pages/ResourcePage';
 import { SettingsPage } from './pages/SettingsPage';
-import { useRoute, type Route } from './router';
+import { useLocation, type AppLocation } from './router';
+import { queryFromParams } from './store/catalog';
+import { useDownloads } from './store/useDownloads';
 import { useNode } from './store/useNode';
 
-function Page({ route }: { route: Route }) {
-  switch (route) {
+export function Page({ location }: { location: AppLocation }) {
+  switch (location.route) {
     case 'explore':
-      return <ExplorePage />;
+      // Each navigation to Explore (a link, Back) starts from the query in the address.
+      return <ExplorePage key={`explore-${location.seq}`} initialQuery={queryFromParams(location.query)} />;
+    case 'resource':
+      return <ResourcePage key={location.param ?? ''} contentId={location.param ?? ''} />;
     case 'library':
       return <LibraryPage />;
     case 'downloads':
@@ -30,7 +39,13 @@ function Page({ route }: { route: Route }) {
 
 export function App({ backend }: { backend: Backend }) {
   const node = useNode(backend);
-  const route = useRoute();
+  const downloads = useDownloads(backend, node.listen);
+  const location = useLocation();
+
+  // A new page starts at its top (Explore puts its reader back where they were itself).
+  useLayoutEffect(() => {
+    window.scrollTo(0, 0);
+  }, [location.route, location.param]);
 
   useEffect(() => {
     if (node.unauthorized && backend.kind === 'http') forgetToken();
@@ -43,24 +58,26 @@ export function App({ backend }: { backend: Backend }) {
   return (
     <BackendContext.Provider value={backend}>
       <NodeContext.Provider value={node}>
-        <div class="shell">
-          <Sidebar route={route} />
-          <main class="content">
-            {node.connected === false && !unreachable && (
-              <div class="banner banner-warn" role="status" data-testid="banner-reconnecting">
-                <RefreshIcon size={16} class="spin" />
-                Reconnecting to node… Live updates are paused.
-              </div>
-            )}
-            {unreachable && (
-              <div class="banner banner-error" role="alert" data-testid="banner-unreachable">
-                <AlertIcon size={16} />
-                Cannot reach your Hearth node: {node.loadError!.message}. Retrying…
-              </div>
-            )}
-            <Page route={route} />
-          </main>
-        </div>
+        <DownloadsContext.Provider value={downloads}>
+          <div class="shell">
+            <Sidebar route={location.route === 'resource' ? 'explore' : location.route} />
+            <main class="content">
+              {node.connected === false && !unreachable && (
+                <div class="banner banner-warn" role="status" data-testid="banner-reconnecting">
+                  <RefreshIcon size={16} class="spin" />
+                  Reconnecting to node… Live updates are paused.
+                </div>
+              )}
+              {unreachable && (
+                <div class="banner banner-error" role="alert" data-testid="banner-unreachable">
+                  <AlertIcon size={16} />
+                  Cannot reach your Hearth node: {node.loadError!.message}. Retrying…
+                </div>
+              )}
+              <Page location={location} />
+            </main>
+          </div>
+        </DownloadsContext.Provider>
       </NodeContext.Provider>
     </BackendContext.Provider>
   );

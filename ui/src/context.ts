@@ -1,6 +1,8 @@
 import { createContext } from 'preact';
-import { useContext, useEffect, useState } from 'preact/hooks';
+import { useContext, useEffect, useRef, useState } from 'preact/hooks';
+import type { Event } from './api/types';
 import type { Backend } from './backend';
+import type { DownloadsView } from './store/useDownloads';
 import type { NodeView } from './store/useNode';
 
 export const BackendContext = createContext<Backend | null>(null);
@@ -26,4 +28,20 @@ export function useNow(intervalMs = 15000): number {
     return () => clearInterval(t);
   }, [intervalMs]);
   return now;
+}
+
+export const DownloadsContext = createContext<DownloadsView | null>(null);
+
+export function useDownloadsView(): DownloadsView {
+  const d = useContext(DownloadsContext);
+  if (!d) throw new Error('useDownloadsView outside DownloadsContext');
+  return d;
+}
+
+/** Calls `listener` with each event of the node's stream while the component is mounted. */
+export function useNodeEvents(listener: (event: Event) => void): void {
+  const { listen } = useNodeView();
+  const latest = useRef(listener);
+  latest.current = listener;
+  useEffect(() => listen((e) => latest.current(e)), [listen]);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ROUTE, parseRoute } from './router';
+import { DEFAULT_ROUTE, authorHref, parseLocation, parseRoute, resourceHref } from './router';
 import { formatRtt, initials, relativeTime, snippet } from './util/format';
 
 describe('routing', () => {
@@ -9,6 +9,35 @@ describe('routing', () => {
     expect(parseRoute('#/nope')).toBe(DEFAULT_ROUTE);
     expect(parseRoute('')).toBe(DEFAULT_ROUTE);
     expect(parseRoute('#token=abc')).toBe(DEFAULT_ROUTE);
+  });
+
+  it('reads a resource id and query parameters', () => {
+    const id = 'a'.repeat(40);
+    const loc = parseLocation(`#/resource/${id}`);
+    expect(loc.route).toBe('resource');
+    expect(loc.param).toBe(id);
+    expect(parseLocation(resourceHref('x/y z')).param).toBe('x/y z');
+    const explore = parseLocation('#/explore?q=noether%20rings&kind=paper,video');
+    expect(explore.route).toBe('explore');
+    expect(explore.param).toBeNull();
+    expect(explore.query.get('q')).toBe('noether rings');
+    expect(explore.query.get('kind')).toBe('paper,video');
+  });
+
+  it('sends a resource route without an id, or a broken one, to the default', () => {
+    expect(parseLocation('#/resource').route).toBe(DEFAULT_ROUTE);
+    expect(parseLocation('#/resource/').route).toBe(DEFAULT_ROUTE);
+    expect(parseLocation('#/resource/%E0%A4%A').route).toBe(DEFAULT_ROUTE);
+  });
+
+  it('never keeps a token among the query parameters', () => {
+    expect(parseLocation('#/explore?q=a&token=secret').query.has('token')).toBe(false);
+  });
+
+  it('links to a peer\'s items', () => {
+    const loc = parseLocation(authorHref('12D3KooWAda'));
+    expect(loc.route).toBe('explore');
+    expect(loc.query.get('author')).toBe('12D3KooWAda');
   });
 });
 

@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CSP } from '../lib/csp.mjs';
+import { createCatalog } from './catalog.mjs';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 const TYPES = {
@@ -92,6 +93,7 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     peers_connected: [...peers.values()].filter((p) => p.connected).length,
     uptime_secs: Math.floor((Date.now() - started) / 1000) + 3725,
     nat: 'private',
+    bt_port: 42000,
   });
 
   const fail = (res, status, code, message) => json(res, status, { code, message });
@@ -99,6 +101,18 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
     res.end(JSON.stringify(body));
   };
+  const catalog = createCatalog({
+    self: { id: SELF, name: () => profile.display_name || null },
+    peers,
+    emit,
+    now: started,
+  });
+  const readRaw = (req) =>
+    new Promise((resolve) => {
+      let n = 0;
+      req.on('data', (c) => (n += c.length));
+      req.on('end', () => resolve(n));
+    });
   const readBody = (req) =>
     new Promise((resolve) => {
       let data = '';
@@ -155,6 +169,8 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
         const since = Number(url.searchParams.get('since') ?? 0);
         return json(res, 200, events.filter((e) => e.id > since));
       }
+      const handled = await catalog.handle(route, url, req, res, { json, fail, readBody, readRaw });
+      if (handled !== false) return;
       return fail(res, 404, 'not_found', 'no such route');
     }
     // static files
@@ -217,6 +233,7 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     token,
     pageUrl: `${base}/#token=${token}`,
     peers,
+    catalog,
     emit,
     /** Drops every live event socket (to show the reconnect banner). */
     dropSockets() {
@@ -225,6 +242,7 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     },
     async close() {
       clearInterval(tick);
+      catalog.close();
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
     },

@@ -1,9 +1,43 @@
-import type { Event, PeerInfo, Profile, Settings, Status } from '../api/types';
+import type {
+  CatalogStats,
+  Download,
+  DownloadRequest,
+  Event,
+  Holder,
+  Library,
+  PeerInfo,
+  Profile,
+  PublishRequest,
+  Resource,
+  ResourceKind,
+  SearchRequest,
+  SearchResult,
+  Settings,
+  Status,
+  UpdateResourceRequest,
+} from '../api/types';
 
 /** Receives each event of the node's event stream, in order. */
 export type EventHandler = (event: Event) => void;
+
 /** Told `true` when the live event stream is (re)established, `false` when it is lost. */
 export type ConnectionHandler = (connected: boolean) => void;
+
+/** How to describe a file published from the browser; the node fills in what is left out. */
+export interface UploadMeta {
+  /** Defaults to the file name. */
+  title?: string | null;
+  description?: string | null;
+  /** Defaults to the node's guess from the file's type. */
+  kind?: ResourceKind | null;
+  tags?: string[];
+}
+
+/** Told how many bytes of an upload have been sent so far. */
+export type UploadProgressHandler = (sentBytes: number, totalBytes: number) => void;
+
+/** Files dragged over or dropped on the desktop app's window, as paths on this machine. */
+export type FileDropEvent = { type: 'hover' } | { type: 'leave' } | { type: 'drop'; paths: string[] };
 
 /**
  * Everything the UI can ask of a Hearth node. Components use only this interface;
@@ -13,7 +47,6 @@ export type ConnectionHandler = (connected: boolean) => void;
  */
 export interface Backend {
   readonly kind: 'tauri' | 'http';
-
   status(): Promise<Status>;
   getProfile(): Promise<Profile>;
   setProfile(profile: Profile): Promise<Profile>;
@@ -25,11 +58,48 @@ export interface Backend {
   addBootstrap(addr: string): Promise<Settings>;
   removeBootstrap(addr: string): Promise<Settings>;
 
+  // ---- catalog: publishing ----
+  /** Publishes a file or folder that is already on the node's disk. */
+  publish(req: PublishRequest): Promise<Resource>;
+  /** Sends a file picked or dropped in the page to the node, which keeps and publishes it. */
+  upload(file: File, meta: UploadMeta, onProgress?: UploadProgressHandler): Promise<Resource>;
+  unpublish(contentId: string): Promise<void>;
+  updateResource(req: UpdateResourceRequest): Promise<Resource>;
+
+  // ---- catalog: finding ----
+  search(req: SearchRequest): Promise<SearchResult>;
+  getResource(contentId: string): Promise<Resource>;
+  listHolders(contentId: string): Promise<Holder[]>;
+  catalogStats(): Promise<CatalogStats>;
+
+  // ---- downloads ----
+  startDownload(req: DownloadRequest): Promise<Download>;
+  pauseDownload(contentId: string): Promise<void>;
+  resumeDownload(contentId: string): Promise<void>;
+  cancelDownload(contentId: string): Promise<void>;
+  listDownloads(): Promise<Download[]>;
+  /** The folder that holds a resource's data; the node also opens it in the file manager when it can. */
+  openFolder(contentId: string): Promise<string>;
+
+  // ---- library ----
+  getLibrary(): Promise<Library>;
+  addSharedFolder(path: string): Promise<Library>;
+  removeSharedFolder(path: string): Promise<Library>;
+
+  /**
+   * Follows files dragged onto the window as paths on the node's disk (then `publish` them).
+   * Only the desktop app can: it returns a function that stops following. Returns `null`
+   * where dropped files arrive as page `File` objects instead (then `upload` them).
+   */
+  watchFileDrops(onDrop: (event: FileDropEvent) => void): (() => void) | null;
+
   /**
    * Starts delivering live events. The implementation remembers the id of the last event
    * delivered and, after losing the stream, resumes with only the events after it; when
    * the node can no longer supply them it delivers a `resync` event and the caller
    * refetches its state. Returns a function that stops the subscription.
+   *
+   * One subscription per backend: the app holds it (`useNode`) and passes events on.
    */
   subscribe(onEvent: EventHandler, onConnectionChange: ConnectionHandler): () => void;
 }

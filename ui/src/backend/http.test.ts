@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Event } from '../api/types';
 import { ApiError } from './errors';
-import { HttpBackend, backoffDelay, type SocketLike } from './http';
+import { HttpBackend, backoffDelay, type SocketLike, type XhrLike } from './http';
 
 const BASE = 'http://127.0.0.1:4321';
 
@@ -103,6 +103,228 @@ describe('HttpBackend requests', () => {
   it('rejects a 200 whose body is not JSON', async () => {
     const { backend } = backendWith(() => new Response('<html>', { status: 200 }));
     await expect(backend.status()).rejects.toMatchObject({ code: 'internal' });
+  });
+});
+
+describe('HttpBackend catalog requests', () => {
+  const ID = '0123456789abcdef0123456789abcdef01234567';
+
+  it('uses the documented routes, methods and bodies', async () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, {}));
+    const publish = { path: '/home/ada/notes.pdf', title: 'Notes', description: null, kind: null, tags: ['a'] };
+    const update = { content_id: ID, title: 'T', description: 'D', kind: 'paper' as const, tags: [] };
+    const search = { text: 'engine', kinds: [], author: null, available_only: true, sort: 'newest' as const, offset: 30, limit: 30 };
+    const dl = { content_id: ID, magnet: null, peers: [] };
+    await backend.publish(publish);
+    await backend.unpublish(ID);
+    await backend.updateResource(update);
+    await backend.search(search);
+    await backend.getResource(ID);
+    await backend.listHolders(ID);
+    await backend.startDownload(dl);
+    await backend.pauseDownload(ID);
+    await backend.resumeDownload(ID);
+    await backend.cancelDownload(ID);
+    await backend.listDownloads();
+    await backend.openFolder(ID);
+    await backend.getLibrary();
+    await backend.addSharedFolder('/srv/share');
+    await backend.removeSharedFolder('/srv/share');
+    await backend.catalogStats();
+    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
+      'POST /api/resources/publish',
+      'POST /api/resources/unpublish',
+      'POST /api/resources/update',
+      'POST /api/search',
+      `GET /api/resources/${ID}`,
+      `GET /api/resources/${ID}/holders`,
+      'POST /api/downloads',
+      'POST /api/downloads/pause',
+      'POST /api/downloads/resume',
+      'POST /api/downloads/cancel',
+      'GET /api/downloads',
+      'POST /api/resources/open_folder',
+      'GET /api/library',
+      'POST /api/library/folders',
+      'POST /api/library/folders/remove',
+      'GET /api/catalog/stats',
+    ]);
+    expect(calls.map((c) => c.body)).toEqual([
+      publish,
+      { content_id: ID },
+      update,
+      search,
+      undefined,
+      undefined,
+      dl,
+      { content_id: ID },
+      { content_id: ID },
+      { content_id: ID },
+      undefined,
+      { content_id: ID },
+      undefined,
+      { path: '/srv/share' },
+      { path: '/srv/share' },
+      undefined,
+    ]);
+    expect(calls.every((c) => c.headers.Authorization === 'Bearer tok-123')).toBe(true);
+    expect(calls.filter((c) => c.body !== undefined).every((c) => c.headers['Content-Type'] === 'application/json')).toBe(true);
+  });
+
+  it('escapes ids in paths', async () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, []));
+    await backend.listHolders('../x?y');
+    expect(calls[0]!.url).toBe(`${BASE}/api/resources/..%2Fx%3Fy/holders`);
+  });
+
+  it('returns the folder path of open_folder, and nothing for the download actions', async () => {
+    const { backend } = backendWith((c) => jsonResponse(200, c.url.endsWith('open_folder') ? '/home/me/Downloads' : null));
+    await expect(backend.openFolder(ID)).resolves.toBe('/home/me/Downloads');
+    await expect(backend.pauseDownload(ID)).resolves.toBeUndefined();
+    await expect(backend.unpublish(ID)).resolves.toBeUndefined();
+  });
+
+  it('maps error bodies of catalog routes', async () => {
+    const { backend } = backendWith(() => jsonResponse(404, { code: 'not_found', message: 'no such resource' }));
+    await expect(backend.getResource(ID)).rejects.toMatchObject({ code: 'not_found', message: 'no such resource', status: 404 });
+    const { backend: b2 } = backendWith(() => jsonResponse(409, { code: 'conflict', message: 'already downloading' }));
+    await expect(b2.startDownload({ content_id: ID, magnet: null, peers: [] })).rejects.toBeInstanceOf(ApiError);
+  });
+
+  it('has no path drops in a browser', () => {
+    const { backend } = backendWith(() => jsonResponse(200, null));
+    expect(backend.watchFileDrops(() => {})).toBeNull();
+  });
+});
+
+/** An XMLHttpRequest stand-in driven by the test. */
+class FakeXhr implements XhrLike {
+  method = '';
+  url = '';
+  headers: Record<string, string> = {};
+  body: Blob | null = null;
+  status = 0;
+  statusText = '';
+  responseText = '';
+  upload: XhrLike['upload'] = { onprogress: null };
+  onload: ((ev: unknown) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  onabort: ((ev: unknown) => void) | null = null;
+  ontimeout: ((ev: unknown) => void) | null = null;
+  open(method: string, url: string) {
+    this.method = method;
+    this.url = url;
+  }
+  setRequestHeader(name: string, value: string) {
+    this.headers[name] = value;
+  }
+  send(body: Blob) {
+    this.body = body;
+  }
+  abort() {
+    this.onabort?.({});
+  }
+  progress(loaded: number, total: number) {
+    this.upload.onprogress?.({ loaded, total, lengthComputable: true });
+  }
+  respond(status: number, body: unknown, statusText = '') {
+    this.status = status;
+    this.statusText = statusText;
+    this.responseText = body === undefined ? '' : JSON.stringify(body);
+    this.onload?.({});
+  }
+}
+
+function uploadHarness() {
+  const xhrs: FakeXhr[] = [];
+  const backend = new HttpBackend({
+    baseUrl: BASE,
+    token: 'tok-123',
+    fetch: () => Promise.reject(new Error('uploads do not use fetch')),
+    createXhr: () => {
+      const x = new FakeXhr();
+      xhrs.push(x);
+      return x;
+    },
+  });
+  return { backend, xhrs };
+}
+
+describe('HttpBackend upload', () => {
+  const file = () => new File([new Uint8Array(1000)], 'Émile & co, notes.pdf', { type: 'application/pdf' });
+
+  it('posts the raw file with its name and description in the query, reporting progress', async () => {
+    const { backend, xhrs } = uploadHarness();
+    const progress: [number, number][] = [];
+    const f = file();
+    const done = backend.upload(
+      f,
+      { title: 'Notes, vol. 1', description: 'line one\nline two', kind: 'paper', tags: ['history', 'a,b', ' '] },
+      (sent, total) => progress.push([sent, total]),
+    );
+    const x = xhrs[0]!;
+    expect(x.method).toBe('POST');
+    const url = new URL(x.url);
+    expect(`${url.origin}${url.pathname}`).toBe(`${BASE}/api/resources/upload`);
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      name: 'Émile & co, notes.pdf',
+      title: 'Notes, vol. 1',
+      description: 'line one\nline two',
+      kind: 'paper',
+      tags: 'history,a b',
+    });
+    expect(x.headers).toEqual({
+      Authorization: 'Bearer tok-123',
+      Accept: 'application/json',
+      'Content-Type': 'application/octet-stream',
+    });
+    expect(x.body).toBe(f);
+    x.progress(400, 1000);
+    x.progress(1000, 1000);
+    const created = { content_id: 'c', title: 'Notes, vol. 1' };
+    x.respond(200, created);
+    await expect(done).resolves.toEqual(created);
+    expect(progress).toEqual([
+      [0, 1000],
+      [400, 1000],
+      [1000, 1000],
+      [1000, 1000],
+    ]);
+  });
+
+  it('leaves out what the node should fill in', async () => {
+    const { backend, xhrs } = uploadHarness();
+    void backend.upload(file(), {}).catch(() => {});
+    expect([...new URL(xhrs[0]!.url).searchParams.keys()]).toEqual(['name']);
+  });
+
+  it('maps an error response', async () => {
+    const { backend, xhrs } = uploadHarness();
+    const done = backend.upload(file(), {});
+    xhrs[0]!.respond(413, { code: 'bad_request', message: 'file too large' });
+    await expect(done).rejects.toMatchObject({ code: 'bad_request', message: 'file too large', status: 413 });
+    const again = backend.upload(file(), {});
+    xhrs[1]!.respond(401, undefined, 'Unauthorized');
+    await expect(again).rejects.toMatchObject({ code: 'unauthorized' });
+  });
+
+  it('maps a lost connection to unavailable', async () => {
+    const { backend, xhrs } = uploadHarness();
+    const done = backend.upload(file(), {});
+    xhrs[0]!.onerror?.({});
+    await expect(done).rejects.toMatchObject({ code: 'unavailable' });
+    const aborted = backend.upload(file(), {});
+    xhrs[1]!.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('rejects a success that is not JSON', async () => {
+    const { backend, xhrs } = uploadHarness();
+    const done = backend.upload(file(), {});
+    xhrs[0]!.status = 200;
+    xhrs[0]!.responseText = '<html>';
+    xhrs[0]!.onload?.({});
+    await expect(done).rejects.toMatchObject({ code: 'internal' });
   });
 });
 

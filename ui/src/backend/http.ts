@@ -1,5 +1,31 @@
-import type { AddrRequest, Event, PeerInfo, Profile, Settings, Status } from '../api/types';
-import type { Backend, ConnectionHandler, EventHandler } from './backend';
+import type {
+  AddrRequest,
+  CatalogStats,
+  ContentIdRequest,
+  Download,
+  DownloadRequest,
+  Event,
+  FolderRequest,
+  Holder,
+  Library,
+  PeerInfo,
+  Profile,
+  PublishRequest,
+  Resource,
+  SearchRequest,
+  SearchResult,
+  Settings,
+  Status,
+  UpdateResourceRequest,
+} from '../api/types';
+import type {
+  Backend,
+  ConnectionHandler,
+  EventHandler,
+  FileDropEvent,
+  UploadMeta,
+  UploadProgressHandler,
+} from './backend';
 import { ApiError, errorFromResponse } from './errors';
 
 /** The subset of the WebSocket API the event stream uses (so tests can supply a fake). */
@@ -13,12 +39,34 @@ export interface SocketLike {
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
+/**
+ * The subset of `XMLHttpRequest` an upload uses (so tests can supply a fake). Uploads use
+ * it rather than `fetch` because only it reports how much of a request body has been sent.
+ */
+export interface XhrLike {
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: Blob): void;
+  abort(): void;
+  readonly status: number;
+  readonly statusText: string;
+  readonly responseText: string;
+  readonly upload: {
+    onprogress: ((ev: { loaded: number; total: number; lengthComputable: boolean }) => void) | null;
+  };
+  onload: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onabort: ((ev: unknown) => void) | null;
+  ontimeout: ((ev: unknown) => void) | null;
+}
+
 export interface HttpBackendOptions {
   /** Origin of the node, e.g. `http://127.0.0.1:8080`. */
   baseUrl: string;
   token: string;
   fetch?: FetchLike;
   createSocket?: (url: string) => SocketLike;
+  createXhr?: () => XhrLike;
   /** Timer functions, replaceable in tests. */
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (handle: unknown) => void;
@@ -31,6 +79,23 @@ export function backoffDelay(attempt: number, maxMs = 5000): number {
   return Math.min(maxMs, 250 * 2 ** Math.min(attempt, 16));
 }
 
+/** The parsed JSON body of an API response; throws `ApiError` for an error status or a non-JSON body. */
+export function parseResponse<T>(status: number, statusText: string, text: string): T {
+  let parsed: unknown = undefined;
+  if (text.length > 0) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (status < 200 || status > 299) throw errorFromResponse(status, parsed, statusText);
+  if (text.length > 0 && parsed === undefined) {
+    throw new ApiError('internal', 'The node sent a response that is not JSON', status);
+  }
+  return (parsed ?? null) as T;
+}
+
 /** Talks to a headless node over its HTTP API (same origin as the page). */
 export class HttpBackend implements Backend {
   readonly kind = 'http' as const;
@@ -38,6 +103,7 @@ export class HttpBackend implements Backend {
   private readonly token: string;
   private readonly fetchFn: FetchLike;
   private readonly createSocket: (url: string) => SocketLike;
+  private readonly createXhr: () => XhrLike;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private readonly maxBackoffMs: number;
@@ -49,6 +115,7 @@ export class HttpBackend implements Backend {
     this.token = opts.token;
     this.fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.createSocket = opts.createSocket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
+    this.createXhr = opts.createXhr ?? (() => new XMLHttpRequest() as unknown as XhrLike);
     this.setTimer = opts.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer =
       opts.clearTimeout ?? ((h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>));
@@ -76,19 +143,7 @@ export class HttpBackend implements Backend {
       );
     }
     const text = await res.text().catch(() => '');
-    let parsed: unknown = undefined;
-    if (text.length > 0) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (!res.ok) throw errorFromResponse(res.status, parsed, res.statusText);
-    if (text.length > 0 && parsed === undefined) {
-      throw new ApiError('internal', 'The node sent a response that is not JSON', res.status);
-    }
-    return (parsed ?? null) as T;
+    return parseResponse<T>(res.status, res.statusText, text);
   }
 
   status(): Promise<Status> {
@@ -124,6 +179,118 @@ export class HttpBackend implements Backend {
     const body: AddrRequest = { addr };
     return this.request('POST', '/api/settings/bootstrap/remove', body);
   }
+  publish(req: PublishRequest): Promise<Resource> {
+    return this.request('POST', '/api/resources/publish', req);
+  }
+
+  /** Query string of an upload: the file's name and what the person said about it. */
+  static uploadQuery(name: string, meta: UploadMeta): string {
+    const q = new URLSearchParams({ name });
+    if (meta.title) q.set('title', meta.title);
+    if (meta.description) q.set('description', meta.description);
+    if (meta.kind) q.set('kind', meta.kind);
+    // Tags travel comma-separated, so a comma can never be part of one.
+    const tags = (meta.tags ?? []).map((t) => t.replace(/,/g, ' ').trim()).filter(Boolean);
+    if (tags.length > 0) q.set('tags', tags.join(','));
+    return q.toString();
+  }
+
+  upload(file: File, meta: UploadMeta, onProgress?: UploadProgressHandler): Promise<Resource> {
+    const url = `${this.base}/api/resources/upload?${HttpBackend.uploadQuery(file.name, meta)}`;
+    return new Promise<Resource>((resolve, reject) => {
+      let xhr: XhrLike;
+      try {
+        xhr = this.createXhr();
+        xhr.open('POST', url);
+        xhr.setRequestHeader('Authorization', `Bearer ${this.token}`);
+        xhr.setRequestHeader('Accept', 'application/json');
+        xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+      } catch (e) {
+        reject(new ApiError('internal', e instanceof Error ? e.message : String(e)));
+        return;
+      }
+      const total = file.size;
+      xhr.upload.onprogress = (ev) => {
+        onProgress?.(Math.min(ev.loaded, total), total);
+      };
+      xhr.onload = () => {
+        try {
+          const resource = parseResponse<Resource>(xhr.status, xhr.statusText, xhr.responseText ?? '');
+          onProgress?.(total, total);
+          resolve(resource);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      const lost = (what: string) => () =>
+        reject(new ApiError('unavailable', `The upload ${what}: cannot reach the node`));
+      xhr.onerror = lost('failed');
+      xhr.ontimeout = lost('timed out');
+      xhr.onabort = () => reject(new ApiError('unavailable', 'The upload was interrupted'));
+      onProgress?.(0, total);
+      xhr.send(file);
+    });
+  }
+
+  async unpublish(contentId: string): Promise<void> {
+    const body: ContentIdRequest = { content_id: contentId };
+    await this.request<null>('POST', '/api/resources/unpublish', body);
+  }
+  updateResource(req: UpdateResourceRequest): Promise<Resource> {
+    return this.request('POST', '/api/resources/update', req);
+  }
+  search(req: SearchRequest): Promise<SearchResult> {
+    return this.request('POST', '/api/search', req);
+  }
+  getResource(contentId: string): Promise<Resource> {
+    return this.request('GET', `/api/resources/${encodeURIComponent(contentId)}`);
+  }
+  listHolders(contentId: string): Promise<Holder[]> {
+    return this.request('GET', `/api/resources/${encodeURIComponent(contentId)}/holders`);
+  }
+  catalogStats(): Promise<CatalogStats> {
+    return this.request('GET', '/api/catalog/stats');
+  }
+  startDownload(req: DownloadRequest): Promise<Download> {
+    return this.request('POST', '/api/downloads', req);
+  }
+  async pauseDownload(contentId: string): Promise<void> {
+    await this.downloadAction('pause', contentId);
+  }
+  async resumeDownload(contentId: string): Promise<void> {
+    await this.downloadAction('resume', contentId);
+  }
+  async cancelDownload(contentId: string): Promise<void> {
+    await this.downloadAction('cancel', contentId);
+  }
+  private async downloadAction(action: 'pause' | 'resume' | 'cancel', contentId: string): Promise<void> {
+    const body: ContentIdRequest = { content_id: contentId };
+    await this.request<null>('POST', `/api/downloads/${action}`, body);
+  }
+  listDownloads(): Promise<Download[]> {
+    return this.request('GET', '/api/downloads');
+  }
+  openFolder(contentId: string): Promise<string> {
+    const body: ContentIdRequest = { content_id: contentId };
+    return this.request('POST', '/api/resources/open_folder', body);
+  }
+  getLibrary(): Promise<Library> {
+    return this.request('GET', '/api/library');
+  }
+  addSharedFolder(path: string): Promise<Library> {
+    const body: FolderRequest = { path };
+    return this.request('POST', '/api/library/folders', body);
+  }
+  removeSharedFolder(path: string): Promise<Library> {
+    const body: FolderRequest = { path };
+    return this.request('POST', '/api/library/folders/remove', body);
+  }
+
+  /** A browser delivers dropped files as `File` objects (page drop events), never as paths. */
+  watchFileDrops(_onDrop: (event: FileDropEvent) => void): (() => void) | null {
+    return null;
+  }
+
   /** Buffered events with an id greater than `since` (polling counterpart of the stream). */
   eventsSince(since: number): Promise<Event[]> {
     return this.request('GET', `/api/events?since=${since}`);

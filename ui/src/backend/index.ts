@@ -2,7 +2,14 @@ import type { Backend } from './backend';
 import { HttpBackend } from './http';
 import { browserTokenEnv, clearToken, loadToken } from './token';
 
-export type { Backend, ConnectionHandler, EventHandler } from './backend';
+export type {
+  Backend,
+  ConnectionHandler,
+  EventHandler,
+  FileDropEvent,
+  UploadMeta,
+  UploadProgressHandler,
+} from './backend';
 export { ApiError, describeError } from './errors';
 
 /** True inside the desktop app's webview. */

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Event } from '../api/types';
 import { ApiError } from './errors';
-import { EVENT_NAME, TauriBackend, type InvokeFn, type ListenFn } from './tauri';
+import { EVENT_NAME, TauriBackend, UPLOAD_HEADER, asciiJson, type DragDropFn, type InvokeFn, type ListenFn } from './tauri';
 
 const resync = (id: number): Event => ({ id, time_ms: 0, type: 'resync' });
 const off = (id: number, peer_id = 'A'): Event => ({ id, time_ms: 0, type: 'peer_offline', peer_id });
@@ -53,6 +53,156 @@ describe('TauriBackend commands', () => {
     const err = await b.blockPeer('x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ code: 'not_found', message: 'no such peer' });
+  });
+});
+
+describe('TauriBackend catalog commands', () => {
+  const ID = '0123456789abcdef0123456789abcdef01234567';
+
+  function recorder(answer: (cmd: string) => unknown = () => null) {
+    const calls: unknown[][] = [];
+    const invoke = vi.fn(async (...args: unknown[]) => {
+      calls.push(args);
+      return answer(args[0] as string);
+    }) as unknown as InvokeFn;
+    return { calls, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn }) };
+  }
+
+  it('invokes the snake_case commands with { req } or { contentId }', async () => {
+    const { calls, backend: b } = recorder();
+    const publish = { path: '/p', title: null, description: null, kind: null, tags: [] };
+    const update = { content_id: ID, title: 'T', description: '', kind: 'image' as const, tags: ['x'] };
+    const search = { text: 'x', kinds: ['paper' as const], author: 'A', available_only: false, sort: 'relevance' as const, offset: 0, limit: 30 };
+    const dl = { content_id: null, magnet: 'magnet:?xt=urn:btih:' + ID, peers: ['127.0.0.1:6881'] };
+    await b.publish(publish);
+    await b.unpublish(ID);
+    await b.updateResource(update);
+    await b.search(search);
+    await b.getResource(ID);
+    await b.listHolders(ID);
+    await b.catalogStats();
+    await b.startDownload(dl);
+    await b.pauseDownload(ID);
+    await b.resumeDownload(ID);
+    await b.cancelDownload(ID);
+    await b.listDownloads();
+    await b.openFolder(ID);
+    await b.getLibrary();
+    await b.addSharedFolder('/srv');
+    await b.removeSharedFolder('/srv');
+    expect(calls.map((c) => [c[0], c[1]])).toEqual([
+      ['publish', { req: publish }],
+      ['unpublish', { contentId: ID }],
+      ['update_resource', { req: update }],
+      ['search', { req: search }],
+      ['get_resource', { contentId: ID }],
+      ['list_holders', { contentId: ID }],
+      ['catalog_stats', undefined],
+      ['start_download', { req: dl }],
+      ['pause_download', { contentId: ID }],
+      ['resume_download', { contentId: ID }],
+      ['cancel_download', { contentId: ID }],
+      ['list_downloads', undefined],
+      ['open_folder', { contentId: ID }],
+      ['get_library', undefined],
+      ['add_shared_folder', { req: { path: '/srv' } }],
+      ['remove_shared_folder', { req: { path: '/srv' } }],
+    ]);
+  });
+
+  it('uploads the raw bytes with the description in the x-hearth-upload header', async () => {
+    const created = { content_id: ID };
+    const { calls, backend: b } = recorder(() => created);
+    const bytes = new Uint8Array([1, 2, 3, 250]);
+    const file = new File([bytes], 'Noether – Ringe.pdf');
+    const progress: [number, number][] = [];
+    const r = await b.upload(
+      file,
+      { title: 'Idealtheorie in Ringbereichen 🧮', description: 'a\nb "quoted"', kind: null, tags: ['algebra'] },
+      (s, t) => progress.push([s, t]),
+    );
+    expect(r).toBe(created);
+    const [cmd, body, options] = calls[0] as [string, Uint8Array, { headers: Record<string, string> }];
+    expect(cmd).toBe('upload');
+    expect(body).toBeInstanceOf(Uint8Array);
+    expect([...body]).toEqual([1, 2, 3, 250]);
+    const header = options.headers[UPLOAD_HEADER]!;
+    expect(header).toMatch(/^[\x20-\x7e]+$/); // header-safe, whatever the language
+    expect(JSON.parse(header)).toEqual({
+      name: 'Noether – Ringe.pdf',
+      title: 'Idealtheorie in Ringbereichen 🧮',
+      description: 'a\nb "quoted"',
+      kind: null,
+      tags: ['algebra'],
+    });
+    expect(progress).toEqual([
+      [0, 4],
+      [4, 4],
+    ]);
+  });
+
+  it('sends nulls for what the node should fill in', async () => {
+    const { calls, backend: b } = recorder(() => ({}));
+    await b.upload(new File(['x'], 'a.txt'), {});
+    const header = (calls[0]![2] as { headers: Record<string, string> }).headers[UPLOAD_HEADER]!;
+    expect(JSON.parse(header)).toEqual({ name: 'a.txt', title: null, description: null, kind: null, tags: [] });
+  });
+
+  it('turns a rejected upload into an ApiError', async () => {
+    const invoke = (async () => {
+      throw { code: 'bad_request', message: 'upload without a valid x-hearth-upload header' };
+    }) as unknown as InvokeFn;
+    const b = new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn });
+    await expect(b.upload(new File(['x'], 'a'), {})).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
+  it('escapes JSON to printable ASCII without changing its value', () => {
+    const value = { t: 'é—𝔸\u0000\u007f\t', n: 1 };
+    const text = asciiJson(value);
+    expect(text).toMatch(/^[\x20-\x7e]+$/);
+    expect(JSON.parse(text)).toEqual(value);
+  });
+
+  it('passes on paths dropped on the window, and stops', async () => {
+    let emit: ((e: Parameters<Parameters<DragDropFn>[0]>[0]) => void) | null = null;
+    let unlistened = false;
+    const onDragDrop: DragDropFn = async (h) => {
+      emit = h;
+      return () => {
+        unlistened = true;
+      };
+    };
+    const b = new TauriBackend({ invoke: vi.fn() as unknown as InvokeFn, listen: vi.fn() as unknown as ListenFn, onDragDrop });
+    const got: unknown[] = [];
+    const stop = b.watchFileDrops((e) => got.push(e));
+    expect(stop).toBeTypeOf('function');
+    await flush();
+    emit!({ type: 'enter', paths: ['/a'], position: { x: 1, y: 1 } } as never);
+    emit!({ type: 'over', position: { x: 2, y: 2 } } as never);
+    emit!({ type: 'leave' });
+    emit!({ type: 'drop', paths: ['/home/ada/a.pdf', '/home/ada/b.csv'], position: { x: 3, y: 3 } } as never);
+    expect(got).toEqual([
+      { type: 'hover' },
+      { type: 'hover' },
+      { type: 'leave' },
+      { type: 'drop', paths: ['/home/ada/a.pdf', '/home/ada/b.csv'] },
+    ]);
+    stop!();
+    expect(unlistened).toBe(true);
+    emit!({ type: 'leave' });
+    expect(got).toHaveLength(4);
+  });
+
+  it('stops a drop subscription that was still being set up', async () => {
+    let unlistened = false;
+    const onDragDrop: DragDropFn = async () => () => {
+      unlistened = true;
+    };
+    const b = new TauriBackend({ invoke: vi.fn() as unknown as InvokeFn, listen: vi.fn() as unknown as ListenFn, onDragDrop });
+    const stop = b.watchFileDrops(() => {});
+    stop!();
+    await flush();
+    expect(unlistened).toBe(true);
   });
 });
 

@@ -1,14 +1,57 @@
-import { invoke as tauriInvoke } from '@tauri-apps/api/core';
+import { invoke as tauriInvoke, type InvokeArgs, type InvokeOptions } from '@tauri-apps/api/core';
 import { listen as tauriListen } from '@tauri-apps/api/event';
-import type { Event, PeerInfo, Profile, Settings, Status } from '../api/types';
-import type { Backend, ConnectionHandler, EventHandler } from './backend';
+import { getCurrentWebview, type DragDropEvent } from '@tauri-apps/api/webview';
+import type {
+  CatalogStats,
+  Download,
+  DownloadRequest,
+  Event,
+  FolderRequest,
+  Holder,
+  Library,
+  PeerInfo,
+  Profile,
+  PublishRequest,
+  Resource,
+  SearchRequest,
+  SearchResult,
+  Settings,
+  Status,
+  UpdateResourceRequest,
+} from '../api/types';
+import type {
+  Backend,
+  ConnectionHandler,
+  EventHandler,
+  FileDropEvent,
+  UploadMeta,
+  UploadProgressHandler,
+} from './backend';
 import { backoffDelay } from './http';
 import { toApiError } from './errors';
 
 /** Name of the Tauri event that carries each `Event` of the node. */
 export const EVENT_NAME = 'hearth-event';
 
-export type InvokeFn = <T>(cmd: string, args?: Record<string, unknown>) => Promise<T>;
+export type InvokeFn = <T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions) => Promise<T>;
+
+/** Header that carries an upload's description beside its raw bytes. */
+export const UPLOAD_HEADER = 'x-hearth-upload';
+
+export type DragDropFn = (handler: (event: DragDropEvent) => void) => Promise<() => void>;
+
+/**
+ * JSON with every character outside printable ASCII written as a `\uXXXX` escape: still the
+ * same JSON value, but safe in an HTTP-style header (Tauri carries IPC headers as such, and
+ * the Rust side reads them as visible ASCII), whatever language the title is in.
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[^\x20-\x7e]/g,
+    (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
+}
+
 export type ListenFn = (
   name: string,
   handler: (msg: { payload: Event }) => void,
@@ -17,6 +60,8 @@ export type ListenFn = (
 export interface TauriBackendOptions {
   invoke?: InvokeFn;
   listen?: ListenFn;
+  /** Subscribes to the webview's drag-and-drop events. */
+  onDragDrop?: DragDropFn;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (handle: unknown) => void;
 }
@@ -26,6 +71,7 @@ export class TauriBackend implements Backend {
   readonly kind = 'tauri' as const;
   private readonly invokeFn: InvokeFn;
   private readonly listenFn: ListenFn;
+  private readonly dragDropFn: DragDropFn;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   /** Id of the last event delivered; catching up asks for the events after it. */
@@ -34,14 +80,16 @@ export class TauriBackend implements Backend {
   constructor(opts: TauriBackendOptions = {}) {
     this.invokeFn = opts.invoke ?? tauriInvoke;
     this.listenFn = opts.listen ?? ((name, handler) => tauriListen<Event>(name, handler));
+    this.dragDropFn =
+      opts.onDragDrop ?? ((handler) => getCurrentWebview().onDragDropEvent((e) => handler(e.payload)));
     this.setTimer = opts.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer =
       opts.clearTimeout ?? ((h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>));
   }
 
-  private async call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  private async call<T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
     try {
-      return await this.invokeFn<T>(cmd, args);
+      return await this.invokeFn<T>(cmd, args, options);
     } catch (e) {
       throw toApiError(e);
     }
@@ -77,6 +125,102 @@ export class TauriBackend implements Backend {
   removeBootstrap(addr: string): Promise<Settings> {
     return this.call('remove_bootstrap', { addr });
   }
+  publish(req: PublishRequest): Promise<Resource> {
+    return this.call('publish', { req });
+  }
+  async upload(file: File, meta: UploadMeta, onProgress?: UploadProgressHandler): Promise<Resource> {
+    const total = file.size;
+    onProgress?.(0, total);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await file.arrayBuffer());
+    } catch (e) {
+      throw toApiError(e instanceof Error ? new Error(`Cannot read ${file.name}: ${e.message}`) : e);
+    }
+    const header = asciiJson({
+      name: file.name,
+      title: meta.title || null,
+      description: meta.description || null,
+      kind: meta.kind ?? null,
+      tags: meta.tags ?? [],
+    });
+    // A raw body goes over IPC in one piece, so there is no progress to report until it lands.
+    const resource = await this.call<Resource>('upload', bytes, { headers: { [UPLOAD_HEADER]: header } });
+    onProgress?.(total, total);
+    return resource;
+  }
+  async unpublish(contentId: string): Promise<void> {
+    await this.call<null>('unpublish', { contentId });
+  }
+  updateResource(req: UpdateResourceRequest): Promise<Resource> {
+    return this.call('update_resource', { req });
+  }
+  search(req: SearchRequest): Promise<SearchResult> {
+    return this.call('search', { req });
+  }
+  getResource(contentId: string): Promise<Resource> {
+    return this.call('get_resource', { contentId });
+  }
+  listHolders(contentId: string): Promise<Holder[]> {
+    return this.call('list_holders', { contentId });
+  }
+  catalogStats(): Promise<CatalogStats> {
+    return this.call('catalog_stats');
+  }
+  startDownload(req: DownloadRequest): Promise<Download> {
+    return this.call('start_download', { req });
+  }
+  async pauseDownload(contentId: string): Promise<void> {
+    await this.call<null>('pause_download', { contentId });
+  }
+  async resumeDownload(contentId: string): Promise<void> {
+    await this.call<null>('resume_download', { contentId });
+  }
+  async cancelDownload(contentId: string): Promise<void> {
+    await this.call<null>('cancel_download', { contentId });
+  }
+  listDownloads(): Promise<Download[]> {
+    return this.call('list_downloads');
+  }
+  openFolder(contentId: string): Promise<string> {
+    return this.call('open_folder', { contentId });
+  }
+  getLibrary(): Promise<Library> {
+    return this.call('get_library');
+  }
+  addSharedFolder(path: string): Promise<Library> {
+    const req: FolderRequest = { path };
+    return this.call('add_shared_folder', { req });
+  }
+  removeSharedFolder(path: string): Promise<Library> {
+    const req: FolderRequest = { path };
+    return this.call('remove_shared_folder', { req });
+  }
+
+  watchFileDrops(onDrop: (event: FileDropEvent) => void): () => void {
+    let stopped = false;
+    let unlisten: (() => void) | null = null;
+    this.dragDropFn((e) => {
+      if (stopped) return;
+      if (e.type === 'drop') onDrop({ type: 'drop', paths: e.paths });
+      else if (e.type === 'leave') onDrop({ type: 'leave' });
+      else onDrop({ type: 'hover' });
+    }).then(
+      (fn) => {
+        if (stopped) fn();
+        else unlisten = fn;
+      },
+      () => {
+        // No drag-and-drop here (e.g. not permitted): the file picker still works.
+      },
+    );
+    return () => {
+      stopped = true;
+      unlisten?.();
+      unlisten = null;
+    };
+  }
+
   eventsSince(since: number): Promise<Event[]> {
     return this.call('events_since', { since });
   }

@@ -1,7 +1,8 @@
 import type { JSX } from 'preact';
 import { href, type Route } from '../router';
 import { onlineCount, shortId } from '../store/peers';
-import { useNodeView } from '../context';
+import { useDownloadsView, useNodeView } from '../context';
+import { activeCount } from '../store/catalog';
 import { Avatar } from './common';
 import {
   ChatIcon,
@@ -13,7 +14,7 @@ import {
   SettingsIcon,
 } from './icons';
 
-const NAV: { route: Route; label: string; icon: () => JSX.Element }[] = [
+const NAV: { route: Exclude<Route, 'resource'>; label: string; icon: () => JSX.Element }[] = [
   { route: 'explore', label: 'Explore', icon: () => <CompassIcon /> },
   { route: 'library', label: 'Library', icon: () => <LibraryIcon /> },
   { route: 'downloads', label: 'Downloads', icon: () => <DownloadIcon /> },
@@ -26,6 +27,7 @@ export function Sidebar({ route }: { route: Route }) {
   const { state, connected } = useNodeView();
   const self = state.self;
   const online = onlineCount(state);
+  const downloading = activeCount(useDownloadsView().state);
   const name = self?.profile.display_name.trim() || null;
 
   return (
@@ -51,6 +53,11 @@ export function Sidebar({ route }: { route: Route }) {
               {item.route === 'peers' && online > 0 && (
                 <span class="nav-count" aria-label={`${online} online`}>
                   {online}
+                </span>
+              )}
+              {item.route === 'downloads' && downloading > 0 && (
+                <span class="nav-count nav-count-accent" aria-label={`${downloading} in progress`} data-testid="nav-downloads-count">
+                  {downloading}
                 </span>
               )}
             </a>

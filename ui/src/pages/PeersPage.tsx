@@ -4,7 +4,7 @@ import { describeError } from '../backend';
 import { Avatar, CopyButton, EmptyState, PageHeader } from '../components/common';
 import { BanIcon, CheckIcon, LinkIcon, PeersIcon } from '../components/icons';
 import { useBackend, useNodeView, useNow } from '../context';
-import { href } from '../router';
+import { authorHref, href } from '../router';
 import { onlineCount, peerName, shortId, sortedPeers } from '../store/peers';
 import { formatRtt, relativeTime, snippet } from '../util/format';
 
@@ -186,6 +186,9 @@ function PeerRow({ peer, now }: { peer: PeerInfo; now: number }) {
             </span>
           )}
           {!peer.online && peer.last_seen_ms === null && <span class="meta-item">never seen online</span>}
+          <a class="meta-item" href={authorHref(peer.peer_id)} data-testid="peer-shared" title="What this peer publishes">
+            shared items
+          </a>
           <span class="meta-item peer-id">
             <span class="mono" title={peer.peer_id}>
               {shortId(peer.peer_id)}

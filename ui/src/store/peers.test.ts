@@ -42,6 +42,7 @@ function status(extra: Partial<Status> = {}): Status {
     peers_connected: 0,
     uptime_secs: 1,
     nat: 'unknown',
+    bt_port: 0,
     ...extra,
   };
 }
@@ -120,6 +121,12 @@ describe('peers reducer', () => {
     expect(s.peers[SELF]).toBeUndefined();
     const s2 = reducer(withSelf(), { type: 'snapshot', peers: [peer(SELF), peer('A')] });
     expect(Object.keys(s2.peers)).toEqual(['A']);
+  });
+
+  it('leaves catalog events to the catalog stores', () => {
+    const s1 = applyEvent(withSelf(), ev({ type: 'peer_online', peer: peer('A') }));
+    expect(applyEvent(s1, ev({ type: 'catalog_changed' }))).toBe(s1);
+    expect(applyEvent(s1, ev({ type: 'resource_removed', content_id: 'x' }))).toBe(s1);
   });
 
   it('resync leaves the state alone', () => {

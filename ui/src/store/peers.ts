@@ -72,6 +72,13 @@ export function applyEvent(state: NodeState, event: Event): NodeState {
     }
     case 'profile_changed':
       return changeProfile(state, event.peer_id, event.profile);
+    case 'resource_added':
+    case 'resource_removed':
+    case 'availability_changed':
+    case 'catalog_changed':
+    case 'download_progress':
+    case 'download_removed':
+      return state; // the catalog's, kept by its own stores
     case 'resync':
       return state;
   }

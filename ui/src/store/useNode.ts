@@ -15,6 +15,12 @@ export interface NodeView {
   refresh: () => Promise<void>;
   /** Records a fresh status (e.g. after saving the profile). */
   setStatus: (s: Status) => void;
+  /**
+   * Passes on every event of the node's one stream, after the node state has taken it.
+   * After an outage of the stream the listener also gets a `resync` (its state may be stale).
+   * Returns a function that stops listening.
+   */
+  listen: (listener: (event: Event) => void) => () => void;
 }
 
 /**
@@ -29,6 +35,24 @@ export function useNode(backend: Backend): NodeView {
   const [unauthorized, setUnauthorized] = useState(false);
   const loading = useRef<{ queue: Event[] } | null>(null);
   const generation = useRef(0);
+  const listeners = useRef(new Set<(event: Event) => void>());
+
+  const notify = useCallback((event: Event) => {
+    for (const l of [...listeners.current]) {
+      try {
+        l(event);
+      } catch (e) {
+        console.error('event listener failed', e);
+      }
+    }
+  }, []);
+
+  const listen = useCallback((listener: (event: Event) => void) => {
+    listeners.current.add(listener);
+    return () => {
+      listeners.current.delete(listener);
+    };
+  }, []);
 
   const fail = useCallback((e: unknown) => {
     const err = e instanceof ApiError ? e : new ApiError('internal', String(e));
@@ -60,11 +84,9 @@ export function useNode(backend: Backend): NodeView {
     const unsubscribe = backend.subscribe(
       (event) => {
         loading.current?.queue.push(event);
-        if (event.type === 'resync') {
-          void refresh();
-          return;
-        }
-        dispatch({ type: 'event', event });
+        if (event.type === 'resync') void refresh();
+        else dispatch({ type: 'event', event });
+        notify(event);
       },
       (up) => {
         setConnected(up);
@@ -74,11 +96,12 @@ export function useNode(backend: Backend): NodeView {
           // Back after an outage (maybe the node restarted): make sure nothing is stale.
           lost = false;
           void refresh();
+          notify({ id: 0, time_ms: Date.now(), type: 'resync' });
         }
       },
     );
     return unsubscribe;
-  }, [backend, refresh]);
+  }, [backend, refresh, notify]);
 
   // Keep retrying the initial load while it fails (e.g. the node is still starting).
   useEffect(() => {
@@ -107,5 +130,5 @@ export function useNode(backend: Backend): NodeView {
     [],
   );
 
-  return { state, connected, loadError, unauthorized, refresh, setStatus };
+  return { state, connected, loadError, unauthorized, refresh, setStatus, listen };
 }

@@ -64,3 +64,96 @@ export function hueFor(id: string): number {
   }
   return (h >>> 0) % 360;
 }
+
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+
+/** A size for people, in decimal units as file managers show them: "512 B", "3.2 MB", "41 GB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes <= 0) return '0 B';
+  if (bytes < 1000) return `${Math.round(bytes)} B`;
+  let unit = 0;
+  let value = bytes;
+  while (value >= 1000 && unit < BYTE_UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  // 999.96 kB would round to "1000 kB": show it as the next unit instead.
+  if (value >= 999.5 && unit < BYTE_UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  const text = value < 10 ? value.toFixed(1).replace(/\.0$/, '') : String(Math.round(value));
+  return `${text} ${BYTE_UNITS[unit]}`;
+}
+
+/** A transfer rate: "0 B/s", "820 kB/s", "1.2 MB/s". */
+export function formatSpeed(bytesPerSec: number): string {
+  return `${formatBytes(bytesPerSec)}/s`;
+}
+
+/** Time left: "12 s", "5 min", "1 h 5 min", "2 d 4 h"; `null` when it is not known. */
+export function formatEta(secs: number | null | undefined): string | null {
+  if (secs === null || secs === undefined || !Number.isFinite(secs) || secs < 0) return null;
+  const s = Math.ceil(secs);
+  if (s < 60) return `${s} s`;
+  const totalMin = Math.ceil(s / 60);
+  if (totalMin < 60) return `${totalMin} min`;
+  const h = Math.floor(totalMin / 60);
+  const min = totalMin % 60;
+  if (h < 24) return min > 0 ? `${h} h ${min} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 > 0 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+/** Progress (0.0–1.0) as a whole percentage; 100 only when it is really complete. */
+export function percent(progress: number): number {
+  if (!Number.isFinite(progress) || progress <= 0) return 0;
+  if (progress >= 1) return 100;
+  return Math.min(99, Math.floor(progress * 100));
+}
+
+/** "1,234": a count with the reader's digit grouping. */
+export function formatCount(n: number): string {
+  return n.toLocaleString(undefined);
+}
+
+/** A calendar date, e.g. "24 Nov 2026". */
+export function formatDate(ms: number): string {
+  return new Date(ms).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
+/**
+ * Tags typed by a person ("Physics, data ,, physics") as a clean list: trimmed, inner spaces
+ * collapsed, no commas (they separate tags on the wire), no empties or case-insensitive
+ * duplicates, at most `max`.
+ */
+export function parseTags(text: string, max = 20): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const raw of text.split(',')) {
+    const tag = raw.replace(/\s+/g, ' ').trim();
+    if (!tag) continue;
+    const key = tag.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(tag);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** The last part of a path, for either separator ("C:\\a\\b.pdf" or "/a/b.pdf" → "b.pdf"). */
+export function baseName(path: string): string {
+  const trimmed = path.replace(/[\\/]+$/, '');
+  const i = Math.max(trimmed.lastIndexOf('/'), trimmed.lastIndexOf('\\'));
+  return i >= 0 ? trimmed.slice(i + 1) : trimmed;
+}
+
+/**
+ * A thumbnail that is safe to put in `<img src>`: only a base64 `data:` URL of a raster
+ * image, of bounded length. Thumbnails come from peers; anything else is dropped.
+ */
+export function safeThumbnail(url: string | null | undefined, maxLength = 256 * 1024): string | null {
+  if (!url || url.length > maxLength) return null;
+  return /^data:image\/(?:png|jpeg|gif|webp|avif);base64,[A-Za-z0-9+/]+={0,2}$/.test(url) ? url : null;
+}

@@ -1,0 +1,145 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Download } from '../api/types';
+import { describeError } from '../backend';
+import { EmptyState, PageHeader } from '../components/common';
+import { ConfirmButton, DownloadStats, OpenFolderButton, ProgressBar, toneOf } from '../components/catalog';
+import { CloseIcon, DownloadIcon, PauseIcon, PlayIcon } from '../components/icons';
+import { useBackend, useDownloadsView } from '../context';
+import { href, resourceHref } from '../router';
+import { activeCount, sortedDownloads } from '../store/catalog';
+import { percent } from '../util/format';
+
+export function DownloadsPage() {
+  const downloads = useDownloadsView();
+  const list = sortedDownloads(downloads.state);
+  const active = activeCount(downloads.state);
+
+  // The list is kept live from events; fetch it afresh when the page opens all the same.
+  useEffect(() => {
+    void downloads.refresh();
+  }, []);
+
+  const subtitle =
+    list.length === 0
+      ? 'Transfers from your peers'
+      : `${active} active · ${list.length} ${list.length === 1 ? 'download' : 'downloads'}`;
+
+  return (
+    <section class="page" data-testid="page-downloads">
+      <PageHeader title="Downloads" subtitle={subtitle} />
+      {!downloads.loaded && downloads.error && (
+        <p class="form-msg err" role="alert">
+          Could not load your downloads: {downloads.error}
+        </p>
+      )}
+      {!downloads.loaded && !downloads.error && <p class="muted">Loading…</p>}
+      {downloads.loaded && list.length === 0 && (
+        <EmptyState icon={<DownloadIcon size={30} />} title="No downloads" testId="downloads-empty">
+          <p>
+            What you download from your peers shows here while it transfers, with its progress,
+            speed and the peers it comes from. Your node then keeps sharing it.
+          </p>
+          <p>
+            <a href={href('explore')}>Find something in Explore</a>
+          </p>
+        </EmptyState>
+      )}
+      {list.length > 0 && (
+        <ul class="download-list" data-testid="download-list">
+          {list.map((d) => (
+            <DownloadRow key={d.content_id} download={d} />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function DownloadRow({ download: d }: { download: Download }) {
+  const backend = useBackend();
+  const downloads = useDownloadsView();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const active = d.state === 'downloading' || d.state === 'starting';
+
+  const run = async (op: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await op();
+    } catch (e) {
+      setError(describeError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <li class={`download-row card state-${d.state}`} data-testid="download-row" data-content-id={d.content_id} data-state={d.state}>
+      <div class="download-head">
+        <a class="download-title" href={resourceHref(d.content_id)} title={d.title} data-testid="download-title">
+          {d.title || d.content_id}
+        </a>
+        <div class="download-actions">
+          {active && (
+            <button
+              type="button"
+              class="icon-btn"
+              aria-label={`Pause ${d.title}`}
+              title="Pause"
+              disabled={busy}
+              onClick={() => run(() => backend.pauseDownload(d.content_id))}
+              data-testid="download-pause"
+            >
+              <PauseIcon size={16} />
+            </button>
+          )}
+          {(d.state === 'paused' || d.state === 'failed') && (
+            <button
+              type="button"
+              class="icon-btn"
+              aria-label={`${d.state === 'failed' ? 'Retry' : 'Resume'} ${d.title}`}
+              title={d.state === 'failed' ? 'Retry' : 'Resume'}
+              disabled={busy}
+              onClick={() => run(() => backend.resumeDownload(d.content_id))}
+              data-testid="download-resume"
+            >
+              <PlayIcon size={16} />
+            </button>
+          )}
+          {d.state !== 'complete' && (
+            <ConfirmButton
+              label="Cancel"
+              confirmLabel="Cancel download"
+              question="Stop and delete?"
+              icon={<CloseIcon size={15} />}
+              disabled={busy}
+              onConfirm={() =>
+                run(async () => {
+                  await backend.cancelDownload(d.content_id);
+                  downloads.remove(d.content_id);
+                })
+              }
+              testId="download-cancel"
+            />
+          )}
+        </div>
+      </div>
+      <ProgressBar value={percent(d.progress)} label={`Download of ${d.title}`} tone={toneOf(d)} testId="download-progress" />
+      <div class="download-foot">
+        <DownloadStats download={d} />
+        <OpenFolderButton contentId={d.content_id} quiet />
+      </div>
+      {d.error && (
+        <p class="form-msg err" data-testid="download-failure">
+          {d.error}
+        </p>
+      )}
+      {error && (
+        <p class="form-msg err" role="alert">
+          {error}
+        </p>
+      )}
+    </li>
+  );
+}
