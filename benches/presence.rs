@@ -12,90 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{percentile, rss_mb, start_node, Proc, HEARTH};
 use hearth::api::types::PeerInfo;
-use hearth::client::{ApiFile, Client};
 
-const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 const TRIALS: usize = 10;
-
-struct Proc {
-    child: Child,
-    client: Option<Client>,
-    peer_id: String,
-    addr: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[idx]
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-async fn start_node(dir: &Path, bootstrap: &[String]) -> (Proc, Instant, Instant) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut cmd = Command::new(HEARTH);
-    cmd.arg("run").arg("--data-dir").arg(dir);
-    cmd.args([
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--http",
-        "127.0.0.1:0",
-        "--no-mdns",
-    ]);
-    for b in bootstrap {
-        cmd.args(["--bootstrap", b]);
-    }
-    cmd.env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let started = Instant::now();
-    let child = cmd.spawn().expect("spawn hearth");
-    let pid = child.id();
-    let api = loop {
-        if let Ok(f) = ApiFile::read(dir) {
-            if f.pid == pid {
-                break f;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "node did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
-    let client = Client::new(&api.url, &api.token);
-    let status: hearth::api::types::Status = loop {
-        if let Ok(s) = client.get("/api/status").await {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
-    let ready = Instant::now();
-    let proc = Proc {
-        child,
-        client: Some(client),
-        peer_id: status.peer_id,
-        addr: status.listen_addrs[0].clone(),
-    };
-    (proc, started, ready)
-}
 
 async fn lists_online(observer: &Proc, peer: &str) -> bool {
     let peers: Vec<PeerInfo> = observer

@@ -168,7 +168,9 @@ export class FakeBackend implements Backend {
 
   watchFileDrops(onDrop: (e: FileDropEvent) => void): (() => void) | null {
     this.drops = onDrop;
-    return null;
+    return () => {
+      if (this.drops === onDrop) this.drops = null;
+    };
   }
 
   subscribe(onEvent: EventHandler, onConnectionChange: ConnectionHandler): () => void {
@@ -183,6 +185,10 @@ export class FakeBackend implements Backend {
   emit(kind: EventKind): void {
     const e = ev(kind);
     for (const h of this.handlers) h(e);
+  }
+
+  get watchingDrops(): boolean {
+    return this.drops !== null;
   }
 
   /** Simulates files dropped on the desktop window. */

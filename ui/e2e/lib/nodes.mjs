@@ -1,0 +1,136 @@
+// Real headless nodes (`hearth run`) for the end-to-end tests: each on loopback with its own
+// temporary data directory, API address and token.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventually } from './browser.mjs';
+
+export const UI_DIR = fileURLToPath(new URL('../..', import.meta.url));
+export const HEARTH_BIN = process.env.HEARTH_BIN
+  ? resolve(process.env.HEARTH_BIN)
+  : resolve(UI_DIR, '../target/debug/hearth');
+export const SHOTS = join(UI_DIR, 'e2e', 'screenshots');
+
+/** Every node started by this test file, to stop (and clean up after) at the end. */
+export const nodes = [];
+const tempDirs = [];
+
+/** Fails early, with what to do, when the binary or the built UI is missing. */
+export function checkPrerequisites() {
+  assert.ok(
+    existsSync(HEARTH_BIN),
+    `node binary not found at ${HEARTH_BIN}: build it (cargo build) or set HEARTH_BIN`,
+  );
+  // The node serves the UI from ui/dist.
+  assert.ok(existsSync(join(UI_DIR, 'dist', 'index.html')), 'ui/dist is missing: run `npm run build` first');
+  mkdirSync(SHOTS, { recursive: true });
+}
+
+/** A running `hearth run` process with its API address and token. */
+export async function startNode(name, extraArgs = []) {
+  const dataDir = mkdtempSync(join(tmpdir(), `hearth-e2e-${name}-`));
+  tempDirs.push(dataDir);
+  const args = [
+    'run',
+    '--data-dir', dataDir,
+    '--listen', '/ip4/127.0.0.1/tcp/0',
+    '--http', '127.0.0.1:0',
+    '--no-mdns',
+    '--name', name,
+    ...extraArgs,
+  ];
+  const child = spawn(HEARTH_BIN, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_BACKTRACE: '1' },
+  });
+  const node = { name, child, dataDir, log: '', exited: null, url: null, token: null };
+  nodes.push(node);
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => (node.log += d));
+  child.stderr.on('data', (d) => (node.log += d));
+  child.on('exit', (code, signal) => (node.exited = { code, signal }));
+  child.on('error', (e) => (node.exited = { error: e.message }));
+
+  await eventually(30_000, () => {
+    if (node.exited) {
+      throw new Error(`${name} exited early (${JSON.stringify(node.exited)}):\n${node.log}`);
+    }
+    const m = /(http:\/\/127\.0\.0\.1:\d+)\/#token=([^\s"']+)/.exec(node.log);
+    if (m) {
+      node.url = m[1];
+      node.token = m[2];
+      return true;
+    }
+    // The node also writes its address to <data-dir>/api.json.
+    const apiFile = join(dataDir, 'api.json');
+    if (existsSync(apiFile)) {
+      try {
+        const api = JSON.parse(readFileSync(apiFile, 'utf8'));
+        if (api.url && api.token) {
+          node.url = String(api.url).replace(/\/+$/, '');
+          node.token = api.token;
+          return true;
+        }
+      } catch {
+        // partially written: try again
+      }
+    }
+    return false;
+  }).catch((e) => {
+    throw new Error(`${name} did not report its API address: ${e.message}\n--- log ---\n${node.log}`);
+  });
+  node.pageUrl = `${node.url}/#token=${node.token}`;
+  return node;
+}
+
+/** Calls the node's API directly (to check what the UI shows against the node's own answer). */
+export async function api(node, path, { method = 'GET', body } = {}) {
+  const headers = { Authorization: `Bearer ${node.token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(node.url + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const parsed = text ? JSON.parse(text) : null;
+  assert.equal(res.status, 200, `${method} ${path}: ${text}`);
+  return parsed;
+}
+
+export async function stopNode(node) {
+  if (node.exited) return;
+  const exited = new Promise((r) => node.child.once('exit', r));
+  node.child.kill('SIGTERM');
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    new Promise((r) => setTimeout(() => r(true), 3000)),
+  ]);
+  if (timedOut && !node.exited) {
+    node.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Stops every node and removes their data directories. */
+export async function stopAllNodes() {
+  await Promise.all(nodes.map(stopNode));
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+}
+
+/** Prints every node's log (after a failure). */
+export function dumpLogs() {
+  for (const n of nodes) console.error(`--- ${n.name} log ---\n${n.log}`);
+}
+
+/** Collects page errors and CSP violations, which must not happen. */
+export function watch(page, label, problems) {
+  page.on('pageerror', (e) => problems.push(`${label}: ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content[- ]Security[- ]Policy|Refused to/i.test(m.text())) problems.push(`${label}: ${m.text()}`);
+  });
+}
