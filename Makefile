@@ -53,6 +53,7 @@ test-desktop:
 
 ## Benchmarks: figures beside baselines, written to bench-results/ (see BENCHMARKS.md).
 bench: setup ui
+	@scripts/setup.sh --bench
 	scripts/bench.sh
 
 ## Release .deb of the desktop app (see ARCHITECTURE.md, "Packaging").

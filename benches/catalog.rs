@@ -132,8 +132,13 @@ fn generate(n: usize, vocab: &[String]) -> Vec<Verified> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let a = i % AUTHORS;
-        let v = feed::sign_next(&keys[a], heads[a].as_ref(), 1_700_000_000_000, body(&mut rng, vocab, i))
-            .expect("valid synthetic entry");
+        let v = feed::sign_next(
+            &keys[a],
+            heads[a].as_ref(),
+            1_700_000_000_000,
+            body(&mut rng, vocab, i),
+        )
+        .expect("valid synthetic entry");
         heads[a] = Some(Head {
             seq: v.entry.seq,
             hash: v.hash.clone(),
@@ -179,8 +184,13 @@ fn queries(vocab: &[String]) -> Vec<SearchRequest> {
 
 fn open(dir: &Path) -> (Catalog, Store) {
     let store = Store::open(dir).expect("store");
-    let catalog = Catalog::open(&store, &dir.join("search_v1"), Keypair::generate_ed25519(), EventBus::new())
-        .expect("catalog");
+    let catalog = Catalog::open(
+        &store,
+        &dir.join("search_v1"),
+        Keypair::generate_ed25519(),
+        EventBus::new(),
+    )
+    .expect("catalog");
     (catalog, store)
 }
 
@@ -372,6 +382,9 @@ fn main() {
             f(&scan["scan_p50_ms"]),
             f(&scan["scan_p95_ms"])
         );
-        println!("| RSS after open + 1,000 searches | {:.1} MB | |", f(&query["rss_mb"]));
+        println!(
+            "| RSS after open + 1,000 searches | {:.1} MB | |",
+            f(&query["rss_mb"])
+        );
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! Writes `bench-results/presence.json` and prints a Markdown table.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -41,7 +41,8 @@ async fn main() {
     loop {
         let mut ok = 0;
         for p in &others {
-            let s: hearth::api::types::Status = p.client.as_ref().unwrap().get("/api/status").await.unwrap();
+            let s: hearth::api::types::Status =
+                p.client.as_ref().unwrap().get("/api/status").await.unwrap();
             if s.peers_online as usize >= nodes - 1 {
                 ok += 1;
             }
@@ -54,7 +55,11 @@ async fn main() {
     let files = tmp.path().join("files");
     std::fs::create_dir_all(&files).unwrap();
     for i in 0..records {
-        std::fs::write(files.join(format!("note-{i}.txt")), format!("note number {i}\n")).unwrap();
+        std::fs::write(
+            files.join(format!("note-{i}.txt")),
+            format!("note number {i}\n"),
+        )
+        .unwrap();
     }
 
     // Observers poll every node's searchable count while the publisher publishes.
@@ -76,10 +81,13 @@ async fn main() {
                     let now = Instant::now();
                     let count = (s.resources as usize).min(records);
                     let times = published_at.lock().unwrap().clone();
-                    for i in seen[n]..count.min(times.len()) {
-                        latencies.push((now - times[i]).as_secs_f64() * 1000.0);
+                    let upto = count.min(times.len());
+                    if upto > seen[n] {
+                        for t in &times[seen[n]..upto] {
+                            latencies.push((now - *t).as_secs_f64() * 1000.0);
+                        }
+                        seen[n] = upto;
                     }
-                    seen[n] = seen[n].max(count.min(times.len()));
                 }
                 rounds.push(round.elapsed().as_secs_f64() * 1000.0);
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -125,7 +133,10 @@ async fn main() {
     )
     .unwrap();
     let f = |k: &str| result[k].as_f64().unwrap_or(f64::NAN);
-    println!("| {records} records published on 1 node, searchable on {} others | Hearth | baseline |", nodes - 1);
+    println!(
+        "| {records} records published on 1 node, searchable on {} others | Hearth | baseline |",
+        nodes - 1
+    );
     println!("|---|---|---|");
     println!(
         "| publish -> searchable, p50 / p99 / max | {:.0} / {:.0} / {:.0} ms | one polling round over all nodes: {:.1} ms |",
@@ -134,8 +145,9 @@ async fn main() {
         f("max_ms"),
         f("poll_round_p50_ms")
     );
+    println!("| delivered | {delivered} of {expected} | |");
     println!(
-        "| delivered | {delivered} of {expected} | |"
+        "| publishing rate | {:.0} records/s | |",
+        records as f64 / publish_secs
     );
-    println!("| publishing rate | {:.0} records/s | |", records as f64 / publish_secs);
 }

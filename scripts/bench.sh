@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 mkdir -p bench-results
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); date: $(date -u +%F)" | tee bench-results/machine.txt
 cargo bench --bench presence 2>/dev/null | tee bench-results/presence.md
+cargo bench --bench catalog 2>/dev/null | tee bench-results/catalog.md
+cargo bench --bench propagation 2>/dev/null | tee bench-results/propagation.md

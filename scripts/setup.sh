@@ -3,17 +3,23 @@
 # system packages (apt, as root or through sudo), a Rust toolchain, Node.js >= 20.19,
 # and the UI's npm packages. Safe to run again: it only installs what is missing.
 #   scripts/setup.sh          everything for `make run`
-#   scripts/setup.sh --test   plus what the tests need (Xvfb, Chromium, ImageMagick)
+#   scripts/setup.sh --test   plus what the tests need (Xvfb, Chromium, ImageMagick, aria2)
+#   scripts/setup.sh --bench  plus what the benchmarks compare against (iperf3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
+want_bench=0
 [ "${1:-}" = "--test" ] && want_test=1
+[ "${1:-}" = "--bench" ] && want_bench=1
 
 packages=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
   librsvg2-dev libayatana-appindicator3-dev libxdo-dev)
-test_packages=(xvfb xauth dbus-x11 chromium imagemagick)
+# aria2: a standard BitTorrent client the interoperability tests exchange files with.
+test_packages=(xvfb xauth dbus-x11 chromium imagemagick aria2)
+bench_packages=(iperf3)
 [ "$want_test" = 1 ] && packages+=("${test_packages[@]}")
+[ "$want_bench" = 1 ] && packages+=("${bench_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

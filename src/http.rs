@@ -27,8 +27,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api::types::{
     AddrRequest, CatalogStats, ContentIdRequest, Download, DownloadRequest, ErrorCode, Event,
-    FolderRequest, Holder, Library, Profile, PublishRequest, Resource, ResourceKind,
-    SearchRequest, SearchResult, UpdateResourceRequest,
+    FolderRequest, Holder, Library, Profile, PublishRequest, Resource, ResourceKind, SearchRequest,
+    SearchResult, UpdateResourceRequest,
 };
 use crate::api::{Api, ApiError};
 

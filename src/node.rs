@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::types::Profile;
-use crate::api::{Api, BLOCKED_TABLE, PROFILE_KEY, PROFILE_TABLE};
+use crate::api::{Api, ApiParts, BLOCKED_TABLE, PROFILE_KEY, PROFILE_TABLE};
 use crate::catalog::{self, Catalog, CatalogError};
 use crate::config::Config;
 use crate::events::EventBus;
@@ -54,6 +54,7 @@ struct StoredKey {
 pub struct Node {
     api: Api,
     store: Store,
+    transfer: Transfer,
     tracker: TaskTracker,
     cancel: CancellationToken,
 }
@@ -88,7 +89,12 @@ impl Node {
         let bus = EventBus::new();
         let tracker = TaskTracker::new();
         let cancel = CancellationToken::new();
-        let catalog = Catalog::open(&store, &config.data_dir.join(SEARCH_DIR), key.clone(), bus.clone())?;
+        let catalog = Catalog::open(
+            &store,
+            &config.data_dir.join(SEARCH_DIR),
+            key.clone(),
+            bus.clone(),
+        )?;
         let transfer = start_transfer(&config, cancel.child_token()).await?;
         // Subscribed before the network starts, so no presence event is missed.
         let catalog_events = bus.receiver();
@@ -131,20 +137,21 @@ impl Node {
             cancel.child_token(),
         ));
         tracing::info!(peer = %net.local_peer_id(), bt_port, "node started");
-        let api = Api::new(
+        let api = Api::new(ApiParts {
             net,
             bus,
             profile,
             profiles,
-            blocked_table,
+            blocked: blocked_table,
             config,
             catalog,
             sharing,
             bt_port,
-        );
+        });
         Ok(Self {
             api,
             store,
+            transfer,
             tracker,
             cancel,
         })
@@ -167,6 +174,8 @@ impl Node {
     /// Stops every task, flushes the store and releases the data-dir lock.
     pub async fn shutdown(self) {
         self.cancel.cancel();
+        // Waits for the engine's final fastresume write.
+        self.transfer.shutdown().await;
         self.tracker.close();
         self.tracker.wait().await;
         if let Err(e) = self.store.flush().await {
@@ -183,10 +192,15 @@ async fn start_transfer(config: &Config, cancel: CancellationToken) -> Result<Tr
         download_dir: config.download_dir.clone(),
         listen_addr: config.bt_listen_ip(),
         listen_port: port,
+        download_limit_bps: config.bt_download_limit_bps,
+        upload_limit_bps: config.bt_upload_limit_bps,
     };
     match Transfer::start(make(config.bt_port), cancel.clone()).await {
         Err(e) if config.bt_port_is_default => {
-            tracing::info!("BitTorrent port {} unavailable ({e}); using any free port", config.bt_port);
+            tracing::info!(
+                "BitTorrent port {} unavailable ({e}); using any free port",
+                config.bt_port
+            );
             Ok(Transfer::start(make(0), cancel).await?)
         }
         other => Ok(other?),

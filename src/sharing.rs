@@ -361,8 +361,8 @@ impl Sharing {
         let mut written: u64 = 0;
         let result: Result<(), SharingError> = async {
             while let Some(chunk) = body.next().await {
-                let chunk =
-                    chunk.map_err(|e| SharingError::BadRequest(format!("upload interrupted: {e}")))?;
+                let chunk = chunk
+                    .map_err(|e| SharingError::BadRequest(format!("upload interrupted: {e}")))?;
                 written += chunk.len() as u64;
                 if written > MAX_UPLOAD_BYTES {
                     return Err(SharingError::BadRequest("the file is too large".into()));
@@ -619,11 +619,10 @@ impl Sharing {
             .ok_or_else(|| {
                 SharingError::BadRequest("give a content id (40 hex digits) or a magnet URI".into())
             })?;
-        let record = self
-            .inner
-            .catalog
-            .get(&id)?
-            .ok_or_else(|| SharingError::NotFound(format!("no resource {id} in the catalog")))?;
+        let record =
+            self.inner.catalog.get(&id)?.ok_or_else(|| {
+                SharingError::NotFound(format!("no resource {id} in the catalog"))
+            })?;
         match self.inner.catalog.local_state(&id) {
             LocalState::Published | LocalState::Complete => {
                 return Err(SharingError::Conflict(
@@ -683,11 +682,8 @@ impl Sharing {
 
     /// Asks the DHT who provides `id`, and asks those peers what they hold.
     async fn discover_providers(&self, id: &str) {
-        let found = tokio::time::timeout(
-            PROVIDER_LOOKUP,
-            self.inner.net.providers(id.to_owned()),
-        )
-        .await;
+        let found =
+            tokio::time::timeout(PROVIDER_LOOKUP, self.inner.net.providers(id.to_owned())).await;
         let Ok(Ok(providers)) = found else {
             return;
         };
@@ -814,7 +810,7 @@ impl Sharing {
             .into_iter()
             .map(|(id, rec)| self.to_download(&id, &rec))
             .collect();
-        out.sort_by(|a, b| b.started_ms.cmp(&a.started_ms));
+        out.sort_by_key(|d| std::cmp::Reverse(d.started_ms));
         Ok(out)
     }
 
@@ -1015,7 +1011,10 @@ fn unique_path(dir: &Path, name: &str) -> PathBuf {
         return first;
     }
     let p = Path::new(name);
-    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let ext = p
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))
@@ -1043,7 +1042,10 @@ mod tests {
     fn taken_names_get_a_number() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.pdf"), b"x").unwrap();
-        assert_eq!(unique_path(dir.path(), "a.pdf"), dir.path().join("a (2).pdf"));
+        assert_eq!(
+            unique_path(dir.path(), "a.pdf"),
+            dir.path().join("a (2).pdf")
+        );
         assert_eq!(unique_path(dir.path(), "b.pdf"), dir.path().join("b.pdf"));
     }
 

@@ -234,7 +234,12 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
 
     /// Up to `limit` entries with keys in `[from, to)`, in key order. Undecodable entries
     /// are skipped and logged.
-    pub fn range(&self, from: &str, to: &str, limit: usize) -> Result<Vec<(String, T)>, StoreError> {
+    pub fn range(
+        &self,
+        from: &str,
+        to: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
         let mut out = Vec::new();
         for item in self.tree.range(from.as_bytes()..to.as_bytes()) {
             if out.len() >= limit {

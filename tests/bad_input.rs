@@ -199,7 +199,10 @@ async fn malformed_oversized_and_unknown_version_messages_fail_cleanly() {
         ),
         ("/hearth/presence/1", br#"{"about": 12}"#.to_vec()),
         ("/hearth/catalog/1", b"{{{{".to_vec()),
-        ("/hearth/catalog/1", br#"{"type":"entries","author":1}"#.to_vec()),
+        (
+            "/hearth/catalog/1",
+            br#"{"type":"entries","author":1}"#.to_vec(),
+        ),
         ("/hearth/catalog/1", vec![b' '; 100_000]),
     ];
     for (protocol, bytes) in attacks {
@@ -364,7 +367,13 @@ async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_
         seq: 1,
         hash: "0".repeat(64),
     };
-    let broken = sign_next(&author, Some(&wrong_prev), now + 2, resource_body("Broken second", 3)).unwrap();
+    let broken = sign_next(
+        &author,
+        Some(&wrong_prev),
+        now + 2,
+        resource_body("Broken second", 3),
+    )
+    .unwrap();
     let mut forged = sign_next(&author, None, now, resource_body("Honest words", 4))
         .unwrap()
         .signed;
@@ -417,7 +426,10 @@ async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_
         s = counted => s,
         _ = drive => unreachable!("the swarm never ends"),
     };
-    assert_eq!(stats.resources, 1, "only the genuine entry is stored: {stats:?}");
+    assert_eq!(
+        stats.resources, 1,
+        "only the genuine entry is stored: {stats:?}"
+    );
     for (word, hits) in [("genuine", 1), ("forked", 0), ("broken", 0), ("forged", 0)] {
         let r: SearchResult = node
             .client

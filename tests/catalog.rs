@@ -78,11 +78,15 @@ async fn download(node: &TestNode, id: &str) -> Option<Download> {
 }
 
 async fn complete(node: &TestNode, id: &str, timeout: Duration) -> Download {
-    eventually(timeout, &format!("{} completes {id}", node.name), || async {
-        download(node, id)
-            .await
-            .filter(|d| d.state == DownloadState::Complete)
-    })
+    eventually(
+        timeout,
+        &format!("{} completes {id}", node.name),
+        || async {
+            download(node, id)
+                .await
+                .filter(|d| d.state == DownloadState::Complete)
+        },
+    )
     .await
 }
 
@@ -110,7 +114,12 @@ async fn four_nodes_publish_replicate_download_and_track_availability() {
     }
 
     let original = random_file(&tmp.path().join("files/lattice.bin"), 20 << 20, 1);
-    let published = publish(&a, &tmp.path().join("files/lattice.bin"), "Quantum lattice data").await;
+    let published = publish(
+        &a,
+        &tmp.path().join("files/lattice.bin"),
+        "Quantum lattice data",
+    )
+    .await;
     let id = published.content_id.clone();
     assert_eq!(published.size, 20 << 20);
 
@@ -136,16 +145,26 @@ async fn four_nodes_publish_replicate_download_and_track_availability() {
 
     // Alice goes away; Dave joins later through Bob and gets the record from Bob or Carol.
     drop(a);
-    let mut d = TestNode::start("dave", &tmp.path().join("d"), &[b.addr.clone()], FAST_PRESENCE).await;
+    let mut d = TestNode::start(
+        "dave",
+        &tmp.path().join("d"),
+        std::slice::from_ref(&b.addr),
+        FAST_PRESENCE,
+    )
+    .await;
     let r = eventually(Duration::from_secs(15), "record reaches dave", || async {
         find(&d, "lattice", &id).await.filter(|r| r.available)
     })
     .await;
     assert!(r.holders_online >= 1, "{r:?}");
-    eventually(Duration::from_secs(15), "dave sees both holders", || async {
-        let r = find(&d, "lattice", &id).await?;
-        (r.holders_online >= 2).then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "dave sees both holders",
+        || async {
+            let r = find(&d, "lattice", &id).await?;
+            (r.holders_online >= 2).then_some(())
+        },
+    )
     .await;
     start_download(&d, &id).await;
     let got = complete(&d, &id, Duration::from_secs(60)).await;
@@ -159,14 +178,21 @@ async fn four_nodes_publish_replicate_download_and_track_availability() {
     // Dave drops his copy; as holders leave, availability follows.
     let () = d
         .client
-        .post("/api/downloads/cancel", &ContentIdRequest { content_id: id.clone() })
+        .post(
+            "/api/downloads/cancel",
+            &ContentIdRequest {
+                content_id: id.clone(),
+            },
+        )
         .await
         .unwrap();
     drop(b);
     c.kill();
-    let r = eventually(Duration::from_secs(20), "unavailable with no holder online", || async {
-        find(&d, "lattice", &id).await.filter(|r| !r.available)
-    })
+    let r = eventually(
+        Duration::from_secs(20),
+        "unavailable with no holder online",
+        || async { find(&d, "lattice", &id).await.filter(|r| !r.available) },
+    )
     .await;
     assert_eq!(r.holders_online, 0);
     let only_available: SearchResult = d
@@ -199,13 +225,17 @@ async fn publishing_offline_is_queued_and_sent_on_reconnect() {
         .client
         .post(
             "/api/peers/connect",
-            &hearth::api::types::AddrRequest { addr: b.addr.clone() },
+            &hearth::api::types::AddrRequest {
+                addr: b.addr.clone(),
+            },
         )
         .await
         .unwrap();
-    eventually(Duration::from_secs(10), "bob receives the offline entry", || async {
-        find(&b, "offline", &r.content_id).await
-    })
+    eventually(
+        Duration::from_secs(10),
+        "bob receives the offline entry",
+        || async { find(&b, "offline", &r.content_id).await },
+    )
     .await;
     eventually(Duration::from_secs(10), "alice's queue drains", || async {
         (stats(&a).await.queued_announcements == 0).then_some(())
@@ -219,12 +249,20 @@ async fn a_download_killed_midway_resumes_without_starting_over() {
     let a = TestNode::start("alice", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
     // Bob's engine is slowed down so the kill lands mid-way.
     let slow = format!("bt_download_limit_bps = 6000000\n{FAST_PRESENCE}");
-    let mut b = TestNode::start("bob", &tmp.path().join("b"), &[a.addr.clone()], &slow).await;
+    let mut b = TestNode::start(
+        "bob",
+        &tmp.path().join("b"),
+        std::slice::from_ref(&a.addr),
+        &slow,
+    )
+    .await;
     let file = tmp.path().join("big.bin");
     let original = random_file(&file, 48 << 20, 3);
     let r = publish(&a, &file, "Big dataset").await;
     eventually(Duration::from_secs(10), "record at bob", || async {
-        find(&b, "dataset", &r.content_id).await.filter(|r| r.available)
+        find(&b, "dataset", &r.content_id)
+            .await
+            .filter(|r| r.available)
     })
     .await;
     start_download(&b, &r.content_id).await;
@@ -236,11 +274,19 @@ async fn a_download_killed_midway_resumes_without_starting_over() {
     .await;
     b.kill();
 
-    let b = TestNode::start("bob", &tmp.path().join("b"), &[a.addr.clone()], FAST_PRESENCE).await;
+    let b = TestNode::start(
+        "bob",
+        &tmp.path().join("b"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
     // Right after the restart the engine already knows most of what it had: fast resume,
     // not a rehash from zero, and not a fresh download.
     let resumed = eventually(Duration::from_secs(10), "resumed state", || async {
-        download(&b, &r.content_id).await.filter(|d| d.have_bytes > 0)
+        download(&b, &r.content_id)
+            .await
+            .filter(|d| d.have_bytes > 0)
     })
     .await;
     assert!(
@@ -266,15 +312,23 @@ async fn shared_folders_publish_unpublish_and_never_follow_symlinks_out() {
         shared.display().to_string()
     );
     let a = TestNode::start("alice", &tmp.path().join("a"), &[], &config).await;
-    let b = TestNode::start("bob", &tmp.path().join("b"), &[a.addr.clone()], FAST_PRESENCE).await;
+    let b = TestNode::start(
+        "bob",
+        &tmp.path().join("b"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
 
     std::os::unix::fs::symlink(outside.join("secret.txt"), shared.join("link.txt")).unwrap();
     std::os::unix::fs::symlink(&outside, shared.join("linked-dir")).unwrap();
     random_file(&shared.join("report.pdf"), 50_000, 4);
 
-    let r = eventually(Duration::from_secs(15), "dropped file published and replicated", || async {
-        search(&b, "report").await.items.into_iter().next()
-    })
+    let r = eventually(
+        Duration::from_secs(15),
+        "dropped file published and replicated",
+        || async { search(&b, "report").await.items.into_iter().next() },
+    )
     .await;
     let lib: Library = a.client.get("/api/library").await.unwrap();
     assert_eq!(lib.published.len(), 1, "only the real file: {lib:?}");
@@ -282,9 +336,16 @@ async fn shared_folders_publish_unpublish_and_never_follow_symlinks_out() {
     assert!(search(&a, "link").await.items.is_empty());
 
     std::fs::remove_file(shared.join("report.pdf")).unwrap();
-    eventually(Duration::from_secs(15), "deleted file unpublished everywhere", || async {
-        find(&b, "report", &r.content_id).await.is_none().then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "deleted file unpublished everywhere",
+        || async {
+            find(&b, "report", &r.content_id)
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
     let lib: Library = a.client.get("/api/library").await.unwrap();
     assert!(lib.published.is_empty(), "{lib:?}");

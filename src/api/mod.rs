@@ -14,10 +14,10 @@ use tokio::sync::{broadcast, Mutex};
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Config, ConfigFile};
-use crate::sharing::{Sharing, SharingError};
 use crate::events::{EventBus, Gap};
 use crate::net::{NetError, NetHandle};
 use crate::presence::validate_profile;
+use crate::sharing::{Sharing, SharingError};
 use crate::store::{StoreError, Table};
 use types::*;
 
@@ -90,10 +90,12 @@ impl From<SharingError> for ApiError {
     fn from(e: SharingError) -> Self {
         use crate::transfer::TransferError;
         let code = match &e {
-            SharingError::Catalog(_) => return match e {
-                SharingError::Catalog(c) => c.into(),
-                _ => unreachable!("matched above"),
-            },
+            SharingError::Catalog(_) => {
+                return match e {
+                    SharingError::Catalog(c) => c.into(),
+                    _ => unreachable!("matched above"),
+                }
+            }
             SharingError::BadRequest(_) => ErrorCode::BadRequest,
             SharingError::NotFound(_) => ErrorCode::NotFound,
             SharingError::Conflict(_) => ErrorCode::Conflict,
@@ -133,6 +135,19 @@ struct Inner {
     bt_port: u16,
 }
 
+/// What the node hands the API when it starts.
+pub(crate) struct ApiParts {
+    pub net: NetHandle,
+    pub bus: EventBus,
+    pub profile: Profile,
+    pub profiles: Table<Profile>,
+    pub blocked: Table<bool>,
+    pub config: Config,
+    pub catalog: Catalog,
+    pub sharing: Sharing,
+    pub bt_port: u16,
+}
+
 /// The node's API. Cheap to clone.
 #[derive(Clone)]
 pub struct Api {
@@ -153,29 +168,19 @@ fn parse_addr(addr: &str) -> Result<Multiaddr, ApiError> {
 }
 
 impl Api {
-    pub(crate) fn new(
-        net: NetHandle,
-        bus: EventBus,
-        profile: Profile,
-        profiles: Table<Profile>,
-        blocked: Table<bool>,
-        config: Config,
-        catalog: Catalog,
-        sharing: Sharing,
-        bt_port: u16,
-    ) -> Self {
+    pub(crate) fn new(parts: ApiParts) -> Self {
         Self {
             inner: Arc::new(Inner {
-                net,
-                bus,
+                net: parts.net,
+                bus: parts.bus,
                 started: Instant::now(),
-                profile: Mutex::new(profile),
-                profiles,
-                blocked,
-                config: Mutex::new(config),
-                catalog,
-                sharing,
-                bt_port,
+                profile: Mutex::new(parts.profile),
+                profiles: parts.profiles,
+                blocked: parts.blocked,
+                config: Mutex::new(parts.config),
+                catalog: parts.catalog,
+                sharing: parts.sharing,
+                bt_port: parts.bt_port,
             }),
         }
     }
@@ -312,7 +317,11 @@ impl Api {
     }
 
     pub async fn unpublish(&self, content_id: String) -> Result<(), ApiError> {
-        Ok(self.inner.sharing.unpublish(&self::content_id(&content_id)?).await?)
+        Ok(self
+            .inner
+            .sharing
+            .unpublish(&self::content_id(&content_id)?)
+            .await?)
     }
 
     pub async fn update_resource(&self, req: UpdateResourceRequest) -> Result<Resource, ApiError> {
@@ -328,7 +337,10 @@ impl Api {
     }
 
     pub async fn get_resource(&self, content_id: String) -> Result<Resource, ApiError> {
-        Ok(self.inner.catalog.resource(&self::content_id(&content_id)?)?)
+        Ok(self
+            .inner
+            .catalog
+            .resource(&self::content_id(&content_id)?)?)
     }
 
     pub async fn list_holders(&self, content_id: String) -> Result<Vec<Holder>, ApiError> {
@@ -340,16 +352,28 @@ impl Api {
     }
 
     pub async fn pause_download(&self, content_id: String) -> Result<(), ApiError> {
-        Ok(self.inner.sharing.pause(&self::content_id(&content_id)?).await?)
+        Ok(self
+            .inner
+            .sharing
+            .pause(&self::content_id(&content_id)?)
+            .await?)
     }
 
     pub async fn resume_download(&self, content_id: String) -> Result<(), ApiError> {
-        Ok(self.inner.sharing.resume(&self::content_id(&content_id)?).await?)
+        Ok(self
+            .inner
+            .sharing
+            .resume(&self::content_id(&content_id)?)
+            .await?)
     }
 
     /// Stops a download and deletes its partial data.
     pub async fn cancel_download(&self, content_id: String) -> Result<(), ApiError> {
-        Ok(self.inner.sharing.cancel(&self::content_id(&content_id)?).await?)
+        Ok(self
+            .inner
+            .sharing
+            .cancel(&self::content_id(&content_id)?)
+            .await?)
     }
 
     pub async fn list_downloads(&self) -> Result<Vec<Download>, ApiError> {
@@ -359,7 +383,10 @@ impl Api {
     /// The folder holding a resource on this disk; also opens it in the file manager when
     /// this node runs on a desktop.
     pub async fn open_folder(&self, content_id: String) -> Result<String, ApiError> {
-        let path = self.inner.sharing.local_path(&self::content_id(&content_id)?)?;
+        let path = self
+            .inner
+            .sharing
+            .local_path(&self::content_id(&content_id)?)?;
         let folder = if path.is_dir() {
             path
         } else {
@@ -391,7 +418,9 @@ impl Api {
                 req.path
             )));
         }
-        let path = path.canonicalize().map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let path = path
+            .canonicalize()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let mut config = self.inner.config.lock().await;
         if !config.shared_folders.contains(&path) {
             self.inner.sharing.watch_folder(&path).await?;

@@ -121,7 +121,9 @@ fn parse_kind(s: &str) -> Result<ResourceKind, String> {
     ResourceKind::ALL
         .into_iter()
         .find(|k| k.as_str() == s.to_ascii_lowercase())
-        .ok_or_else(|| format!("unknown kind {s:?}: use paper, dataset, video, audio, image or other"))
+        .ok_or_else(|| {
+            format!("unknown kind {s:?}: use paper, dataset, video, audio, image or other")
+        })
 }
 
 #[derive(Args)]
@@ -358,10 +360,16 @@ magnet:     {}
                     },
                 )
                 .await?;
-            print(json, &serde_json::json!({"unpublished": content_id}), || {
-                format!("unpublished {content_id}
-")
-            })
+            print(
+                json,
+                &serde_json::json!({"unpublished": content_id}),
+                || {
+                    format!(
+                        "unpublished {content_id}
+"
+                    )
+                },
+            )
         }
         Command::Search(a) => {
             let req = SearchRequest {
@@ -430,9 +438,12 @@ magnet:     {}
                 d = follow_download(&client, d, json).await?;
             }
             print(json, &d, || {
-                format!("{}: {:?}
+                format!(
+                    "{}: {:?}
 saved to {}
-", d.title, d.state, d.path)
+",
+                    d.title, d.state, d.path
+                )
             })?;
             if d.state == DownloadState::Failed {
                 anyhow::bail!(
@@ -447,7 +458,8 @@ saved to {}
             print(json, &list, || {
                 if list.is_empty() {
                     return "no downloads
-".into();
+"
+                    .into();
                 }
                 list.iter()
                     .map(|d| {
@@ -470,7 +482,11 @@ saved to {}
 }
 
 /// Polls a download until it completes or fails, drawing a progress bar on a terminal.
-async fn follow_download(client: &Client, mut d: Download, quiet: bool) -> anyhow::Result<Download> {
+async fn follow_download(
+    client: &Client,
+    mut d: Download,
+    quiet: bool,
+) -> anyhow::Result<Download> {
     use std::io::{IsTerminal, Write};
     let tty = !quiet && std::io::stderr().is_terminal();
     let mut last_line = String::new();
@@ -515,7 +531,14 @@ async fn follow_download(client: &Client, mut d: Download, quiet: bool) -> anyho
 }
 
 fn short(peer: &str) -> String {
-    let tail: String = peer.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = peer
+        .chars()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("…{tail}")
 }
 

@@ -321,7 +321,9 @@ pub fn validate_body(body: &Body) -> Result<(), FeedError> {
                 return bad("magnet URI does not name the content id".into());
             }
             if r.files.is_empty() || r.files.len() > MAX_RECORD_FILES {
-                return bad(format!("file list must have 1 to {MAX_RECORD_FILES} entries"));
+                return bad(format!(
+                    "file list must have 1 to {MAX_RECORD_FILES} entries"
+                ));
             }
             let mut sum: u64 = 0;
             for f in &r.files {
@@ -501,7 +503,10 @@ pub(crate) mod tests {
             decode(&vec![b' '; MAX_ENTRY_BYTES + 1]),
             Err(FeedError::Oversize(_))
         ));
-        assert!(matches!(decode(b"{\"payload\":1}"), Err(FeedError::Malformed(_))));
+        assert!(matches!(
+            decode(b"{\"payload\":1}"),
+            Err(FeedError::Malformed(_))
+        ));
         assert!(matches!(decode(b"\xff\xfe"), Err(FeedError::Malformed(_))));
     }
 

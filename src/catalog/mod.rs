@@ -75,7 +75,9 @@ pub enum Ingested {
     Stored,
     Duplicate,
     /// Earlier entries of this feed are missing; the caller should fetch them from `have`.
-    Gap { have: u64 },
+    Gap {
+        have: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -302,7 +304,9 @@ impl Catalog {
                 if profile.display_name.is_empty() {
                     state.names.remove(author);
                 } else {
-                    state.names.insert(author.clone(), profile.display_name.clone());
+                    state
+                        .names
+                        .insert(author.clone(), profile.display_name.clone());
                 }
             }
         }
@@ -348,7 +352,9 @@ impl Catalog {
         let head = self.state().heads.get(&local).cloned();
         let v = feed::sign_next(&self.inner.key, head.as_ref(), now_ms(), body)?;
         self.store_entry(&v)?;
-        self.inner.queue.insert(&format!("{:020}", v.entry.seq), &v.entry.seq)?;
+        self.inner
+            .queue
+            .insert(&format!("{:020}", v.entry.seq), &v.entry.seq)?;
         self.inner.store.flush().await?;
         Ok(v)
     }
@@ -669,7 +675,7 @@ impl Catalog {
                 peer_id: id,
             });
         }
-        out.sort_by(|a, b| (b.is_self, b.online).cmp(&(a.is_self, a.online)));
+        out.sort_by_key(|h| std::cmp::Reverse((h.is_self, h.online)));
         out
     }
 
@@ -701,7 +707,7 @@ impl Catalog {
                 out.push(self.to_resource(r));
             }
         }
-        out.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+        out.sort_by_key(|r| std::cmp::Reverse(r.created_ms));
         Ok(out)
     }
 
@@ -726,9 +732,10 @@ impl Catalog {
         // The ids some online holder has, gathered once instead of per candidate.
         let available: Option<HashSet<String>> = req.available_only.then(|| {
             let s = self.state();
-            let mine = s.local.iter().filter(|(_, l)| {
-                matches!(l, LocalState::Published | LocalState::Complete)
-            });
+            let mine = s
+                .local
+                .iter()
+                .filter(|(_, l)| matches!(l, LocalState::Published | LocalState::Complete));
             let theirs = s
                 .online
                 .iter()
@@ -770,7 +777,11 @@ impl Catalog {
         let available = availability(&s, self.inner.local, &r.body.content_id);
         let b = r.body;
         Resource {
-            local: s.local.get(&b.content_id).copied().unwrap_or(LocalState::None),
+            local: s
+                .local
+                .get(&b.content_id)
+                .copied()
+                .unwrap_or(LocalState::None),
             author_name: s.names.get(&r.author).cloned(),
             thumbnail: b.thumbnail.as_deref().and_then(data_url),
             holders_known: known,

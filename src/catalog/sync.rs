@@ -146,7 +146,7 @@ impl Syncer {
         match msg {
             Inbound::Entry { from, entry } => {
                 let author = entry.entry.author.clone();
-                match self.catalog.ingest(entry).await {
+                match self.catalog.ingest(*entry).await {
                     Ok(Ingested::Gap { have }) => self.spawn_catch_up(from, author, have),
                     Ok(_) => {}
                     Err(e) => tracing::debug!(%from, "entry refused: {e}"),
@@ -178,9 +178,7 @@ impl Syncer {
                 after,
                 limit,
             } => CatalogResponse::Entries {
-                entries: self
-                    .catalog
-                    .entries_after(&author, after, limit as usize)?,
+                entries: self.catalog.entries_after(&author, after, limit as usize)?,
             },
             CatalogRequest::Holdings => {
                 CatalogResponse::Holdings(self.catalog.local_holdings(self.deps.bt_port))

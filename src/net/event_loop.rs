@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::*;
 use super::{Behaviour, BehaviourEvent, Command, GossipError, Inbound, NetError, NetStatus};
-use crate::catalog::feed;
 use crate::api::types::Profile;
+use crate::catalog::feed;
 use crate::config::PresenceConfig;
 use crate::events::{now_ms, EventBus};
 use crate::presence::{strip_p2p, Announce, Input, Output, Presence, MAX_ADDRS};
@@ -69,6 +69,7 @@ pub(crate) struct EventLoop {
 }
 
 impl EventLoop {
+    #[allow(clippy::too_many_arguments)] // each is a separate piece of the loop's state
     pub(crate) fn new(
         mut swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
@@ -626,22 +627,16 @@ impl EventLoop {
                 }
             }
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
-                id, result, step, ..
-            }) => {
-                if let kad::QueryResult::GetProviders(result) = result {
-                    self.on_providers(id, result, step.last);
-                }
-            }
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
+            }) => self.on_providers(id, result, step.last),
             _ => {}
         }
     }
 
-    fn on_providers(
-        &mut self,
-        id: kad::QueryId,
-        result: kad::GetProvidersResult,
-        last: bool,
-    ) {
+    fn on_providers(&mut self, id: kad::QueryId, result: kad::GetProvidersResult, last: bool) {
         let done = match result {
             Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
                 if let Some((found, _)) = self.provider_queries.get_mut(&id) {
@@ -669,8 +664,7 @@ impl EventLoop {
         request: CatalogRequest,
         channel: request_response::ResponseChannel<CatalogResponse>,
     ) {
-        if self.presence.is_blocked(&peer) || self.catalog_channels.len() >= MAX_INBOUND_REQUESTS
-        {
+        if self.presence.is_blocked(&peer) || self.catalog_channels.len() >= MAX_INBOUND_REQUESTS {
             let _ = self
                 .swarm
                 .behaviour_mut()
@@ -680,7 +674,10 @@ impl EventLoop {
         }
         self.next_inbound_id += 1;
         let id = self.next_inbound_id;
-        match self.inbound.try_send(Inbound::Request { id, peer, request }) {
+        match self
+            .inbound
+            .try_send(Inbound::Request { id, peer, request })
+        {
             Ok(()) => {
                 self.catalog_channels.insert(id, channel);
             }
@@ -749,7 +746,7 @@ impl EventLoop {
                 // A full channel drops the entry; feed catch-up fetches it again later.
                 let _ = self.inbound.try_send(Inbound::Entry {
                     from: source,
-                    entry,
+                    entry: Box::new(entry),
                 });
                 gossipsub::MessageAcceptance::Accept
             }

@@ -125,7 +125,7 @@ pub enum GossipError {
 pub enum Inbound {
     Entry {
         from: PeerId,
-        entry: crate::catalog::feed::Verified,
+        entry: Box<crate::catalog::feed::Verified>,
     },
     Have {
         holder: PeerId,
@@ -232,7 +232,11 @@ impl NetHandle {
     }
 
     /// Answers the inbound catalog request `id`.
-    pub async fn catalog_respond(&self, id: u64, response: CatalogResponse) -> Result<(), NetError> {
+    pub async fn catalog_respond(
+        &self,
+        id: u64,
+        response: CatalogResponse,
+    ) -> Result<(), NetError> {
         self.tx
             .send(Command::CatalogRespond { id, response })
             .await
@@ -364,6 +368,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
 
 /// Starts the network: builds the swarm, starts listening (waiting until every listener
 /// has an address), dials the bootstrap peers and spawns the event loop on `tracker`.
+#[allow(clippy::too_many_arguments)] // what the network needs from the node, once
 pub async fn start(
     key: Keypair,
     config: &Config,

@@ -68,7 +68,11 @@ pub enum CatalogRequest {
     /// "Which feeds do you have, up to which sequence number?"
     Heads,
     /// "Entries of feed `author` after `after`", at most `limit` (capped by the answerer).
-    Entries { author: String, after: u64, limit: u32 },
+    Entries {
+        author: String,
+        after: u64,
+        limit: u32,
+    },
     /// "What do you hold, and where does your BitTorrent engine listen?"
     Holdings,
     /// "The .torrent metadata of this content id."
@@ -87,11 +91,17 @@ pub struct FeedHead {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CatalogResponse {
-    Heads { heads: Vec<FeedHead> },
-    Entries { entries: Vec<crate::catalog::feed::SignedEntry> },
+    Heads {
+        heads: Vec<FeedHead>,
+    },
+    Entries {
+        entries: Vec<crate::catalog::feed::SignedEntry>,
+    },
     Holdings(Holdings),
     /// The .torrent file, base64.
-    Torrent { torrent: String },
+    Torrent {
+        torrent: String,
+    },
     NotFound,
     /// The answerer is overloaded; ask again later or elsewhere.
     Busy,
@@ -124,8 +134,7 @@ impl HaveMessage {
         if m.complete.len() + m.partial.len() + m.dropped.len() > MAX_HAVE_IDS {
             return Err("too many content ids".into());
         }
-        if m
-            .complete
+        if m.complete
             .iter()
             .chain(&m.partial)
             .chain(&m.dropped)

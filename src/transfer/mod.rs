@@ -88,6 +88,10 @@ pub struct TransferConfig {
     pub listen_addr: IpAddr,
     /// TCP port of the BitTorrent listener; 0 picks any free port (see [`Transfer::bt_port`]).
     pub listen_port: u16,
+    /// Download speed limit for the whole session, bytes per second (`None`: unlimited).
+    pub download_limit_bps: Option<u32>,
+    /// Upload speed limit for the whole session, bytes per second (`None`: unlimited).
+    pub upload_limit_bps: Option<u32>,
 }
 
 impl TransferConfig {
@@ -97,6 +101,8 @@ impl TransferConfig {
             download_dir: download_dir.into(),
             listen_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             listen_port: 0,
+            download_limit_bps: None,
+            upload_limit_bps: None,
         }
     }
 }
@@ -371,6 +377,10 @@ impl Transfer {
             cancellation_token: Some(token.child_token()),
             disable_local_service_discovery: true,
             client_name_and_version: Some(format!("Hearth {}", env!("CARGO_PKG_VERSION"))),
+            ratelimits: librqbit::limits::LimitsConfig {
+                download_bps: cfg.download_limit_bps.and_then(std::num::NonZeroU32::new),
+                upload_bps: cfg.upload_limit_bps.and_then(std::num::NonZeroU32::new),
+            },
             ..Default::default()
         };
         let created = tokio::time::timeout(

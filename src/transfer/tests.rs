@@ -69,6 +69,8 @@ impl Node {
             download_dir: dir.join("downloads"),
             listen_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             listen_port: 0,
+            download_limit_bps: None,
+            upload_limit_bps: None,
         };
         let cancel = CancellationToken::new();
         let t = Transfer::start(cfg, cancel.clone())
@@ -1092,6 +1094,8 @@ async fn errors_are_clear() {
         download_dir: node.dir.join("downloads"),
         listen_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         listen_port: 0,
+        download_limit_bps: None,
+        upload_limit_bps: None,
     };
     assert!(matches!(
         Transfer::start(cfg, CancellationToken::new()).await,

@@ -28,7 +28,19 @@ try {
       await eventually(5000, async () => assert.equal(new URL(page.url()).hash, ''));
       await page.getByTestId('page-explore').waitFor();
       await eventually(5000, async () => assert.match(await page.getByTestId('online-count').innerText(), /online/));
+      await eventually(5000, async () => assert.ok((await page.getByTestId('result').count()) >= 5));
+      // untrusted titles are shown as text; unavailable results are greyed out
+      assert.equal(await page.locator('[data-testid="result"] img[src="x"]').count(), 0);
+      assert.ok((await page.locator('[data-testid="result"][data-available="false"]').count()) >= 1);
       await shot('explore');
+
+      // a resource page, downloading live
+      const pick = scheme === 'light' ? 'Bernoulli numbers, plotted' : 'Sketch of the Analytical Engine';
+      await page.locator('[data-testid="result"]', { hasText: pick }).locator('a').click();
+      await page.getByTestId('download-button').click();
+      await eventually(10000, async () => assert.equal(await page.getByTestId('download-progress').getAttribute('aria-valuenow'), '100'));
+      await page.waitForTimeout(400);
+      await shot('resource');
 
       for (const r of ['library', 'downloads', 'chat']) {
         await page.getByTestId(`nav-${r}`).click();

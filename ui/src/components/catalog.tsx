@@ -221,7 +221,14 @@ export function ConfirmButton({
     );
   }
   return (
-    <span class="confirm" role="group" aria-label={question}>
+    <span
+      class="confirm"
+      role="group"
+      aria-label={question}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') setAsking(false);
+      }}
+    >
       <span class="confirm-q">{question}</span>
       <button
         ref={yes}

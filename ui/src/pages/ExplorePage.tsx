@@ -337,16 +337,21 @@ export function ResultRow({ resource: r, selfId }: { resource: Resource; selfId:
   const classes = r.available ? 'result card' : 'result card is-unavailable';
   return (
     <li class={classes} data-testid="result" data-content-id={r.content_id} data-available={String(r.available)}>
-      <a class="result-link" href={resourceHref(r.content_id)} aria-label={r.title}>
+      <a
+        class="result-link"
+        href={resourceHref(r.content_id)}
+        aria-labelledby={`rt-${r.content_id}`}
+        aria-describedby={`rm-${r.content_id}`}
+      >
         <Thumb resource={r} size={52} />
         <div class="result-main">
           <div class="result-title">
-            <span class="result-name" data-testid="result-title" title={r.title}>
+            <span class="result-name" id={`rt-${r.content_id}`} data-testid="result-title" title={r.title}>
               {r.title}
             </span>
             {localChip(r)}
           </div>
-          <div class="result-meta">
+          <div class="result-meta" id={`rm-${r.content_id}`}>
             <span class="meta-item">{kindLabel(r.kind)}</span>
             <span class="meta-item" data-testid="result-author">
               {authorName(r, selfId)}

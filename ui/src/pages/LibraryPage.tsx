@@ -534,6 +534,11 @@ function FoldersCard({ library, onChanged }: { library: Library | null; onChange
           </ul>
         )}
         {library && library.folders.length === 0 && <p class="setting-help">No shared folders yet.</p>}
+        {library && library.uploads_folder && (
+          <p class="setting-help" data-testid="uploads-folder">
+            Files published from a browser are kept in <code class="mono wrap">{library.uploads_folder}</code>
+          </p>
+        )}
         {!library && <p class="muted">Loading…</p>}
         <form class="input-row" onSubmit={onAdd}>
           <input
