@@ -350,3 +350,75 @@ async fn shared_folders_publish_unpublish_and_never_follow_symlinks_out() {
     let lib: Library = a.client.get("/api/library").await.unwrap();
     assert!(lib.published.is_empty(), "{lib:?}");
 }
+
+/// Runs the `hearth` CLI against the node on `dir` and parses its `--json` output.
+fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run hearth");
+    assert!(
+        out.status.success(),
+        "hearth {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json output")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_shares_searches_gets_and_unshares() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = TestNode::start("alice", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
+    let b = TestNode::start(
+        "bob",
+        &tmp.path().join("b"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
+    let file = tmp.path().join("survey.csv");
+    let original = random_file(&file, 3 << 20, 5);
+
+    let shared = cli(
+        &a.dir,
+        &[
+            "share",
+            file.to_str().unwrap(),
+            "--title",
+            "Bird survey 2026",
+            "--tag",
+            "birds",
+        ],
+    );
+    let id = shared["content_id"].as_str().unwrap().to_owned();
+    assert_eq!(shared["kind"], "dataset", "guessed from .csv");
+
+    let found = eventually(Duration::from_secs(10), "cli search finds it", || async {
+        let r = cli(
+            &b.dir,
+            &["search", "bird", "--kind", "dataset", "--available"],
+        );
+        (r["items"].as_array()?.len() == 1).then_some(r)
+    })
+    .await;
+    assert_eq!(found["items"][0]["content_id"], id.as_str());
+
+    let got = cli(&b.dir, &["get", &id]);
+    assert_eq!(got["state"], "complete");
+    assert_eq!(
+        std::fs::read(got["path"].as_str().unwrap()).unwrap(),
+        original
+    );
+    let list = cli(&b.dir, &["downloads"]);
+    assert_eq!(list[0]["content_id"], id.as_str());
+
+    cli(&a.dir, &["unshare", &id]);
+    eventually(Duration::from_secs(10), "unshared everywhere", || async {
+        let r = cli(&b.dir, &["search", "bird"]);
+        r["items"].as_array()?.is_empty().then_some(())
+    })
+    .await;
+}
