@@ -288,7 +288,7 @@ pub struct FolderRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct Library {
     pub folders: Vec<String>,
-    /// Where uploads from the browser are kept (also a shared folder).
+    /// Where files uploaded from a browser are kept (published one by one, not watched).
     pub uploads_folder: String,
     pub published: Vec<Resource>,
 }

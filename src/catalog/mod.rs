@@ -571,15 +571,22 @@ impl Catalog {
 
     /// What this node has of `content_id`.
     pub fn set_local(&self, content_id: &str, local: LocalState) {
+        // Holding a copy or not changes the holder count even when availability stays.
         let changed = {
             let mut s = self.state();
-            let before = availability(&s, self.inner.local, content_id);
+            let view = |s: &State| {
+                (
+                    availability(s, self.inner.local, content_id),
+                    holder_counts(s, content_id),
+                )
+            };
+            let before = view(&s);
             if local == LocalState::None {
                 s.local.remove(content_id);
             } else {
                 s.local.insert(content_id.to_owned(), local);
             }
-            before != availability(&s, self.inner.local, content_id)
+            before != view(&s)
         };
         if changed {
             self.emit_availability(vec![content_id.to_owned()]);

@@ -134,7 +134,7 @@ peers: Array<string>, };
 export type FolderRequest = { path: string, };
 export type Library = { folders: Array<string>, 
 /**
- * Where uploads from the browser are kept (also a shared folder).
+ * Where files uploaded from a browser are kept (published one by one, not watched).
  */
 uploads_folder: string, published: Array<Resource>, };
 export type RejectCounts = { bad_signature: number, broken_chain: number, fork: number, oversize: number, malformed: number, invalid: number, };

@@ -50,7 +50,8 @@ function useSearch(initialQuery: ExploreQuery) {
       }),
   );
   useEffect(() => {
-    if (restored) controller.scheduleRefresh();
+    // Remembered results show at once and are brought up to date soon after.
+    if (restored?.state.loaded) controller.scheduleRefresh();
     else controller.reload();
     return () => controller.dispose();
   }, [controller]);
@@ -65,7 +66,7 @@ export function ExplorePage({ initialQuery = EMPTY_QUERY }: { initialQuery?: Exp
 
   // Keep the search in the address (without adding history), so Back comes back to it.
   useEffect(() => {
-    if (parseRoute(window.location.hash) !== 'explore' && window.location.hash !== '') return;
+    if (parseRoute(window.location.hash) !== 'explore') return;
     const params = queryToParams(q);
     replaceHash(params ? `#/explore?${params}` : '#/explore');
   }, [queryKey(q)]);
