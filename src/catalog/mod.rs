@@ -31,7 +31,7 @@ use feed::{Append, Body, FeedError, Head, ResourceBody, SignedEntry, Verified};
 
 const FEEDS_TABLE: &str = "feed_entries_v1";
 const HEADS_TABLE: &str = "feed_heads_v1";
-const RESOURCES_TABLE: &str = "resources_v1";
+const RESOURCES_TABLE: &str = "resource_refs_v1";
 const AUTHORS_TABLE: &str = "authors_v1";
 const HOLDINGS_TABLE: &str = "holdings_v1";
 const QUEUE_TABLE: &str = "announce_queue_v1";
@@ -69,6 +69,14 @@ pub struct StoredResource {
     pub seq: u64,
 }
 
+/// Where a resource's current description is: the feed entry that published it. Records
+/// are not copied out of the feed, which keeps the store at one copy of each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ResourceRef {
+    author: String,
+    seq: u64,
+}
+
 /// The result of offering an entry to the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingested {
@@ -98,6 +106,8 @@ struct State {
     rejected: RejectCounts,
     /// Index changes not yet committed; store writes not yet flushed.
     dirty: bool,
+    /// Feeds whose head changed since the last commit (written then).
+    heads_dirty: HashSet<String>,
     counters_dirty: bool,
 }
 
@@ -107,7 +117,7 @@ struct Inner {
     store: Store,
     feeds: Table<SignedEntry>,
     heads: Table<Head>,
-    resources: Table<StoredResource>,
+    resources: Table<ResourceRef>,
     authors: Table<Profile>,
     holdings: Table<Holdings>,
     queue: Table<u64>,
@@ -152,12 +162,28 @@ impl Catalog {
         let counters = store.table::<RejectCounts>(COUNTERS_TABLE)?;
         let index_state = store.table::<bool>(COUNTERS_TABLE)?;
         rebuild |= index_state.get(INDEX_DIRTY_KEY)?.unwrap_or(false);
-        let resources = store.table::<StoredResource>(RESOURCES_TABLE)?;
+        let resources = store.table::<ResourceRef>(RESOURCES_TABLE)?;
         let mut state = State {
             rejected: counters.get(COUNTERS_KEY)?.unwrap_or_default(),
             ..Default::default()
         };
-        for (author, head) in heads_table.entries()? {
+        let feeds = store.table::<SignedEntry>(FEEDS_TABLE)?;
+        for (author, mut head) in heads_table.entries()? {
+            // Heads of other feeds are written with each commit; entries stored after the
+            // last one (before a crash) move the head on here.
+            let later = feeds.range(
+                &feed_key(&author, head.seq + 1),
+                &format!("{author}0"),
+                usize::MAX,
+            )?;
+            if let Some((_, last)) = later.last() {
+                if let Ok(v) = feed::verify(last.clone()) {
+                    head = Head {
+                        seq: v.entry.seq,
+                        hash: v.hash,
+                    };
+                }
+            }
             state.heads.insert(author, head);
         }
         for (peer, h) in holdings.entries()? {
@@ -175,7 +201,7 @@ impl Catalog {
                 local: key.public().to_peer_id(),
                 key,
                 store: store.clone(),
-                feeds: store.table(FEEDS_TABLE)?,
+                feeds,
                 heads: heads_table,
                 resources,
                 authors,
@@ -211,8 +237,10 @@ impl Catalog {
         self.inner.search.clear()?;
         let mut n = 0usize;
         for (_, r) in self.inner.resources.entries()? {
-            self.inner.search.upsert(&index_doc(&r))?;
-            n += 1;
+            if let Some(r) = self.load(&r)? {
+                self.inner.search.upsert(&index_doc(&r))?;
+                n += 1;
+            }
         }
         self.inner.search.commit()?;
         self.inner.index_state.insert(INDEX_DIRTY_KEY, &false)?;
@@ -245,6 +273,14 @@ impl Catalog {
             Append::Duplicate => Ok(Ingested::Duplicate),
             Append::Gap { have } => Ok(Ingested::Gap { have }),
             Append::Next => {
+                // A head lost in a crash (heads are written with the commit) must not let a
+                // different entry replace a stored one.
+                let key = feed_key(&author, v.entry.seq);
+                if let Some(stored) = self.inner.feeds.get(&key)? {
+                    if feed::hash_of(&stored) != v.hash {
+                        return Err(FeedError::Fork(v.entry.seq).into());
+                    }
+                }
                 self.store_entry(v)?;
                 Ok(Ingested::Stored)
             }
@@ -261,7 +297,13 @@ impl Catalog {
         self.inner
             .feeds
             .insert(&feed_key(author, v.entry.seq), &v.signed)?;
-        self.inner.heads.insert(author, &head)?;
+        if *author == self.inner.local.to_string() {
+            // This node's own head is written at once: after a crash it must never sign a
+            // second entry with a sequence number it already used.
+            self.inner.heads.insert(author, &head)?;
+        } else {
+            self.state().heads_dirty.insert(author.clone());
+        }
         self.state().heads.insert(author.clone(), head);
         match &v.entry.body {
             Body::Publish { resource } => {
@@ -277,7 +319,13 @@ impl Catalog {
                     }
                 }
                 self.index_changed()?;
-                self.inner.resources.insert(&resource.content_id, &stored)?;
+                self.inner.resources.insert(
+                    &resource.content_id,
+                    &ResourceRef {
+                        author: author.clone(),
+                        seq: v.entry.seq,
+                    },
+                )?;
                 self.inner.search.upsert(&index_doc(&stored))?;
                 let resource = self.to_resource(stored);
                 self.inner.bus.emit(EventKind::ResourceAdded { resource });
@@ -379,13 +427,21 @@ impl Catalog {
 
     /// Makes new records searchable and pending writes durable. Cheap when nothing changed.
     pub async fn commit(&self) -> Result<(), CatalogError> {
-        let (dirty, counters) = {
+        let (dirty, counters, heads) = {
             let mut s = self.state();
-            let d = (s.dirty, s.counters_dirty.then(|| s.rejected.clone()));
+            let heads: Vec<(String, Head)> = std::mem::take(&mut s.heads_dirty)
+                .into_iter()
+                .filter_map(|a| s.heads.get(&a).map(|h| (a, h.clone())))
+                .collect();
+            let d = (s.dirty, s.counters_dirty.then(|| s.rejected.clone()), heads);
             s.dirty = false;
             s.counters_dirty = false;
             d
         };
+        let heads_changed = !heads.is_empty();
+        for (author, head) in heads {
+            self.inner.heads.insert(&author, &head)?;
+        }
         if let Some(c) = &counters {
             self.inner.counters.insert(COUNTERS_KEY, c)?;
         }
@@ -400,7 +456,7 @@ impl Catalog {
                 self.inner.index_state.insert(INDEX_DIRTY_KEY, &false)?;
             }
         }
-        if dirty || counters.is_some() {
+        if dirty || heads_changed || counters.is_some() {
             self.inner.store.flush().await?;
         }
         Ok(())
@@ -689,7 +745,30 @@ impl Catalog {
     // ----- reading the catalog -----
 
     pub fn get(&self, content_id: &str) -> Result<Option<StoredResource>, CatalogError> {
-        Ok(self.inner.resources.get(content_id)?)
+        match self.inner.resources.get(content_id)? {
+            Some(r) => self.load(&r),
+            None => Ok(None),
+        }
+    }
+
+    /// The record a reference points at, read from its feed entry.
+    fn load(&self, r: &ResourceRef) -> Result<Option<StoredResource>, CatalogError> {
+        let Some(signed) = self.inner.feeds.get(&feed_key(&r.author, r.seq))? else {
+            return Ok(None);
+        };
+        let entry: feed::Entry =
+            serde_json::from_str(&signed.payload).map_err(|e| StoreError::Corrupt {
+                table: FEEDS_TABLE,
+                message: e.to_string(),
+            })?;
+        Ok(match entry.body {
+            Body::Publish { resource } => Some(StoredResource {
+                body: resource,
+                author: entry.author,
+                seq: entry.seq,
+            }),
+            _ => None,
+        })
     }
 
     pub fn resource(&self, content_id: &str) -> Result<Resource, CatalogError> {
@@ -1120,6 +1199,37 @@ mod tests {
             })
             .unwrap();
         assert_eq!(hits.total, 1);
+    }
+
+    #[tokio::test]
+    async fn a_head_lost_in_a_crash_never_lets_a_fork_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let author = Keypair::generate_ed25519();
+        let first = feed::sign_next(&author, None, 1, publish(1)).unwrap();
+        let head = Head {
+            seq: 1,
+            hash: first.hash.clone(),
+        };
+        let second = feed::sign_next(&author, Some(&head), 2, publish(2)).unwrap();
+        {
+            let (c, _, store) = open(dir.path(), Keypair::generate_ed25519());
+            c.ingest(first.clone()).await.unwrap();
+            c.commit().await.unwrap(); // head at 1 is written
+            c.ingest(second.clone()).await.unwrap();
+            store.flush().await.unwrap(); // entry 2 is on disk, its head is not
+        }
+        let (c, _, _s) = open(dir.path(), Keypair::generate_ed25519());
+        assert_eq!(
+            c.head_seq(&first.entry.author),
+            2,
+            "head moved past stored entries"
+        );
+        let other_second = feed::sign_next(&author, Some(&head), 3, publish(3)).unwrap();
+        assert!(matches!(
+            c.ingest(other_second).await,
+            Err(CatalogError::Feed(FeedError::Fork(2)))
+        ));
+        assert_eq!(c.ingest(second).await.unwrap(), Ingested::Duplicate);
     }
 
     #[test]
