@@ -2,8 +2,9 @@
 //! synthetic resource records from 1,000 authors, through the real [`Catalog`] (sled store +
 //! search index), each figure beside a baseline from the same run:
 //!
-//! - ingest time of verified entries, beside writing the same records as JSON into a bare
-//!   sled tree (no index), and signature verification throughput on every core;
+//! - ingest time of verified entries (in catch-up order: feed by feed), beside writing the
+//!   same records as JSON into a bare sled tree (no index), and signature verification
+//!   throughput on every core;
 //! - disk use of the data dir;
 //! - open time of the existing catalog, in a fresh process;
 //! - search latency p50/p95/p99 over 1,000 mixed queries, beside a linear scan of the titles
@@ -41,11 +42,12 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn rss_mb() -> f64 {
+/// A line of /proc/self/status in MB (`VmRSS`, `RssAnon`, `RssFile`).
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
@@ -124,7 +126,9 @@ fn body(rng: &mut StdRng, vocab: &[String], i: usize) -> Body {
     }
 }
 
-/// Signed entries, as the network would deliver them (generation is not timed).
+/// Signed entries in the order catch-up delivers them: feed by feed, in sequence (a node
+/// joining a community fetches each feed it lacks from a peer, 64 entries at a time).
+/// Generation is not timed.
 fn generate(n: usize, vocab: &[String]) -> Vec<Verified> {
     let keys: Vec<Keypair> = (0..AUTHORS).map(|_| Keypair::generate_ed25519()).collect();
     let mut heads: Vec<Option<Head>> = vec![None; AUTHORS];
@@ -145,6 +149,7 @@ fn generate(n: usize, vocab: &[String]) -> Vec<Verified> {
         });
         out.push(v);
     }
+    out.sort_by(|a, b| (&a.entry.author, a.entry.seq).cmp(&(&b.entry.author, b.entry.seq)));
     out
 }
 
@@ -275,7 +280,9 @@ fn query_phase(dir: &Path) -> serde_json::Value {
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         hits += r.items.len() as u64;
     }
-    let rss = rss_mb();
+    let rss = status_mb("VmRSS");
+    let anon = status_mb("RssAnon");
+    let file = status_mb("RssFile");
     let (p50, p95, p99) = (
         percentile(&mut lat, 0.5),
         percentile(&mut lat, 0.95),
@@ -288,6 +295,8 @@ fn query_phase(dir: &Path) -> serde_json::Value {
         "search_p99_ms": p99,
         "hits": hits,
         "rss_mb": rss,
+        "rss_anon_mb": anon,
+        "rss_file_mb": file,
     })
 }
 

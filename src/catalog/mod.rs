@@ -26,10 +26,12 @@ use crate::api::types::{
 use crate::events::{now_ms, EventBus};
 use crate::net::protocol::{FeedHead, Holdings, MAX_ENTRIES_PER_RESPONSE, MAX_HEADS, MAX_HOLDINGS};
 use crate::search::{IndexDoc, SearchError, SearchIndex, SearchQuery, SortBy};
-use crate::store::{Store, StoreError, Table};
+use crate::store::{RawTable, Store, StoreError, Table};
 use feed::{Append, Body, FeedError, Head, ResourceBody, SignedEntry, Verified};
 
 const FEEDS_TABLE: &str = "feed_entries_v1";
+/// zstd level of stored entries: fast, and JSON text shrinks to about a third.
+const ENTRY_COMPRESSION: i32 = 3;
 const HEADS_TABLE: &str = "feed_heads_v1";
 const RESOURCES_TABLE: &str = "resource_refs_v1";
 const AUTHORS_TABLE: &str = "authors_v1";
@@ -115,7 +117,7 @@ struct Inner {
     key: Keypair,
     local: PeerId,
     store: Store,
-    feeds: Table<SignedEntry>,
+    feeds: EntryStore,
     heads: Table<Head>,
     resources: Table<ResourceRef>,
     authors: Table<Profile>,
@@ -138,6 +140,69 @@ pub struct Catalog {
 
 fn feed_key(author: &str, seq: u64) -> String {
     format!("{author}/{seq:020}")
+}
+
+/// Signed entries by (author, seq), compressed: `payload \n sig` through zstd. A payload is
+/// JSON, which never holds a raw newline, so the split is unambiguous.
+#[derive(Clone)]
+struct EntryStore(RawTable);
+
+impl EntryStore {
+    fn encode(e: &SignedEntry) -> Result<Vec<u8>, CatalogError> {
+        let mut raw = Vec::with_capacity(e.payload.len() + e.sig.len() + 1);
+        raw.extend_from_slice(e.payload.as_bytes());
+        raw.push(b'\n');
+        raw.extend_from_slice(e.sig.as_bytes());
+        zstd::bulk::compress(&raw, ENTRY_COMPRESSION).map_err(|e| corrupt(e.to_string()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<SignedEntry, CatalogError> {
+        let raw = zstd::bulk::decompress(bytes, feed::MAX_ENTRY_BYTES)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let text = String::from_utf8(raw).map_err(|e| corrupt(e.to_string()))?;
+        let (payload, sig) = text
+            .rsplit_once('\n')
+            .ok_or_else(|| corrupt("entry without a signature".into()))?;
+        Ok(SignedEntry {
+            payload: payload.to_owned(),
+            sig: sig.to_owned(),
+        })
+    }
+
+    fn get(&self, author: &str, seq: u64) -> Result<Option<SignedEntry>, CatalogError> {
+        self.0
+            .get(&feed_key(author, seq))?
+            .map(|b| Self::decode(&b))
+            .transpose()
+    }
+
+    fn insert(&self, author: &str, seq: u64, e: &SignedEntry) -> Result<(), CatalogError> {
+        Ok(self.0.insert(&feed_key(author, seq), &Self::encode(e)?)?)
+    }
+
+    /// Up to `limit` entries of `author`'s feed after `after`, in order.
+    fn after(
+        &self,
+        author: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<SignedEntry>, CatalogError> {
+        let from = feed_key(author, after.saturating_add(1));
+        let to = format!("{author}0"); // '0' sorts right after '/'
+        self.0
+            .range(&from, &to, limit)?
+            .into_iter()
+            .map(|(_, b)| Self::decode(&b))
+            .collect()
+    }
+}
+
+fn corrupt(message: String) -> CatalogError {
+    StoreError::Corrupt {
+        table: FEEDS_TABLE,
+        message,
+    }
+    .into()
 }
 
 impl Catalog {
@@ -167,16 +232,12 @@ impl Catalog {
             rejected: counters.get(COUNTERS_KEY)?.unwrap_or_default(),
             ..Default::default()
         };
-        let feeds = store.table::<SignedEntry>(FEEDS_TABLE)?;
+        let feeds = EntryStore(store.raw_table(FEEDS_TABLE)?);
         for (author, mut head) in heads_table.entries()? {
             // Heads of other feeds are written with each commit; entries stored after the
             // last one (before a crash) move the head on here.
-            let later = feeds.range(
-                &feed_key(&author, head.seq + 1),
-                &format!("{author}0"),
-                usize::MAX,
-            )?;
-            if let Some((_, last)) = later.last() {
+            let later = feeds.after(&author, head.seq, usize::MAX)?;
+            if let Some(last) = later.last() {
                 if let Ok(v) = feed::verify(last.clone()) {
                     head = Head {
                         seq: v.entry.seq,
@@ -264,7 +325,7 @@ impl Catalog {
         let append = feed::check_append(head.as_ref(), v, |seq| {
             self.inner
                 .feeds
-                .get(&feed_key(&author, seq))
+                .get(&author, seq)
                 .ok()
                 .flatten()
                 .map(|s| feed::hash_of(&s))
@@ -275,8 +336,7 @@ impl Catalog {
             Append::Next => {
                 // A head lost in a crash (heads are written with the commit) must not let a
                 // different entry replace a stored one.
-                let key = feed_key(&author, v.entry.seq);
-                if let Some(stored) = self.inner.feeds.get(&key)? {
+                if let Some(stored) = self.inner.feeds.get(&author, v.entry.seq)? {
                     if feed::hash_of(&stored) != v.hash {
                         return Err(FeedError::Fork(v.entry.seq).into());
                     }
@@ -294,9 +354,7 @@ impl Catalog {
             seq: v.entry.seq,
             hash: v.hash.clone(),
         };
-        self.inner
-            .feeds
-            .insert(&feed_key(author, v.entry.seq), &v.signed)?;
+        self.inner.feeds.insert(author, v.entry.seq, &v.signed)?;
         if *author == self.inner.local.to_string() {
             // This node's own head is written at once: after a crash it must never sign a
             // second entry with a sequence number it already used.
@@ -412,7 +470,7 @@ impl Catalog {
         let local = self.inner.local.to_string();
         let mut out = Vec::new();
         for (_, seq) in self.inner.queue.scan_prefix("", limit)? {
-            if let Some(e) = self.inner.feeds.get(&feed_key(&local, seq))? {
+            if let Some(e) = self.inner.feeds.get(&local, seq)? {
                 out.push(e);
             }
         }
@@ -487,15 +545,7 @@ impl Catalog {
         limit: usize,
     ) -> Result<Vec<SignedEntry>, CatalogError> {
         let limit = limit.clamp(1, MAX_ENTRIES_PER_RESPONSE);
-        let from = feed_key(author, after.saturating_add(1));
-        let to = format!("{author}0"); // '0' sorts right after '/'
-        Ok(self
-            .inner
-            .feeds
-            .range(&from, &to, limit)?
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect())
+        self.inner.feeds.after(author, after, limit)
     }
 
     // ----- holders and availability -----
@@ -753,7 +803,7 @@ impl Catalog {
 
     /// The record a reference points at, read from its feed entry.
     fn load(&self, r: &ResourceRef) -> Result<Option<StoredResource>, CatalogError> {
-        let Some(signed) = self.inner.feeds.get(&feed_key(&r.author, r.seq))? else {
+        let Some(signed) = self.inner.feeds.get(&r.author, r.seq)? else {
             return Ok(None);
         };
         let entry: feed::Entry =
