@@ -7,3 +7,4 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname 
 cargo bench --bench presence 2>/dev/null | tee bench-results/presence.md
 cargo bench --bench catalog 2>/dev/null | tee bench-results/catalog.md
 cargo bench --bench propagation 2>/dev/null | tee bench-results/propagation.md
+cargo bench --bench transfer 2>/dev/null | tee bench-results/transfer.md

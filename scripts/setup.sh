@@ -17,7 +17,7 @@ packages=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit
   librsvg2-dev libayatana-appindicator3-dev libxdo-dev)
 # aria2: a standard BitTorrent client the interoperability tests exchange files with.
 test_packages=(xvfb xauth dbus-x11 chromium imagemagick aria2)
-bench_packages=(iperf3)
+bench_packages=(iperf3 iproute2)
 [ "$want_test" = 1 ] && packages+=("${test_packages[@]}")
 [ "$want_bench" = 1 ] && packages+=("${bench_packages[@]}")
 
