@@ -38,7 +38,8 @@ const FOLDER_FILES_TABLE: &str = "folder_files_v1";
 const DOWNLOADS_TABLE: &str = "downloads_v1";
 /// How often download progress is looked at (and events emitted when it changed).
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
-/// How often downloads are told about holders learned since they started.
+/// How often running downloads are given every holder address again (so holders that came
+/// back are redialled). Addresses never given before are passed on at every progress tick.
 const REFRESH_PEERS_EVERY: Duration = Duration::from_secs(3);
 /// How long a DHT provider lookup may take when starting a download.
 const PROVIDER_LOOKUP: Duration = Duration::from_secs(3);
@@ -870,6 +871,9 @@ impl Sharing {
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut since_refresh = Duration::ZERO;
+        // Holder addresses each download was given, so new ones go out at once.
+        let mut given: HashMap<String, std::collections::HashSet<std::net::SocketAddr>> =
+            HashMap::new();
         loop {
             tokio::select! {
                 _ = self.inner.cancel.cancelled() => break,
@@ -887,6 +891,7 @@ impl Sharing {
                     continue;
                 }
             };
+            given.retain(|id, _| entries.iter().any(|(e, r)| e == id && !r.complete));
             for (id, mut rec) in entries {
                 if rec.complete {
                     continue;
@@ -903,10 +908,18 @@ impl Sharing {
                     self.have(vec![id.clone()], vec![], vec![]);
                     self.emit_progress(&id);
                     tracing::info!(%id, "download complete; seeding");
-                } else if refresh && !rec.paused {
+                } else if !rec.paused {
                     let peers = self.holder_peers(&id);
-                    if !peers.is_empty() {
-                        let _ = self.inner.transfer.add_peers(&id, peers).await;
+                    let known = given.entry(id.clone()).or_default();
+                    let fresh: Vec<_> = peers
+                        .iter()
+                        .filter(|p| !known.contains(p))
+                        .copied()
+                        .collect();
+                    let pass = if refresh { peers.clone() } else { fresh };
+                    if !pass.is_empty() {
+                        known.extend(peers);
+                        let _ = self.inner.transfer.add_peers(&id, pass).await;
                     }
                 }
             }
