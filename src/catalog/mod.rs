@@ -129,6 +129,8 @@ struct Inner {
     state: Mutex<State>,
     /// Serialises appends, so a feed's head never moves under a check.
     append: tokio::sync::Mutex<()>,
+    /// Wakes the sync actor when an own entry was queued for announcement.
+    queued: tokio::sync::Notify,
     bus: EventBus,
 }
 
@@ -273,6 +275,7 @@ impl Catalog {
                 search,
                 state: Mutex::new(state),
                 append: tokio::sync::Mutex::new(()),
+                queued: tokio::sync::Notify::new(),
                 bus,
             }),
         };
@@ -475,6 +478,11 @@ impl Catalog {
             }
         }
         Ok(out)
+    }
+
+    /// Resolves when an own entry was queued since the last call.
+    pub async fn announcement_queued(&self) {
+        self.inner.queued.notified().await
     }
 
     /// Marks one of my entries as announced.

@@ -6,8 +6,8 @@
 //!   node compares feed heads and fetches what it lacks ("entries of feed F after seq N"),
 //!   from whoever has them, so an offline author's entries still spread. It also asks what
 //!   the peer holds.
-//! - This node's own entries wait in a persistent queue until gossip accepted them, and are
-//!   sent again when peers appear (the offline queue).
+//! - This node's own entries wait in a persistent queue until gossip accepted them: they are
+//!   sent as soon as they are written, and again when peers appear (the offline queue).
 //! - Requests from peers are answered from the catalog.
 
 use std::collections::HashSet;
@@ -105,6 +105,7 @@ pub async fn run(
                 }
             }
             _ = retry.tick() => syncer.send_queue().await,
+            _ = syncer.catalog.announcement_queued() => syncer.send_queue().await,
             _ = anti_entropy.tick() => {
                 let peer = syncer.catalog.state().online.iter().copied().choose(&mut rand::thread_rng());
                 if let Some(peer) = peer {
