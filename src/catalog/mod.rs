@@ -465,6 +465,7 @@ impl Catalog {
             .queue
             .insert(&format!("{:020}", v.entry.seq), &v.entry.seq)?;
         self.inner.store.flush().await?;
+        self.inner.queued.notify_one();
         Ok(v)
     }
 
