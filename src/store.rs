@@ -280,39 +280,26 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
         to: &str,
         limit: usize,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.range(from.as_bytes()..to.as_bytes()) {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item?;
-            let key = String::from_utf8_lossy(&k).into_owned();
-            match self.decode(&v) {
-                Ok(value) => out.push((key, value)),
-                Err(e) => tracing::warn!(table = self.name, %key, "skipping record: {e}"),
-            }
-        }
-        Ok(out)
+        self.collect(self.tree.range(from.as_bytes()..to.as_bytes()), limit)
     }
 
     /// Entries whose key starts with `prefix`, in key order (at most `limit`).
     pub fn scan_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<(String, T)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix.as_bytes()).take(limit) {
-            let (k, v) = item?;
-            let key = String::from_utf8_lossy(&k).into_owned();
-            match self.decode(&v) {
-                Ok(value) => out.push((key, value)),
-                Err(e) => tracing::warn!(table = self.name, %key, "skipping record: {e}"),
-            }
-        }
-        Ok(out)
+        self.collect(self.tree.scan_prefix(prefix.as_bytes()), limit)
     }
 
     /// All entries, in key order. Entries that fail to decode are skipped and logged.
     pub fn entries(&self) -> Result<Vec<(String, T)>, StoreError> {
+        self.collect(self.tree.iter(), usize::MAX)
+    }
+
+    fn collect(
+        &self,
+        items: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.iter() {
+        for item in items.take(limit) {
             let (k, v) = item?;
             let key = String::from_utf8_lossy(&k).into_owned();
             match self.decode(&v) {
