@@ -189,13 +189,8 @@ fn queries(vocab: &[String]) -> Vec<SearchRequest> {
 
 fn open(dir: &Path) -> (Catalog, Store) {
     let store = Store::open(dir).expect("store");
-    let catalog = Catalog::open(
-        &store,
-        &dir.join("search_v1"),
-        Keypair::generate_ed25519(),
-        EventBus::new(),
-    )
-    .expect("catalog");
+    let catalog =
+        Catalog::open(&store, dir, Keypair::generate_ed25519(), EventBus::new()).expect("catalog");
     (catalog, store)
 }
 

@@ -39,8 +39,6 @@ pub enum NodeError {
     Sharing(#[from] SharingError),
 }
 
-/// Folder of the search index inside the data dir.
-const SEARCH_DIR: &str = "search_v1";
 /// Folder of the BitTorrent engine's own state inside the data dir.
 const TRANSFER_DIR: &str = "transfer_v1";
 
@@ -89,12 +87,7 @@ impl Node {
         let bus = EventBus::new();
         let tracker = TaskTracker::new();
         let cancel = CancellationToken::new();
-        let catalog = Catalog::open(
-            &store,
-            &config.data_dir.join(SEARCH_DIR),
-            key.clone(),
-            bus.clone(),
-        )?;
+        let catalog = Catalog::open(&store, &config.data_dir, key.clone(), bus.clone())?;
         let transfer = start_transfer(&config, cancel.child_token()).await?;
         // Subscribed before the network starts, so no presence event is missed.
         let catalog_events = bus.receiver();

@@ -152,50 +152,10 @@ impl Store {
         })
     }
 
-    /// A table of raw byte values, for data with an encoding of its own.
-    pub fn raw_table(&self, name: &'static str) -> Result<RawTable, StoreError> {
-        Ok(RawTable {
-            tree: self.db.open_tree(name)?,
-        })
-    }
-
     /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
         Ok(())
-    }
-}
-
-/// One sled tree of raw byte values keyed by strings. Writes are made durable by the next
-/// [`Store::flush`].
-#[derive(Clone)]
-pub struct RawTable {
-    tree: sled::Tree,
-}
-
-impl RawTable {
-    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key.as_bytes())?.map(|v| v.to_vec()))
-    }
-
-    pub fn insert(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.tree.insert(key.as_bytes(), value)?;
-        Ok(())
-    }
-
-    /// Up to `limit` values with keys in `[from, to)`, in key order.
-    pub fn range(
-        &self,
-        from: &str,
-        to: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.range(from.as_bytes()..to.as_bytes()).take(limit) {
-            let (k, v) = item?;
-            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
-        }
-        Ok(out)
     }
 }
 

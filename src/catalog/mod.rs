@@ -7,6 +7,7 @@
 //! Replication (gossip, catch-up, holder exchange) lives in [`sync`].
 
 pub mod feed;
+pub mod log;
 pub mod sync;
 
 use std::collections::{HashMap, HashSet};
@@ -26,13 +27,13 @@ use crate::api::types::{
 use crate::events::{now_ms, EventBus};
 use crate::net::protocol::{FeedHead, Holdings, MAX_ENTRIES_PER_RESPONSE, MAX_HEADS, MAX_HOLDINGS};
 use crate::search::{IndexDoc, SearchError, SearchIndex, SearchQuery, SortBy};
-use crate::store::{RawTable, Store, StoreError, Table};
+use crate::store::{Store, StoreError, Table};
 use feed::{Append, Body, FeedError, Head, ResourceBody, SignedEntry, Verified};
+use log::{FeedLog, LogError};
 
-const FEEDS_TABLE: &str = "feed_entries_v1";
-/// zstd level of stored entries: fast, and JSON text shrinks to about a third.
-const ENTRY_COMPRESSION: i32 = 3;
-const HEADS_TABLE: &str = "feed_heads_v1";
+/// Folders, inside the data dir, of the feed log and the search index.
+pub const FEED_LOG_DIR: &str = "feeds_v1";
+pub const SEARCH_DIR: &str = "search_v1";
 const RESOURCES_TABLE: &str = "resource_refs_v1";
 const AUTHORS_TABLE: &str = "authors_v1";
 const HOLDINGS_TABLE: &str = "holdings_v1";
@@ -56,6 +57,8 @@ pub enum CatalogError {
     Search(#[from] SearchError),
     #[error(transparent)]
     Feed(#[from] FeedError),
+    #[error(transparent)]
+    Log(#[from] LogError),
     #[error("no resource {0} in the catalog")]
     NotFound(String),
     #[error("only its publisher can change resource {0}")]
@@ -108,8 +111,6 @@ struct State {
     rejected: RejectCounts,
     /// Index changes not yet committed; store writes not yet flushed.
     dirty: bool,
-    /// Feeds whose head changed since the last commit (written then).
-    heads_dirty: HashSet<String>,
     counters_dirty: bool,
 }
 
@@ -117,8 +118,7 @@ struct Inner {
     key: Keypair,
     local: PeerId,
     store: Store,
-    feeds: EntryStore,
-    heads: Table<Head>,
+    feeds: FeedLog,
     resources: Table<ResourceRef>,
     authors: Table<Profile>,
     holdings: Table<Holdings>,
@@ -140,81 +140,16 @@ pub struct Catalog {
     inner: Arc<Inner>,
 }
 
-fn feed_key(author: &str, seq: u64) -> String {
-    format!("{author}/{seq:020}")
-}
-
-/// Signed entries by (author, seq), compressed: `payload \n sig` through zstd. A payload is
-/// JSON, which never holds a raw newline, so the split is unambiguous.
-#[derive(Clone)]
-struct EntryStore(RawTable);
-
-impl EntryStore {
-    fn encode(e: &SignedEntry) -> Result<Vec<u8>, CatalogError> {
-        let mut raw = Vec::with_capacity(e.payload.len() + e.sig.len() + 1);
-        raw.extend_from_slice(e.payload.as_bytes());
-        raw.push(b'\n');
-        raw.extend_from_slice(e.sig.as_bytes());
-        zstd::bulk::compress(&raw, ENTRY_COMPRESSION).map_err(|e| corrupt(e.to_string()))
-    }
-
-    fn decode(bytes: &[u8]) -> Result<SignedEntry, CatalogError> {
-        let raw = zstd::bulk::decompress(bytes, feed::MAX_ENTRY_BYTES)
-            .map_err(|e| corrupt(e.to_string()))?;
-        let text = String::from_utf8(raw).map_err(|e| corrupt(e.to_string()))?;
-        let (payload, sig) = text
-            .rsplit_once('\n')
-            .ok_or_else(|| corrupt("entry without a signature".into()))?;
-        Ok(SignedEntry {
-            payload: payload.to_owned(),
-            sig: sig.to_owned(),
-        })
-    }
-
-    fn get(&self, author: &str, seq: u64) -> Result<Option<SignedEntry>, CatalogError> {
-        self.0
-            .get(&feed_key(author, seq))?
-            .map(|b| Self::decode(&b))
-            .transpose()
-    }
-
-    fn insert(&self, author: &str, seq: u64, e: &SignedEntry) -> Result<(), CatalogError> {
-        Ok(self.0.insert(&feed_key(author, seq), &Self::encode(e)?)?)
-    }
-
-    /// Up to `limit` entries of `author`'s feed after `after`, in order.
-    fn after(
-        &self,
-        author: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<SignedEntry>, CatalogError> {
-        let from = feed_key(author, after.saturating_add(1));
-        let to = format!("{author}0"); // '0' sorts right after '/'
-        self.0
-            .range(&from, &to, limit)?
-            .into_iter()
-            .map(|(_, b)| Self::decode(&b))
-            .collect()
-    }
-}
-
-fn corrupt(message: String) -> CatalogError {
-    StoreError::Corrupt {
-        table: FEEDS_TABLE,
-        message,
-    }
-    .into()
-}
-
 impl Catalog {
-    /// Opens the catalog stored in `store`, with its search index in `index_dir`.
+    /// Opens the catalog: small state in `store`, the feed log and the search index in
+    /// folders of `data_dir`.
     pub fn open(
         store: &Store,
-        index_dir: &std::path::Path,
+        data_dir: &std::path::Path,
         key: Keypair,
         bus: EventBus,
     ) -> Result<Self, CatalogError> {
+        let index_dir = &data_dir.join(SEARCH_DIR);
         let (search, mut rebuild) = match SearchIndex::open(index_dir) {
             Ok(s) => (s, false),
             Err(e) if e.needs_rebuild() => {
@@ -223,7 +158,6 @@ impl Catalog {
             }
             Err(e) => return Err(e.into()),
         };
-        let heads_table = store.table::<Head>(HEADS_TABLE)?;
         let holdings = store.table::<Holdings>(HOLDINGS_TABLE)?;
         let authors = store.table::<Profile>(AUTHORS_TABLE)?;
         let counters = store.table::<RejectCounts>(COUNTERS_TABLE)?;
@@ -234,20 +168,12 @@ impl Catalog {
             rejected: counters.get(COUNTERS_KEY)?.unwrap_or_default(),
             ..Default::default()
         };
-        let feeds = EntryStore(store.raw_table(FEEDS_TABLE)?);
-        for (author, mut head) in heads_table.entries()? {
-            // Heads of other feeds are written with each commit; entries stored after the
-            // last one (before a crash) move the head on here.
-            let later = feeds.after(&author, head.seq, usize::MAX)?;
-            if let Some(last) = later.last() {
-                if let Ok(v) = feed::verify(last.clone()) {
-                    head = Head {
-                        seq: v.entry.seq,
-                        hash: v.hash,
-                    };
-                }
+        // Heads come from the log itself: it holds exactly what was stored.
+        let feeds = FeedLog::open(&data_dir.join(FEED_LOG_DIR))?;
+        for author in feeds.authors() {
+            if let Some(head) = feeds.head(&author)? {
+                state.heads.insert(author, head);
             }
-            state.heads.insert(author, head);
         }
         for (peer, h) in holdings.entries()? {
             if let Ok(peer) = peer.parse::<PeerId>() {
@@ -265,7 +191,6 @@ impl Catalog {
                 key,
                 store: store.clone(),
                 feeds,
-                heads: heads_table,
                 resources,
                 authors,
                 holdings,
@@ -357,14 +282,7 @@ impl Catalog {
             seq: v.entry.seq,
             hash: v.hash.clone(),
         };
-        self.inner.feeds.insert(author, v.entry.seq, &v.signed)?;
-        if *author == self.inner.local.to_string() {
-            // This node's own head is written at once: after a crash it must never sign a
-            // second entry with a sequence number it already used.
-            self.inner.heads.insert(author, &head)?;
-        } else {
-            self.state().heads_dirty.insert(author.clone());
-        }
+        self.inner.feeds.append(author, v.entry.seq, &v.signed)?;
         self.state().heads.insert(author.clone(), head);
         match &v.entry.body {
             Body::Publish { resource } => {
@@ -461,6 +379,9 @@ impl Catalog {
         let head = self.state().heads.get(&local).cloned();
         let v = feed::sign_next(&self.inner.key, head.as_ref(), now_ms(), body)?;
         self.store_entry(&v)?;
+        // Durable before anyone hears of it: after a crash this node must never sign a
+        // second entry with a sequence number it already used.
+        self.inner.feeds.sync()?;
         self.inner
             .queue
             .insert(&format!("{:020}", v.entry.seq), &v.entry.seq)?;
@@ -494,21 +415,21 @@ impl Catalog {
 
     /// Makes new records searchable and pending writes durable. Cheap when nothing changed.
     pub async fn commit(&self) -> Result<(), CatalogError> {
-        let (dirty, counters, heads) = {
+        let (dirty, counters) = {
             let mut s = self.state();
-            let heads: Vec<(String, Head)> = std::mem::take(&mut s.heads_dirty)
-                .into_iter()
-                .filter_map(|a| s.heads.get(&a).map(|h| (a, h.clone())))
-                .collect();
-            let d = (s.dirty, s.counters_dirty.then(|| s.rejected.clone()), heads);
+            let d = (s.dirty, s.counters_dirty.then(|| s.rejected.clone()));
             s.dirty = false;
             s.counters_dirty = false;
             d
         };
-        let heads_changed = !heads.is_empty();
-        for (author, head) in heads {
-            self.inner.heads.insert(&author, &head)?;
-        }
+        // Entries first: the index and the store may point at them.
+        let feeds = self.inner.clone();
+        tokio::task::spawn_blocking(move || feeds.feeds.sync())
+            .await
+            .map_err(|e| LogError::Io {
+                path: FEED_LOG_DIR.into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
         if let Some(c) = &counters {
             self.inner.counters.insert(COUNTERS_KEY, c)?;
         }
@@ -523,7 +444,7 @@ impl Catalog {
                 self.inner.index_state.insert(INDEX_DIRTY_KEY, &false)?;
             }
         }
-        if dirty || heads_changed || counters.is_some() {
+        if dirty || counters.is_some() {
             self.inner.store.flush().await?;
         }
         Ok(())
@@ -554,7 +475,7 @@ impl Catalog {
         limit: usize,
     ) -> Result<Vec<SignedEntry>, CatalogError> {
         let limit = limit.clamp(1, MAX_ENTRIES_PER_RESPONSE);
-        self.inner.feeds.after(author, after, limit)
+        Ok(self.inner.feeds.after(author, after, limit)?)
     }
 
     // ----- holders and availability -----
@@ -817,7 +738,7 @@ impl Catalog {
         };
         let entry: feed::Entry =
             serde_json::from_str(&signed.payload).map_err(|e| StoreError::Corrupt {
-                table: FEEDS_TABLE,
+                table: FEED_LOG_DIR,
                 message: e.to_string(),
             })?;
         Ok(match entry.body {
@@ -1118,7 +1039,7 @@ mod tests {
     fn open(dir: &std::path::Path, key: Keypair) -> (Catalog, EventBus, Store) {
         let store = Store::open(dir).unwrap();
         let bus = EventBus::new();
-        let c = Catalog::open(&store, &dir.join("index"), key, bus.clone()).unwrap();
+        let c = Catalog::open(&store, dir, key, bus.clone()).unwrap();
         (c, bus, store)
     }
 
@@ -1261,7 +1182,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_head_lost_in_a_crash_never_lets_a_fork_in() {
+    async fn heads_come_back_from_the_log_and_forks_stay_out() {
         let dir = tempfile::tempdir().unwrap();
         let author = Keypair::generate_ed25519();
         let first = feed::sign_next(&author, None, 1, publish(1)).unwrap();
@@ -1273,9 +1194,9 @@ mod tests {
         {
             let (c, _, store) = open(dir.path(), Keypair::generate_ed25519());
             c.ingest(first.clone()).await.unwrap();
-            c.commit().await.unwrap(); // head at 1 is written
+            c.commit().await.unwrap();
             c.ingest(second.clone()).await.unwrap();
-            store.flush().await.unwrap(); // entry 2 is on disk, its head is not
+            store.flush().await.unwrap(); // no commit after entry 2
         }
         let (c, _, _s) = open(dir.path(), Keypair::generate_ed25519());
         assert_eq!(
