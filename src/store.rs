@@ -21,7 +21,7 @@ use serde::{de::DeserializeOwned, Serialize};
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
 /// sled's page cache; its 1 GiB default would dwarf the rest of the node.
-const CACHE_CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
+const CACHE_CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
 const LOCK_FILE: &str = "hearth.lock";
 
 const META_TREE: &str = "meta_v1";

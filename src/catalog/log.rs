@@ -49,6 +49,8 @@ struct Files {
 
 struct Feeds {
     numbers: HashMap<String, u32>,
+    /// Authors by number.
+    names: Vec<String>,
     /// Per author number: offsets of its entries, `offsets[seq - 1]`.
     offsets: Vec<Vec<u64>>,
 }
@@ -146,6 +148,7 @@ impl FeedLog {
             .enumerate()
             .map(|(i, a)| (a.clone(), i as u32))
             .collect();
+        let names = author_list;
         Ok(Self {
             dir: dir.to_owned(),
             files: Mutex::new(Files {
@@ -156,7 +159,11 @@ impl FeedLog {
                 reader,
                 unflushed: false,
             }),
-            feeds: Mutex::new(Feeds { numbers, offsets }),
+            feeds: Mutex::new(Feeds {
+                numbers,
+                names,
+                offsets,
+            }),
         })
     }
 
@@ -179,6 +186,16 @@ impl FeedLog {
             .numbers
             .get(author)
             .map_or(0, |n| feeds.offsets[*n as usize].len() as u64)
+    }
+
+    /// The number `author` has in this log (stable: numbers are only ever added).
+    pub fn number(&self, author: &str) -> Option<u32> {
+        self.feeds().numbers.get(author).copied()
+    }
+
+    /// The author with number `n`.
+    pub fn author(&self, n: u32) -> Option<String> {
+        self.feeds().names.get(n as usize).cloned()
     }
 
     /// Every author with at least one entry.
@@ -212,6 +229,7 @@ impl FeedLog {
                     .map_err(io(&self.path("authors.log")))?;
                 drop(files);
                 feeds.numbers.insert(author.to_owned(), n);
+                feeds.names.push(author.to_owned());
                 feeds.offsets.push(Vec::new());
                 n
             }

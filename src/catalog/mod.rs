@@ -34,7 +34,7 @@ use log::{FeedLog, LogError};
 /// Folders, inside the data dir, of the feed log and the search index.
 pub const FEED_LOG_DIR: &str = "feeds_v1";
 pub const SEARCH_DIR: &str = "search_v1";
-const RESOURCES_TABLE: &str = "resource_refs_v1";
+const RESOURCES_TABLE: &str = "resource_refs_v2";
 const AUTHORS_TABLE: &str = "authors_v1";
 const HOLDINGS_TABLE: &str = "holdings_v1";
 const QUEUE_TABLE: &str = "announce_queue_v1";
@@ -76,10 +76,12 @@ pub struct StoredResource {
 
 /// Where a resource's current description is: the feed entry that published it. Records
 /// are not copied out of the feed, which keeps the store at one copy of each.
+/// Kept small (a million of them live in sled): the author's number in the feed log and
+/// the entry's sequence number.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ResourceRef {
-    author: String,
-    seq: u64,
+    a: u32,
+    s: u64,
 }
 
 /// The result of offering an entry to the catalog.
@@ -225,8 +227,8 @@ impl Catalog {
         let started = Instant::now();
         self.inner.search.clear()?;
         let mut n = 0usize;
-        for (_, r) in self.inner.resources.entries()? {
-            if let Some(r) = self.load(&r)? {
+        for (id, r) in self.inner.resources.entries()? {
+            if let Some(r) = self.load(&id, &r)? {
                 self.inner.search.upsert(&index_doc(&r))?;
                 n += 1;
             }
@@ -291,8 +293,9 @@ impl Catalog {
                     author: author.clone(),
                     seq: v.entry.seq,
                 };
+                let number = self.inner.feeds.number(author);
                 if let Some(existing) = self.inner.resources.get(&resource.content_id)? {
-                    if existing.author != *author {
+                    if Some(existing.a) != number {
                         // Someone else published the same bytes first; their record stays.
                         return Ok(());
                     }
@@ -301,8 +304,8 @@ impl Catalog {
                 self.inner.resources.insert(
                     &resource.content_id,
                     &ResourceRef {
-                        author: author.clone(),
-                        seq: v.entry.seq,
+                        a: number.unwrap_or(u32::MAX),
+                        s: v.entry.seq,
                     },
                 )?;
                 self.inner.search.upsert(&index_doc(&stored))?;
@@ -314,7 +317,7 @@ impl Catalog {
                     .inner
                     .resources
                     .get(content_id)?
-                    .is_some_and(|r| r.author == *author);
+                    .is_some_and(|r| Some(r.a) == self.inner.feeds.number(author));
                 if owned {
                     self.index_changed()?;
                     self.inner.resources.delete(content_id)?;
@@ -726,14 +729,23 @@ impl Catalog {
 
     pub fn get(&self, content_id: &str) -> Result<Option<StoredResource>, CatalogError> {
         match self.inner.resources.get(content_id)? {
-            Some(r) => self.load(&r),
+            Some(r) => self.load(content_id, &r),
             None => Ok(None),
         }
     }
 
     /// The record a reference points at, read from its feed entry.
-    fn load(&self, r: &ResourceRef) -> Result<Option<StoredResource>, CatalogError> {
-        let Some(signed) = self.inner.feeds.get(&r.author, r.seq)? else {
+    /// The record `r` points at, if it is still the publish entry of `content_id` (a
+    /// reference written just before a crash may point at an entry the log lost).
+    fn load(
+        &self,
+        content_id: &str,
+        r: &ResourceRef,
+    ) -> Result<Option<StoredResource>, CatalogError> {
+        let Some(author) = self.inner.feeds.author(r.a) else {
+            return Ok(None);
+        };
+        let Some(signed) = self.inner.feeds.get(&author, r.s)? else {
             return Ok(None);
         };
         let entry: feed::Entry =
@@ -742,11 +754,13 @@ impl Catalog {
                 message: e.to_string(),
             })?;
         Ok(match entry.body {
-            Body::Publish { resource } => Some(StoredResource {
-                body: resource,
-                author: entry.author,
-                seq: entry.seq,
-            }),
+            Body::Publish { resource } if resource.content_id == content_id => {
+                Some(StoredResource {
+                    body: resource,
+                    author: entry.author,
+                    seq: entry.seq,
+                })
+            }
             _ => None,
         })
     }
