@@ -28,7 +28,7 @@ use crate::catalog::sync::announce_have;
 use crate::catalog::{guess_kind, guess_mime, Catalog, CatalogError};
 use crate::events::{now_ms, EventBus};
 use crate::library::{FileInfo, FolderWatcher, LibraryEvent, WatchOptions};
-use crate::net::protocol::{CatalogRequest, CatalogResponse, HaveMessage, Holdings};
+use crate::net::protocol::{CatalogRequest, CatalogResponse, HaveMessage};
 use crate::net::NetHandle;
 use crate::store::{Store, StoreError, Table};
 use crate::transfer::{Transfer, TransferError, TransferState, TransferStats};
@@ -103,7 +103,6 @@ struct Inner {
     transfer: Transfer,
     net: NetHandle,
     bus: EventBus,
-    store: Store,
     published: Table<PublishedRec>,
     folder_files: Table<FolderFile>,
     downloads: Table<DownloadRec>,
@@ -151,7 +150,6 @@ impl Sharing {
                 transfer,
                 net,
                 bus,
-                store: store.clone(),
                 published: store.table(PUBLISHED_TABLE)?,
                 folder_files: store.table(FOLDER_FILES_TABLE)?,
                 downloads: store.table(DOWNLOADS_TABLE)?,
@@ -407,13 +405,14 @@ impl Sharing {
     async fn unpublish_locked(&self, content_id: &str) -> Result<(), SharingError> {
         let i = &self.inner;
         let mine = i.catalog.local_peer().to_string();
-        match i.catalog.get(content_id)? {
+        let record = i.catalog.get(content_id)?;
+        match &record {
             Some(r) if r.author == mine => {}
             Some(_) => return Err(CatalogError::NotMine(content_id.to_owned()).into()),
             None if i.published.contains(content_id)? => {}
             None => return Err(SharingError::NotFound(format!("no resource {content_id}"))),
         }
-        if i.catalog.get(content_id)?.is_some() {
+        if record.is_some() {
             i.catalog
                 .append_local(Body::Unpublish {
                     content_id: content_id.to_owned(),
@@ -924,17 +923,6 @@ impl Sharing {
                 }
             }
         }
-    }
-
-    /// Holdings this node tells peers about.
-    pub fn holdings(&self) -> Holdings {
-        self.inner
-            .catalog
-            .local_holdings(self.inner.transfer.bt_port())
-    }
-
-    pub async fn flush(&self) -> Result<(), SharingError> {
-        Ok(self.inner.store.flush().await?)
     }
 }
 

@@ -244,7 +244,7 @@ impl Catalog {
         let _guard = self.inner.append.lock().await;
         let result = self.ingest_locked(&entry);
         if let Err(CatalogError::Feed(e)) = &result {
-            self.count_rejection(e);
+            self.count_refused(e);
         }
         result
     }
@@ -355,7 +355,8 @@ impl Catalog {
         Ok(())
     }
 
-    fn count_rejection(&self, e: &FeedError) {
+    /// Counts a refused entry, whether the network task or the catalog refused it.
+    pub fn count_refused(&self, e: &FeedError) {
         let mut state = self.state();
         let r = &mut state.rejected;
         match e {
@@ -367,11 +368,6 @@ impl Catalog {
             FeedError::Fork(_) => r.fork += 1,
         }
         state.counters_dirty = true;
-    }
-
-    /// Counts an entry refused before it reached the catalog (bad signature on the wire...).
-    pub fn count_refused(&self, e: &FeedError) {
-        self.count_rejection(e);
     }
 
     /// Writes, signs and stores the next entry of this node's own feed, durably, and queues
