@@ -4,7 +4,11 @@
 //! This module is only an index: the record store stays the source of truth, and the index can
 //! always be rebuilt from it ([`SearchIndex::clear`] + [`SearchIndex::upsert`] for every record +
 //! [`SearchIndex::commit`], or [`SearchIndex::recreate`] when [`SearchIndex::open`] says the
-//! on-disk index is from another schema or damaged).
+//! on-disk index is from another schema or damaged). Each record also carries a [`RecordRef`],
+//! where the caller keeps the record itself, found again by content id with
+//! [`SearchIndex::locate`] (changes not yet committed included); and each commit records a
+//! checkpoint, how far into the caller's own log the index is ([`SearchIndex::checkpoint`]), so
+//! after a crash only what came later has to be indexed again.
 //!
 //! Design, tuned for a million records on a small machine:
 //! - Nothing is stored in tantivy's document store. The content id (20 bytes) lives in three
@@ -17,7 +21,7 @@
 //!   queries). One field, not three, makes each word one posting list: a third of the scorers per
 //!   query (block-WAND and intersections stay fast) and a smaller index.
 //!   `kind` and `author` are indexed as exact (untokenized) terms and filter through postings.
-//!   `created_ms` (sort "newest") and `size` are fast fields.
+//!   `created_ms` (sort "newest") and `size` are fast fields, and so is the [`RecordRef`].
 //! - Text is split on anything that is not a letter or digit, lower-cased and ASCII-folded
 //!   ("Café" finds "cafe"); no stemming, so the index behaves the same for every language.
 //! - Query: every word must match (in the title, a tag or the description; title and tags are
@@ -60,7 +64,7 @@ use tracing::{debug, info, warn};
 
 /// Version of the index layout: the schema, the tokenizer, what goes in which field. Bump it on
 /// any such change; an index written with another version must be rebuilt from the record store.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Most ids returned by one search.
 pub const MAX_LIMIT: usize = 200;
@@ -132,9 +136,18 @@ impl SearchError {
     }
 }
 
+/// Where the caller keeps a record: opaque to the index, returned by [`SearchIndex::locate`].
+/// (The catalog stores the feed entry that published it: author number and sequence number.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef {
+    pub author: u32,
+    pub seq: u64,
+}
+
 /// One resource record, as the index sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct IndexDoc<'a> {
+    pub record: RecordRef,
     /// BitTorrent info-hash, 40 hexadecimal characters (either case; ids come back lower-case).
     pub content_id: &'a str,
     pub title: &'a str,
@@ -218,14 +231,17 @@ struct Inner {
 
 struct WriterState {
     writer: IndexWriter,
-    /// First 4 bytes of every id added since the last commit: an upsert whose id is neither here
-    /// nor in the committed index needs no delete (deletes are costly at commit time: each one is
-    /// looked up in every segment). A collision only costs a needless delete.
-    pending: HashSet<u32>,
+    /// Every id added (`Some`) or removed (`None`) since the last commit, for
+    /// [`SearchIndex::locate`]; also, an upsert whose id is neither here nor in the committed
+    /// index needs no delete (deletes are costly at commit time: each one is looked up in every
+    /// segment). As large as the changes between two commits.
+    pending: HashMap<[u8; 20], Option<RecordRef>>,
     /// `clear` was called since the last commit: the committed documents are going away.
     cleared: bool,
     /// Something changed since the last commit.
     dirty: bool,
+    /// The checkpoint of the last commit.
+    checkpoint: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -239,12 +255,16 @@ struct Fields {
     author: Field,
     created: Field,
     size: Field,
+    ref_author: Field,
+    ref_seq: Field,
 }
 
 const F_ID0: &str = "id0";
 const F_ID1: &str = "id1";
 const F_ID2: &str = "id2";
 const F_CREATED: &str = "created_ms";
+const F_REF_AUTHOR: &str = "ref_author";
+const F_REF_SEQ: &str = "ref_seq";
 
 fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -270,7 +290,9 @@ fn build_schema() -> (Schema, Fields) {
         kind: b.add_text_field("kind", exact.clone()),
         author: b.add_text_field("author", exact),
         created: b.add_u64_field(F_CREATED, fast.clone()),
-        size: b.add_u64_field("size", fast),
+        size: b.add_u64_field("size", fast.clone()),
+        ref_author: b.add_u64_field(F_REF_AUTHOR, fast.clone()),
+        ref_seq: b.add_u64_field(F_REF_SEQ, fast),
     };
     (b.build(), fields)
 }
@@ -351,6 +373,13 @@ impl SearchIndex {
         let analyzer = build_analyzer();
         index.tokenizers().register(TOKENIZER, analyzer.clone());
 
+        let checkpoint = match index.load_metas()?.payload {
+            None => 0,
+            Some(p) => p.parse().map_err(|_| SearchError::Corrupt {
+                path: dir.to_path_buf(),
+                reason: format!("commit checkpoint {p:?} is not a number"),
+            })?,
+        };
         let writer = new_writer(&index, dir)?;
         let reader = index
             .reader_builder()
@@ -370,15 +399,17 @@ impl SearchIndex {
                 analyzer,
                 writer: Mutex::new(WriterState {
                     writer,
-                    pending: HashSet::new(),
+                    pending: HashMap::new(),
                     cleared: false,
                     dirty: false,
+                    checkpoint,
                 }),
             }),
         };
         info!(
             dir = %dir.display(),
             docs = this.len(),
+            checkpoint,
             segments = this.inner.reader.searcher().segment_readers().len(),
             ms = started.elapsed().as_millis() as u64,
             "search index open"
@@ -443,11 +474,12 @@ impl SearchIndex {
         d.add_text(f.author, doc.author);
         d.add_u64(f.created, doc.created_ms);
         d.add_u64(f.size, doc.size);
+        d.add_u64(f.ref_author, u64::from(doc.record.author));
+        d.add_u64(f.ref_seq, doc.record.seq);
 
         let term = Term::from_field_bytes(f.id, &id);
         let mut st = self.lock_writer();
-        let short = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-        let may_exist = !st.pending.insert(short)
+        let may_exist = st.pending.insert(id, Some(doc.record)).is_some()
             || (!st.cleared && self.inner.reader.searcher().doc_freq(&term)? > 0);
         if may_exist {
             st.writer.delete_term(term);
@@ -462,24 +494,78 @@ impl SearchIndex {
         let id = parse_content_id(content_id)?;
         let term = Term::from_field_bytes(self.inner.fields.id, &id);
         let mut st = self.lock_writer();
+        st.pending.insert(id, None);
         st.writer.delete_term(term);
         st.dirty = true;
         Ok(())
     }
 
-    /// Makes every change so far durable (fsync'd) and visible to searches, before returning.
-    /// Does nothing if nothing changed since the last commit.
+    /// Where the record with this content id is kept, as of the last change (committed or not).
+    pub fn locate(&self, content_id: &str) -> Result<Option<RecordRef>, SearchError> {
+        let id = parse_content_id(content_id)?;
+        // The lock keeps `pending` and the reader in step (a commit changes both).
+        let st = self.lock_writer();
+        if let Some(pending) = st.pending.get(&id) {
+            return Ok(*pending);
+        }
+        if st.cleared {
+            return Ok(None);
+        }
+        let searcher = self.inner.reader.searcher();
+        let term = Term::from_field_bytes(self.inner.fields.id, &id);
+        for segment in searcher.segment_readers() {
+            let postings = segment
+                .inverted_index(self.inner.fields.id)?
+                .read_postings(&term, IndexRecordOption::Basic)?;
+            let Some(mut postings) = postings else {
+                continue;
+            };
+            let alive = segment.alive_bitset();
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    let ff = segment.fast_fields();
+                    let author = ff.u64(F_REF_AUTHOR)?.first_or_default_col(0).get_val(doc);
+                    let seq = ff.u64(F_REF_SEQ)?.first_or_default_col(0).get_val(doc);
+                    return Ok(Some(RecordRef {
+                        author: u32::try_from(author).unwrap_or(u32::MAX),
+                        seq,
+                    }));
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(None)
+    }
+
+    /// The checkpoint of the last commit (0 for a new index).
+    pub fn checkpoint(&self) -> u64 {
+        self.lock_writer().checkpoint
+    }
+
+    /// Makes every change so far durable (fsync'd) and visible to searches, before returning,
+    /// keeping the checkpoint. Does nothing if nothing changed since the last commit.
     pub fn commit(&self) -> Result<(), SearchError> {
+        let checkpoint = self.checkpoint();
+        self.commit_through(checkpoint)
+    }
+
+    /// Like [`SearchIndex::commit`], recording `checkpoint`: how far into its own log the caller
+    /// has indexed. Does nothing if nothing changed and the checkpoint is the same.
+    pub fn commit_through(&self, checkpoint: u64) -> Result<(), SearchError> {
         let mut st = self.lock_writer();
-        if !st.dirty {
+        if !st.dirty && st.checkpoint == checkpoint {
             return Ok(());
         }
         let started = Instant::now();
-        st.writer.commit()?;
+        let mut prepared = st.writer.prepare_commit()?;
+        prepared.set_payload(&checkpoint.to_string());
+        prepared.commit()?;
         self.inner.reader.reload()?;
-        st.pending = HashSet::new();
+        st.pending = HashMap::new();
         st.cleared = false;
         st.dirty = false;
+        st.checkpoint = checkpoint;
         debug!(
             ms = started.elapsed().as_secs_f64() * 1000.0,
             docs = self.len(),
@@ -497,7 +583,7 @@ impl SearchIndex {
         // A rollback starts a fresh writer, with the default merge policy.
         st.writer.set_merge_policy(Box::new(merge_policy()));
         st.writer.delete_all_documents()?;
-        st.pending = HashSet::new();
+        st.pending = HashMap::new();
         st.cleared = true;
         st.dirty = true;
         Ok(())
@@ -1118,8 +1204,13 @@ mod tests {
     }
 
     fn put(index: &SearchIndex, r: &Rec) {
+        put_at(index, r, RecordRef { author: 7, seq: 1 });
+    }
+
+    fn put_at(index: &SearchIndex, r: &Rec, record: RecordRef) {
         index
             .upsert(&IndexDoc {
+                record,
                 content_id: &r.id,
                 title: r.title,
                 description: r.description,
@@ -1255,6 +1346,7 @@ mod tests {
             r.id = bad.to_string();
             let err = index
                 .upsert(&IndexDoc {
+                    record: RecordRef { author: 0, seq: 0 },
                     content_id: &r.id,
                     title: "x",
                     description: "",
@@ -1601,6 +1693,50 @@ mod tests {
     }
 
     #[test]
+    fn locate_sees_uncommitted_changes_and_survives_reopen() {
+        let dir = TempDir::new().unwrap();
+        let at = |author, seq| Some(RecordRef { author, seq });
+        {
+            let index = SearchIndex::open(dir.path()).unwrap();
+            assert_eq!(index.checkpoint(), 0);
+            put_at(&index, &rec(1, "one", ""), RecordRef { author: 1, seq: 10 });
+            put_at(&index, &rec(2, "two", ""), RecordRef { author: 2, seq: 20 });
+            assert_eq!(index.locate(&id(1)).unwrap(), at(1, 10));
+            index.commit_through(2).unwrap();
+            assert_eq!(index.locate(&id(1)).unwrap(), at(1, 10));
+            // Replaced and removed before the next commit, and after it.
+            put_at(&index, &rec(1, "one again", ""), RecordRef { author: 1, seq: 11 });
+            index.remove(&id(2)).unwrap();
+            assert_eq!(index.locate(&id(1)).unwrap(), at(1, 11));
+            assert_eq!(index.locate(&id(2)).unwrap(), None);
+            index.commit_through(4).unwrap();
+            assert_eq!(index.locate(&id(1)).unwrap(), at(1, 11));
+            assert_eq!(index.locate(&id(2)).unwrap(), None);
+            // Never committed: lost with the process, and the checkpoint says so.
+            put_at(&index, &rec(3, "three", ""), RecordRef { author: 3, seq: 1 });
+            assert_eq!(index.locate(&id(3)).unwrap(), at(3, 1));
+        }
+        let index = SearchIndex::open(dir.path()).unwrap();
+        assert_eq!(index.checkpoint(), 4);
+        assert_eq!(index.locate(&id(1)).unwrap(), at(1, 11));
+        assert_eq!(index.locate(&id(2)).unwrap(), None);
+        assert_eq!(index.locate(&id(3)).unwrap(), None);
+        // A clear hides committed records from `locate` at once, as a rebuild needs.
+        index.clear().unwrap();
+        assert_eq!(index.locate(&id(1)).unwrap(), None);
+        put_at(&index, &rec(4, "four", ""), RecordRef { author: 4, seq: 1 });
+        assert_eq!(index.locate(&id(4)).unwrap(), at(4, 1));
+        // The checkpoint moves even when no record changed.
+        index.commit_through(4).unwrap();
+        index.commit_through(9).unwrap();
+        drop(index);
+        let index = SearchIndex::open(dir.path()).unwrap();
+        assert_eq!(index.checkpoint(), 9);
+        assert_eq!(index.locate(&id(4)).unwrap(), at(4, 1));
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
     fn reopen_persists_committed_only() {
         let dir = TempDir::new().unwrap();
         {
@@ -1897,6 +2033,7 @@ mod tests {
     fn upsert_record(index: &SearchIndex, corpus: &synthetic::Corpus, r: &synthetic::Record) {
         index
             .upsert(&IndexDoc {
+                record: RecordRef { author: 7, seq: 1 },
                 content_id: &r.id,
                 title: &r.title,
                 description: &r.description,

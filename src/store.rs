@@ -152,6 +152,11 @@ impl Store {
         })
     }
 
+    /// Deletes a table and everything in it (a table of an earlier layout). True if it existed.
+    pub fn drop_table(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.db.drop_tree(name)?)
+    }
+
     /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;

@@ -42,8 +42,11 @@ struct Files {
     entries_len: u64,
     index: BufWriter<File>,
     authors: BufWriter<File>,
-    /// Reads go through their own handle; they flush the writer first when needed.
+    /// Reads go through their own handles; they flush the writer first when needed.
     reader: File,
+    index_reader: File,
+    /// Entries stored: `index.log` holds this many records.
+    count: u64,
     unflushed: bool,
 }
 
@@ -149,6 +152,7 @@ impl FeedLog {
             .map(|(i, a)| (a.clone(), i as u32))
             .collect();
         let names = author_list;
+        let index_reader = index.try_clone().map_err(io(&index_path))?;
         Ok(Self {
             dir: dir.to_owned(),
             files: Mutex::new(Files {
@@ -157,6 +161,8 @@ impl FeedLog {
                 index: BufWriter::new(index),
                 authors: BufWriter::new(authors),
                 reader,
+                index_reader,
+                count: valid as u64,
                 unflushed: false,
             }),
             feeds: Mutex::new(Feeds {
@@ -258,9 +264,42 @@ impl FeedLog {
             .index
             .write_all(&rec)
             .map_err(io(&self.path("index.log")))?;
+        files.count += 1;
         files.unflushed = true;
         feeds.offsets[number as usize].push(offset);
         Ok(())
+    }
+
+    /// The number of entries stored. Each has a position, `0..count()`, in the order they
+    /// were stored.
+    pub fn count(&self) -> u64 {
+        self.files().count
+    }
+
+    /// `(author number, seq)` of up to `limit` entries from position `from` on, in order.
+    pub fn positions(&self, from: u64, limit: usize) -> Result<Vec<(u32, u64)>, LogError> {
+        let path = self.path("index.log");
+        let mut files = self.files();
+        let n = files.count.saturating_sub(from).min(limit as u64) as usize;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        if files.unflushed {
+            files.index.flush().map_err(io(&path))?;
+        }
+        let mut raw = vec![0u8; n * INDEX_RECORD];
+        files
+            .index_reader
+            .seek(SeekFrom::Start(from * INDEX_RECORD as u64))
+            .and_then(|_| files.index_reader.read_exact(&mut raw))
+            .map_err(io(&path))?;
+        Ok(raw
+            .chunks_exact(INDEX_RECORD)
+            .map(|rec| {
+                let word = |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+                (word(0), u64::from(word(4)))
+            })
+            .collect())
     }
 
     /// Entry `seq` of `author`'s feed.
@@ -423,6 +462,15 @@ mod tests {
         let after: Vec<SignedEntry> = log.after("alice", 95, 10).unwrap();
         assert_eq!(after, (96..=100).map(entry).collect::<Vec<_>>());
         assert_eq!(log.head("alice").unwrap().unwrap().seq, 100);
+        // Positions list the entries in the order they were stored.
+        assert_eq!(log.count(), 150);
+        let first = log.positions(0, 4).unwrap();
+        assert_eq!(first, vec![(0, 1), (1, 1), (0, 2), (1, 2)]);
+        let last = log.positions(148, 10).unwrap();
+        assert_eq!(last, vec![(0, 99), (0, 100)]);
+        assert!(log.positions(150, 10).unwrap().is_empty());
+        log.append("bob", 51, &entry(1051)).unwrap();
+        assert_eq!(log.positions(150, 10).unwrap(), vec![(1, 51)], "before sync too");
     }
 
     #[test]
@@ -453,6 +501,7 @@ mod tests {
 
         let log = FeedLog::open(dir.path()).unwrap();
         assert_eq!(log.len("alice"), 9);
+        assert_eq!(log.count(), 9);
         assert_eq!(log.get("alice", 9).unwrap(), Some(entry(9)));
         log.append("alice", 10, &entry(10)).unwrap();
         log.sync().unwrap();

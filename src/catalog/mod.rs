@@ -26,7 +26,7 @@ use crate::api::types::{
 };
 use crate::events::{now_ms, EventBus};
 use crate::net::protocol::{FeedHead, Holdings, MAX_ENTRIES_PER_RESPONSE, MAX_HEADS, MAX_HOLDINGS};
-use crate::search::{IndexDoc, SearchError, SearchIndex, SearchQuery, SortBy};
+use crate::search::{IndexDoc, RecordRef, SearchError, SearchIndex, SearchQuery, SortBy};
 use crate::store::{Store, StoreError, Table};
 use feed::{Append, Body, FeedError, Head, ResourceBody, SignedEntry, Verified};
 use log::{FeedLog, LogError};
@@ -34,14 +34,21 @@ use log::{FeedLog, LogError};
 /// Folders, inside the data dir, of the feed log and the search index.
 pub const FEED_LOG_DIR: &str = "feeds_v1";
 pub const SEARCH_DIR: &str = "search_v1";
-const RESOURCES_TABLE: &str = "resource_refs_v2";
+/// Tables of earlier layouts, deleted on open. Where a resource's record is now lives in the
+/// search index ([`RecordRef`]).
+const RETIRED_TABLES: [&str; 4] = [
+    "feed_entries_v1",
+    "feed_heads_v1",
+    "resources_v1",
+    "resource_refs_v2",
+];
 const AUTHORS_TABLE: &str = "authors_v1";
 const HOLDINGS_TABLE: &str = "holdings_v1";
 const QUEUE_TABLE: &str = "announce_queue_v1";
 const COUNTERS_TABLE: &str = "catalog_counters_v1";
 const COUNTERS_KEY: &str = "rejected";
-/// Set while the search index may lag the stored records; cleared after a commit.
-const INDEX_DIRTY_KEY: &str = "index_dirty";
+/// Entries read at a time when indexing the feed log again.
+const REPLAY_BATCH: usize = 4096;
 /// Availability flips beyond this many in one change are sent as one `catalog_changed`.
 const MAX_AVAILABILITY_EVENTS: usize = 100;
 /// Largest page of search results.
@@ -74,16 +81,6 @@ pub struct StoredResource {
     pub seq: u64,
 }
 
-/// Where a resource's current description is: the feed entry that published it. Records
-/// are not copied out of the feed, which keeps the store at one copy of each.
-/// Kept small (a million of them live in sled): the author's number in the feed log and
-/// the entry's sequence number.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ResourceRef {
-    a: u32,
-    s: u64,
-}
-
 /// The result of offering an entry to the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingested {
@@ -111,7 +108,7 @@ struct State {
     names: HashMap<String, String>,
     local: HashMap<String, LocalState>,
     rejected: RejectCounts,
-    /// Index changes not yet committed; store writes not yet flushed.
+    /// Store writes (profiles) not yet flushed.
     dirty: bool,
     counters_dirty: bool,
 }
@@ -121,12 +118,10 @@ struct Inner {
     local: PeerId,
     store: Store,
     feeds: FeedLog,
-    resources: Table<ResourceRef>,
     authors: Table<Profile>,
     holdings: Table<Holdings>,
     queue: Table<u64>,
     counters: Table<RejectCounts>,
-    index_state: Table<bool>,
     search: SearchIndex,
     state: Mutex<State>,
     /// Serialises appends, so a feed's head never moves under a check.
@@ -152,7 +147,7 @@ impl Catalog {
         bus: EventBus,
     ) -> Result<Self, CatalogError> {
         let index_dir = &data_dir.join(SEARCH_DIR);
-        let (search, mut rebuild) = match SearchIndex::open(index_dir) {
+        let (search, rebuild) = match SearchIndex::open(index_dir) {
             Ok(s) => (s, false),
             Err(e) if e.needs_rebuild() => {
                 tracing::warn!("{e}");
@@ -163,9 +158,11 @@ impl Catalog {
         let holdings = store.table::<Holdings>(HOLDINGS_TABLE)?;
         let authors = store.table::<Profile>(AUTHORS_TABLE)?;
         let counters = store.table::<RejectCounts>(COUNTERS_TABLE)?;
-        let index_state = store.table::<bool>(COUNTERS_TABLE)?;
-        rebuild |= index_state.get(INDEX_DIRTY_KEY)?.unwrap_or(false);
-        let resources = store.table::<ResourceRef>(RESOURCES_TABLE)?;
+        for table in RETIRED_TABLES {
+            if store.drop_table(table)? {
+                tracing::info!(table, "deleted a table of an earlier layout");
+            }
+        }
         let mut state = State {
             rejected: counters.get(COUNTERS_KEY)?.unwrap_or_default(),
             ..Default::default()
@@ -193,12 +190,10 @@ impl Catalog {
                 key,
                 store: store.clone(),
                 feeds,
-                resources,
                 authors,
                 holdings,
                 queue: store.table(QUEUE_TABLE)?,
                 counters,
-                index_state,
                 search,
                 state: Mutex::new(state),
                 append: tokio::sync::Mutex::new(()),
@@ -206,9 +201,7 @@ impl Catalog {
                 bus,
             }),
         };
-        if rebuild {
-            catalog.rebuild_index()?;
-        }
+        catalog.index_log(rebuild)?;
         Ok(catalog)
     }
 
@@ -221,21 +214,53 @@ impl Catalog {
         self.inner.local
     }
 
-    /// Rebuilds the search index from the stored records (after a crash between a store
-    /// write and an index commit, or a schema change of the index).
-    fn rebuild_index(&self) -> Result<(), CatalogError> {
-        let started = Instant::now();
-        self.inner.search.clear()?;
-        let mut n = 0usize;
-        for (id, r) in self.inner.resources.entries()? {
-            if let Some(r) = self.load(&id, &r)? {
-                self.inner.search.upsert(&index_doc(&r))?;
-                n += 1;
-            }
+    /// Brings the search index up to the feed log: applies the entries stored after the
+    /// index's checkpoint (those a crash kept out of it), or every entry when `rebuild` (a
+    /// new or damaged index) or when the index is ahead of the log.
+    fn index_log(&self, mut rebuild: bool) -> Result<(), CatalogError> {
+        let search = &self.inner.search;
+        let feeds = &self.inner.feeds;
+        let count = feeds.count();
+        rebuild |= search.checkpoint() > count;
+        let mut at = if rebuild { 0 } else { search.checkpoint() };
+        if at == count {
+            return Ok(());
         }
-        self.inner.search.commit()?;
-        self.inner.index_state.insert(INDEX_DIRTY_KEY, &false)?;
-        tracing::info!(records = n, took = ?started.elapsed(), "search index rebuilt");
+        let started = Instant::now();
+        if rebuild {
+            search.clear()?;
+        }
+        let from = at;
+        while at < count {
+            let batch = feeds.positions(at, REPLAY_BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            for (number, seq) in &batch {
+                let author = feeds.author(*number);
+                let signed = match &author {
+                    Some(author) => feeds.get(author, *seq)?,
+                    None => None,
+                };
+                let (Some(author), Some(signed)) = (author, signed) else {
+                    return Err(LogError::Corrupt {
+                        path: FEED_LOG_DIR.into(),
+                        message: format!("entry {seq} of author number {number} is missing"),
+                    }
+                    .into());
+                };
+                let entry = decode_stored(&signed)?;
+                self.apply(&author, *number, entry.seq, entry.body, false)?;
+            }
+            at += batch.len() as u64;
+        }
+        search.commit_through(at)?;
+        tracing::info!(
+            entries = at - from,
+            rebuild,
+            took = ?started.elapsed(),
+            "search index brought up to the feed log"
+        );
         Ok(())
     }
 
@@ -286,71 +311,68 @@ impl Catalog {
         };
         self.inner.feeds.append(author, v.entry.seq, &v.signed)?;
         self.state().heads.insert(author.clone(), head);
-        match &v.entry.body {
+        let number = self.inner.feeds.number(author).ok_or_else(|| LogError::Corrupt {
+            path: FEED_LOG_DIR.into(),
+            message: format!("no number for {author} after appending"),
+        })?;
+        self.apply(author, number, v.entry.seq, v.entry.body.clone(), true)
+    }
+
+    /// Applies a stored entry's body to the index and the small tables: when it is stored,
+    /// and again when the index is brought up to the log (`notify` false: nobody listens).
+    /// Applying an entry twice changes nothing.
+    fn apply(
+        &self,
+        author: &str,
+        number: u32,
+        seq: u64,
+        body: Body,
+        notify: bool,
+    ) -> Result<(), CatalogError> {
+        let search = &self.inner.search;
+        match body {
             Body::Publish { resource } => {
-                let stored = StoredResource {
-                    body: resource.clone(),
-                    author: author.clone(),
-                    seq: v.entry.seq,
-                };
-                let number = self.inner.feeds.number(author);
-                if let Some(existing) = self.inner.resources.get(&resource.content_id)? {
-                    if Some(existing.a) != number {
-                        // Someone else published the same bytes first; their record stays.
-                        return Ok(());
-                    }
+                let existing = search.locate(&resource.content_id)?;
+                if existing.is_some_and(|r| r.author != number) {
+                    // Someone else published the same bytes first; their record stays.
+                    return Ok(());
                 }
-                self.index_changed()?;
-                self.inner.resources.insert(
-                    &resource.content_id,
-                    &ResourceRef {
-                        a: number.unwrap_or(u32::MAX),
-                        s: v.entry.seq,
-                    },
-                )?;
-                self.inner.search.upsert(&index_doc(&stored))?;
-                let resource = self.to_resource(stored);
-                self.inner.bus.emit(EventKind::ResourceAdded { resource });
+                let stored = StoredResource {
+                    body: resource,
+                    author: author.to_owned(),
+                    seq,
+                };
+                search.upsert(&index_doc(&stored, RecordRef { author: number, seq }))?;
+                if notify {
+                    let resource = self.to_resource(stored);
+                    self.inner.bus.emit(EventKind::ResourceAdded { resource });
+                }
             }
             Body::Unpublish { content_id } => {
-                let owned = self
-                    .inner
-                    .resources
-                    .get(content_id)?
-                    .is_some_and(|r| Some(r.a) == self.inner.feeds.number(author));
+                let owned = search
+                    .locate(&content_id)?
+                    .is_some_and(|r| r.author == number);
                 if owned {
-                    self.index_changed()?;
-                    self.inner.resources.delete(content_id)?;
-                    self.inner.search.remove(content_id)?;
-                    self.inner.bus.emit(EventKind::ResourceRemoved {
-                        content_id: content_id.clone(),
-                    });
+                    search.remove(&content_id)?;
+                    if notify {
+                        self.inner
+                            .bus
+                            .emit(EventKind::ResourceRemoved { content_id });
+                    }
                 }
             }
             Body::Profile { profile } => {
-                self.inner.authors.insert(author, profile)?;
+                self.inner.authors.insert(author, &profile)?;
                 let mut state = self.state();
-                state.counters_dirty = true; // forces a flush
+                state.dirty = true;
                 if profile.display_name.is_empty() {
                     state.names.remove(author);
                 } else {
                     state
                         .names
-                        .insert(author.clone(), profile.display_name.clone());
+                        .insert(author.to_owned(), profile.display_name);
                 }
             }
-        }
-        Ok(())
-    }
-
-    /// Records that the index now lags the store (until the next commit).
-    fn index_changed(&self) -> Result<(), CatalogError> {
-        let first = {
-            let mut s = self.state();
-            !std::mem::replace(&mut s.dirty, true)
-        };
-        if first {
-            self.inner.index_state.insert(INDEX_DIRTY_KEY, &true)?;
         }
         Ok(())
     }
@@ -414,6 +436,9 @@ impl Catalog {
 
     /// Makes new records searchable and pending writes durable. Cheap when nothing changed.
     pub async fn commit(&self) -> Result<(), CatalogError> {
+        // No entry is stored meanwhile: the index's checkpoint must say exactly which
+        // entries it holds.
+        let _guard = self.inner.append.lock().await;
         let (dirty, counters) = {
             let mut s = self.state();
             let d = (s.dirty, s.counters_dirty.then(|| s.rejected.clone()));
@@ -421,27 +446,17 @@ impl Catalog {
             s.counters_dirty = false;
             d
         };
-        // Entries first: the index and the store may point at them.
-        let feeds = self.inner.clone();
-        tokio::task::spawn_blocking(move || feeds.feeds.sync())
-            .await
-            .map_err(|e| LogError::Io {
-                path: FEED_LOG_DIR.into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+        // Entries first: the index points at them.
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), CatalogError> {
+            inner.feeds.sync()?;
+            inner.search.commit_through(inner.feeds.count())?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| SearchError::Io(std::io::Error::other(e.to_string())))??;
         if let Some(c) = &counters {
             self.inner.counters.insert(COUNTERS_KEY, c)?;
-        }
-        if dirty {
-            let search = self.inner.search.clone();
-            tokio::task::spawn_blocking(move || search.commit())
-                .await
-                .map_err(|e| SearchError::Io(std::io::Error::other(e.to_string())))??;
-            // Under the lock: a change made meanwhile keeps the marker set.
-            let s = self.state();
-            if !s.dirty {
-                self.inner.index_state.insert(INDEX_DIRTY_KEY, &false)?;
-            }
         }
         if dirty || counters.is_some() {
             self.inner.store.flush().await?;
@@ -724,31 +739,23 @@ impl Catalog {
     // ----- reading the catalog -----
 
     pub fn get(&self, content_id: &str) -> Result<Option<StoredResource>, CatalogError> {
-        match self.inner.resources.get(content_id)? {
-            Some(r) => self.load(content_id, &r),
-            None => Ok(None),
+        match self.inner.search.locate(content_id) {
+            Ok(Some(r)) => self.load(content_id, r),
+            Ok(None) | Err(SearchError::InvalidContentId(_)) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// The record a reference points at, read from its feed entry.
-    /// The record `r` points at, if it is still the publish entry of `content_id` (a
-    /// reference written just before a crash may point at an entry the log lost).
-    fn load(
-        &self,
-        content_id: &str,
-        r: &ResourceRef,
-    ) -> Result<Option<StoredResource>, CatalogError> {
-        let Some(author) = self.inner.feeds.author(r.a) else {
+    /// The record `r` points at, read from its feed entry, if it is the publish entry of
+    /// `content_id`.
+    fn load(&self, content_id: &str, r: RecordRef) -> Result<Option<StoredResource>, CatalogError> {
+        let Some(author) = self.inner.feeds.author(r.author) else {
             return Ok(None);
         };
-        let Some(signed) = self.inner.feeds.get(&author, r.s)? else {
+        let Some(signed) = self.inner.feeds.get(&author, r.seq)? else {
             return Ok(None);
         };
-        let entry: feed::Entry =
-            serde_json::from_str(&signed.payload).map_err(|e| StoreError::Corrupt {
-                table: FEED_LOG_DIR,
-                message: e.to_string(),
-            })?;
+        let entry = decode_stored(&signed)?;
         Ok(match entry.body {
             Body::Publish { resource } if resource.content_id == content_id => {
                 Some(StoredResource {
@@ -923,8 +930,20 @@ fn availability(s: &State, local: PeerId, id: &str) -> bool {
         .any(|p| *p != local && s.holders.get(p).is_some_and(|h| h.complete.contains(id)))
 }
 
-fn index_doc(r: &StoredResource) -> IndexDoc<'_> {
+/// A stored entry's content (it was verified when it was stored).
+fn decode_stored(signed: &SignedEntry) -> Result<feed::Entry, CatalogError> {
+    serde_json::from_str(&signed.payload).map_err(|e| {
+        StoreError::Corrupt {
+            table: FEED_LOG_DIR,
+            message: e.to_string(),
+        }
+        .into()
+    })
+}
+
+fn index_doc(r: &StoredResource, record: RecordRef) -> IndexDoc<'_> {
     IndexDoc {
+        record,
         content_id: &r.body.content_id,
         title: &r.body.title,
         description: &r.body.description,
@@ -1173,22 +1192,59 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_index_is_rebuilt_when_it_lags_the_store() {
+    async fn the_index_catches_up_with_the_log_after_a_crash_or_loss() {
         let dir = tempfile::tempdir().unwrap();
         let key = Keypair::generate_ed25519();
+        let other = Keypair::generate_ed25519();
+        let first = publish(1);
+        let first_id = match &first {
+            Body::Publish { resource } => resource.content_id.clone(),
+            _ => unreachable!(),
+        };
         {
             let (c, _, _s) = open(dir.path(), key.clone());
-            c.append_local(publish(1)).await.unwrap();
-            // No commit: the index never saw it, as after a crash.
+            c.append_local(first.clone()).await.unwrap();
+            c.commit().await.unwrap();
+            // Not committed: the index never saw these, as after a crash.
+            c.append_local(publish(2)).await.unwrap();
+            c.append_local(Body::Unpublish {
+                content_id: first_id.clone(),
+            })
+            .await
+            .unwrap();
+            // Another author publishing the same bytes later does not take the record.
+            c.ingest(feed::sign_next(&other, None, 1, publish(2)).unwrap())
+                .await
+                .unwrap();
         }
-        let (c, _, _s) = open(dir.path(), key);
-        let hits = c
-            .search(&SearchRequest {
+        let count = |c: &Catalog| {
+            c.search(&SearchRequest {
                 text: "notes".into(),
                 ..Default::default()
             })
-            .unwrap();
-        assert_eq!(hits.total, 1);
+            .unwrap()
+            .total
+        };
+        let check = |c: &Catalog| {
+            assert_eq!(count(c), 1);
+            let second = match publish(2) {
+                Body::Publish { resource } => resource.content_id,
+                _ => unreachable!(),
+            };
+            let record = c.get(&second).unwrap().unwrap();
+            assert_eq!(record.author, key.public().to_peer_id().to_string());
+            // Retracted by its author.
+            assert!(c.get(&first_id).unwrap().is_none());
+        };
+        {
+            let (c, _, _s) = open(dir.path(), key.clone());
+            check(&c);
+            assert_eq!(c.inner.search.checkpoint(), 4);
+        }
+        // The index lost altogether: built again from the log alone.
+        std::fs::remove_dir_all(dir.path().join(SEARCH_DIR)).unwrap();
+        let (c, _, _s) = open(dir.path(), key.clone());
+        check(&c);
     }
 
     #[tokio::test]
