@@ -22,6 +22,7 @@ pub mod sharing;
 pub mod store;
 pub mod thumbnail;
 pub mod transfer;
+pub mod vault;
 
 pub use api::Api;
 pub use config::Config;

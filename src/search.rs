@@ -1705,7 +1705,11 @@ mod tests {
             index.commit_through(2).unwrap();
             assert_eq!(index.locate(&id(1)).unwrap(), at(1, 10));
             // Replaced and removed before the next commit, and after it.
-            put_at(&index, &rec(1, "one again", ""), RecordRef { author: 1, seq: 11 });
+            put_at(
+                &index,
+                &rec(1, "one again", ""),
+                RecordRef { author: 1, seq: 11 },
+            );
             index.remove(&id(2)).unwrap();
             assert_eq!(index.locate(&id(1)).unwrap(), at(1, 11));
             assert_eq!(index.locate(&id(2)).unwrap(), None);
@@ -1713,7 +1717,11 @@ mod tests {
             assert_eq!(index.locate(&id(1)).unwrap(), at(1, 11));
             assert_eq!(index.locate(&id(2)).unwrap(), None);
             // Never committed: lost with the process, and the checkpoint says so.
-            put_at(&index, &rec(3, "three", ""), RecordRef { author: 3, seq: 1 });
+            put_at(
+                &index,
+                &rec(3, "three", ""),
+                RecordRef { author: 3, seq: 1 },
+            );
             assert_eq!(index.locate(&id(3)).unwrap(), at(3, 1));
         }
         let index = SearchIndex::open(dir.path()).unwrap();

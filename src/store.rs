@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::vault::{Vault, VaultError, WrappedKey};
+
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
 /// sled's page cache; its 1 GiB default would dwarf the rest of the node.
@@ -26,6 +28,9 @@ const LOCK_FILE: &str = "hearth.lock";
 
 const META_TREE: &str = "meta_v1";
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// The wrapped data key of sealed tables (see [`crate::vault`]).
+const VAULT_TABLE: &str = "vault_v1";
+const VAULT_KEY: &str = "data_key";
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +52,8 @@ pub enum StoreError {
         table: &'static str,
         message: String,
     },
+    #[error(transparent)]
+    Vault(#[from] VaultError),
 }
 
 /// An open store. Cheap to clone.
@@ -148,8 +155,53 @@ impl Store {
             tree: self.db.open_tree(name)?,
             name,
             db: self.db.clone(),
+            vault: None,
             _t: PhantomData,
         })
+    }
+
+    /// A typed table whose values are encrypted with `vault` (keys stay in the clear: use
+    /// keys that say nothing private, such as ids and sequence numbers).
+    pub fn sealed_table<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &'static str,
+        vault: std::sync::Arc<Vault>,
+    ) -> Result<Table<T>, StoreError> {
+        Ok(Table {
+            vault: Some(vault),
+            ..self.table(name)?
+        })
+    }
+
+    /// Unlocks the vault of sealed tables with `passphrase`, creating it (a new random data key
+    /// wrapped under `passphrase`) on first use. A wrong passphrase fails with
+    /// [`VaultError::WrongPassphrase`] and changes nothing.
+    pub async fn unlock_vault(&self, passphrase: &str) -> Result<Vault, StoreError> {
+        let keys = self.table::<WrappedKey>(VAULT_TABLE)?;
+        match keys.get(VAULT_KEY)? {
+            Some(wrapped) => Ok(Vault::unlock(&wrapped, passphrase)?),
+            None => {
+                let (vault, wrapped) = Vault::create(passphrase)?;
+                keys.put(VAULT_KEY, &wrapped).await?;
+                Ok(vault)
+            }
+        }
+    }
+
+    /// Whether a vault exists (so a passphrase will be asked to unlock, not to create).
+    pub fn has_vault(&self) -> Result<bool, StoreError> {
+        self.table::<WrappedKey>(VAULT_TABLE)?.contains(VAULT_KEY)
+    }
+
+    /// Wraps the vault's data key under a new passphrase; sealed records stay as they are.
+    pub async fn change_passphrase(&self, old: &str, new: &str) -> Result<(), StoreError> {
+        let keys = self.table::<WrappedKey>(VAULT_TABLE)?;
+        let wrapped = keys.get(VAULT_KEY)?.ok_or(StoreError::Corrupt {
+            table: VAULT_TABLE,
+            message: "there is no vault yet".into(),
+        })?;
+        keys.put(VAULT_KEY, &Vault::rewrap(&wrapped, old, new)?)
+            .await
     }
 
     /// Deletes a table and everything in it (a table of an earlier layout). True if it existed.
@@ -164,11 +216,12 @@ impl Store {
     }
 }
 
-/// A typed view of one sled tree. Values are JSON.
+/// A typed view of one sled tree. Values are JSON, encrypted in a sealed table.
 pub struct Table<T> {
     tree: sled::Tree,
     db: sled::Db,
     name: &'static str,
+    vault: Option<std::sync::Arc<Vault>>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -178,14 +231,39 @@ impl<T> Clone for Table<T> {
             tree: self.tree.clone(),
             db: self.db.clone(),
             name: self.name,
+            vault: self.vault.clone(),
             _t: PhantomData,
         }
     }
 }
 
 impl<T: Serialize + DeserializeOwned> Table<T> {
-    fn decode(&self, bytes: &[u8]) -> Result<T, StoreError> {
-        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    /// What a sealed value is bound to: its table and key.
+    fn context(&self, key: &[u8]) -> Vec<u8> {
+        [self.name.as_bytes(), b"\0", key].concat()
+    }
+
+    fn encode(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            table: self.name,
+            message: e.to_string(),
+        })?;
+        Ok(match &self.vault {
+            Some(vault) => vault.seal(&self.context(key.as_bytes()), &json),
+            None => json,
+        })
+    }
+
+    fn decode(&self, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+        let opened;
+        let json = match &self.vault {
+            Some(vault) => {
+                opened = zeroize::Zeroizing::new(vault.open(&self.context(key), bytes)?);
+                opened.as_slice()
+            }
+            None => bytes,
+        };
+        serde_json::from_slice(json).map_err(|e| StoreError::Corrupt {
             table: self.name,
             message: e.to_string(),
         })
@@ -194,16 +272,13 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
     pub fn get(&self, key: &str) -> Result<Option<T>, StoreError> {
         self.tree
             .get(key.as_bytes())?
-            .map(|v| self.decode(&v))
+            .map(|v| self.decode(key.as_bytes(), &v))
             .transpose()
     }
 
     /// Writes `value` and returns once it is durable.
     pub async fn put(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
-            table: self.name,
-            message: e.to_string(),
-        })?;
+        let bytes = self.encode(key, value)?;
         self.tree.insert(key.as_bytes(), bytes)?;
         self.db.flush_async().await?;
         Ok(())
@@ -219,10 +294,7 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
     /// Writes `value` without waiting for durability: for data that can be fetched again
     /// (other peers' entries), made durable by the next [`Store::flush`].
     pub fn insert(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
-            table: self.name,
-            message: e.to_string(),
-        })?;
+        let bytes = self.encode(key, value)?;
         self.tree.insert(key.as_bytes(), bytes)?;
         Ok(())
     }
@@ -267,7 +339,7 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
         for item in items.take(limit) {
             let (k, v) = item?;
             let key = String::from_utf8_lossy(&k).into_owned();
-            match self.decode(&v) {
+            match self.decode(&k, &v) {
                 Ok(value) => out.push((key, value)),
                 Err(e) => tracing::warn!(table = self.name, %key, "skipping record: {e}"),
             }
@@ -343,5 +415,69 @@ mod tests {
         let t = store.table::<u32>("things_v1").unwrap();
         assert!(matches!(t.get("x"), Err(StoreError::Corrupt { .. })));
         assert!(t.entries().unwrap().is_empty());
+    }
+
+    /// Every file under `dir`, read whole, contains `needle` somewhere.
+    fn disk_contains(dir: &Path, needle: &[u8]) -> bool {
+        std::fs::read_dir(dir).unwrap().flatten().any(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                disk_contains(&p, needle)
+            } else {
+                std::fs::read(&p)
+                    .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                    .unwrap_or(false)
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn sealed_tables_keep_nothing_readable_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        const MARKER: &str = "PLAINTEXT-MARKER-7f3a";
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert!(!store.has_vault().unwrap());
+            let vault =
+                std::sync::Arc::new(store.unlock_vault("correct horse battery").await.unwrap());
+            let t = store.sealed_table::<String>("secrets_v1", vault).unwrap();
+            for i in 0..50 {
+                t.put(&format!("m{i:03}"), &format!("{MARKER} number {i}"))
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(
+                t.get("m007").unwrap().unwrap(),
+                format!("{MARKER} number 7")
+            );
+            assert_eq!(t.range("m010", "m013", 10).unwrap().len(), 3);
+            // A record moved to another key does not open there.
+            let raw = store.db.open_tree("secrets_v1").unwrap();
+            let moved = raw.get("m001").unwrap().unwrap();
+            raw.insert("m002", moved).unwrap();
+            assert!(matches!(t.get("m002"), Err(StoreError::Vault(_))));
+            t.delete("m002").unwrap();
+            store.flush().await.unwrap();
+        }
+        assert!(!disk_contains(dir.path(), MARKER.as_bytes()));
+
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.has_vault().unwrap());
+        assert!(matches!(
+            store.unlock_vault("wrong horse battery").await,
+            Err(StoreError::Vault(VaultError::WrongPassphrase))
+        ));
+        store
+            .change_passphrase("correct horse battery", "a new passphrase")
+            .await
+            .unwrap();
+        assert!(store.unlock_vault("correct horse battery").await.is_err());
+        let vault = std::sync::Arc::new(store.unlock_vault("a new passphrase").await.unwrap());
+        let t = store.sealed_table::<String>("secrets_v1", vault).unwrap();
+        assert_eq!(t.entries().unwrap().len(), 49);
+        assert_eq!(
+            t.get("m049").unwrap().unwrap(),
+            format!("{MARKER} number 49")
+        );
     }
 }

@@ -296,7 +296,8 @@ impl FeedLog {
         Ok(raw
             .chunks_exact(INDEX_RECORD)
             .map(|rec| {
-                let word = |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+                let word =
+                    |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
                 (word(0), u64::from(word(4)))
             })
             .collect())
@@ -470,7 +471,11 @@ mod tests {
         assert_eq!(last, vec![(0, 99), (0, 100)]);
         assert!(log.positions(150, 10).unwrap().is_empty());
         log.append("bob", 51, &entry(1051)).unwrap();
-        assert_eq!(log.positions(150, 10).unwrap(), vec![(1, 51)], "before sync too");
+        assert_eq!(
+            log.positions(150, 10).unwrap(),
+            vec![(1, 51)],
+            "before sync too"
+        );
     }
 
     #[test]

@@ -311,10 +311,14 @@ impl Catalog {
         };
         self.inner.feeds.append(author, v.entry.seq, &v.signed)?;
         self.state().heads.insert(author.clone(), head);
-        let number = self.inner.feeds.number(author).ok_or_else(|| LogError::Corrupt {
-            path: FEED_LOG_DIR.into(),
-            message: format!("no number for {author} after appending"),
-        })?;
+        let number = self
+            .inner
+            .feeds
+            .number(author)
+            .ok_or_else(|| LogError::Corrupt {
+                path: FEED_LOG_DIR.into(),
+                message: format!("no number for {author} after appending"),
+            })?;
         self.apply(author, number, v.entry.seq, v.entry.body.clone(), true)
     }
 
@@ -342,7 +346,13 @@ impl Catalog {
                     author: author.to_owned(),
                     seq,
                 };
-                search.upsert(&index_doc(&stored, RecordRef { author: number, seq }))?;
+                search.upsert(&index_doc(
+                    &stored,
+                    RecordRef {
+                        author: number,
+                        seq,
+                    },
+                ))?;
                 if notify {
                     let resource = self.to_resource(stored);
                     self.inner.bus.emit(EventKind::ResourceAdded { resource });
@@ -368,9 +378,7 @@ impl Catalog {
                 if profile.display_name.is_empty() {
                     state.names.remove(author);
                 } else {
-                    state
-                        .names
-                        .insert(author.to_owned(), profile.display_name);
+                    state.names.insert(author.to_owned(), profile.display_name);
                 }
             }
         }
