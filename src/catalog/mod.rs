@@ -49,6 +49,9 @@ const COUNTERS_TABLE: &str = "catalog_counters_v1";
 const COUNTERS_KEY: &str = "rejected";
 /// Entries read at a time when indexing the feed log again.
 const REPLAY_BATCH: usize = 4096;
+/// Indexing the feed log again commits every this many entries, which bounds the index's
+/// record of changes since its last commit.
+const REPLAY_COMMIT_EVERY: u64 = 64 * 1024;
 /// Availability flips beyond this many in one change are sent as one `catalog_changed`.
 const MAX_AVAILABILITY_EVENTS: usize = 100;
 /// Largest page of search results.
@@ -253,6 +256,9 @@ impl Catalog {
                 self.apply(&author, *number, entry.seq, entry.body, false)?;
             }
             at += batch.len() as u64;
+            if at % REPLAY_COMMIT_EVERY == 0 {
+                search.commit_through(at)?;
+            }
         }
         search.commit_through(at)?;
         tracing::info!(
@@ -419,13 +425,16 @@ impl Catalog {
         Ok(v)
     }
 
-    /// My entries not yet announced, oldest first.
-    pub fn queued_announcements(&self, limit: usize) -> Result<Vec<SignedEntry>, CatalogError> {
+    /// My entries not yet announced, oldest first, with their sequence numbers.
+    pub fn queued_announcements(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(u64, SignedEntry)>, CatalogError> {
         let local = self.inner.local.to_string();
         let mut out = Vec::new();
         for (_, seq) in self.inner.queue.scan_prefix("", limit)? {
             if let Some(e) = self.inner.feeds.get(&local, seq)? {
-                out.push(e);
+                out.push((seq, e));
             }
         }
         Ok(out)

@@ -237,14 +237,7 @@ impl Syncer {
             Ok(q) => q,
             Err(e) => return tracing::warn!("cannot read the announcement queue: {e}"),
         };
-        for signed in queued {
-            let seq = match feed::verify(signed.clone()) {
-                Ok(v) => v.entry.seq,
-                Err(e) => {
-                    tracing::error!("own queued entry does not verify: {e}");
-                    continue;
-                }
-            };
+        for (seq, signed) in queued {
             let Ok(bytes) = serde_json::to_vec(&signed) else {
                 continue;
             };
