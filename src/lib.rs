@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod chat;
 pub mod client;
 pub mod config;
 pub mod events;
