@@ -179,6 +179,8 @@ fn main() {
     http::init_logging();
 
     let result = tauri::Builder::default()
+        // The native file picker: publishing by path, so no file passes through memory.
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let handle = app.handle().clone();
             let (api, node) = match start_node(&handle) {

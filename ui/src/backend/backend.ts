@@ -94,6 +94,14 @@ export interface Backend {
   watchFileDrops(onDrop: (event: FileDropEvent) => void): (() => void) | null;
 
   /**
+   * Lets the user pick files with the system's file picker and returns their paths on the
+   * node's disk (then `publish` them; nothing is read into memory), or `[]` if cancelled.
+   * Only the desktop app can: elsewhere `null`, and the page's own file input is used
+   * (then `upload` the files).
+   */
+  readonly pickFiles: (() => Promise<string[]>) | null;
+
+  /**
    * Starts delivering live events. The implementation remembers the id of the last event
    * delivered and, after losing the stream, resumes with only the events after it; when
    * the node can no longer supply them it delivers a `resync` event and the caller

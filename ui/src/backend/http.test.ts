@@ -194,6 +194,7 @@ describe('HttpBackend catalog requests', () => {
   it('has no path drops in a browser', () => {
     const { backend } = backendWith(() => jsonResponse(200, null));
     expect(backend.watchFileDrops(() => {})).toBeNull();
+    expect(backend.pickFiles).toBeNull();
   });
 });
 

@@ -286,6 +286,9 @@ export class HttpBackend implements Backend {
     return this.request('POST', '/api/library/folders/remove', body);
   }
 
+  /** A page's file input gives `File` objects, not paths: see `upload`. */
+  readonly pickFiles = null;
+
   /** A browser delivers dropped files as `File` objects (page drop events), never as paths. */
   watchFileDrops(_onDrop: (event: FileDropEvent) => void): (() => void) | null {
     return null;

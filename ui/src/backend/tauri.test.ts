@@ -193,6 +193,17 @@ describe('TauriBackend catalog commands', () => {
     expect(got).toHaveLength(4);
   });
 
+  it('picks files with the dialog plugin and returns their paths', async () => {
+    const invoke = vi.fn(async (cmd: string, args?: unknown) => {
+      expect(cmd).toBe('plugin:dialog|open');
+      expect(args).toMatchObject({ options: { multiple: true, directory: false } });
+      return invoke.mock.calls.length === 1 ? ['/home/ada/a.mp4', '/home/ada/b.pdf'] : null;
+    });
+    const b = new TauriBackend({ invoke: invoke as unknown as InvokeFn, listen: vi.fn() as unknown as ListenFn });
+    expect(await b.pickFiles()).toEqual(['/home/ada/a.mp4', '/home/ada/b.pdf']);
+    expect(await b.pickFiles()).toEqual([]);
+  });
+
   it('stops a drop subscription that was still being set up', async () => {
     let unlistened = false;
     const onDragDrop: DragDropFn = async () => () => {

@@ -128,6 +128,15 @@ export class TauriBackend implements Backend {
   publish(req: PublishRequest): Promise<Resource> {
     return this.call('publish', { req });
   }
+
+  /** The system's file picker (Tauri's dialog plugin). */
+  readonly pickFiles = async (): Promise<string[]> => {
+    const picked = await this.call<string | string[] | null>('plugin:dialog|open', {
+      options: { multiple: true, directory: false, title: 'Publish files' },
+    });
+    if (picked === null) return [];
+    return Array.isArray(picked) ? picked : [picked];
+  };
   async upload(file: File, meta: UploadMeta, onProgress?: UploadProgressHandler): Promise<Resource> {
     const total = file.size;
     onProgress?.(0, total);

@@ -254,20 +254,38 @@ function PublishCard({ onPublished }: { onPublished: (r: Resource) => void }) {
           </span>
           <p class="dropzone-title">Drop files here to publish them</p>
           <p class="muted">or</p>
-          <label class="btn btn-primary file-btn">
-            Choose files…
-            <input
-              class="visually-hidden"
-              type="file"
-              multiple
-              onChange={(e) => {
-                const files = Array.from(e.currentTarget.files ?? []);
-                e.currentTarget.value = '';
-                add(files.map((file) => ({ type: 'file', file })));
+          {backend.pickFiles ? (
+            <button
+              type="button"
+              class="btn btn-primary"
+              onClick={async () => {
+                try {
+                  const paths = (await backend.pickFiles?.()) ?? [];
+                  add(paths.map((path) => ({ type: 'path', path })));
+                } catch (err) {
+                  setError(describeError(err));
+                }
               }}
-              data-testid="publish-file-input"
-            />
-          </label>
+              data-testid="publish-pick"
+            >
+              Choose files…
+            </button>
+          ) : (
+            <label class="btn btn-primary file-btn">
+              Choose files…
+              <input
+                class="visually-hidden"
+                type="file"
+                multiple
+                onChange={(e) => {
+                  const files = Array.from(e.currentTarget.files ?? []);
+                  e.currentTarget.value = '';
+                  add(files.map((file) => ({ type: 'file', file })));
+                }}
+                data-testid="publish-file-input"
+              />
+            </label>
+          )}
           {done && (
             <p class="form-msg ok" role="status" data-testid="publish-done">
               <CheckIcon size={15} /> Published{' '}

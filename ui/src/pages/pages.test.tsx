@@ -303,6 +303,21 @@ describe('Library', () => {
     expect(b.publish.mock.calls[0]![0]).toEqual({ path: '/home/ada/data/set.csv', title: 'set.csv', description: null, kind: null, tags: [] });
   });
 
+  it('publishes files chosen with the desktop file picker by path', async () => {
+    const b = new FakeBackend();
+    b.pickedPaths = ['/home/ada/films/lecture.mp4', '/home/ada/papers/notes.pdf'];
+    await mount(b, '#/library');
+    expect(document.querySelector('[data-testid="publish-file-input"]')).toBeNull();
+    click(await waitFor(() => $('publish-pick')));
+    const title = await waitFor(() => $('publish-title') as HTMLInputElement);
+    expect(title.value).toBe('lecture.mp4');
+    $('publish-form').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+    await waitFor(() => expect(b.publish).toHaveBeenCalledTimes(1));
+    expect(b.publish.mock.calls[0]![0]).toMatchObject({ path: '/home/ada/films/lecture.mp4' });
+    await waitFor(() => expect(($('publish-title') as HTMLInputElement).value).toBe('notes.pdf'));
+    expect(b.upload).not.toHaveBeenCalled();
+  });
+
   it('lists my items and shared folders, and adds a folder', async () => {
     const b = new FakeBackend();
     const mine = resource({ author: SELF_ID, local: 'published', title: 'My dataset' });

@@ -166,6 +166,13 @@ export class FakeBackend implements Backend {
   addSharedFolder = vi.fn(async (path: string): Promise<Library> => ({ folders: ['/up', path], uploads_folder: '/up', published: [] }));
   removeSharedFolder = vi.fn(async (): Promise<Library> => ({ folders: ['/up'], uploads_folder: '/up', published: [] }));
 
+  /** Paths the next `pickFiles` returns; `null` makes it behave like a browser (no picker). */
+  pickedPaths: string[] | null = null;
+  get pickFiles(): (() => Promise<string[]>) | null {
+    const paths = this.pickedPaths;
+    return paths === null ? null : async () => paths;
+  }
+
   watchFileDrops(onDrop: (e: FileDropEvent) => void): (() => void) | null {
     this.drops = onDrop;
     return () => {
