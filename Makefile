@@ -36,11 +36,11 @@ types:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p hearth -p hearth-desktop --all-targets -- -D warnings
 	cd ui && npm run typecheck
 
 test-rust:
-	$(CARGO) test --workspace
+	$(CARGO) test -p hearth -p hearth-desktop
 
 test-ui:
 	cd ui && npm test

@@ -11,7 +11,9 @@
 //!      with Hearth's piece length to separate that effect); one process seeds, a fresh
 //!      process downloads with the seeder as initial peer; timed from the add command until
 //!      its stats say finished (polled every 20 ms). Each librqbit session runs in its own
-//!      process (this binary re-executed with `rqbit-node`), like the Hearth nodes;
+//!      process, like the Hearth nodes: `benches/rqbit-stock`, a separate crate linking the
+//!      registry's librqbit 9.1.0 (Hearth links its patched copy in `vendor/librqbit`), built
+//!      by `scripts/bench.sh` and passed as `HEARTH_BENCH_RQBIT_STOCK` (built here if unset);
 //!    - iperf3, one TCP stream on loopback, 1 GiB.
 //!
 //!    `HEARTH_BENCH_TRANSFER_TRIALS` (default 5) interleaved trials; best and median, and the
@@ -263,106 +265,6 @@ async fn hearth_downloads(
 
 // ----- stock librqbit, one session per process -----
 
-/// The child side: a librqbit session driven by lines on stdin.
-/// `seed <torrent> <folder>` -> `ready`; `get <torrent> <folder> <peer,peer,...>` ->
-/// `done <first byte unix ns> <finished unix ns>`; `stats` -> `stats <uploaded> <have> <finished> <live peers>`.
-async fn rqbit_node(upload_limit_bps: Option<u32>) {
-    use librqbit::{
-        AddTorrent, AddTorrentOptions, ListenerOptions, ManagedTorrent, Session, SessionOptions,
-    };
-    use tokio::io::AsyncBufReadExt;
-    let opts = SessionOptions {
-        ratelimits: librqbit::limits::LimitsConfig {
-            upload_bps: upload_limit_bps.and_then(std::num::NonZeroU32::new),
-            download_bps: None,
-        },
-        dht: None,
-        persistence: None,
-        fastresume: false,
-        disable_local_service_discovery: true,
-        listen: Some(ListenerOptions {
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ipv4_only: true,
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let session = Session::new_with_opts(std::env::temp_dir(), opts)
-        .await
-        .expect("librqbit session");
-    let say = |s: String| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{s}");
-        let _ = out.flush();
-    };
-    say(format!(
-        "listen {}",
-        session.listen_addr().expect("listen addr")
-    ));
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut handle: Option<Arc<ManagedTorrent>> = None;
-    while let Ok(Some(line)) = lines.next_line().await {
-        let w: Vec<&str> = line.split_whitespace().collect();
-        match w.first().copied() {
-            Some("seed") | Some("get") => {
-                let seed = w[0] == "seed";
-                let torrent = std::fs::read(w[1]).expect("read .torrent");
-                let peers: Vec<SocketAddr> = w
-                    .get(3)
-                    .map(|p| p.split(',').map(|a| a.parse().unwrap()).collect())
-                    .unwrap_or_default();
-                let opts = AddTorrentOptions {
-                    overwrite: seed,
-                    output_folder: Some(w[2].to_owned()),
-                    initial_peers: Some(peers),
-                    ..Default::default()
-                };
-                let h = session
-                    .add_torrent(AddTorrent::from_bytes(torrent), Some(opts))
-                    .await
-                    .expect("librqbit add_torrent")
-                    .into_handle()
-                    .expect("librqbit handle");
-                handle = Some(h.clone());
-                if seed {
-                    h.wait_until_initialized().await.expect("librqbit check");
-                    assert!(h.stats().finished, "librqbit seeder: data incomplete");
-                    say("ready".into());
-                } else {
-                    tokio::spawn(async move {
-                        let mut first = None;
-                        loop {
-                            let st = h.stats();
-                            if let Some(e) = st.error {
-                                eprintln!("librqbit download failed: {e}");
-                                std::process::exit(1);
-                            }
-                            if first.is_none() && st.progress_bytes > 0 {
-                                first = Some(now_ns());
-                            }
-                            if st.finished {
-                                let done = now_ns();
-                                say(format!("done {} {done}", first.unwrap_or(done)));
-                                return;
-                            }
-                            tokio::time::sleep(POLL).await;
-                        }
-                    });
-                }
-            }
-            Some("stats") => {
-                let st = handle.as_ref().expect("no torrent").stats();
-                let live = st.live.as_ref().map_or(0, |l| l.snapshot.peer_stats.live);
-                say(format!(
-                    "stats {} {} {} {live}",
-                    st.uploaded_bytes, st.progress_bytes, st.finished
-                ));
-            }
-            _ => panic!("unknown command {line:?}"),
-        }
-    }
-}
-
 struct Rqbit {
     child: Child,
     stdin: ChildStdin,
@@ -377,10 +279,35 @@ impl Drop for Rqbit {
     }
 }
 
+/// The stock librqbit binary (`benches/rqbit-stock`): `HEARTH_BENCH_RQBIT_STOCK`, else built
+/// now the way `scripts/bench.sh` builds it.
+fn rqbit_stock() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("HEARTH_BENCH_RQBIT_STOCK") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), PathBuf::from)
+            .join("rqbit-stock");
+        eprintln!("building the stock librqbit baseline (benches/rqbit-stock)…");
+        let ok = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .arg(root.join("benches/rqbit-stock/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "building benches/rqbit-stock failed");
+        target.join("release/rqbit-stock")
+    })
+}
+
 impl Rqbit {
     fn spawn(upload_limit_bps: Option<u32>) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .arg("rqbit-node")
+        let mut child = Command::new(rqbit_stock())
+            .arg("node")
             .args(upload_limit_bps.map(|b| b.to_string()))
             .env("RUST_LOG", "error")
             .stdin(Stdio::piped())
@@ -510,18 +437,22 @@ fn rqbit_downloads(
         .collect()
 }
 
-/// `librqbit::create_torrent` with its defaults (2 MiB pieces) unless `piece_length` is given.
-async fn rqbit_create_torrent(file: &Path, out: &Path, piece_length: Option<u32>) -> String {
-    let spawner = librqbit::spawn_utils::BlockingSpawner::new(1);
-    let opts = librqbit::CreateTorrentOptions {
-        piece_length,
-        ..Default::default()
-    };
-    let t = librqbit::create_torrent(file, opts, &spawner)
-        .await
-        .expect("librqbit create_torrent");
-    std::fs::write(out, t.as_bytes().unwrap()).unwrap();
-    t.info_hash().as_string()
+/// Stock `librqbit::create_torrent` with its defaults (2 MiB pieces) unless `piece_length` is
+/// given (`rqbit-stock create`).
+async fn rqbit_create_torrent(file: &Path, out: &Path, piece_length: Option<u32>) {
+    let (file, out) = (file.to_owned(), out.to_owned());
+    blocking(move || {
+        let st = Command::new(rqbit_stock())
+            .arg("create")
+            .arg(&file)
+            .arg(&out)
+            .args(piece_length.map(|p| p.to_string()))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run rqbit-stock create");
+        assert!(st.success(), "rqbit-stock create {}", file.display());
+    })
+    .await
 }
 
 // ----- kernel byte counts (ss) -----
@@ -1040,15 +971,6 @@ fn stock_swarm(
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("rqbit-node") {
-        let cap = args.get(1).map(|a| a.parse().expect("upload limit"));
-        // Like `hearth run`: tokio's default multi-thread runtime.
-        return tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(rqbit_node(cap));
-    }
     if args.iter().any(|a| a == "--list") {
         return; // `cargo bench -- --list`
     }

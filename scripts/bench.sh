@@ -7,4 +7,9 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname 
 cargo bench --bench presence 2>/dev/null | tee bench-results/presence.md
 cargo bench --bench catalog 2>/dev/null | tee bench-results/catalog.md
 cargo bench --bench propagation 2>/dev/null | tee bench-results/propagation.md
-cargo bench --bench transfer 2>/dev/null | tee bench-results/transfer.md
+# The transfer baseline: stock librqbit from the registry, built apart from Hearth (which links
+# its patched copy in vendor/librqbit) and run as separate processes by the benchmark.
+stock_target="$(realpath -m "${CARGO_TARGET_DIR:-target}")/rqbit-stock"
+cargo build --release --quiet --manifest-path benches/rqbit-stock/Cargo.toml --target-dir "$stock_target"
+HEARTH_BENCH_RQBIT_STOCK="$stock_target/release/rqbit-stock" \
+  cargo bench --bench transfer 2>/dev/null | tee bench-results/transfer.md
