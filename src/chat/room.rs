@@ -1609,6 +1609,15 @@ impl<P: PeerKey> Room<P> {
     }
 
     /// Send `p` the entries from its `next` (or an empty heartbeat).
+    /// The other members this node is connected to.
+    fn connected_members(&self) -> Vec<P> {
+        self.connected
+            .iter()
+            .filter(|p| self.is_member(p) && **p != self.meta.me)
+            .cloned()
+            .collect()
+    }
+
     fn send_append(&mut self, p: &P, now: u64) {
         let last = self.last_seq();
         let Some(f) = self.follower_mut(p, now) else {
@@ -1683,12 +1692,7 @@ impl<P: PeerKey> Room<P> {
         for f in h.followers.values_mut() {
             f.next = f.acked + 1;
         }
-        let targets: Vec<P> = self
-            .connected
-            .iter()
-            .filter(|p| self.is_member(p) && **p != self.meta.me)
-            .cloned()
-            .collect();
+        let targets = self.connected_members();
         for p in targets {
             self.send_append(&p, now);
         }
@@ -1852,12 +1856,7 @@ impl<P: PeerKey> Room<P> {
                 });
             }
         }
-        let targets: Vec<P> = self
-            .connected
-            .iter()
-            .filter(|p| self.is_member(p) && **p != self.meta.me)
-            .cloned()
-            .collect();
+        let targets = self.connected_members();
         for p in targets {
             self.send_append(&p, now);
         }
@@ -2054,12 +2053,7 @@ impl<P: PeerKey> Room<P> {
                     // Tell every connected member (their answers also show who runs this
                     // room: only those count in the electorate).
                     let hello = self.hello();
-                    let targets: Vec<P> = self
-                        .connected
-                        .iter()
-                        .filter(|p| self.is_member(p) && **p != self.meta.me)
-                        .cloned()
-                        .collect();
+                    let targets = self.connected_members();
                     for p in targets {
                         self.send(p, hello.clone());
                     }
@@ -2162,12 +2156,7 @@ impl<P: PeerKey> Room<P> {
             pre,
         };
         // Ask every connected member, including ones that have not spoken yet.
-        let targets: Vec<P> = self
-            .connected
-            .iter()
-            .filter(|p| self.is_member(p) && **p != self.meta.me)
-            .cloned()
-            .collect();
+        let targets = self.connected_members();
         for p in targets {
             self.send(p, msg.clone());
         }
