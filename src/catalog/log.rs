@@ -110,11 +110,12 @@ impl FeedLog {
         let mut reader = entries.try_clone().map_err(io(&entries_path))?;
         let mut valid = 0usize;
         for rec in raw.chunks_exact(INDEX_RECORD) {
-            let author = u32::from_le_bytes(rec[0..4].try_into().unwrap_or_default()) as usize;
-            let seq = u32::from_le_bytes(rec[4..8].try_into().unwrap_or_default()) as usize;
-            let offset = u64::from_le_bytes(rec[8..16].try_into().unwrap_or_default());
+            let (author, seq, offset) = index_record(rec);
+            let author = author as usize;
             // Entries of a feed are stored in order, so each record extends its feed by one.
-            let in_order = offsets.get(author).is_some_and(|o| o.len() + 1 == seq);
+            let in_order = offsets
+                .get(author)
+                .is_some_and(|o| o.len() as u64 + 1 == u64::from(seq));
             if !in_order || offset >= entries_len {
                 break;
             }
@@ -124,16 +125,15 @@ impl FeedLog {
         // The last entry must be whole (its length prefix and bytes on disk).
         let mut cut_entries = entries_len;
         while valid > 0 {
-            let rec = &raw[(valid - 1) * INDEX_RECORD..valid * INDEX_RECORD];
-            let author = u32::from_le_bytes(rec[0..4].try_into().unwrap_or_default()) as usize;
-            let offset = u64::from_le_bytes(rec[8..16].try_into().unwrap_or_default());
+            let (author, _, offset) =
+                index_record(&raw[(valid - 1) * INDEX_RECORD..valid * INDEX_RECORD]);
             match read_record(&mut reader, offset, entries_len) {
                 Some(end) => {
                     cut_entries = end;
                     break;
                 }
                 None => {
-                    offsets[author].pop();
+                    offsets[author as usize].pop();
                     valid -= 1;
                     cut_entries = offset;
                 }
@@ -296,25 +296,33 @@ impl FeedLog {
         Ok(raw
             .chunks_exact(INDEX_RECORD)
             .map(|rec| {
-                let word =
-                    |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
-                (word(0), u64::from(word(4)))
+                let (author, seq, _) = index_record(rec);
+                (author, u64::from(seq))
             })
             .collect())
     }
 
     /// Entry `seq` of `author`'s feed.
     pub fn get(&self, author: &str, seq: u64) -> Result<Option<SignedEntry>, LogError> {
+        match self.number(author) {
+            Some(n) => self.get_numbered(n, seq),
+            None => Ok(None),
+        }
+    }
+
+    /// Entry `seq` of the feed of the author with number `n`.
+    pub fn get_numbered(&self, n: u32, seq: u64) -> Result<Option<SignedEntry>, LogError> {
         let offset = {
             let feeds = self.feeds();
-            let Some(n) = feeds.numbers.get(author) else {
-                return Ok(None);
-            };
-            match seq
-                .checked_sub(1)
-                .and_then(|i| feeds.offsets[*n as usize].get(i as usize))
-            {
-                Some(o) => *o,
+            let offset = seq.checked_sub(1).and_then(|i| {
+                feeds
+                    .offsets
+                    .get(n as usize)?
+                    .get(usize::try_from(i).ok()?)
+                    .copied()
+            });
+            match offset {
+                Some(o) => o,
                 None => return Ok(None),
             }
         };
@@ -411,6 +419,13 @@ impl FeedLog {
             hash: feed::hash_of(&e),
         }))
     }
+}
+
+/// An `index.log` record: author number, seq, offset of the entry in `entries.log`.
+fn index_record(rec: &[u8]) -> (u32, u32, u64) {
+    let word = |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+    let offset = u64::from(word(8)) | (u64::from(word(12)) << 32);
+    (word(0), word(4), offset)
 }
 
 /// The end offset of the whole record at `offset`, if it is whole.

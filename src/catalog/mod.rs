@@ -241,10 +241,7 @@ impl Catalog {
             }
             for (number, seq) in &batch {
                 let author = feeds.author(*number);
-                let signed = match &author {
-                    Some(author) => feeds.get(author, *seq)?,
-                    None => None,
-                };
+                let signed = feeds.get_numbered(*number, *seq)?;
                 let (Some(author), Some(signed)) = (author, signed) else {
                     return Err(LogError::Corrupt {
                         path: FEED_LOG_DIR.into(),
@@ -295,13 +292,6 @@ impl Catalog {
             Append::Duplicate => Ok(Ingested::Duplicate),
             Append::Gap { have } => Ok(Ingested::Gap { have }),
             Append::Next => {
-                // A head lost in a crash (heads are written with the commit) must not let a
-                // different entry replace a stored one.
-                if let Some(stored) = self.inner.feeds.get(&author, v.entry.seq)? {
-                    if feed::hash_of(&stored) != v.hash {
-                        return Err(FeedError::Fork(v.entry.seq).into());
-                    }
-                }
                 self.store_entry(v)?;
                 Ok(Ingested::Stored)
             }
@@ -766,10 +756,7 @@ impl Catalog {
     /// The record `r` points at, read from its feed entry, if it is the publish entry of
     /// `content_id`.
     fn load(&self, content_id: &str, r: RecordRef) -> Result<Option<StoredResource>, CatalogError> {
-        let Some(author) = self.inner.feeds.author(r.author) else {
-            return Ok(None);
-        };
-        let Some(signed) = self.inner.feeds.get(&author, r.seq)? else {
+        let Some(signed) = self.inner.feeds.get_numbered(r.author, r.seq)? else {
             return Ok(None);
         };
         let entry = decode_stored(&signed)?;
