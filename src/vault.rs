@@ -81,9 +81,7 @@ impl std::fmt::Debug for Vault {
 impl Vault {
     /// A new vault with a random data key, and that key wrapped under `passphrase`.
     pub fn create(passphrase: &str) -> Result<(Vault, WrappedKey), VaultError> {
-        if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-            return Err(VaultError::WeakPassphrase);
-        }
+        require_strong(passphrase)?;
         let mut key = Zeroizing::new([0u8; KEY_BYTES]);
         rand::thread_rng().fill_bytes(key.as_mut());
         let wrapped = wrap(&key, passphrase)?;
@@ -97,9 +95,7 @@ impl Vault {
 
     /// The same data key wrapped under a new passphrase (with a new salt).
     pub fn rewrap(wrapped: &WrappedKey, old: &str, new: &str) -> Result<WrappedKey, VaultError> {
-        if new.chars().count() < MIN_PASSPHRASE_CHARS {
-            return Err(VaultError::WeakPassphrase);
-        }
+        require_strong(new)?; // before the costly unwrap
         wrap(&*unwrap(wrapped, old)?, new)
     }
 
@@ -182,6 +178,14 @@ fn unwrap(
     }
     out.copy_from_slice(&key);
     Ok(out)
+}
+
+/// A new passphrase must have at least [`MIN_PASSPHRASE_CHARS`] characters.
+fn require_strong(passphrase: &str) -> Result<(), VaultError> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(VaultError::WeakPassphrase);
+    }
+    Ok(())
 }
 
 fn wrap(key: &[u8; KEY_BYTES], passphrase: &str) -> Result<WrappedKey, VaultError> {
