@@ -31,6 +31,23 @@ const COMMANDS: &[&str] = &[
     "remove_shared_folder",
     "catalog_stats",
     "events_since",
+    "chat_status",
+    "unlock_chat",
+    "change_passphrase",
+    "list_rooms",
+    "create_room",
+    "get_room",
+    "rename_room",
+    "invite",
+    "leave_room",
+    "delete_room",
+    "send_message",
+    "room_history",
+    "mark_room_read",
+    "list_dms",
+    "send_dm",
+    "dm_history",
+    "mark_dm_read",
 ];
 
 fn main() {

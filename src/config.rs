@@ -184,6 +184,29 @@ pub struct Config {
     pub bt_download_limit_bps: Option<u32>,
     pub bt_upload_limit_bps: Option<u32>,
     pub shared_folders: Vec<PathBuf>,
+    /// Unlocks chat at start (from `HEARTH_PASSPHRASE`, or the first line of the file
+    /// `HEARTH_PASSPHRASE_FILE` names); never read from or written to the data dir.
+    pub chat_passphrase: Option<Secret>,
+}
+
+/// A secret string: zeroed when dropped, never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(zeroize::Zeroizing<String>);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(zeroize::Zeroizing::new(s))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 impl Config {
@@ -327,6 +350,7 @@ impl Config {
             bt_download_limit_bps: file.bt_download_limit_bps,
             bt_upload_limit_bps: file.bt_upload_limit_bps,
             shared_folders: file.shared_folders.unwrap_or_default(),
+            chat_passphrase: passphrase_from_env()?,
             data_dir,
         })
     }
@@ -348,9 +372,25 @@ impl Config {
             bt_download_limit_bps: None,
             bt_upload_limit_bps: None,
             shared_folders: Vec::new(),
+            chat_passphrase: None,
             data_dir,
         }
     }
+}
+
+fn passphrase_from_env() -> Result<Option<Secret>, ConfigError> {
+    if let Some(p) = std::env::var_os("HEARTH_PASSPHRASE") {
+        return Ok(Some(Secret::new(p.to_string_lossy().into_owned())));
+    }
+    let Some(path) = std::env::var_os("HEARTH_PASSPHRASE_FILE").map(PathBuf::from) else {
+        return Ok(None);
+    };
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })?,
+    );
+    Ok(Some(Secret::new(
+        text.lines().next().unwrap_or_default().to_owned(),
+    )))
 }
 
 fn data_dir_downloads(data_dir: &Path) -> PathBuf {

@@ -26,9 +26,12 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api::types::{
-    AddrRequest, CatalogStats, ContentIdRequest, Download, DownloadRequest, ErrorCode, Event,
-    FolderRequest, Holder, Library, Profile, PublishRequest, Resource, ResourceKind, SearchRequest,
-    SearchResult, UpdateResourceRequest,
+    AddrRequest, CatalogStats, ChangePassphraseRequest, ChatMessage, ChatStatus, ContentIdRequest,
+    CreateRoomRequest, DmConversation, DmHistoryRequest, Download, DownloadRequest, ErrorCode,
+    Event, FolderRequest, HistoryPage, HistoryRequest, Holder, InviteRequest, Library,
+    PassphraseRequest, PeerIdRequest, Profile, PublishRequest, RenameRoomRequest, Resource,
+    ResourceKind, RoomIdRequest, RoomInfo, SearchRequest, SearchResult, SendDmRequest,
+    SendMessageRequest, UpdateResourceRequest,
 };
 use crate::api::{Api, ApiError};
 
@@ -144,6 +147,22 @@ pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf
         .route("/library/folders", post(add_shared_folder))
         .route("/library/folders/remove", post(remove_shared_folder))
         .route("/catalog/stats", get(catalog_stats))
+        .route("/chat/status", get(chat_status))
+        .route("/chat/unlock", post(unlock_chat))
+        .route("/chat/passphrase", post(change_passphrase))
+        .route("/rooms", get(list_rooms).post(create_room))
+        .route("/rooms/rename", post(rename_room))
+        .route("/rooms/invite", post(invite))
+        .route("/rooms/leave", post(leave_room))
+        .route("/rooms/delete", post(delete_room))
+        .route("/rooms/send", post(send_message))
+        .route("/rooms/history", post(room_history))
+        .route("/rooms/read", post(mark_room_read))
+        .route("/rooms/{room_id}", get(get_room))
+        .route("/dms", get(list_dms))
+        .route("/dms/send", post(send_dm))
+        .route("/dms/history", post(dm_history))
+        .route("/dms/read", post(mark_dm_read))
         .route("/events", get(events_since))
         .route("/events/ws", get(events_ws))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such API route") })
@@ -241,6 +260,48 @@ async fn require_token(State(guard): State<Arc<Guard>>, req: Request, next: Next
             .into_response();
     }
     next.run(req).await
+}
+
+/// A route without a body: `GET` answering what the API method of the same name returns.
+macro_rules! query_route {
+    ($name:ident -> $out:ty) => {
+        async fn $name(State(api): State<Api>) -> ApiResult<$out> {
+            api.$name().await.map(Json)
+        }
+    };
+}
+
+/// A route taking a JSON body: the API method of the same name with that request.
+macro_rules! body_route {
+    ($name:ident($req:ty) -> $out:ty) => {
+        async fn $name(
+            State(api): State<Api>,
+            b: Result<Json<$req>, JsonRejection>,
+        ) -> ApiResult<$out> {
+            api.$name(body(b)?).await.map(Json)
+        }
+    };
+}
+
+query_route!(chat_status -> ChatStatus);
+body_route!(unlock_chat(PassphraseRequest) -> ChatStatus);
+body_route!(change_passphrase(ChangePassphraseRequest) -> ());
+query_route!(list_rooms -> Vec<RoomInfo>);
+body_route!(create_room(CreateRoomRequest) -> RoomInfo);
+body_route!(rename_room(RenameRoomRequest) -> ());
+body_route!(invite(InviteRequest) -> ());
+body_route!(leave_room(RoomIdRequest) -> ());
+body_route!(delete_room(RoomIdRequest) -> ());
+body_route!(send_message(SendMessageRequest) -> ChatMessage);
+body_route!(room_history(HistoryRequest) -> HistoryPage);
+body_route!(mark_room_read(RoomIdRequest) -> ());
+query_route!(list_dms -> Vec<DmConversation>);
+body_route!(send_dm(SendDmRequest) -> ChatMessage);
+body_route!(dm_history(DmHistoryRequest) -> HistoryPage);
+body_route!(mark_dm_read(PeerIdRequest) -> ());
+
+async fn get_room(State(api): State<Api>, Path(room_id): Path<String>) -> ApiResult<RoomInfo> {
+    api.get_room(room_id).await.map(Json)
 }
 
 async fn status(State(api): State<Api>) -> ApiResult<crate::api::types::Status> {

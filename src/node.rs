@@ -92,6 +92,7 @@ impl Node {
         // Subscribed before the network starts, so no presence event is missed.
         let catalog_events = bus.receiver();
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(net::INBOUND_CHANNEL);
+        let (chat_tx, chat_rx) = tokio::sync::mpsc::channel(net::CHAT_INBOUND_CHANNEL);
         let net = net::start(
             key,
             &config,
@@ -99,6 +100,7 @@ impl Node {
             blocked,
             bus.clone(),
             inbound_tx,
+            chat_tx,
             &tracker,
             cancel.child_token(),
         )
@@ -129,6 +131,18 @@ impl Node {
             tracker.clone(),
             cancel.child_token(),
         ));
+        let chat = crate::chat::actor::start(
+            store.clone(),
+            net.clone(),
+            bus.clone(),
+            chat_rx,
+            config
+                .chat_passphrase
+                .as_ref()
+                .map(|p| zeroize::Zeroizing::new(p.expose().to_owned())),
+            &tracker,
+            cancel.child_token(),
+        );
         tracing::info!(peer = %net.local_peer_id(), bt_port, "node started");
         let api = Api::new(ApiParts {
             net,
@@ -139,6 +153,7 @@ impl Node {
             config,
             catalog,
             sharing,
+            chat,
             bt_port,
         });
         Ok(Self {

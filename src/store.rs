@@ -176,16 +176,23 @@ impl Store {
     /// Unlocks the vault of sealed tables with `passphrase`, creating it (a new random data key
     /// wrapped under `passphrase`) on first use. A wrong passphrase fails with
     /// [`VaultError::WrongPassphrase`] and changes nothing.
+    /// The key derivation (Argon2id, a large fraction of a second) runs off the async
+    /// threads.
     pub async fn unlock_vault(&self, passphrase: &str) -> Result<Vault, StoreError> {
         let keys = self.table::<WrappedKey>(VAULT_TABLE)?;
-        match keys.get(VAULT_KEY)? {
-            Some(wrapped) => Ok(Vault::unlock(&wrapped, passphrase)?),
-            None => {
-                let (vault, wrapped) = Vault::create(passphrase)?;
-                keys.put(VAULT_KEY, &wrapped).await?;
-                Ok(vault)
-            }
+        let stored = keys.get(VAULT_KEY)?;
+        let creating = stored.is_none();
+        let passphrase = zeroize::Zeroizing::new(passphrase.to_owned());
+        let (vault, wrapped) = tokio::task::spawn_blocking(move || match stored {
+            Some(wrapped) => Vault::unlock(&wrapped, &passphrase).map(|v| (v, wrapped)),
+            None => Vault::create(&passphrase),
+        })
+        .await
+        .map_err(|e| VaultError::Kdf(e.to_string()))??;
+        if creating {
+            keys.put(VAULT_KEY, &wrapped).await?;
         }
+        Ok(vault)
     }
 
     /// Whether a vault exists (so a passphrase will be asked to unlock, not to create).
@@ -200,8 +207,14 @@ impl Store {
             table: VAULT_TABLE,
             message: "there is no vault yet".into(),
         })?;
-        keys.put(VAULT_KEY, &Vault::rewrap(&wrapped, old, new)?)
+        let (old, new) = (
+            zeroize::Zeroizing::new(old.to_owned()),
+            zeroize::Zeroizing::new(new.to_owned()),
+        );
+        let rewrapped = tokio::task::spawn_blocking(move || Vault::rewrap(&wrapped, &old, &new))
             .await
+            .map_err(|e| VaultError::Kdf(e.to_string()))??;
+        keys.put(VAULT_KEY, &rewrapped).await
     }
 
     /// Deletes a table and everything in it (a table of an earlier layout). True if it existed.

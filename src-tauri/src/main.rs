@@ -13,6 +13,11 @@ use hearth::api::types::{
     PeerInfo, Profile, PublishRequest, Resource, SearchRequest, SearchResult, Settings, Status,
     UpdateResourceRequest,
 };
+use hearth::api::types::{
+    ChangePassphraseRequest, ChatMessage, ChatStatus, CreateRoomRequest, DmConversation,
+    DmHistoryRequest, HistoryPage, HistoryRequest, InviteRequest, PassphraseRequest, PeerIdRequest,
+    RenameRoomRequest, RoomIdRequest, RoomInfo, SendDmRequest, SendMessageRequest,
+};
 use hearth::api::{Api, ApiError};
 use hearth::client::ApiFile;
 use hearth::config::{Config, Overrides};
@@ -72,6 +77,23 @@ api_command!(get_library() -> Library);
 api_command!(add_shared_folder(req: FolderRequest) -> Library);
 api_command!(remove_shared_folder(req: FolderRequest) -> Library);
 api_command!(catalog_stats() -> CatalogStats);
+api_command!(chat_status() -> ChatStatus);
+api_command!(unlock_chat(req: PassphraseRequest) -> ChatStatus);
+api_command!(change_passphrase(req: ChangePassphraseRequest) -> ());
+api_command!(list_rooms() -> Vec<RoomInfo>);
+api_command!(create_room(req: CreateRoomRequest) -> RoomInfo);
+api_command!(get_room(room_id: String) -> RoomInfo);
+api_command!(rename_room(req: RenameRoomRequest) -> ());
+api_command!(invite(req: InviteRequest) -> ());
+api_command!(leave_room(req: RoomIdRequest) -> ());
+api_command!(delete_room(req: RoomIdRequest) -> ());
+api_command!(send_message(req: SendMessageRequest) -> ChatMessage);
+api_command!(room_history(req: HistoryRequest) -> HistoryPage);
+api_command!(mark_room_read(req: RoomIdRequest) -> ());
+api_command!(list_dms() -> Vec<DmConversation>);
+api_command!(send_dm(req: SendDmRequest) -> ChatMessage);
+api_command!(dm_history(req: DmHistoryRequest) -> HistoryPage);
+api_command!(mark_dm_read(req: PeerIdRequest) -> ());
 
 /// What the UI sends with an upload, in the `x-hearth-upload` header (JSON).
 #[derive(serde::Deserialize)]
@@ -181,6 +203,7 @@ fn main() {
     let result = tauri::Builder::default()
         // The native file picker: publishing by path, so no file passes through memory.
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let handle = app.handle().clone();
             let (api, node) = match start_node(&handle) {
@@ -262,7 +285,24 @@ fn main() {
             add_shared_folder,
             remove_shared_folder,
             catalog_stats,
-            events_since
+            events_since,
+            chat_status,
+            unlock_chat,
+            change_passphrase,
+            list_rooms,
+            create_room,
+            get_room,
+            rename_room,
+            invite,
+            leave_room,
+            delete_room,
+            send_message,
+            room_history,
+            mark_room_read,
+            list_dms,
+            send_dm,
+            dm_history,
+            mark_dm_read,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"));
 

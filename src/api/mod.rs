@@ -13,6 +13,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::catalog::{Catalog, CatalogError};
+use crate::chat::actor::{ChatError, ChatHandle};
 use crate::config::{Config, ConfigFile};
 use crate::events::{EventBus, Gap};
 use crate::net::{NetError, NetHandle};
@@ -111,6 +112,31 @@ impl From<SharingError> for ApiError {
     }
 }
 
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        use crate::vault::VaultError;
+        let code = match &e {
+            ChatError::Locked | ChatError::Stopped => ErrorCode::Unavailable,
+            ChatError::NoSuchRoom => ErrorCode::NotFound,
+            ChatError::BadRequest(_) | ChatError::Dm(_) => ErrorCode::BadRequest,
+            ChatError::Room(r) => match r {
+                crate::chat::room::RoomError::NotMember
+                | crate::chat::room::RoomError::NotCreator
+                | crate::chat::room::RoomError::LeftRoom
+                | crate::chat::room::RoomError::RoomDeleted => ErrorCode::Forbidden,
+                _ => ErrorCode::BadRequest,
+            },
+            ChatError::Store(StoreError::Vault(VaultError::WrongPassphrase)) => {
+                ErrorCode::Forbidden
+            }
+            ChatError::Store(StoreError::Vault(VaultError::Kdf(_))) => ErrorCode::Internal,
+            ChatError::Store(StoreError::Vault(_)) => ErrorCode::BadRequest,
+            ChatError::Store(_) => ErrorCode::Internal,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
 impl From<crate::config::ConfigError> for ApiError {
     fn from(e: crate::config::ConfigError) -> Self {
         Self::new(ErrorCode::Internal, e.to_string())
@@ -132,6 +158,7 @@ struct Inner {
     config: Mutex<Config>,
     catalog: Catalog,
     sharing: Sharing,
+    chat: ChatHandle,
     bt_port: u16,
 }
 
@@ -145,6 +172,7 @@ pub(crate) struct ApiParts {
     pub config: Config,
     pub catalog: Catalog,
     pub sharing: Sharing,
+    pub chat: ChatHandle,
     pub bt_port: u16,
 }
 
@@ -180,6 +208,7 @@ impl Api {
                 config: Mutex::new(parts.config),
                 catalog: parts.catalog,
                 sharing: parts.sharing,
+                chat: parts.chat,
                 bt_port: parts.bt_port,
             }),
         }
@@ -449,6 +478,108 @@ impl Api {
         Ok(self.inner.sharing.library(folder_list(&config))?)
     }
 
+    // ----- chat -----
+
+    pub async fn chat_status(&self) -> Result<ChatStatus, ApiError> {
+        Ok(self.inner.chat.status().await?)
+    }
+
+    /// Unlocks chat with the passphrase (choosing it, the first time). A wrong passphrase
+    /// changes nothing.
+    pub async fn unlock_chat(&self, req: PassphraseRequest) -> Result<ChatStatus, ApiError> {
+        Ok(self.inner.chat.unlock(&req.passphrase).await?)
+    }
+
+    pub async fn change_passphrase(&self, req: ChangePassphraseRequest) -> Result<(), ApiError> {
+        Ok(self
+            .inner
+            .chat
+            .change_passphrase(&req.old, &req.new)
+            .await?)
+    }
+
+    pub async fn list_rooms(&self) -> Result<Vec<RoomInfo>, ApiError> {
+        Ok(self.inner.chat.list_rooms().await?)
+    }
+
+    /// Creates a room with me as creator and host, and invites `members`.
+    pub async fn create_room(&self, req: CreateRoomRequest) -> Result<RoomInfo, ApiError> {
+        let members = req
+            .members
+            .iter()
+            .map(|m| parse_peer(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.inner.chat.create_room(req.name, members).await?)
+    }
+
+    pub async fn get_room(&self, room_id: String) -> Result<RoomInfo, ApiError> {
+        Ok(self.inner.chat.get_room(room_id_of(&room_id)?).await?)
+    }
+
+    pub async fn rename_room(&self, req: RenameRoomRequest) -> Result<(), ApiError> {
+        let room = room_id_of(&req.room_id)?;
+        Ok(self.inner.chat.rename(room, req.name).await?)
+    }
+
+    /// Invites a peer: the host adds it and sends it the room.
+    pub async fn invite(&self, req: InviteRequest) -> Result<(), ApiError> {
+        let room = room_id_of(&req.room_id)?;
+        let peer = parse_peer(&req.peer_id)?;
+        Ok(self.inner.chat.invite(room, peer).await?)
+    }
+
+    /// Leaves a room (muting it if the host cannot be reached to remove me).
+    pub async fn leave_room(&self, req: RoomIdRequest) -> Result<(), ApiError> {
+        Ok(self.inner.chat.leave(room_id_of(&req.room_id)?).await?)
+    }
+
+    /// Deletes a room for every member (only its creator may); histories stay.
+    pub async fn delete_room(&self, req: RoomIdRequest) -> Result<(), ApiError> {
+        Ok(self.inner.chat.delete(room_id_of(&req.room_id)?).await?)
+    }
+
+    /// Sends a message to a room; it is kept in my outbox until the room has it.
+    pub async fn send_message(&self, req: SendMessageRequest) -> Result<ChatMessage, ApiError> {
+        let room = room_id_of(&req.room_id)?;
+        Ok(self.inner.chat.send(room, req.body).await?)
+    }
+
+    pub async fn room_history(&self, req: HistoryRequest) -> Result<HistoryPage, ApiError> {
+        let room = room_id_of(&req.room_id)?;
+        Ok(self.inner.chat.history(room, req.before, req.limit).await?)
+    }
+
+    pub async fn mark_room_read(&self, req: RoomIdRequest) -> Result<(), ApiError> {
+        Ok(self.inner.chat.mark_read(room_id_of(&req.room_id)?).await?)
+    }
+
+    pub async fn list_dms(&self) -> Result<Vec<DmConversation>, ApiError> {
+        Ok(self.inner.chat.list_dms().await?)
+    }
+
+    /// Sends a direct message; it waits in my outbox until the peer has it.
+    pub async fn send_dm(&self, req: SendDmRequest) -> Result<ChatMessage, ApiError> {
+        let peer = parse_peer(&req.peer_id)?;
+        Ok(self.inner.chat.send_dm(peer, req.body).await?)
+    }
+
+    pub async fn dm_history(&self, req: DmHistoryRequest) -> Result<HistoryPage, ApiError> {
+        let peer = parse_peer(&req.peer_id)?;
+        Ok(self
+            .inner
+            .chat
+            .dm_history(peer, req.before, req.limit)
+            .await?)
+    }
+
+    pub async fn mark_dm_read(&self, req: PeerIdRequest) -> Result<(), ApiError> {
+        Ok(self
+            .inner
+            .chat
+            .mark_dm_read(parse_peer(&req.peer_id)?)
+            .await?)
+    }
+
     pub async fn catalog_stats(&self) -> Result<CatalogStats, ApiError> {
         Ok(self.inner.catalog.stats())
     }
@@ -523,6 +654,14 @@ fn content_id(id: &str) -> Result<String, ApiError> {
             "{id:?} is not a content id (40 hex digits)"
         )))
     }
+}
+
+fn room_id_of(id: &str) -> Result<crate::chat::room::RoomId, ApiError> {
+    let id = id.trim();
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(id, &mut out)
+        .map_err(|_| ApiError::bad_request(format!("{id:?} is not a room id (64 hex digits)")))?;
+    Ok(out)
 }
 
 fn folder_list(config: &Config) -> Vec<String> {

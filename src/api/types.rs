@@ -331,6 +331,205 @@ pub struct AddrRequest {
     pub addr: String,
 }
 
+/// Whether chat is usable: messages are encrypted at rest under a passphrase, and chat
+/// runs once the passphrase has unlocked them (or set, the first time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatStatus {
+    pub unlocked: bool,
+    /// A passphrase was set before (unlocking asks for it; otherwise it is being chosen).
+    pub has_passphrase: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PassphraseRequest {
+    pub passphrase: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ChangePassphraseRequest {
+    pub old: String,
+    pub new: String,
+}
+
+/// What a chat entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// A message; `body` is its text.
+    Text,
+    /// The room was created; `body` is its name.
+    Created,
+    /// `body` (a peer id) became a member.
+    Invited,
+    /// The room was renamed; `body` is the new name.
+    Renamed,
+    /// The sender left the room.
+    Left,
+    /// The creator deleted the room.
+    Deleted,
+    /// The sender became the room's host.
+    HostChanged,
+}
+
+/// Where a message is on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// Mine, in my outbox, waiting for the room's host (or the peer) to take it.
+    Sending,
+    /// Mine, stored and ordered by the room's host, not yet at every online member.
+    HeldByHost,
+    /// Mine: every online member (or the peer) has it.
+    Delivered,
+    /// A direct message of mine while the peer is offline: sent when it is next online.
+    Queued,
+    /// A direct message of mine that ten tries did not deliver; tried again when the peer
+    /// is next online.
+    NotDeliveredYet,
+    /// Someone else's message.
+    Received,
+}
+
+/// One message of a room or a direct conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatMessage {
+    /// Unique id (32 hex digits).
+    pub id: String,
+    /// The room (64 hex digits), or `null` in a direct conversation.
+    pub room_id: Option<String>,
+    /// The other person of a direct conversation, or `null` in a room.
+    pub peer_id: Option<String>,
+    pub sender: String,
+    pub mine: bool,
+    pub kind: MessageKind,
+    pub body: String,
+    /// Place in the conversation (rooms: the host's order); `null` while not yet ordered.
+    #[ts(type = "number | null")]
+    pub seq: Option<u64>,
+    /// The sender's clock when written (unix ms).
+    #[ts(type = "number")]
+    pub sent_ms: u64,
+    pub state: MessageState,
+}
+
+/// A page of a conversation, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct HistoryPage {
+    pub messages: Vec<ChatMessage>,
+    /// Older messages exist (ask again with `before` = the first message's `seq`).
+    pub more: bool,
+}
+
+/// A room member as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoomMember {
+    pub peer_id: String,
+    pub display_name: Option<String>,
+    pub online: bool,
+    pub host: bool,
+    pub creator: bool,
+}
+
+/// A room as this member sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RoomInfo {
+    pub room_id: String,
+    pub name: String,
+    pub creator: String,
+    pub members: Vec<RoomMember>,
+    /// The current host, if one is known (none during an election).
+    pub host: Option<String>,
+    pub is_host: bool,
+    #[ts(type = "number")]
+    pub term: u64,
+    /// Messages after the last one marked read.
+    pub unread: u32,
+    /// My messages not yet delivered.
+    pub pending: u32,
+    /// I left (or asked to leave and was muted because the host could not be reached).
+    pub left: bool,
+    pub muted: bool,
+    /// The creator deleted the room; its history stays readable.
+    pub deleted: bool,
+    pub last_message: Option<ChatMessage>,
+}
+
+/// A direct conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DmConversation {
+    pub peer_id: String,
+    pub display_name: Option<String>,
+    pub online: bool,
+    pub unread: u32,
+    /// My messages not yet delivered.
+    pub pending: u32,
+    pub last_message: Option<ChatMessage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CreateRoomRequest {
+    pub name: String,
+    /// Peers to invite right away.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RoomIdRequest {
+    pub room_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RenameRoomRequest {
+    pub room_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct InviteRequest {
+    pub room_id: String,
+    pub peer_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SendMessageRequest {
+    pub room_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct HistoryRequest {
+    pub room_id: String,
+    /// Only messages with `seq` below this (for older pages); `null` for the newest.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub before: Option<u64>,
+    /// At most this many (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PeerIdRequest {
+    pub peer_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SendDmRequest {
+    pub peer_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct DmHistoryRequest {
+    pub peer_id: String,
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub before: Option<u64>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
 /// One event of the event stream. Ids increase by one; a client that reconnects asks for
 /// the events after the last id it saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -371,6 +570,21 @@ pub enum EventKind {
     DownloadProgress { download: Download },
     /// A download was cancelled and removed.
     DownloadRemoved { content_id: String },
+    /// A message appeared in a room or direct conversation (shown once, in order).
+    ChatMessage { message: ChatMessage },
+    /// One of my messages moved on its way.
+    MessageState {
+        id: String,
+        room_id: Option<String>,
+        peer_id: Option<String>,
+        state: MessageState,
+    },
+    /// A room changed: joined, renamed, members, host, left, muted, deleted, read.
+    RoomUpdated { room: RoomInfo },
+    /// A direct conversation's summary changed (read marks, pending count).
+    DmUpdated { conversation: DmConversation },
+    /// Chat was unlocked (or locked).
+    ChatStatusChanged { status: ChatStatus },
     /// The events after the asked-for id are no longer buffered: refetch the state.
     Resync,
 }
@@ -421,6 +635,25 @@ pub fn typescript_bindings() -> String {
         Library::decl(),
         RejectCounts::decl(),
         CatalogStats::decl(),
+        ChatStatus::decl(),
+        PassphraseRequest::decl(),
+        ChangePassphraseRequest::decl(),
+        MessageKind::decl(),
+        MessageState::decl(),
+        ChatMessage::decl(),
+        HistoryPage::decl(),
+        RoomMember::decl(),
+        RoomInfo::decl(),
+        DmConversation::decl(),
+        CreateRoomRequest::decl(),
+        RoomIdRequest::decl(),
+        RenameRoomRequest::decl(),
+        InviteRequest::decl(),
+        SendMessageRequest::decl(),
+        HistoryRequest::decl(),
+        PeerIdRequest::decl(),
+        SendDmRequest::decl(),
+        DmHistoryRequest::decl(),
         Event::decl(),
         EventKind::decl(),
         ApiErrorBody::decl(),

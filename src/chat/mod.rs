@@ -6,7 +6,14 @@
 //! crashes and partitions. An actor drives them: it persists what they ask (sealed tables,
 //! [`crate::vault`]) before it sends anything of the same batch.
 
+pub mod actor;
 pub mod dm;
 pub mod room;
 #[cfg(test)]
 mod sim;
+
+impl room::PeerKey for libp2p::PeerId {
+    fn key_bytes(&self) -> Vec<u8> {
+        self.to_bytes()
+    }
+}

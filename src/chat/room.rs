@@ -153,6 +153,9 @@ pub const MAX_OUTBOX: usize = 1_000;
 pub const MAX_SUBMIT_ITEMS: usize = 64;
 /// Most entries in one `Append`.
 pub const MAX_APPEND_ENTRIES: usize = 128;
+/// Content bytes per `Append` beyond its first entry (the wire limit is far above this
+/// even with every byte escaped).
+pub const MAX_APPEND_BYTES: usize = 256 * 1024;
 /// Most entries sent to one member and not yet acknowledged.
 pub const MAX_INFLIGHT_ENTRIES: u64 = 512;
 /// Most epoch segments a member lists when it refuses an `Append`.
@@ -479,6 +482,16 @@ pub enum Wire<P> {
     },
     /// Host -> members: I am no longer host of this epoch (I left the room).
     Resign { room: RoomId, epoch: Epoch<P> },
+}
+
+impl<P> Content<P> {
+    /// Rough size of the text it carries, for batching.
+    pub fn size(&self) -> usize {
+        match self {
+            Content::Text(t) | Content::Created { name: t } | Content::Rename(t) => t.len(),
+            Content::Invite(_) | Content::Left(_) | Content::Delete | Content::HostChange => 64,
+        }
+    }
 }
 
 impl<P> Wire<P> {
@@ -889,6 +902,21 @@ impl<P: PeerKey> Room<P> {
     pub fn members(&self) -> &BTreeSet<P> {
         &self.meta.members
     }
+    /// My own messages not yet committed, in the order I wrote them, with where each is.
+    pub fn unsent(&self) -> impl Iterator<Item = (&Item<P>, DeliveryState)> {
+        self.outbox
+            .values()
+            .filter(|o| o.item.sender == self.meta.me)
+            .map(|o| {
+                let state = if o.acked_in.is_some() {
+                    DeliveryState::HeldByHost
+                } else {
+                    DeliveryState::Sending
+                };
+                (&o.item, state)
+            })
+    }
+
     pub fn outbox_len(&self) -> usize {
         self.outbox.len()
     }
@@ -1232,14 +1260,26 @@ impl<P: PeerKey> Room<P> {
         if !self.connected.contains(&host) {
             return;
         }
+        // One submission in flight at a time, always the oldest unacknowledged items in
+        // order: two submissions on the wire together could arrive swapped, and the host
+        // would place my messages out of the order I wrote them. Messages written meanwhile
+        // go with the next submission, when this one is acknowledged (or due again).
+        let unacked = || {
+            self.outbox
+                .values()
+                .filter(|o| o.acked_in.as_ref() != Some(&epoch))
+        };
+        let in_flight = unacked().any(|o| o.last_sent_ms.is_some_and(|t| now < t + RESEND_MS));
+        let due = unacked().any(|o| o.last_sent_ms.is_none_or(|t| now >= t + RESEND_MS));
+        if in_flight || !due {
+            return;
+        }
         let mut items = Vec::new();
         for o in self.outbox.values_mut() {
             if items.len() >= MAX_SUBMIT_ITEMS {
                 break;
             }
-            let due = o.acked_in.as_ref() != Some(&epoch)
-                && o.last_sent_ms.is_none_or(|t| now >= t + RESEND_MS);
-            if due {
+            if o.acked_in.as_ref() != Some(&epoch) {
                 o.last_sent_ms = Some(now);
                 items.push(o.item.clone());
             }
@@ -1308,6 +1348,25 @@ impl<P: PeerKey> Room<P> {
         }
         if c >= h.epoch_start && c > self.meta.displayed {
             self.display_to(c, now);
+            self.announce_commit(now);
+        }
+    }
+
+    /// Host: tell the members that hold everything sent to them about the new commit point
+    /// at once (an empty `Append`), instead of at the next heartbeat: members show a message
+    /// one round trip after it is committed. Members still being sent entries learn it from
+    /// their next `Append`.
+    fn announce_commit(&mut self, now: u64) {
+        let Some(h) = &self.hosting else { return };
+        let last = self.last_seq();
+        let targets: Vec<P> = self
+            .connected
+            .iter()
+            .filter(|p| self.is_member(p) && h.followers.get(*p).is_some_and(|f| f.next > last))
+            .cloned()
+            .collect();
+        for p in targets {
+            self.send_append(&p, now);
         }
     }
 
@@ -1608,7 +1667,6 @@ impl<P: PeerKey> Room<P> {
         }))
     }
 
-    /// Send `p` the entries from its `next` (or an empty heartbeat).
     /// The other members this node is connected to.
     fn connected_members(&self) -> Vec<P> {
         self.connected
@@ -1618,6 +1676,7 @@ impl<P: PeerKey> Room<P> {
             .collect()
     }
 
+    /// Send `p` the entries from its `next` (or an empty heartbeat).
     fn send_append(&mut self, p: &P, now: u64) {
         let last = self.last_seq();
         let Some(f) = self.follower_mut(p, now) else {
@@ -1630,10 +1689,22 @@ impl<P: PeerKey> Room<P> {
         let room_left = (f.acked + MAX_INFLIGHT_ENTRIES).saturating_sub(start - 1);
         let count = (last + 1 - start)
             .min(MAX_APPEND_ENTRIES as u64)
-            .min(room_left);
-        f.next = start + count;
-        let entries: Vec<Entry<P>> =
-            self.log[(start - 1) as usize..(start - 1 + count) as usize].to_vec();
+            .min(room_left) as usize;
+        // Keep each message well under the wire limit: at least one entry, then up to
+        // `MAX_APPEND_BYTES` of content.
+        let candidates = &self.log[(start - 1) as usize..(start - 1) as usize + count];
+        let mut bytes = 0;
+        let count = candidates
+            .iter()
+            .position(|e| {
+                bytes += e.item.content.size();
+                bytes > MAX_APPEND_BYTES
+            })
+            .map_or(count, |i| i.max(1));
+        let entries: Vec<Entry<P>> = candidates[..count].to_vec();
+        if let Some(f) = self.follower_mut(p, now) {
+            f.next = start + count as u64;
+        }
         let msg = Wire::Append {
             room: self.meta.room,
             epoch: self.epoch_of_me(),
@@ -2339,6 +2410,13 @@ impl<P: PeerKey> Room<P> {
                         }
                     }
                 }
+                // The submission in flight is answered: send what waited behind it.
+                for o in self.outbox.values_mut() {
+                    if o.acked_in.as_ref() != Some(&epoch) {
+                        o.last_sent_ms = None;
+                    }
+                }
+                self.flush_outbox(now);
             }
             Wire::Refused { term, refused, .. } => {
                 if self.meta.host.as_ref() != Some(&from) || term != self.meta.term {

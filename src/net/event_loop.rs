@@ -19,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::*;
-use super::{Behaviour, BehaviourEvent, Command, GossipError, Inbound, NetError, NetStatus};
+use super::{
+    Behaviour, BehaviourEvent, ChatInbound, Command, GossipError, Inbound, NetError, NetStatus,
+};
 use crate::api::types::Profile;
 use crate::catalog::feed;
 use crate::config::PresenceConfig;
@@ -58,6 +60,7 @@ pub(crate) struct EventLoop {
     feed_topic: gossipsub::IdentTopic,
     have_topic: gossipsub::IdentTopic,
     inbound: mpsc::Sender<Inbound>,
+    chat: mpsc::Sender<ChatInbound>,
     catalog_requests: HashMap<
         request_response::OutboundRequestId,
         oneshot::Sender<Result<CatalogResponse, NetError>>,
@@ -78,6 +81,7 @@ impl EventLoop {
         profile: Profile,
         blocked: Vec<PeerId>,
         inbound: mpsc::Sender<Inbound>,
+        chat: mpsc::Sender<ChatInbound>,
         cancel: CancellationToken,
     ) -> Self {
         let local = *swarm.local_peer_id();
@@ -112,6 +116,7 @@ impl EventLoop {
             feed_topic,
             have_topic,
             inbound,
+            chat,
             catalog_requests: HashMap::new(),
             catalog_channels: HashMap::new(),
             next_inbound_id: 0,
@@ -189,6 +194,14 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
+            Command::ChatSend { peer, msg } => {
+                if !self.presence.is_blocked(&peer) {
+                    self.swarm.behaviour_mut().chat.send_request(&peer, *msg);
+                }
+            }
+            Command::ConnectedPeers { reply } => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
             Command::Dial { addr, reply } => {
                 if self.pending_dials.len() >= MAX_PENDING_DIALS {
                     let _ = reply.send(Err(NetError::Dial {
@@ -434,6 +447,9 @@ impl EventLoop {
                     addr,
                     established: num_established.get(),
                 });
+                if num_established.get() == 1 {
+                    self.hand_to_chat(ChatInbound::Connected(peer_id));
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -444,6 +460,9 @@ impl EventLoop {
                     peer: peer_id,
                     remaining: num_established,
                 });
+                if num_established == 0 {
+                    self.hand_to_chat(ChatInbound::Disconnected(peer_id));
+                }
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
@@ -486,6 +505,10 @@ impl EventLoop {
                 });
             }
             BehaviourEvent::Ping(ping::Event { peer, result, .. }) => {
+                if let Ok(rtt) = &result {
+                    let ms = u32::try_from(rtt.as_millis()).unwrap_or(u32::MAX);
+                    self.hand_to_chat(ChatInbound::Rtt { peer, ms });
+                }
                 self.presence(Input::Ping {
                     peer,
                     rtt: result.ok(),
@@ -598,6 +621,35 @@ impl EventLoop {
             }) => {
                 tracing::debug!(%peer, "bad inbound request: {error}");
             }
+            // Blocked peers' messages fall through to the catch-all and are dropped.
+            BehaviourEvent::Chat(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            }) if !self.presence.is_blocked(&peer) => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .chat
+                    .send_response(channel, ChatAck {});
+                self.hand_to_chat(ChatInbound::Wire {
+                    from: peer,
+                    msg: Box::new(request),
+                });
+            }
+            BehaviourEvent::Chat(request_response::Event::InboundFailure {
+                peer, error, ..
+            }) => {
+                tracing::debug!(%peer, "bad chat message: {error}");
+            }
+            BehaviourEvent::Chat(request_response::Event::OutboundFailure {
+                peer, error, ..
+            }) => {
+                tracing::debug!(%peer, "chat message not delivered: {error}");
+            }
             BehaviourEvent::Catalog(request_response::Event::Message { peer, message, .. }) => {
                 match message {
                     request_response::Message::Request {
@@ -633,6 +685,14 @@ impl EventLoop {
                 ..
             }) => self.on_providers(id, result, step.last),
             _ => {}
+        }
+    }
+
+    /// Hands something to the chat actor; dropped when it is far behind (chat retransmits;
+    /// connection changes are reconciled by the actor's periodic check).
+    fn hand_to_chat(&mut self, item: ChatInbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.chat.try_send(item) {
+            tracing::debug!("chat inbound queue full; dropping");
         }
     }
 

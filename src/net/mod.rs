@@ -108,6 +108,13 @@ pub(crate) enum Command {
         content_id: String,
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    ChatSend {
+        peer: PeerId,
+        msg: Box<ChatWire>,
+    },
+    ConnectedPeers {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
 }
 
 /// Why a gossip message was not sent.
@@ -138,6 +145,28 @@ pub enum Inbound {
     },
     Rejected(crate::catalog::feed::FeedError),
 }
+
+/// What the network hands to the chat actor.
+#[derive(Debug)]
+pub enum ChatInbound {
+    Wire {
+        from: PeerId,
+        msg: Box<ChatWire>,
+    },
+    /// The first connection to the peer opened.
+    Connected(PeerId),
+    /// The last connection to the peer closed.
+    Disconnected(PeerId),
+    /// A ping round trip to the peer.
+    Rtt {
+        peer: PeerId,
+        ms: u32,
+    },
+}
+
+/// Capacity of the network -> chat channel; messages beyond it are dropped (the chat
+/// protocols retransmit).
+pub const CHAT_INBOUND_CHANNEL: usize = 4096;
 
 /// Capacity of the network -> catalog channel; gossip beyond it is dropped (catch-up
 /// repairs it), requests beyond it are answered `Busy`.
@@ -254,6 +283,23 @@ impl NetHandle {
             .map_err(|_| NetError::Stopped)
     }
 
+    /// Sends a chat message to `peer` (dialing it if needed). Fire and forget: the chat
+    /// protocols acknowledge and retransmit on their own.
+    pub async fn chat_send(&self, peer: PeerId, msg: ChatWire) -> Result<(), NetError> {
+        self.tx
+            .send(Command::ChatSend {
+                peer,
+                msg: Box::new(msg),
+            })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// Peers with an open connection right now.
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::ConnectedPeers { reply }).await
+    }
+
     /// Peers the DHT lists as providers of `content_id`.
     pub async fn providers(&self, content_id: String) -> Result<Vec<PeerId>, NetError> {
         self.ask(|reply| Command::GetProviders { content_id, reply })
@@ -277,6 +323,7 @@ pub(crate) struct Behaviour {
     profile: request_response::Behaviour<JsonCodec<ProfileRequest, ProfileResponse>>,
     vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
     catalog: request_response::Behaviour<JsonCodec<CatalogRequest, CatalogResponse>>,
+    chat: request_response::Behaviour<JsonCodec<ChatWire, ChatAck>>,
 }
 
 fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetError> {
@@ -356,7 +403,12 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
                 catalog: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_CATALOG_REQUEST, MAX_CATALOG_RESPONSE),
                     rr(CATALOG_PROTOCOL),
-                    rr_config.with_max_concurrent_streams(64),
+                    rr_config.clone().with_max_concurrent_streams(64),
+                ),
+                chat: request_response::Behaviour::with_codec(
+                    JsonCodec::new(MAX_CHAT_REQUEST, MAX_CHAT_RESPONSE),
+                    rr(CHAT_PROTOCOL),
+                    rr_config.with_max_concurrent_streams(256),
                 ),
             })
         })
@@ -376,6 +428,7 @@ pub async fn start(
     blocked: Vec<PeerId>,
     bus: EventBus,
     inbound: mpsc::Sender<Inbound>,
+    chat: mpsc::Sender<ChatInbound>,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> Result<NetHandle, NetError> {
@@ -414,6 +467,7 @@ pub async fn start(
         profile,
         blocked,
         inbound,
+        chat,
         cancel,
     );
     event_loop.wait_for_listeners(listeners).await;

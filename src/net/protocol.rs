@@ -145,3 +145,24 @@ impl HaveMessage {
         Ok(m)
     }
 }
+
+/// Chat between peers: room protocol messages and direct messages, one per request; the
+/// answer only says "received" (the chat protocols acknowledge on their own).
+pub const CHAT_PROTOCOL: StreamProtocol = StreamProtocol::new("/hearth/chat/1");
+/// A room `Append` carries at most `MAX_APPEND_BYTES` of content past its first entry
+/// (16 KiB at most), which stays under this even with every byte JSON-escaped.
+pub const MAX_CHAT_REQUEST: usize = 4 * 1024 * 1024;
+pub const MAX_CHAT_RESPONSE: usize = 64;
+
+/// One chat message on the wire. The sender is the connection's authenticated peer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatWire {
+    Room(crate::chat::room::Wire<libp2p::PeerId>),
+    Dm(crate::chat::dm::DmWire),
+}
+
+/// "Received."
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatAck {}

@@ -13,6 +13,9 @@ use hearth::client::{ApiFile, Client};
 pub const FAST_PRESENCE: &str = "[presence]\nping_interval_ms = 500\nannounce_interval_ms = 1000\n\
 offline_after_ms = 3000\nvote_timeout_ms = 1000\nsuspicion_ratio = 0.5\n";
 
+/// The chat passphrase every test node unlocks with at start.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
 /// Polls `check` until it returns `Some`, or panics after `timeout` saying what was awaited.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
@@ -50,6 +53,17 @@ impl TestNode {
         bootstrap: &[String],
         config_toml: &str,
     ) -> TestNode {
+        Self::start_with(name, dir, bootstrap, config_toml, Some(PASSPHRASE)).await
+    }
+
+    /// Like [`TestNode::start`]; `passphrase` (if any) unlocks chat at start.
+    pub async fn start_with(
+        name: &str,
+        dir: &Path,
+        bootstrap: &[String],
+        config_toml: &str,
+        passphrase: Option<&str>,
+    ) -> TestNode {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("hearth.toml"), config_toml).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
@@ -68,11 +82,15 @@ impl TestNode {
                 name,
             ])
             .env("RUST_LOG", "warn,libp2p_kad=error")
+            .env_remove("HEARTH_PASSPHRASE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for b in bootstrap {
             cmd.args(["--bootstrap", b]);
+        }
+        if let Some(p) = passphrase {
+            cmd.env("HEARTH_PASSPHRASE", p);
         }
         let child = cmd.spawn().expect("spawn hearth");
         let pid = child.id();
@@ -102,6 +120,13 @@ impl TestNode {
             .await
             .into_iter()
             .find(|p| p.peer_id == peer_id)
+    }
+
+    /// Starts this node again on its data dir (after [`TestNode::kill`]).
+    pub async fn restart(&mut self, bootstrap: &[String]) {
+        let config = std::fs::read_to_string(self.dir.join("hearth.toml")).unwrap_or_default();
+        self.kill();
+        *self = TestNode::start(&self.name, &self.dir.clone(), bootstrap, &config).await;
     }
 
     /// kill -9.

@@ -143,7 +143,90 @@ export type CatalogStats = { resources: number, feeds: number, entries: number,
  * My own entries not yet announced to anyone.
  */
 queued_announcements: number, rejected: RejectCounts, };
-export type Event = { id: number, time_ms: number, } & ({ "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "resync" });
-export type EventKind = { "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "resync" };
+export type ChatStatus = { unlocked: boolean, 
+/**
+ * A passphrase was set before (unlocking asks for it; otherwise it is being chosen).
+ */
+has_passphrase: boolean, };
+export type PassphraseRequest = { passphrase: string, };
+export type ChangePassphraseRequest = { old: string, new: string, };
+export type MessageKind = "text" | "created" | "invited" | "renamed" | "left" | "deleted" | "host_changed";
+export type MessageState = "sending" | "held_by_host" | "delivered" | "queued" | "not_delivered_yet" | "received";
+export type ChatMessage = { 
+/**
+ * Unique id (32 hex digits).
+ */
+id: string, 
+/**
+ * The room (64 hex digits), or `null` in a direct conversation.
+ */
+room_id: string | null, 
+/**
+ * The other person of a direct conversation, or `null` in a room.
+ */
+peer_id: string | null, sender: string, mine: boolean, kind: MessageKind, body: string, 
+/**
+ * Place in the conversation (rooms: the host's order); `null` while not yet ordered.
+ */
+seq: number | null, 
+/**
+ * The sender's clock when written (unix ms).
+ */
+sent_ms: number, state: MessageState, };
+export type HistoryPage = { messages: Array<ChatMessage>, 
+/**
+ * Older messages exist (ask again with `before` = the first message's `seq`).
+ */
+more: boolean, };
+export type RoomMember = { peer_id: string, display_name: string | null, online: boolean, host: boolean, creator: boolean, };
+export type RoomInfo = { room_id: string, name: string, creator: string, members: Array<RoomMember>, 
+/**
+ * The current host, if one is known (none during an election).
+ */
+host: string | null, is_host: boolean, term: number, 
+/**
+ * Messages after the last one marked read.
+ */
+unread: number, 
+/**
+ * My messages not yet delivered.
+ */
+pending: number, 
+/**
+ * I left (or asked to leave and was muted because the host could not be reached).
+ */
+left: boolean, muted: boolean, 
+/**
+ * The creator deleted the room; its history stays readable.
+ */
+deleted: boolean, last_message: ChatMessage | null, };
+export type DmConversation = { peer_id: string, display_name: string | null, online: boolean, unread: number, 
+/**
+ * My messages not yet delivered.
+ */
+pending: number, last_message: ChatMessage | null, };
+export type CreateRoomRequest = { name: string, 
+/**
+ * Peers to invite right away.
+ */
+members: Array<string>, };
+export type RoomIdRequest = { room_id: string, };
+export type RenameRoomRequest = { room_id: string, name: string, };
+export type InviteRequest = { room_id: string, peer_id: string, };
+export type SendMessageRequest = { room_id: string, body: string, };
+export type HistoryRequest = { room_id: string, 
+/**
+ * Only messages with `seq` below this (for older pages); `null` for the newest.
+ */
+before: number | null, 
+/**
+ * At most this many (default 100, at most 1000).
+ */
+limit: number | null, };
+export type PeerIdRequest = { peer_id: string, };
+export type SendDmRequest = { peer_id: string, body: string, };
+export type DmHistoryRequest = { peer_id: string, before: number | null, limit: number | null, };
+export type Event = { id: number, time_ms: number, } & ({ "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" });
+export type EventKind = { "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" };
 export type ApiErrorBody = { code: ErrorCode, message: string, };
 export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "internal";

@@ -1,6 +1,8 @@
 //! `hearth`: runs a headless node (`hearth run`) and talks to a running one (every other
 //! subcommand is a client of the node's HTTP API, found through `api.json` in the data dir).
 
+mod chat;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,6 +70,18 @@ enum Command {
     Get(GetArgs),
     /// List downloads.
     Downloads,
+    /// Unlock chat (passphrase from HEARTH_PASSPHRASE or the first line of stdin).
+    Unlock,
+    /// Group chat rooms.
+    Room {
+        #[command(subcommand)]
+        action: chat::RoomAction,
+    },
+    /// Direct messages.
+    Dm {
+        #[command(subcommand)]
+        action: chat::DmAction,
+    },
 }
 
 #[derive(Args)]
@@ -207,6 +221,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
     let client = Client::for_data_dir(&data_dir)?;
     match cli.command {
+        Command::Unlock => chat::unlock(&client, json).await,
+        Command::Room { action } => chat::room(&client, json, action).await,
+        Command::Dm { action } => chat::dm(&client, json, action).await,
         Command::Status => {
             let s: Status = client.get("/api/status").await?;
             print(json, &s, || {
