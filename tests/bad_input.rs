@@ -76,6 +76,7 @@ struct Attacker {
     presence1: request_response::Behaviour<RawCodec>,
     profile2: request_response::Behaviour<RawCodec>,
     catalog1: request_response::Behaviour<RawCodec>,
+    chat1: request_response::Behaviour<RawCodec>,
     gossipsub: gossipsub::Behaviour,
 }
 
@@ -107,6 +108,7 @@ fn attacker() -> Swarm<Attacker> {
                 presence1: raw("/hearth/presence/1"),
                 profile2: raw("/hearth/profile/2"),
                 catalog1: raw("/hearth/catalog/1"),
+                chat1: raw("/hearth/chat/1"),
                 gossipsub: gossipsub::Behaviour::new(
                     gossipsub::MessageAuthenticity::Signed(key.clone()),
                     gs_config,
@@ -132,6 +134,7 @@ async fn send(
         "/hearth/presence/1" => behaviour.presence1.send_request(&peer, bytes),
         "/hearth/profile/2" => behaviour.profile2.send_request(&peer, bytes),
         "/hearth/catalog/1" => behaviour.catalog1.send_request(&peer, bytes),
+        "/hearth/chat/1" => behaviour.chat1.send_request(&peer, bytes),
         other => panic!("no behaviour for {other}"),
     };
     loop {
@@ -142,7 +145,8 @@ async fn send(
             AttackerEvent::Profile1(e)
             | AttackerEvent::Presence1(e)
             | AttackerEvent::Profile2(e)
-            | AttackerEvent::Catalog1(e),
+            | AttackerEvent::Catalog1(e)
+            | AttackerEvent::Chat1(e),
         ) = event
         else {
             continue;
@@ -444,4 +448,150 @@ async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_
             .unwrap();
         assert_eq!(r.items.len(), hits, "{word}: {r:?}");
     }
+}
+
+/// A direct message as a peer's chat protocol sends it.
+fn dm_wire(id: u8, seq: u64, text: &str) -> Vec<u8> {
+    let body = serde_json::json!({ "text": text }).to_string();
+    serde_json::to_vec(&serde_json::json!({
+        "dm": { "Message": { "id": vec![id; 16], "seq": seq, "low": 1, "body": body, "sent_ms": 1 } }
+    }))
+    .unwrap()
+}
+
+async fn dm_texts(node: &TestNode, peer: &PeerId) -> Vec<String> {
+    let page: hearth::api::types::HistoryPage = node
+        .client
+        .post(
+            "/api/dms/history",
+            &hearth::api::types::DmHistoryRequest {
+                peer_id: peer.to_string(),
+                before: None,
+                limit: Some(100),
+            },
+        )
+        .await
+        .expect("dm history");
+    page.messages.into_iter().map(|m| m.body).collect()
+}
+
+/// Sends `bytes` as a chat message and expects the bare acknowledgement.
+async fn chat(swarm: &mut Swarm<Attacker>, peer: PeerId, bytes: Vec<u8>) {
+    let answer = send(swarm, peer, "/hearth/chat/1", bytes)
+        .await
+        .expect("chat message acknowledged");
+    assert_eq!(answer, b"{}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_forged_and_malformed_chat_messages_are_shown_once_or_not_at_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = TestNode::start("target", &tmp.path().join("n"), &[], FAST_PRESENCE).await;
+    let mut swarm = attacker();
+    let me = *swarm.local_peer_id();
+    let mut peer = connect(&mut swarm, &node.addr).await;
+
+    // One direct message, then the same bytes again and again, and a forged copy that
+    // reuses its sequence number: shown once. (Each message goes through one queue, so
+    // once a later one shows, every earlier one has been handled.)
+    chat(&mut swarm, peer, dm_wire(1, 1, "hello once")).await;
+    for _ in 0..3 {
+        chat(&mut swarm, peer, dm_wire(1, 1, "hello once")).await;
+    }
+    chat(&mut swarm, peer, dm_wire(9, 1, "forged replay")).await;
+    chat(&mut swarm, peer, dm_wire(2, 2, "second")).await;
+    let texts = eventually(Duration::from_secs(10), "second message", || async {
+        let t = dm_texts(&node, &me).await;
+        t.contains(&"second".to_string()).then_some(t)
+    })
+    .await;
+    assert_eq!(texts, ["hello once", "second"]);
+
+    // The duplicate filter is on disk, not a time window: replays after a crash and
+    // restart (the "more than a minute later" case) are still recognised.
+    node.kill();
+    node.restart(&[]).await;
+    peer = connect(&mut swarm, &node.addr).await;
+    chat(&mut swarm, peer, dm_wire(1, 1, "hello once")).await;
+    chat(&mut swarm, peer, dm_wire(2, 2, "second")).await;
+    chat(&mut swarm, peer, dm_wire(3, 3, "third")).await;
+    let texts = eventually(Duration::from_secs(10), "third message", || async {
+        let t = dm_texts(&node, &me).await;
+        t.contains(&"third".to_string()).then_some(t)
+    })
+    .await;
+    assert_eq!(texts, ["hello once", "second", "third"]);
+
+    // A stranger cannot write into a room, not even in the name of its creator.
+    let room: hearth::api::types::RoomInfo = node
+        .client
+        .post(
+            "/api/rooms",
+            &hearth::api::types::CreateRoomRequest {
+                name: "private".into(),
+                members: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let room_bytes = hex::decode(&room.room_id).unwrap();
+    for (sender, text) in [
+        (me.to_string(), "intruder"),
+        (node.peer_id.clone(), "forged"),
+    ] {
+        let item = serde_json::json!({
+            "id": vec![7u8; 16], "sender": sender, "sent_ms": 1, "content": { "Text": text }
+        });
+        let submit = serde_json::json!({
+            "room": { "Submit": { "room": room_bytes, "term": 1, "items": [item] } }
+        });
+        chat(&mut swarm, peer, serde_json::to_vec(&submit).unwrap()).await;
+    }
+    let hello = serde_json::json!({ "room": { "Hello": { "room": room_bytes, "term": 1,
+        "host": node.peer_id, "last": { "epoch": null, "seq": 0 } } } });
+    let _ = send(
+        &mut swarm,
+        peer,
+        "/hearth/chat/1",
+        serde_json::to_vec(&hello).unwrap(),
+    )
+    .await;
+
+    // Malformed and oversized chat messages are not acknowledged.
+    for bad in [
+        b"{{{{".to_vec(),
+        br#"{"dm":{"Message":{"id":"x"}}}"#.to_vec(),
+        br#"{"room":{"Submit":{"room":[1,2],"term":1,"items":[]}}}"#.to_vec(),
+        vec![b' '; 5 * 1024 * 1024],
+    ] {
+        let len = bad.len();
+        let outcome = send(&mut swarm, peer, "/hearth/chat/1", bad).await;
+        assert!(outcome.is_err(), "{len}-byte bad chat message answered");
+    }
+    chat(&mut swarm, peer, dm_wire(4, 4, "fourth")).await;
+    eventually(Duration::from_secs(10), "fourth message", || async {
+        dm_texts(&node, &me)
+            .await
+            .contains(&"fourth".to_string())
+            .then_some(())
+    })
+    .await;
+    let history: hearth::api::types::HistoryPage = node
+        .client
+        .post(
+            "/api/rooms/history",
+            &hearth::api::types::HistoryRequest {
+                room_id: room.room_id.clone(),
+                before: None,
+                limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<_> = history.messages.iter().map(|m| m.kind).collect();
+    assert_eq!(
+        kinds,
+        [hearth::api::types::MessageKind::Created],
+        "{history:?}"
+    );
 }
