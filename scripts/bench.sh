@@ -7,6 +7,7 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname 
 cargo bench --bench presence 2>/dev/null | tee bench-results/presence.md
 cargo bench --bench catalog 2>/dev/null | tee bench-results/catalog.md
 cargo bench --bench propagation 2>/dev/null | tee bench-results/propagation.md
+cargo bench --bench chat 2>/dev/null | tee bench-results/chat.md
 # The transfer baseline: stock librqbit from the registry, built apart from Hearth (which links
 # its patched copy in vendor/librqbit) and run as separate processes by the benchmark.
 stock_target="$(realpath -m "${CARGO_TARGET_DIR:-target}")/rqbit-stock"

@@ -11,6 +11,7 @@ pub const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 
 pub struct Proc {
     pub child: Child,
+    pub api: ApiFile,
     pub client: Option<Client>,
     pub peer_id: String,
     pub addr: String,
@@ -40,6 +41,15 @@ pub fn rss_mb(pid: u32) -> f64 {
 }
 
 pub async fn start_node(dir: &Path, bootstrap: &[String]) -> (Proc, Instant, Instant) {
+    start_node_with(dir, bootstrap, None).await
+}
+
+/// Like [`start_node`]; `passphrase` unlocks chat at start.
+pub async fn start_node_with(
+    dir: &Path,
+    bootstrap: &[String],
+    passphrase: Option<&str>,
+) -> (Proc, Instant, Instant) {
     std::fs::create_dir_all(dir).unwrap();
     let mut cmd = Command::new(HEARTH);
     cmd.arg("run").arg("--data-dir").arg(dir);
@@ -54,6 +64,9 @@ pub async fn start_node(dir: &Path, bootstrap: &[String]) -> (Proc, Instant, Ins
     ]);
     for b in bootstrap {
         cmd.args(["--bootstrap", b]);
+    }
+    if let Some(p) = passphrase {
+        cmd.env("HEARTH_PASSPHRASE", p);
     }
     cmd.env("RUST_LOG", "error")
         .stdout(Stdio::null())
@@ -74,6 +87,7 @@ pub async fn start_node(dir: &Path, bootstrap: &[String]) -> (Proc, Instant, Ins
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
     let client = Client::new(&api.url, &api.token);
+    let api_file = api.clone();
     let status: hearth::api::types::Status = loop {
         if let Ok(s) = client.get("/api/status").await {
             break s;
@@ -83,6 +97,7 @@ pub async fn start_node(dir: &Path, bootstrap: &[String]) -> (Proc, Instant, Ins
     let ready = Instant::now();
     let proc = Proc {
         child,
+        api: api_file,
         client: Some(client),
         peer_id: status.peer_id,
         addr: status.listen_addrs[0].clone(),

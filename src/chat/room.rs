@@ -172,15 +172,15 @@ pub const RESEND_MS: u64 = 600;
 /// Resend period for unanswered vote requests.
 pub const VOTE_RESEND_MS: u64 = 200;
 /// Silence after which a disconnected host is considered gone.
-pub const HOST_SILENCE_MS: u64 = 1_000;
+pub const HOST_SILENCE_MS: u64 = 400;
 /// Silence after which a host is considered gone even though a connection exists.
-pub const HOST_DEAD_MS: u64 = 8_000;
+pub const HOST_DEAD_MS: u64 = 1_200;
 /// Base wait before standing as candidate.
 pub const ELECTION_BASE_MS: u64 = 100;
 /// Extra wait per rank position.
 pub const ELECTION_STAGGER_MS: u64 = 400;
 /// Deterministic per-term jitter range (from the tie-break hash).
-pub const ELECTION_JITTER_MS: u64 = 300;
+pub const ELECTION_JITTER_MS: u64 = 200;
 /// How long one pre-vote or vote round may take before it is abandoned.
 pub const ELECTION_ROUND_MS: u64 = 1_200;
 /// A member that stays behind this long while connected leaves the in-sync set.
@@ -628,6 +628,9 @@ pub struct Room<P: PeerKey> {
     connected: BTreeSet<P>,
     /// Connected peers that sent something about this room since they connected.
     spoke: BTreeSet<P>,
+    /// The host I gave up on while still connected to it (frozen, or stuck): it is no voter
+    /// until it says something again.
+    gone: Option<P>,
     rtt: BTreeMap<P, u32>,
     known_last: BTreeMap<P, LogPos<P>>,
     /// My log matches the current host's up to here.
@@ -722,6 +725,7 @@ impl<P: PeerKey> Room<P> {
             outbox_ids: HashMap::new(),
             connected: BTreeSet::new(),
             spoke: BTreeSet::new(),
+            gone: None,
             rtt: BTreeMap::new(),
             known_last: BTreeMap::new(),
             verified: 0,
@@ -1097,7 +1101,12 @@ impl<P: PeerKey> Room<P> {
     fn electorate(&self) -> BTreeSet<P> {
         self.connected
             .iter()
-            .filter(|p| self.spoke.contains(*p) && self.is_member(p) && **p != self.meta.me)
+            .filter(|p| {
+                self.spoke.contains(*p)
+                    && self.is_member(p)
+                    && **p != self.meta.me
+                    && self.gone.as_ref() != Some(*p)
+            })
             .cloned()
             .collect()
     }
@@ -2174,7 +2183,7 @@ impl<P: PeerKey> Room<P> {
 
     /// The host is gone by my own timers: forget it (so I can vote), keep the term.
     fn lose_host_silently(&mut self) {
-        self.meta.host = None;
+        self.gone = self.meta.host.take();
         self.meta_dirty = true;
         self.out.push(Action::HostChanged {
             term: self.meta.term,
@@ -2373,6 +2382,9 @@ impl<P: PeerKey> Room<P> {
             return;
         }
         let first_contact = self.connected.contains(&from) && self.spoke.insert(from.clone());
+        if self.gone.as_ref() == Some(&from) {
+            self.gone = None;
+        }
         if self.meta.left {
             return;
         }
