@@ -574,7 +574,7 @@ pub enum EventKind {
     ChatMessage { message: ChatMessage },
     /// One of my messages moved on its way.
     MessageState {
-        id: String,
+        message_id: String,
         room_id: Option<String>,
         peer_id: Option<String>,
         state: MessageState,

@@ -1150,7 +1150,7 @@ impl Actor {
                 }
                 Action::DeliveryState { id, state } => {
                     fx.events.push(EventKind::MessageState {
-                        id: hex::encode(id),
+                        message_id: hex::encode(id),
                         room_id: Some(hex_room(&room)),
                         peer_id: None,
                         state: delivery_state(state),
@@ -1333,7 +1333,7 @@ impl Actor {
             }
         }
         fx.events.push(EventKind::MessageState {
-            id: hex::encode(id),
+            message_id: hex::encode(id),
             room_id: None,
             peer_id: Some(peer.to_string()),
             state,

@@ -1,19 +1,21 @@
-import { useEffect, useLayoutEffect } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import type { Backend } from './backend';
 import { forgetToken } from './backend';
 import { NoToken } from './components/NoToken';
 import { Sidebar } from './components/Sidebar';
 import { AlertIcon, RefreshIcon } from './components/icons';
-import { BackendContext, DownloadsContext, NodeContext } from './context';
+import { BackendContext, ChatContext, DownloadsContext, NodeContext } from './context';
 import { DownloadsPage } from './pages/DownloadsPage';
 import { ExplorePage } from './pages/ExplorePage';
 import { LibraryPage } from './pages/LibraryPage';
-import { ChatPage } from './pages/Placeholders';
+import { ChatPage } from './pages/ChatPage';
 import { PeersPage } from './pages/PeersPage';
 import { ResourcePage } from './pages/ResourcePage';
 import { SettingsPage } from './pages/SettingsPage';
 import { useLocation, type AppLocation } from './router';
 import { queryFromParams } from './store/catalog';
+import { initialChat, parseConv, personName } from './store/chat';
+import { useChat } from './store/useChat';
 import { useDownloads } from './store/useDownloads';
 import { useNode } from './store/useNode';
 
@@ -29,7 +31,7 @@ export function Page({ location }: { location: AppLocation }) {
     case 'downloads':
       return <DownloadsPage />;
     case 'chat':
-      return <ChatPage />;
+      return <ChatPage param={location.param} />;
     case 'peers':
       return <PeersPage />;
     case 'settings':
@@ -41,6 +43,10 @@ export function App({ backend }: { backend: Backend }) {
   const node = useNode(backend);
   const downloads = useDownloads(backend, node.listen);
   const location = useLocation();
+  const openConv = location.route === 'chat' ? parseConv(location.param) : null;
+  const names = useRef({ node: node.state, chat: initialChat });
+  const chat = useChat(backend, node.listen, openConv, (id) => personName(id, names.current.node, names.current.chat));
+  names.current = { node: node.state, chat: chat.state };
 
   // A new page starts at its top (Explore puts its reader back where they were itself).
   useLayoutEffect(() => {
@@ -59,24 +65,26 @@ export function App({ backend }: { backend: Backend }) {
     <BackendContext.Provider value={backend}>
       <NodeContext.Provider value={node}>
         <DownloadsContext.Provider value={downloads}>
-          <div class="shell">
-            <Sidebar route={location.route === 'resource' ? 'explore' : location.route} />
-            <main class="content">
-              {node.connected === false && !unreachable && (
-                <div class="banner banner-warn" role="status" data-testid="banner-reconnecting">
-                  <RefreshIcon size={16} class="spin" />
-                  Reconnecting to node… Live updates are paused.
-                </div>
-              )}
-              {unreachable && (
-                <div class="banner banner-error" role="alert" data-testid="banner-unreachable">
-                  <AlertIcon size={16} />
-                  Cannot reach your Hearth node: {node.loadError!.message}. Retrying…
-                </div>
-              )}
-              <Page location={location} />
-            </main>
-          </div>
+          <ChatContext.Provider value={chat}>
+            <div class="shell">
+              <Sidebar route={location.route === 'resource' ? 'explore' : location.route} />
+              <main class="content">
+                {node.connected === false && !unreachable && (
+                  <div class="banner banner-warn" role="status" data-testid="banner-reconnecting">
+                    <RefreshIcon size={16} class="spin" />
+                    Reconnecting to node… Live updates are paused.
+                  </div>
+                )}
+                {unreachable && (
+                  <div class="banner banner-error" role="alert" data-testid="banner-unreachable">
+                    <AlertIcon size={16} />
+                    Cannot reach your Hearth node: {node.loadError!.message}. Retrying…
+                  </div>
+                )}
+                <Page location={location} />
+              </main>
+            </div>
+          </ChatContext.Provider>
         </DownloadsContext.Provider>
       </NodeContext.Provider>
     </BackendContext.Provider>

@@ -2,6 +2,7 @@ import { createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
 import type { Event } from './api/types';
 import type { Backend } from './backend';
+import type { ChatView } from './store/useChat';
 import type { DownloadsView } from './store/useDownloads';
 import type { NodeView } from './store/useNode';
 
@@ -36,6 +37,14 @@ export function useDownloadsView(): DownloadsView {
   const d = useContext(DownloadsContext);
   if (!d) throw new Error('useDownloadsView outside DownloadsContext');
   return d;
+}
+
+export const ChatContext = createContext<ChatView | null>(null);
+
+export function useChatView(): ChatView {
+  const c = useContext(ChatContext);
+  if (!c) throw new Error('useChatView outside ChatContext');
+  return c;
 }
 
 /** Calls `listener` with each event of the node's stream while the component is mounted. */

@@ -29,10 +29,20 @@ export function checkPrerequisites() {
   mkdirSync(SHOTS, { recursive: true });
 }
 
-/** A running `hearth run` process with its API address and token. */
-export async function startNode(name, extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), `hearth-e2e-${name}-`));
-  tempDirs.push(dataDir);
+/**
+ * A running `hearth run` process with its API address and token. `opts.env`: extra
+ * environment variables; `opts.dataDir`: the data directory of an earlier run to start
+ * again from (e.g. after `stopNode`), instead of a fresh one.
+ */
+export async function startNode(name, extraArgs = [], opts = {}) {
+  let dataDir = opts.dataDir;
+  if (dataDir) {
+    // The address file of the earlier run must not pass for this run's.
+    rmSync(join(dataDir, 'api.json'), { force: true });
+  } else {
+    dataDir = mkdtempSync(join(tmpdir(), `hearth-e2e-${name}-`));
+    tempDirs.push(dataDir);
+  }
   const args = [
     'run',
     '--data-dir', dataDir,
@@ -44,7 +54,7 @@ export async function startNode(name, extraArgs = []) {
   ];
   const child = spawn(HEARTH_BIN, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_BACKTRACE: '1' },
+    env: { ...process.env, RUST_BACKTRACE: '1', ...(opts.env ?? {}) },
   });
   const node = { name, child, dataDir, log: '', exited: null, url: null, token: null };
   nodes.push(node);

@@ -11,6 +11,7 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CSP } from '../lib/csp.mjs';
 import { createCatalog } from './catalog.mjs';
+import { createChat } from './chat.mjs';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 const TYPES = {
@@ -107,6 +108,12 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     emit,
     now: started,
   });
+  const chat = createChat({
+    self: { id: SELF, name: () => profile.display_name || null },
+    peers,
+    emit,
+    now: started,
+  });
   const readRaw = (req) =>
     new Promise((resolve) => {
       let n = 0;
@@ -171,6 +178,8 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
       }
       const handled = await catalog.handle(route, url, req, res, { json, fail, readBody, readRaw });
       if (handled !== false) return;
+      const chatHandled = await chat.handle(route, url, req, res, { json, fail, readBody });
+      if (chatHandled !== false) return;
       return fail(res, 404, 'not_found', 'no such route');
     }
     // static files
@@ -234,6 +243,7 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     pageUrl: `${base}/#token=${token}`,
     peers,
     catalog,
+    chat,
     emit,
     /** Drops every live event socket (to show the reconnect banner). */
     dropSockets() {
@@ -243,6 +253,7 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     async close() {
       clearInterval(tick);
       catalog.close();
+      chat.close();
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
     },

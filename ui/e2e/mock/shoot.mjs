@@ -42,11 +42,47 @@ try {
       await page.waitForTimeout(400);
       await shot('resource');
 
-      for (const r of ['library', 'downloads', 'chat']) {
+      for (const r of ['library', 'downloads']) {
         await page.getByTestId(`nav-${r}`).click();
         await page.getByTestId(`page-${r}`).waitFor();
         await shot(r);
       }
+
+      // chat: locked (the first scheme), then a room and a direct conversation
+      await page.getByTestId('nav-chat').click();
+      await page.getByTestId('page-chat').waitFor();
+      if (scheme === 'light') {
+        await page.getByTestId('chat-unlock-passphrase').fill('not it');
+        await page.getByTestId('chat-unlock-submit').click();
+        await page.getByTestId('chat-unlock-error').waitFor();
+        await shot('chat-locked');
+        await page.getByTestId('chat-unlock-passphrase').fill('correct horse');
+        await page.getByTestId('chat-unlock-submit').click();
+      }
+      await page.getByTestId('chat-new-room').waitFor();
+      await shot('chat');
+      await page.locator('a[data-testid^="room-item-"]', { hasText: 'Reading group' }).click();
+      await page.getByTestId('room-members').waitFor();
+      await page.getByTestId('chat-composer').fill(`Is Note G in the ${scheme} edition too?`);
+      await page.getByTestId('chat-composer').press('Enter');
+      await eventually(5000, async () => assert.equal(await page.locator('[data-testid="chat-message"][data-state="delivered"].msg-mine').count() >= 3, true));
+      await eventually(5000, async () => assert.match(await page.getByTestId('chat-messages').innerText(), /Good question/));
+      await page.waitForTimeout(300);
+      await shot('chat-room');
+      await page.getByTestId('room-invite').click();
+      await page.getByTestId('invite-dialog').waitFor();
+      await shot('chat-invite');
+      await page.keyboard.press('Escape');
+      await page.getByTestId('dm-item-12D3KooWEmmyNoetherRingTheory000000000000004').click();
+      await page.getByTestId('chat-peer-offline-banner').waitFor();
+      await shot('chat-dm');
+      await page.getByTestId('chat-new-room').click();
+      await page.getByTestId('new-room-name').fill('Journal club');
+      await page.getByTestId('new-room-member-12D3KooWAdaLoveLaceAnalyticalEngine000000000001').check();
+      await shot('chat-new-room');
+      await page.getByTestId('new-room-create').click();
+      await page.getByTestId('room-delete').waitFor();
+      await shot('chat-created');
 
       await page.getByTestId('nav-peers').click();
       await eventually(5000, async () => assert.ok((await page.getByTestId('peer-row').count()) >= 5));
@@ -100,8 +136,9 @@ try {
 } finally {
   await node.close();
 }
-// The connect error above is expected to log a failed request (400) in the console.
-const unexpected = problems.filter((p) => !/status of 400/.test(p));
+// The connect error and the wrong chat passphrase above are expected to log failed requests
+// (400, 403) in the console.
+const unexpected = problems.filter((p) => !/status of 40[03]/.test(p));
 if (unexpected.length) {
   console.error('problems:\n' + unexpected.join('\n'));
   process.exitCode = 1;

@@ -1,8 +1,15 @@
 import type {
   CatalogStats,
+  ChatMessage,
+  ChatStatus,
+  CreateRoomRequest,
+  DmConversation,
+  DmHistoryRequest,
   Download,
   DownloadRequest,
   Event,
+  HistoryPage,
+  HistoryRequest,
   Holder,
   Library,
   PeerInfo,
@@ -10,6 +17,7 @@ import type {
   PublishRequest,
   Resource,
   ResourceKind,
+  RoomInfo,
   SearchRequest,
   SearchResult,
   Settings,
@@ -100,6 +108,35 @@ export interface Backend {
    * (then `upload` the files).
    */
   readonly pickFiles: (() => Promise<string[]>) | null;
+
+  // ---- chat ----
+  /** Whether chat is unlocked, and whether a passphrase was ever set. */
+  chatStatus(): Promise<ChatStatus>;
+  /** Unlocks chat with the passphrase (or sets it, the first time). Slow on purpose (~1 s). */
+  unlockChat(passphrase: string): Promise<ChatStatus>;
+  changePassphrase(oldPassphrase: string, newPassphrase: string): Promise<void>;
+  listRooms(): Promise<RoomInfo[]>;
+  createRoom(req: CreateRoomRequest): Promise<RoomInfo>;
+  getRoom(roomId: string): Promise<RoomInfo>;
+  renameRoom(roomId: string, name: string): Promise<void>;
+  invite(roomId: string, peerId: string): Promise<void>;
+  leaveRoom(roomId: string): Promise<void>;
+  /** Only the room's creator can. */
+  deleteRoom(roomId: string): Promise<void>;
+  sendMessage(roomId: string, body: string): Promise<ChatMessage>;
+  /** A page of a room's messages, oldest first. */
+  roomHistory(req: HistoryRequest): Promise<HistoryPage>;
+  markRoomRead(roomId: string): Promise<void>;
+  /** Direct conversations that have at least one message. */
+  listDms(): Promise<DmConversation[]>;
+  sendDm(peerId: string, body: string): Promise<ChatMessage>;
+  dmHistory(req: DmHistoryRequest): Promise<HistoryPage>;
+  markDmRead(peerId: string): Promise<void>;
+
+  /**
+   * Shows a desktop notification (fire and forget). Only the desktop app can: elsewhere `null`.
+   */
+  readonly notify: ((title: string, body: string) => void) | null;
 
   /**
    * Starts delivering live events. The implementation remembers the id of the last event

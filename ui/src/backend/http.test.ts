@@ -251,6 +251,89 @@ function uploadHarness() {
   return { backend, xhrs };
 }
 
+describe('HttpBackend chat requests', () => {
+  const ROOM = 'ab'.repeat(32);
+  const PEER = '12D3KooWPeer';
+
+  it('uses the documented routes, methods and bodies', async () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, {}));
+    await backend.chatStatus();
+    await backend.unlockChat('correct horse');
+    await backend.changePassphrase('correct horse', 'battery staple');
+    await backend.listRooms();
+    await backend.createRoom({ name: 'Reading group', members: [PEER] });
+    await backend.getRoom(ROOM);
+    await backend.renameRoom(ROOM, 'Book club');
+    await backend.invite(ROOM, PEER);
+    await backend.leaveRoom(ROOM);
+    await backend.deleteRoom(ROOM);
+    await backend.sendMessage(ROOM, 'hello');
+    await backend.roomHistory({ room_id: ROOM, before: 17, limit: 100 });
+    await backend.markRoomRead(ROOM);
+    await backend.listDms();
+    await backend.sendDm(PEER, 'hi');
+    await backend.dmHistory({ peer_id: PEER, before: null, limit: 100 });
+    await backend.markDmRead(PEER);
+    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
+      'GET /api/chat/status',
+      'POST /api/chat/unlock',
+      'POST /api/chat/passphrase',
+      'GET /api/rooms',
+      'POST /api/rooms',
+      `GET /api/rooms/${ROOM}`,
+      'POST /api/rooms/rename',
+      'POST /api/rooms/invite',
+      'POST /api/rooms/leave',
+      'POST /api/rooms/delete',
+      'POST /api/rooms/send',
+      'POST /api/rooms/history',
+      'POST /api/rooms/read',
+      'GET /api/dms',
+      'POST /api/dms/send',
+      'POST /api/dms/history',
+      'POST /api/dms/read',
+    ]);
+    expect(calls.map((c) => c.body)).toEqual([
+      undefined,
+      { passphrase: 'correct horse' },
+      { old: 'correct horse', new: 'battery staple' },
+      undefined,
+      { name: 'Reading group', members: [PEER] },
+      undefined,
+      { room_id: ROOM, name: 'Book club' },
+      { room_id: ROOM, peer_id: PEER },
+      { room_id: ROOM },
+      { room_id: ROOM },
+      { room_id: ROOM, body: 'hello' },
+      { room_id: ROOM, before: 17, limit: 100 },
+      { room_id: ROOM },
+      undefined,
+      { peer_id: PEER, body: 'hi' },
+      { peer_id: PEER, before: null, limit: 100 },
+      { peer_id: PEER },
+    ]);
+    expect(calls.every((c) => c.headers.Authorization === 'Bearer tok-123')).toBe(true);
+  });
+
+  it('returns nothing for the void calls, and maps a locked chat to unavailable', async () => {
+    const { backend } = backendWith(() => jsonResponse(200, null));
+    await expect(backend.markRoomRead(ROOM)).resolves.toBeUndefined();
+    await expect(backend.invite(ROOM, PEER)).resolves.toBeUndefined();
+    await expect(backend.changePassphrase('a', 'b')).resolves.toBeUndefined();
+    const { backend: locked } = backendWith(() => jsonResponse(503, { code: 'unavailable', message: 'chat is locked' }));
+    await expect(locked.listRooms()).rejects.toMatchObject({ code: 'unavailable', message: 'chat is locked' });
+    const { backend: wrong } = backendWith(() => jsonResponse(403, { code: 'forbidden', message: 'wrong passphrase' }));
+    await expect(wrong.unlockChat('nope')).rejects.toMatchObject({ message: 'wrong passphrase' });
+  });
+
+  it('escapes the room id in its path, and has no notifications', async () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, {}));
+    await backend.getRoom('a/b');
+    expect(calls[0]!.url).toBe(`${BASE}/api/rooms/a%2Fb`);
+    expect(backend.notify).toBeNull();
+  });
+});
+
 describe('HttpBackend upload', () => {
   const file = () => new File([new Uint8Array(1000)], 'Émile & co, notes.pdf', { type: 'application/pdf' });
 

@@ -1,18 +1,34 @@
 import type {
   AddrRequest,
   CatalogStats,
+  ChangePassphraseRequest,
+  ChatMessage,
+  ChatStatus,
   ContentIdRequest,
+  CreateRoomRequest,
+  DmConversation,
+  DmHistoryRequest,
   Download,
   DownloadRequest,
   Event,
   FolderRequest,
+  HistoryPage,
+  HistoryRequest,
   Holder,
+  InviteRequest,
   Library,
+  PassphraseRequest,
+  PeerIdRequest,
   PeerInfo,
   Profile,
   PublishRequest,
+  RenameRoomRequest,
   Resource,
+  RoomIdRequest,
+  RoomInfo,
   SearchRequest,
+  SendDmRequest,
+  SendMessageRequest,
   SearchResult,
   Settings,
   Status,
@@ -285,6 +301,72 @@ export class HttpBackend implements Backend {
     const body: FolderRequest = { path };
     return this.request('POST', '/api/library/folders/remove', body);
   }
+
+  chatStatus(): Promise<ChatStatus> {
+    return this.request('GET', '/api/chat/status');
+  }
+  unlockChat(passphrase: string): Promise<ChatStatus> {
+    const body: PassphraseRequest = { passphrase };
+    return this.request('POST', '/api/chat/unlock', body);
+  }
+  async changePassphrase(oldPassphrase: string, newPassphrase: string): Promise<void> {
+    const body: ChangePassphraseRequest = { old: oldPassphrase, new: newPassphrase };
+    await this.request<null>('POST', '/api/chat/passphrase', body);
+  }
+  listRooms(): Promise<RoomInfo[]> {
+    return this.request('GET', '/api/rooms');
+  }
+  createRoom(req: CreateRoomRequest): Promise<RoomInfo> {
+    return this.request('POST', '/api/rooms', req);
+  }
+  getRoom(roomId: string): Promise<RoomInfo> {
+    return this.request('GET', `/api/rooms/${encodeURIComponent(roomId)}`);
+  }
+  async renameRoom(roomId: string, name: string): Promise<void> {
+    const body: RenameRoomRequest = { room_id: roomId, name };
+    await this.request<null>('POST', '/api/rooms/rename', body);
+  }
+  async invite(roomId: string, peerId: string): Promise<void> {
+    const body: InviteRequest = { room_id: roomId, peer_id: peerId };
+    await this.request<null>('POST', '/api/rooms/invite', body);
+  }
+  async leaveRoom(roomId: string): Promise<void> {
+    await this.roomAction('leave', roomId);
+  }
+  async deleteRoom(roomId: string): Promise<void> {
+    await this.roomAction('delete', roomId);
+  }
+  sendMessage(roomId: string, body: string): Promise<ChatMessage> {
+    const req: SendMessageRequest = { room_id: roomId, body };
+    return this.request('POST', '/api/rooms/send', req);
+  }
+  roomHistory(req: HistoryRequest): Promise<HistoryPage> {
+    return this.request('POST', '/api/rooms/history', req);
+  }
+  async markRoomRead(roomId: string): Promise<void> {
+    await this.roomAction('read', roomId);
+  }
+  private async roomAction(action: 'leave' | 'delete' | 'read', roomId: string): Promise<void> {
+    const body: RoomIdRequest = { room_id: roomId };
+    await this.request<null>('POST', `/api/rooms/${action}`, body);
+  }
+  listDms(): Promise<DmConversation[]> {
+    return this.request('GET', '/api/dms');
+  }
+  sendDm(peerId: string, body: string): Promise<ChatMessage> {
+    const req: SendDmRequest = { peer_id: peerId, body };
+    return this.request('POST', '/api/dms/send', req);
+  }
+  dmHistory(req: DmHistoryRequest): Promise<HistoryPage> {
+    return this.request('POST', '/api/dms/history', req);
+  }
+  async markDmRead(peerId: string): Promise<void> {
+    const body: PeerIdRequest = { peer_id: peerId };
+    await this.request<null>('POST', '/api/dms/read', body);
+  }
+
+  /** A browser tab has no desktop notifications of the node's. */
+  readonly notify = null;
 
   /** A page's file input gives `File` objects, not paths: see `upload`. */
   readonly pickFiles = null;

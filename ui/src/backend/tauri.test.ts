@@ -217,6 +217,79 @@ describe('TauriBackend catalog commands', () => {
   });
 });
 
+describe('TauriBackend chat commands', () => {
+  const ROOM = 'ab'.repeat(32);
+  const PEER = '12D3KooWPeer';
+
+  function recorder(answer: () => Promise<unknown> = async () => null) {
+    const calls: unknown[][] = [];
+    const invoke = vi.fn(async (...args: unknown[]) => {
+      calls.push(args);
+      return answer();
+    }) as unknown as InvokeFn;
+    return { calls, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn }) };
+  }
+
+  it('invokes the snake_case commands with { req } or { roomId }', async () => {
+    const { calls, backend: b } = recorder();
+    await b.chatStatus();
+    await b.unlockChat('correct horse');
+    await b.changePassphrase('correct horse', 'battery staple');
+    await b.listRooms();
+    await b.createRoom({ name: 'R', members: [PEER] });
+    await b.getRoom(ROOM);
+    await b.renameRoom(ROOM, 'S');
+    await b.invite(ROOM, PEER);
+    await b.leaveRoom(ROOM);
+    await b.deleteRoom(ROOM);
+    await b.sendMessage(ROOM, 'hello');
+    await b.roomHistory({ room_id: ROOM, before: null, limit: 100 });
+    await b.markRoomRead(ROOM);
+    await b.listDms();
+    await b.sendDm(PEER, 'hi');
+    await b.dmHistory({ peer_id: PEER, before: 3, limit: 50 });
+    await b.markDmRead(PEER);
+    expect(calls.map((c) => [c[0], c[1]])).toEqual([
+      ['chat_status', undefined],
+      ['unlock_chat', { req: { passphrase: 'correct horse' } }],
+      ['change_passphrase', { req: { old: 'correct horse', new: 'battery staple' } }],
+      ['list_rooms', undefined],
+      ['create_room', { req: { name: 'R', members: [PEER] } }],
+      ['get_room', { roomId: ROOM }],
+      ['rename_room', { req: { room_id: ROOM, name: 'S' } }],
+      ['invite', { req: { room_id: ROOM, peer_id: PEER } }],
+      ['leave_room', { req: { room_id: ROOM } }],
+      ['delete_room', { req: { room_id: ROOM } }],
+      ['send_message', { req: { room_id: ROOM, body: 'hello' } }],
+      ['room_history', { req: { room_id: ROOM, before: null, limit: 100 } }],
+      ['mark_room_read', { req: { room_id: ROOM } }],
+      ['list_dms', undefined],
+      ['send_dm', { req: { peer_id: PEER, body: 'hi' } }],
+      ['dm_history', { req: { peer_id: PEER, before: 3, limit: 50 } }],
+      ['mark_dm_read', { req: { peer_id: PEER } }],
+    ]);
+  });
+
+  it('notifies through the notification plugin and ignores its failures', async () => {
+    const { calls, backend: b } = recorder(async () => {
+      throw 'notification not allowed';
+    });
+    expect(b.notify).not.toBeNull();
+    b.notify!('Reading group', 'Ada: hello');
+    await flush();
+    expect(calls.map((c) => [c[0], c[1]])).toEqual([
+      ['plugin:notification|notify', { options: { title: 'Reading group', body: 'Ada: hello' } }],
+    ]);
+  });
+
+  it('turns a locked chat into an ApiError', async () => {
+    const { backend: b } = recorder(async () => {
+      throw { code: 'unavailable', message: 'chat is locked' };
+    });
+    await expect(b.listRooms()).rejects.toMatchObject({ code: 'unavailable', message: 'chat is locked' });
+  });
+});
+
 describe('TauriBackend events', () => {
   it('catches up with events_since, then delivers live events without duplicates', async () => {
     let handler: ((m: { payload: Event }) => void) | null = null;

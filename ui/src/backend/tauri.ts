@@ -3,17 +3,33 @@ import { listen as tauriListen } from '@tauri-apps/api/event';
 import { getCurrentWebview, type DragDropEvent } from '@tauri-apps/api/webview';
 import type {
   CatalogStats,
+  ChangePassphraseRequest,
+  ChatMessage,
+  ChatStatus,
+  CreateRoomRequest,
+  DmConversation,
+  DmHistoryRequest,
   Download,
   DownloadRequest,
   Event,
   FolderRequest,
+  HistoryPage,
+  HistoryRequest,
   Holder,
+  InviteRequest,
   Library,
+  PassphraseRequest,
+  PeerIdRequest,
   PeerInfo,
   Profile,
   PublishRequest,
+  RenameRoomRequest,
   Resource,
+  RoomIdRequest,
+  RoomInfo,
   SearchRequest,
+  SendDmRequest,
+  SendMessageRequest,
   SearchResult,
   Settings,
   Status,
@@ -205,6 +221,75 @@ export class TauriBackend implements Backend {
     const req: FolderRequest = { path };
     return this.call('remove_shared_folder', { req });
   }
+
+  chatStatus(): Promise<ChatStatus> {
+    return this.call('chat_status');
+  }
+  unlockChat(passphrase: string): Promise<ChatStatus> {
+    const req: PassphraseRequest = { passphrase };
+    return this.call('unlock_chat', { req });
+  }
+  async changePassphrase(oldPassphrase: string, newPassphrase: string): Promise<void> {
+    const req: ChangePassphraseRequest = { old: oldPassphrase, new: newPassphrase };
+    await this.call<null>('change_passphrase', { req });
+  }
+  listRooms(): Promise<RoomInfo[]> {
+    return this.call('list_rooms');
+  }
+  createRoom(req: CreateRoomRequest): Promise<RoomInfo> {
+    return this.call('create_room', { req });
+  }
+  getRoom(roomId: string): Promise<RoomInfo> {
+    return this.call('get_room', { roomId });
+  }
+  async renameRoom(roomId: string, name: string): Promise<void> {
+    const req: RenameRoomRequest = { room_id: roomId, name };
+    await this.call<null>('rename_room', { req });
+  }
+  async invite(roomId: string, peerId: string): Promise<void> {
+    const req: InviteRequest = { room_id: roomId, peer_id: peerId };
+    await this.call<null>('invite', { req });
+  }
+  async leaveRoom(roomId: string): Promise<void> {
+    const req: RoomIdRequest = { room_id: roomId };
+    await this.call<null>('leave_room', { req });
+  }
+  async deleteRoom(roomId: string): Promise<void> {
+    const req: RoomIdRequest = { room_id: roomId };
+    await this.call<null>('delete_room', { req });
+  }
+  sendMessage(roomId: string, body: string): Promise<ChatMessage> {
+    const req: SendMessageRequest = { room_id: roomId, body };
+    return this.call('send_message', { req });
+  }
+  roomHistory(req: HistoryRequest): Promise<HistoryPage> {
+    return this.call('room_history', { req });
+  }
+  async markRoomRead(roomId: string): Promise<void> {
+    const req: RoomIdRequest = { room_id: roomId };
+    await this.call<null>('mark_room_read', { req });
+  }
+  listDms(): Promise<DmConversation[]> {
+    return this.call('list_dms');
+  }
+  sendDm(peerId: string, body: string): Promise<ChatMessage> {
+    const req: SendDmRequest = { peer_id: peerId, body };
+    return this.call('send_dm', { req });
+  }
+  dmHistory(req: DmHistoryRequest): Promise<HistoryPage> {
+    return this.call('dm_history', { req });
+  }
+  async markDmRead(peerId: string): Promise<void> {
+    const req: PeerIdRequest = { peer_id: peerId };
+    await this.call<null>('mark_dm_read', { req });
+  }
+
+  /** A desktop notification (Tauri's notification plugin); failures are ignored. */
+  readonly notify = (title: string, body: string): void => {
+    this.invokeFn('plugin:notification|notify', { options: { title, body } }).catch(() => {
+      // not permitted or not available: the message is in the chat anyway
+    });
+  };
 
   watchFileDrops(onDrop: (event: FileDropEvent) => void): () => void {
     let stopped = false;

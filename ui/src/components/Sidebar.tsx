@@ -1,7 +1,8 @@
 import type { JSX } from 'preact';
 import { href, type Route } from '../router';
 import { onlineCount, shortId } from '../store/peers';
-import { useDownloadsView, useNodeView } from '../context';
+import { useChatView, useDownloadsView, useNodeView } from '../context';
+import { totalUnread } from '../store/chat';
 import { activeCount } from '../store/catalog';
 import { Avatar } from './common';
 import {
@@ -28,6 +29,7 @@ export function Sidebar({ route }: { route: Route }) {
   const self = state.self;
   const online = onlineCount(state);
   const downloading = activeCount(useDownloadsView().state);
+  const unread = totalUnread(useChatView().state);
   const name = self?.profile.display_name.trim() || null;
 
   return (
@@ -53,6 +55,11 @@ export function Sidebar({ route }: { route: Route }) {
               {item.route === 'peers' && online > 0 && (
                 <span class="nav-count" aria-label={`${online} online`}>
                   {online}
+                </span>
+              )}
+              {item.route === 'chat' && unread > 0 && (
+                <span class="nav-count nav-count-accent" aria-label={`${unread} unread`} data-testid="nav-chat-count">
+                  {unread}
                 </span>
               )}
               {item.route === 'downloads' && downloading > 0 && (

@@ -260,3 +260,37 @@ export const ArrowLeftIcon = (p: IconProps) => (
     <path d="M19 12H5M11 6l-6 6 6 6" />
   </Svg>
 );
+
+export const ClockIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <circle cx="12" cy="12" r="8.5" />
+    <path d="M12 7.5V12l3 2" />
+  </Svg>
+);
+
+export const DoubleCheckIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M2.5 12.5l4.5 4.5L16.5 7.5" />
+    <path d="M11.5 16l1 1L22 7.5" />
+  </Svg>
+);
+
+export const SendIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M21 3L10.5 13.5" />
+    <path d="M21 3l-6.5 18-4-7.5L3 9.5z" />
+  </Svg>
+);
+
+export const LogOutIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M9.5 20.5H5a1.5 1.5 0 0 1-1.5-1.5V5A1.5 1.5 0 0 1 5 3.5h4.5" />
+    <path d="M16 16.5l4.5-4.5L16 7.5M20.5 12H9.5" />
+  </Svg>
+);
+
+export const HashIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M5 9h14.5M4.5 15H19M10 3.5L8 20.5M16 3.5l-2 17" />
+  </Svg>
+);

@@ -79,6 +79,12 @@ export function applyEvent(state: NodeState, event: Event): NodeState {
     case 'download_progress':
     case 'download_removed':
       return state; // the catalog's, kept by its own stores
+    case 'chat_message':
+    case 'message_state':
+    case 'room_updated':
+    case 'dm_updated':
+    case 'chat_status_changed':
+      return state; // the chat's, kept by its own store
     case 'resync':
       return state;
   }

@@ -1,21 +1,35 @@
 // Test helpers: builders for API values and a Backend that tests drive by hand.
 import { vi } from 'vitest';
 import type {
+  ChatMessage,
+  ChatStatus,
+  CreateRoomRequest,
+  DmConversation,
+  DmHistoryRequest,
   Download,
   Event,
   EventKind,
+  HistoryPage,
+  HistoryRequest,
   Holder,
   Library,
+  MessageKind,
+  MessageState,
   PeerInfo,
   Resource,
+  RoomInfo,
+  RoomMember,
   SearchRequest,
   SearchResult,
   Status,
 } from '../api/types';
 import type { Backend, ConnectionHandler, EventHandler, FileDropEvent } from '../backend/backend';
+import { ApiError } from '../backend/errors';
 
 export const SELF_ID = '12D3KooWSelfSelfSelfSelfSelfSelfSelfSelfSelf';
 export const ADA_ID = '12D3KooWAdaAdaAdaAdaAdaAdaAdaAdaAdaAdaAdaAda';
+export const BOB_ID = '12D3KooWBobBobBobBobBobBobBobBobBobBobBobBob';
+export const CAROL_ID = '12D3KooWCarCarCarCarCarCarCarCarCarCarCarCar';
 
 let counter = 0;
 /** A fresh 40-hex-digit content id. */
@@ -99,6 +113,47 @@ export function peerInfo(id: string, name: string | null): PeerInfo {
   };
 }
 
+let msgCounter = 0;
+/** A fresh 32-hex-digit message id. */
+export function msgId(n = ++msgCounter): string {
+  return n.toString(16).padStart(32, '0');
+}
+
+export function chatMessage(extra: Partial<ChatMessage> = {}): ChatMessage {
+  return {
+    id: msgId(),
+    room_id: null,
+    peer_id: null,
+    sender: ADA_ID,
+    mine: false,
+    kind: 'text',
+    body: 'Hello',
+    seq: null,
+    sent_ms: Date.now(),
+    state: 'received',
+    ...extra,
+  };
+}
+
+export function roomInfo(extra: Partial<RoomInfo> = {}): RoomInfo {
+  return {
+    room_id: 'ab'.repeat(32),
+    name: 'Reading group',
+    creator: SELF_ID,
+    members: [],
+    host: SELF_ID,
+    is_host: true,
+    term: 1,
+    unread: 0,
+    pending: 0,
+    left: false,
+    muted: false,
+    deleted: false,
+    last_message: null,
+    ...extra,
+  };
+}
+
 let nextEventId = 1;
 export function ev(kind: EventKind, time_ms = 5000): Event {
   return { id: nextEventId++, time_ms, ...kind } as Event;
@@ -106,6 +161,15 @@ export function ev(kind: EventKind, time_ms = 5000): Event {
 
 export function searchResult(items: Resource[], extra: Partial<SearchResult> = {}): SearchResult {
   return { total: items.length, total_is_lower_bound: false, items, took_ms: 1, ...extra };
+}
+
+/** A page of a conversation as the node answers it: committed messages below `before`, oldest first. */
+function page(all: ChatMessage[], before: number | null, limit: number | null): HistoryPage {
+  const max = limit ?? 100;
+  const committed = all.filter((m) => m.seq !== null && (before === null || m.seq < before));
+  const shown = committed.slice(Math.max(0, committed.length - max));
+  const pending = before === null ? all.filter((m) => m.seq === null) : [];
+  return { messages: [...shown, ...pending].map((m) => ({ ...m })), more: shown.length < committed.length };
 }
 
 /** A promise with its resolve and reject at hand. */
@@ -165,6 +229,257 @@ export class FakeBackend implements Backend {
   getLibrary = vi.fn(async (): Promise<Library> => ({ folders: ['/up'], uploads_folder: '/up', published: [] }));
   addSharedFolder = vi.fn(async (path: string): Promise<Library> => ({ folders: ['/up', path], uploads_folder: '/up', published: [] }));
   removeSharedFolder = vi.fn(async (): Promise<Library> => ({ folders: ['/up'], uploads_folder: '/up', published: [] }));
+
+  // ---- chat: a faithful enough in-memory model of one node's chat ----
+
+  /** The chat passphrase (`null`: none chosen yet) and whether chat is unlocked. */
+  chatPassphrase: string | null = 'correct horse';
+  chatUnlocked = true;
+  /** Rooms by id, each with its messages (committed ones in `seq` order, then pending ones). */
+  readonly chatRooms = new Map<string, { info: RoomInfo; messages: ChatMessage[]; nextSeq: number }>();
+  /** Direct conversations by peer id. */
+  readonly chatDms = new Map<string, { conv: DmConversation; messages: ChatMessage[]; nextSeq: number }>();
+  private roomCounter = 0;
+
+  private chatGuard(): void {
+    if (!this.chatUnlocked) throw new ApiError('unavailable', 'Chat is locked: unlock it with your passphrase', 503);
+  }
+  private chatStatusNow(): ChatStatus {
+    return { unlocked: this.chatUnlocked, has_passphrase: this.chatPassphrase !== null };
+  }
+  private async peerNamed(id: string): Promise<PeerInfo | undefined> {
+    return (await this.listPeers()).find((p) => p.peer_id === id);
+  }
+  private async member(id: string, extra: Partial<RoomMember> = {}): Promise<RoomMember> {
+    const p = id === SELF_ID ? null : await this.peerNamed(id);
+    return {
+      peer_id: id,
+      display_name: id === SELF_ID ? 'Me' : (p?.profile?.display_name ?? null),
+      online: id === SELF_ID ? true : (p?.online ?? false),
+      host: false,
+      creator: false,
+      ...extra,
+    };
+  }
+  private room(roomId: string) {
+    const r = this.chatRooms.get(roomId);
+    if (!r) throw new ApiError('not_found', 'No such room', 404);
+    return r;
+  }
+  private roomSnapshot(r: { info: RoomInfo; messages: ChatMessage[] }): RoomInfo {
+    const pending = r.messages.filter((m) => m.mine && m.state !== 'delivered').length;
+    return { ...r.info, pending, last_message: r.messages.at(-1) ?? null, members: r.info.members.map((m) => ({ ...m })) };
+  }
+  private roomChanged(r: { info: RoomInfo; messages: ChatMessage[] }): void {
+    this.emit({ type: 'room_updated', room: this.roomSnapshot(r) });
+  }
+  /** Adds a committed entry to a room (as its host would), telling the UI. */
+  private commitEntry(
+    r: { info: RoomInfo; messages: ChatMessage[]; nextSeq: number },
+    sender: string,
+    kind: MessageKind,
+    body: string,
+  ): ChatMessage {
+    const m = chatMessage({
+      room_id: r.info.room_id,
+      sender,
+      mine: sender === SELF_ID,
+      kind,
+      body,
+      seq: r.nextSeq++,
+      state: sender === SELF_ID ? 'delivered' : 'received',
+    });
+    const firstPending = r.messages.findIndex((x) => x.seq === null);
+    if (firstPending < 0) r.messages.push(m);
+    else r.messages.splice(firstPending, 0, m);
+    if (!m.mine && kind === 'text') r.info.unread += 1;
+    this.emit({ type: 'chat_message', message: m });
+    return m;
+  }
+
+  chatStatus = vi.fn(async (): Promise<ChatStatus> => this.chatStatusNow());
+  unlockChat = vi.fn(async (passphrase: string): Promise<ChatStatus> => {
+    if (this.chatPassphrase === null) {
+      if (passphrase.length < 8) throw new ApiError('bad_request', 'The passphrase must be at least 8 characters', 400);
+      this.chatPassphrase = passphrase;
+    } else if (passphrase !== this.chatPassphrase) {
+      throw new ApiError('forbidden', 'wrong passphrase', 403);
+    }
+    this.chatUnlocked = true;
+    const s = this.chatStatusNow();
+    this.emit({ type: 'chat_status_changed', status: s });
+    return s;
+  });
+  changePassphrase = vi.fn(async (oldPassphrase: string, newPassphrase: string): Promise<void> => {
+    this.chatGuard();
+    if (oldPassphrase !== this.chatPassphrase) throw new ApiError('forbidden', 'wrong passphrase', 403);
+    this.chatPassphrase = newPassphrase;
+  });
+  listRooms = vi.fn(async (): Promise<RoomInfo[]> => {
+    this.chatGuard();
+    return [...this.chatRooms.values()].map((r) => this.roomSnapshot(r));
+  });
+  createRoom = vi.fn(async (req: CreateRoomRequest): Promise<RoomInfo> => {
+    this.chatGuard();
+    const room_id = (++this.roomCounter).toString(16).padStart(64, 'c');
+    const members = [await this.member(SELF_ID, { host: true, creator: true })];
+    for (const id of req.members) if (id !== SELF_ID) members.push(await this.member(id));
+    const r = { info: roomInfo({ room_id, name: req.name, members }), messages: [] as ChatMessage[], nextSeq: 1 };
+    this.chatRooms.set(room_id, r);
+    this.commitEntry(r, SELF_ID, 'created', req.name);
+    for (const id of req.members) this.commitEntry(r, SELF_ID, 'invited', id);
+    this.roomChanged(r);
+    return this.roomSnapshot(r);
+  });
+  getRoom = vi.fn(async (roomId: string): Promise<RoomInfo> => {
+    this.chatGuard();
+    return this.roomSnapshot(this.room(roomId));
+  });
+  renameRoom = vi.fn(async (roomId: string, name: string): Promise<void> => {
+    this.chatGuard();
+    const r = this.room(roomId);
+    r.info.name = name;
+    this.commitEntry(r, SELF_ID, 'renamed', name);
+    this.roomChanged(r);
+  });
+  invite = vi.fn(async (roomId: string, peerId: string): Promise<void> => {
+    this.chatGuard();
+    const r = this.room(roomId);
+    if (r.info.members.some((m) => m.peer_id === peerId)) throw new ApiError('conflict', 'Already a member', 409);
+    r.info.members.push(await this.member(peerId));
+    this.commitEntry(r, SELF_ID, 'invited', peerId);
+    this.roomChanged(r);
+  });
+  leaveRoom = vi.fn(async (roomId: string): Promise<void> => {
+    this.chatGuard();
+    const r = this.room(roomId);
+    this.commitEntry(r, SELF_ID, 'left', '');
+    r.info.left = true;
+    r.info.members = r.info.members.filter((m) => m.peer_id !== SELF_ID);
+    this.roomChanged(r);
+  });
+  deleteRoom = vi.fn(async (roomId: string): Promise<void> => {
+    this.chatGuard();
+    const r = this.room(roomId);
+    if (r.info.creator !== SELF_ID) throw new ApiError('forbidden', 'Only the creator can delete the room', 403);
+    this.commitEntry(r, SELF_ID, 'deleted', '');
+    r.info.deleted = true;
+    this.roomChanged(r);
+  });
+  /** My message waits for the host (`sending`) until `deliverRoom` orders it. */
+  sendMessage = vi.fn(async (roomId: string, body: string): Promise<ChatMessage> => {
+    this.chatGuard();
+    const r = this.room(roomId);
+    if (r.info.left || r.info.deleted) throw new ApiError('conflict', 'You can no longer write in this room', 409);
+    const m = chatMessage({ room_id: roomId, sender: SELF_ID, mine: true, body, seq: null, state: 'sending' });
+    r.messages.push(m);
+    return { ...m };
+  });
+  roomHistory = vi.fn(async (req: HistoryRequest): Promise<HistoryPage> => {
+    this.chatGuard();
+    return page(this.room(req.room_id).messages, req.before, req.limit);
+  });
+  markRoomRead = vi.fn(async (roomId: string): Promise<void> => {
+    this.chatGuard();
+    const r = this.room(roomId);
+    if (r.info.unread === 0) return;
+    r.info.unread = 0;
+    this.roomChanged(r);
+  });
+  listDms = vi.fn(async (): Promise<DmConversation[]> => {
+    this.chatGuard();
+    return [...this.chatDms.values()].map((d) => this.dmSnapshot(d));
+  });
+  sendDm = vi.fn(async (peerId: string, body: string): Promise<ChatMessage> => {
+    this.chatGuard();
+    const d = await this.dm(peerId);
+    const online = (await this.peerNamed(peerId))?.online ?? false;
+    const m = chatMessage({ peer_id: peerId, sender: SELF_ID, mine: true, body, seq: d.nextSeq++, state: online ? 'delivered' : 'queued' });
+    d.messages.push(m);
+    this.emit({ type: 'chat_message', message: m });
+    this.emit({ type: 'dm_updated', conversation: this.dmSnapshot(d) });
+    return { ...m };
+  });
+  dmHistory = vi.fn(async (req: DmHistoryRequest): Promise<HistoryPage> => {
+    this.chatGuard();
+    return page(this.chatDms.get(req.peer_id)?.messages ?? [], req.before, req.limit);
+  });
+  markDmRead = vi.fn(async (peerId: string): Promise<void> => {
+    this.chatGuard();
+    const d = this.chatDms.get(peerId);
+    if (!d || d.conv.unread === 0) return;
+    d.conv.unread = 0;
+    this.emit({ type: 'dm_updated', conversation: this.dmSnapshot(d) });
+  });
+  notify = vi.fn((_title: string, _body: string) => {});
+
+  private async dm(peerId: string) {
+    let d = this.chatDms.get(peerId);
+    if (!d) {
+      const p = await this.peerNamed(peerId);
+      d = {
+        conv: { peer_id: peerId, display_name: p?.profile?.display_name ?? null, online: p?.online ?? false, unread: 0, pending: 0, last_message: null },
+        messages: [],
+        nextSeq: 1,
+      };
+      this.chatDms.set(peerId, d);
+    }
+    return d;
+  }
+  private dmSnapshot(d: { conv: DmConversation; messages: ChatMessage[] }): DmConversation {
+    const pending = d.messages.filter((m) => m.mine && m.state !== 'delivered').length;
+    return { ...d.conv, pending, last_message: d.messages.at(-1) ?? null };
+  }
+
+  /** The host orders my pending messages of a room: each becomes `state` with a `seq`. */
+  deliverRoom(roomId: string, state: MessageState = 'delivered'): ChatMessage[] {
+    const r = this.room(roomId);
+    const pending = r.messages.filter((m) => m.seq === null);
+    r.messages = r.messages.filter((m) => m.seq !== null);
+    const done: ChatMessage[] = [];
+    for (const p of pending) {
+      const m = { ...p, seq: r.nextSeq++, state };
+      r.messages.push(m);
+      done.push(m);
+      this.emit({ type: 'chat_message', message: m });
+    }
+    this.roomChanged(r);
+    return done;
+  }
+  /** Someone else's message arrives in a room. */
+  receiveRoom(roomId: string, sender: string, body: string): ChatMessage {
+    const r = this.room(roomId);
+    const m = this.commitEntry(r, sender, 'text', body);
+    this.roomChanged(r);
+    return m;
+  }
+  /** A room someone else created, with me invited. */
+  async joinRoom(name: string, creator: string, others: string[] = []): Promise<RoomInfo> {
+    const room_id = (++this.roomCounter).toString(16).padStart(64, 'd');
+    const members = [await this.member(creator, { host: true, creator: true }), await this.member(SELF_ID)];
+    for (const id of others) members.push(await this.member(id));
+    const r = {
+      info: roomInfo({ room_id, name, creator, host: creator, is_host: false, members }),
+      messages: [] as ChatMessage[],
+      nextSeq: 1,
+    };
+    this.chatRooms.set(room_id, r);
+    this.commitEntry(r, creator, 'created', name);
+    this.commitEntry(r, creator, 'invited', SELF_ID);
+    for (const id of others) this.commitEntry(r, creator, 'invited', id);
+    this.roomChanged(r);
+    return this.roomSnapshot(r);
+  }
+  /** A direct message arrives from `peerId`. */
+  async receiveDm(peerId: string, body: string): Promise<ChatMessage> {
+    const d = await this.dm(peerId);
+    const m = chatMessage({ peer_id: peerId, sender: peerId, body, seq: d.nextSeq++, state: 'received' });
+    d.messages.push(m);
+    d.conv.unread += 1;
+    this.emit({ type: 'chat_message', message: m });
+    this.emit({ type: 'dm_updated', conversation: this.dmSnapshot(d) });
+    return m;
+  }
 
   /** Paths the next `pickFiles` returns; `null` makes it behave like a browser (no picker). */
   pickedPaths: string[] | null = null;
