@@ -277,7 +277,7 @@ fn row(name: &str, v: &serde_json::Value, goal: &str) -> String {
         return format!("| {name} | - | - | - | - | {goal} |\n");
     }
     format!(
-        "| {name} | {} | {:.1} | {:.1} | {:.1} | {goal} |\n",
+        "| {name} | {} | {:.2} | {:.2} | {:.2} | {goal} |\n",
         v["n"],
         v["p50"].as_f64().unwrap(),
         v["p95"].as_f64().unwrap(),

@@ -350,6 +350,8 @@ struct Open {
     conversations: BTreeMap<PeerId, Conversation>,
     /// My direct messages not yet delivered: id -> (peer, record number).
     pending_dms: HashMap<MsgId, (PeerId, u64)>,
+    /// Each room's meta record as last written.
+    metas: HashMap<RoomId, Meta<PeerId>>,
 }
 
 struct Tables {
@@ -910,6 +912,10 @@ impl Actor {
             dm_timer: None,
             conversations,
             pending_dms,
+            metas: snapshots
+                .iter()
+                .map(|s| (s.meta.room, s.meta.clone()))
+                .collect(),
         };
         Ok((open, snapshots))
     }
@@ -1134,9 +1140,24 @@ impl Actor {
             };
             match action {
                 Action::Persist(op) => {
-                    fx.wrote = true;
+                    let only_shown = match (&op, open.metas.get(&room)) {
+                        (PersistOp::Meta(new), Some(old)) => only_display_advanced(old, new),
+                        _ => false,
+                    };
+                    // A moved display point alone need not be on disk before the batch
+                    // acts: lost in a crash, the same committed entries are shown again
+                    // from the log, by id. It is made durable by the next flush.
+                    fx.wrote |= !only_shown;
                     if let Err(e) = persist_room(&open.tables, &room, &op) {
                         tracing::error!("chat: cannot store room state: {e}");
+                    }
+                    let written = match op {
+                        PersistOp::Meta(m) => Some(m),
+                        PersistOp::Snapshot(s) => Some(s.meta),
+                        _ => None,
+                    };
+                    if let (Some(m), Some(open)) = (written, self.open.as_mut()) {
+                        open.metas.insert(room, m);
                     }
                 }
                 Action::Send { to, msg } => fx.sends.push((to, ChatWire::Room(msg))),
@@ -1531,6 +1552,44 @@ fn reply_locked(cmd: Command) {
         Command::Status(r) => locked(r),
         Command::Unlock(_, r) => locked(r),
     }
+}
+
+/// Whether `new` differs from `old` in its display point only.
+fn only_display_advanced(old: &Meta<PeerId>, new: &Meta<PeerId>) -> bool {
+    let Meta {
+        room,
+        me,
+        creator,
+        name,
+        members,
+        members_as_of,
+        term,
+        host,
+        voted_for,
+        displayed,
+        orphans,
+        muted,
+        left,
+        deleted,
+        leave_deadline,
+        next_order,
+    } = new;
+    *displayed >= old.displayed
+        && *room == old.room
+        && *me == old.me
+        && *creator == old.creator
+        && *name == old.name
+        && *members == old.members
+        && *members_as_of == old.members_as_of
+        && *term == old.term
+        && *host == old.host
+        && *voted_for == old.voted_for
+        && *orphans == old.orphans
+        && *muted == old.muted
+        && *left == old.left
+        && *deleted == old.deleted
+        && *leave_deadline == old.leave_deadline
+        && *next_order == old.next_order
 }
 
 fn delivery_state(state: DeliveryState) -> MessageState {
