@@ -157,15 +157,11 @@ async fn load(nodes: &[Node], rid: &str, seen: &Seen, tag: &str, rate: f64, secs
     }
     let n = nodes.len();
     let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
+    let all_shown = || {
         let s = seen.lock().unwrap();
-        let done = (0..total)
-            .filter(|k| s.get(&format!("{tag}-{k}")).is_some_and(|v| v.len() >= n))
-            .count();
-        if done == total {
-            break;
-        }
-        drop(s);
+        (0..total).all(|k| s.get(&format!("{tag}-{k}")).is_some_and(|v| v.len() >= n))
+    };
+    while Instant::now() < deadline && !all_shown() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let s = seen.lock().unwrap();
