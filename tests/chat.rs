@@ -450,6 +450,40 @@ async fn only_members_read_a_room_and_only_its_creator_deletes_it() {
             .then_some(())
     })
     .await;
+    // The command line: send by room name, read the history back as JSON.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .arg("--data-dir")
+            .arg(&nodes[1].dir)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run the CLI");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let sent: ChatMessage =
+        serde_json::from_slice(&cli(&["room", "send", "Members only", "via", "the", "cli"]))
+            .unwrap();
+    assert_eq!(sent.body, "via the cli");
+    eventually(
+        Duration::from_secs(20),
+        "the CLI's message committed",
+        || async {
+            let page: HistoryPage =
+                serde_json::from_slice(&cli(&["room", "history", &rid[..8]])).ok()?;
+            page.messages
+                .iter()
+                .any(|m| m.body == "via the cli" && m.state == MessageState::Delivered)
+                .then_some(())
+        },
+    )
+    .await;
+
     // Eve was never invited: she has no such room and cannot read or write it.
     assert!(room(&nodes[2].client, &rid).await.is_none());
     assert!(send(&nodes[2].client, &rid, "let me in").await.is_err());
