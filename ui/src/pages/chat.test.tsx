@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { App } from '../App';
 import { ADA_ID, BOB_ID, CAROL_ID, SELF_ID, FakeBackend, peerInfo } from '../test/fake';
+import { allByTestId, byTestId, tick, waitFor } from '../test/dom';
 
 let root: HTMLElement;
 
@@ -23,27 +24,10 @@ async function mount(backend: FakeBackend, hash = '#/chat') {
   await tick();
 }
 
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(fn: () => T, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await tick(10);
-    }
-  }
-}
 
-const $ = (testId: string, within: ParentNode = root) => {
-  const el = within.querySelector(`[data-testid="${testId}"]`);
-  if (!el) throw new Error(`no [data-testid="${testId}"]`);
-  return el as HTMLElement;
-};
-const $$ = (testId: string, within: ParentNode = root) =>
-  Array.from(within.querySelectorAll(`[data-testid="${testId}"]`)) as HTMLElement[];
+const $ = (testId: string, within: ParentNode = root) => byTestId(within, testId);
+const $$ = (testId: string, within: ParentNode = root) => allByTestId(within, testId);
 const none = (testId: string) => expect(root.querySelector(`[data-testid="${testId}"]`)).toBeNull();
 
 async function type(input: HTMLInputElement | HTMLTextAreaElement, value: string) {

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { App } from '../App';
 import { SELF_ID, FakeBackend, download, holder, resource, searchResult } from '../test/fake';
 import { forgetExploreMemory } from './ExplorePage';
+import { allByTestId, byTestId, tick, waitFor } from '../test/dom';
 
 let root: HTMLElement;
 
@@ -25,28 +26,10 @@ async function mount(backend: FakeBackend, hash: string) {
   await tick();
 }
 
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `fn` stops throwing (Preact renders and effects run asynchronously). */
-async function waitFor<T>(fn: () => T, timeoutMs = 2000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await tick(10);
-    }
-  }
-}
 
-const $ = (testId: string, within: ParentNode = root) => {
-  const el = within.querySelector(`[data-testid="${testId}"]`);
-  if (!el) throw new Error(`no [data-testid="${testId}"]`);
-  return el as HTMLElement;
-};
-const $$ = (testId: string, within: ParentNode = root) =>
-  Array.from(within.querySelectorAll(`[data-testid="${testId}"]`)) as HTMLElement[];
+const $ = (testId: string, within: ParentNode = root) => byTestId(within, testId);
+const $$ = (testId: string, within: ParentNode = root) => allByTestId(within, testId);
 
 /** Types into a field, then lets Preact render (as it would before the person's next action). */
 async function type(input: HTMLInputElement | HTMLTextAreaElement, value: string) {
