@@ -475,11 +475,9 @@ impl Actor {
     async fn finish(&mut self, mut fx: Effects) {
         if fx.wrote {
             if let Err(e) = self.store.flush().await {
-                // Nothing of this batch may leave the node: it is not on disk.
+                // Nothing of this batch may leave the node: it is not on disk. The callers'
+                // answers are dropped, so they get an error rather than a false success.
                 tracing::error!("chat: cannot make messages durable: {e}");
-                for r in fx.replies {
-                    r();
-                }
                 return;
             }
         }
