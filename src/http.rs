@@ -304,24 +304,13 @@ async fn get_room(State(api): State<Api>, Path(room_id): Path<String>) -> ApiRes
     api.get_room(room_id).await.map(Json)
 }
 
-async fn status(State(api): State<Api>) -> ApiResult<crate::api::types::Status> {
-    api.status().await.map(Json)
-}
+query_route!(status -> crate::api::types::Status);
 
-async fn get_profile(State(api): State<Api>) -> ApiResult<Profile> {
-    api.get_profile().await.map(Json)
-}
+query_route!(get_profile -> Profile);
 
-async fn set_profile(
-    State(api): State<Api>,
-    b: Result<Json<Profile>, JsonRejection>,
-) -> ApiResult<Profile> {
-    api.set_profile(body(b)?).await.map(Json)
-}
+body_route!(set_profile(Profile) -> Profile);
 
-async fn list_peers(State(api): State<Api>) -> ApiResult<Vec<crate::api::types::PeerInfo>> {
-    api.list_peers().await.map(Json)
-}
+query_route!(list_peers -> Vec<crate::api::types::PeerInfo>);
 
 async fn connect(
     State(api): State<Api>,
@@ -338,12 +327,7 @@ async fn unblock_peer(State(api): State<Api>, Path(peer_id): Path<String>) -> Ap
     api.unblock_peer(peer_id).await.map(Json)
 }
 
-async fn publish(
-    State(api): State<Api>,
-    b: Result<Json<PublishRequest>, JsonRejection>,
-) -> ApiResult<Resource> {
-    api.publish(body(b)?).await.map(Json)
-}
+body_route!(publish(PublishRequest) -> Resource);
 
 /// Query of an upload: the file's name and how to describe it. The body is the file.
 #[derive(Deserialize)]
@@ -383,12 +367,7 @@ async fn unpublish(
     api.unpublish(body(b)?.content_id).await.map(Json)
 }
 
-async fn update_resource(
-    State(api): State<Api>,
-    b: Result<Json<UpdateResourceRequest>, JsonRejection>,
-) -> ApiResult<Resource> {
-    api.update_resource(body(b)?).await.map(Json)
-}
+body_route!(update_resource(UpdateResourceRequest) -> Resource);
 
 async fn open_folder(
     State(api): State<Api>,
@@ -405,23 +384,11 @@ async fn list_holders(State(api): State<Api>, Path(id): Path<String>) -> ApiResu
     api.list_holders(id).await.map(Json)
 }
 
-async fn search(
-    State(api): State<Api>,
-    b: Result<Json<SearchRequest>, JsonRejection>,
-) -> ApiResult<SearchResult> {
-    api.search(body(b)?).await.map(Json)
-}
+body_route!(search(SearchRequest) -> SearchResult);
 
-async fn list_downloads(State(api): State<Api>) -> ApiResult<Vec<Download>> {
-    api.list_downloads().await.map(Json)
-}
+query_route!(list_downloads -> Vec<Download>);
 
-async fn start_download(
-    State(api): State<Api>,
-    b: Result<Json<DownloadRequest>, JsonRejection>,
-) -> ApiResult<Download> {
-    api.start_download(body(b)?).await.map(Json)
-}
+body_route!(start_download(DownloadRequest) -> Download);
 
 async fn pause_download(
     State(api): State<Api>,
@@ -444,31 +411,15 @@ async fn cancel_download(
     api.cancel_download(body(b)?.content_id).await.map(Json)
 }
 
-async fn get_library(State(api): State<Api>) -> ApiResult<Library> {
-    api.get_library().await.map(Json)
-}
+query_route!(get_library -> Library);
 
-async fn add_shared_folder(
-    State(api): State<Api>,
-    b: Result<Json<FolderRequest>, JsonRejection>,
-) -> ApiResult<Library> {
-    api.add_shared_folder(body(b)?).await.map(Json)
-}
+body_route!(add_shared_folder(FolderRequest) -> Library);
 
-async fn remove_shared_folder(
-    State(api): State<Api>,
-    b: Result<Json<FolderRequest>, JsonRejection>,
-) -> ApiResult<Library> {
-    api.remove_shared_folder(body(b)?).await.map(Json)
-}
+body_route!(remove_shared_folder(FolderRequest) -> Library);
 
-async fn catalog_stats(State(api): State<Api>) -> ApiResult<CatalogStats> {
-    api.catalog_stats().await.map(Json)
-}
+query_route!(catalog_stats -> CatalogStats);
 
-async fn get_settings(State(api): State<Api>) -> ApiResult<crate::api::types::Settings> {
-    api.get_settings().await.map(Json)
-}
+query_route!(get_settings -> crate::api::types::Settings);
 
 async fn add_bootstrap(
     State(api): State<Api>,
