@@ -352,6 +352,8 @@ struct Open {
     pending_dms: HashMap<MsgId, (PeerId, u64)>,
     /// Each room's meta record as last written.
     metas: HashMap<RoomId, Meta<PeerId>>,
+    /// Each room's read mark (the last seq read), as in `chat_read_v1`.
+    read_marks: HashMap<RoomId, u64>,
 }
 
 struct Tables {
@@ -734,18 +736,7 @@ impl Actor {
                 fx.reply(reply, page);
             }
             Command::MarkRead(room, reply) => {
-                let result = match open.rooms.get(&room) {
-                    Some(r) => {
-                        let upto = r.meta().displayed;
-                        fx.wrote = true;
-                        fx.rooms.insert(room);
-                        open.tables
-                            .read
-                            .insert(&format!("r/{}", hex_room(&room)), &upto)
-                            .map_err(ChatError::from)
-                    }
-                    None => Err(ChatError::NoSuchRoom),
-                };
+                let result = self.mark_read(room, fx);
                 fx.reply(reply, result);
             }
             Command::ListDms(reply) => {
@@ -801,13 +792,8 @@ impl Actor {
         let rooms: Vec<Snapshot<PeerId>> = open.1;
         self.open = Some(open.0);
         for snapshot in rooms {
-            let id = snapshot.meta.room;
             let (room, actions) = Room::restore(snapshot, now);
-            if let Some(o) = self.open.as_mut() {
-                o.rooms.insert(id, room);
-            }
-            self.room_actions(id, actions, fx);
-            self.report_connected(id, fx);
+            self.adopt_room(room, actions, fx);
         }
         let peers: Vec<PeerId> = self.connected.iter().copied().collect();
         for p in peers {
@@ -903,7 +889,6 @@ impl Actor {
             c.last = Some((n, record));
         }
         let open = Open {
-            tables,
             rooms: BTreeMap::new(),
             timers: BTreeMap::new(),
             dm: DirectMessages::restore(dm),
@@ -914,15 +899,33 @@ impl Actor {
                 .iter()
                 .map(|s| (s.meta.room, s.meta.clone()))
                 .collect(),
+            read_marks: tables
+                .read
+                .scan_prefix("r/", usize::MAX)?
+                .into_iter()
+                .filter_map(|(key, upto)| {
+                    let mut room: RoomId = [0; 32];
+                    hex::decode_to_slice(key.strip_prefix("r/")?, &mut room).ok()?;
+                    Some((room, upto))
+                })
+                .collect(),
+            tables,
         };
         Ok((open, snapshots))
     }
 
-    /// Tells a room just created, joined or restored who is connected.
-    fn report_connected(&mut self, room: RoomId, fx: &mut Effects) {
+    /// Takes a room just created, joined or restored: carries out its first actions and
+    /// tells it who is connected.
+    fn adopt_room(&mut self, room: Room<PeerId>, actions: Vec<Action<PeerId>>, fx: &mut Effects) {
+        let id = *room.id();
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        open.rooms.insert(id, room);
+        self.room_actions(id, actions, fx);
         let peers: Vec<PeerId> = self.connected.iter().copied().collect();
         for p in peers {
-            self.room_event(room, RoomEvent::Connected(p), fx);
+            self.room_event(id, RoomEvent::Connected(p), fx);
         }
     }
 
@@ -941,9 +944,8 @@ impl Actor {
         let mut id: RoomId = [0; 32];
         rand::thread_rng().fill_bytes(&mut id);
         let (room, actions) = Room::create(id, self.me, name, now_ms())?;
-        self.open_mut()?.rooms.insert(id, room);
-        self.room_actions(id, actions, fx);
-        self.report_connected(id, fx);
+        self.open_mut()?;
+        self.adopt_room(room, actions, fx);
         for peer in members {
             self.room_event(
                 id,
@@ -1072,20 +1074,39 @@ impl Actor {
         open.pending_dms.insert(id, (peer, n));
         fx.wrote = true;
         fx.conversations.insert(peer);
-        self.dm_actions(actions, fx);
         // The state after this batch (queued, or sending when the peer is online).
-        let open = self.open.as_ref().ok_or(ChatError::Locked)?;
-        let state = open
-            .tables
-            .dm_history
-            .get(&dm_key(&peer, n))?
-            .map_or(record.state, |r| r.state);
+        let state = actions
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                DmAction::State { id: i, state } if *i == id => Some(dm_message_state(*state)),
+                _ => None,
+            })
+            .unwrap_or(record.state);
+        self.dm_actions(actions, fx);
         Ok(dm_message(
             &self.me,
             &peer,
             n,
             &DmRecord { state, ..record },
         ))
+    }
+
+    fn mark_read(&mut self, room: RoomId, fx: &mut Effects) -> Result<(), ChatError> {
+        let open = self.open_mut()?;
+        let upto = open
+            .rooms
+            .get(&room)
+            .ok_or(ChatError::NoSuchRoom)?
+            .meta()
+            .displayed;
+        open.tables
+            .read
+            .insert(&format!("r/{}", hex_room(&room)), &upto)?;
+        open.read_marks.insert(room, upto);
+        fx.wrote = true;
+        fx.rooms.insert(room);
+        Ok(())
     }
 
     fn mark_dm_read(&mut self, peer: PeerId, fx: &mut Effects) -> Result<(), ChatError> {
@@ -1313,9 +1334,7 @@ impl Actor {
         }
         let id = invitation.room;
         let (room, actions) = Room::from_invitation(self.me, invitation, now_ms());
-        open.rooms.insert(id, room);
-        self.room_actions(id, actions, fx);
-        self.report_connected(id, fx);
+        self.adopt_room(room, actions, fx);
         fx.rooms.insert(id);
     }
 
@@ -1326,12 +1345,7 @@ impl Actor {
         let Some(&(peer, n)) = open.pending_dms.get(&id) else {
             return Ok(()); // an invitation
         };
-        let state = match state {
-            DmState::Queued => MessageState::Queued,
-            DmState::Sending { .. } => MessageState::Sending,
-            DmState::NotDeliveredYet => MessageState::NotDeliveredYet,
-            DmState::Delivered => MessageState::Delivered,
-        };
+        let state = dm_message_state(state);
         let key = dm_key(&peer, n);
         let Some(mut record) = open.tables.dm_history.get(&key)? else {
             return Ok(());
@@ -1371,13 +1385,7 @@ impl Actor {
         let meta = r.meta();
         let (term, host) = r.host();
         let host = host.copied();
-        let read = open
-            .tables
-            .read
-            .get(&format!("r/{}", hex_room(&meta.room)))
-            .ok()
-            .flatten()
-            .unwrap_or(0);
+        let read = open.read_marks.get(&meta.room).copied().unwrap_or(0);
         let shown = &r.log()[..(meta.displayed as usize).min(r.log().len())];
         let unread = shown
             .iter()
@@ -1588,6 +1596,15 @@ fn only_display_advanced(old: &Meta<PeerId>, new: &Meta<PeerId>) -> bool {
         && *deleted == old.deleted
         && *leave_deadline == old.leave_deadline
         && *next_order == old.next_order
+}
+
+fn dm_message_state(state: DmState) -> MessageState {
+    match state {
+        DmState::Queued => MessageState::Queued,
+        DmState::Sending { .. } => MessageState::Sending,
+        DmState::NotDeliveredYet => MessageState::NotDeliveredYet,
+        DmState::Delivered => MessageState::Delivered,
+    }
 }
 
 fn delivery_state(state: DeliveryState) -> MessageState {

@@ -1366,17 +1366,7 @@ impl<P: PeerKey> Room<P> {
     /// one round trip after it is committed. Members still being sent entries learn it from
     /// their next `Append`.
     fn announce_commit(&mut self, now: u64) {
-        let Some(h) = &self.hosting else { return };
-        let last = self.last_seq();
-        let targets: Vec<P> = self
-            .connected
-            .iter()
-            .filter(|p| self.is_member(p) && h.followers.get(*p).is_some_and(|f| f.next > last))
-            .cloned()
-            .collect();
-        for p in targets {
-            self.send_append(&p, now);
-        }
+        self.append_to_followers(false, now);
     }
 
     /// Show entries up to `upto` (already known to be committed) and apply their effects.
@@ -1727,12 +1717,23 @@ impl<P: PeerKey> Room<P> {
 
     /// Push new entries to members that are up to date.
     fn replicate(&mut self, now: u64) {
+        self.append_to_followers(true, now);
+    }
+
+    /// Host: send an `Append` to each connected member known as a follower that has
+    /// entries still to be sent (`behind`) or has been sent everything (`!behind`).
+    fn append_to_followers(&mut self, behind: bool, now: u64) {
         let Some(h) = &self.hosting else { return };
         let last = self.last_seq();
         let targets: Vec<P> = self
             .connected
             .iter()
-            .filter(|p| self.is_member(p) && h.followers.get(*p).is_some_and(|f| f.next <= last))
+            .filter(|p| {
+                self.is_member(p)
+                    && h.followers
+                        .get(*p)
+                        .is_some_and(|f| (f.next <= last) == behind)
+            })
             .cloned()
             .collect();
         for p in targets {
