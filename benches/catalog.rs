@@ -122,6 +122,7 @@ fn body(rng: &mut StdRng, vocab: &[String], i: usize) -> Body {
             }],
             created_ms: 1_700_000_000_000 + i as u64,
             thumbnail: None,
+            duration_ms: None,
         },
     }
 }

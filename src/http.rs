@@ -28,10 +28,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::api::types::{
     AddrRequest, CatalogStats, ChangePassphraseRequest, ChatMessage, ChatStatus, ContentIdRequest,
     CreateRoomRequest, DmConversation, DmHistoryRequest, Download, DownloadRequest, ErrorCode,
-    Event, FolderRequest, HistoryPage, HistoryRequest, Holder, InviteRequest, Library,
-    PassphraseRequest, PeerIdRequest, Profile, PublishRequest, RenameRoomRequest, Resource,
-    ResourceKind, RoomIdRequest, RoomInfo, SearchRequest, SearchResult, SendDmRequest,
-    SendMessageRequest, UpdateResourceRequest,
+    Event, FolderRequest, Follow, HistoryPage, HistoryRequest, Holder, InviteRequest, Library,
+    MirrorRequest, PassphraseRequest, PeerIdRequest, PreviewRequest, Profile, PublishRequest,
+    QuotaRequest, RenameRoomRequest, Resource, ResourceKind, RoomIdRequest, RoomInfo,
+    SearchRequest, SearchResult, SendDmRequest, SendMessageRequest, UpdateResourceRequest,
 };
 use crate::api::{Api, ApiError};
 
@@ -131,11 +131,17 @@ pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf
         .route("/settings", get(get_settings))
         .route("/settings/bootstrap", post(add_bootstrap))
         .route("/settings/bootstrap/remove", post(remove_bootstrap))
+        .route("/settings/mirror_quota", post(set_mirror_quota))
+        .route("/follows", get(list_follows).post(follow))
+        .route("/follows/remove", post(unfollow))
+        .route("/follows/mirror", post(set_mirror))
+        .route("/resources/preview", post(set_preview))
         .route("/resources/publish", post(publish))
         .route("/resources/upload", post(upload))
         .route("/resources/unpublish", post(unpublish))
         .route("/resources/update", post(update_resource))
         .route("/resources/open_folder", post(open_folder))
+        .route("/resources/open_file", post(open_file))
         .route("/resources/{content_id}", get(get_resource))
         .route("/resources/{content_id}/holders", get(list_holders))
         .route("/search", post(search))
@@ -168,7 +174,7 @@ pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such API route") })
         .layer(middleware::from_fn_with_state(guard.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(api);
+        .with_state(api.clone());
 
     let ui = match ui_dir.filter(|d| d.join("index.html").is_file()) {
         Some(dir) => Router::new().fallback_service(
@@ -182,8 +188,18 @@ pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf
         }),
     };
 
+    // Media and thumbnails are fetched by <video> and <img>, which cannot send headers: the
+    // token comes as `?token=`.
+    let media_routes = Router::new()
+        .route("/media/{content_id}", get(media))
+        .route("/media/{content_id}/{file}", get(media_file))
+        .route("/thumbs/{content_id}/{hash}", get(thumbnail))
+        .layer(middleware::from_fn_with_state(guard.clone(), require_token))
+        .with_state(api.clone());
+
     Router::new()
         .nest("/api", api_routes)
+        .merge(media_routes)
         .merge(ui)
         .layer(middleware::from_fn_with_state(guard, check_host_and_origin))
         .layer(SetResponseHeaderLayer::overriding(
@@ -305,6 +321,71 @@ async fn get_room(State(api): State<Api>, Path(room_id): Path<String>) -> ApiRes
 }
 
 query_route!(status -> crate::api::types::Status);
+query_route!(list_follows -> Vec<Follow>);
+body_route!(follow(PeerIdRequest) -> Vec<Follow>);
+body_route!(unfollow(PeerIdRequest) -> Vec<Follow>);
+body_route!(set_mirror(MirrorRequest) -> Vec<Follow>);
+body_route!(set_mirror_quota(QuotaRequest) -> crate::api::types::Settings);
+body_route!(set_preview(PreviewRequest) -> Resource);
+
+async fn media(
+    State(api): State<Api>,
+    Path(content_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    media_response(&api, &content_id, 0, &headers).await
+}
+
+async fn media_file(
+    State(api): State<Api>,
+    Path((content_id, file)): Path<(String, usize)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    media_response(&api, &content_id, file, &headers).await
+}
+
+/// The [`crate::media::Media`] answer as an HTTP response; the body streams as the pieces
+/// arrive.
+async fn media_response(
+    api: &Api,
+    content_id: &str,
+    file: usize,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let m = api.media(content_id, file, range).await?;
+    let mut builder = Response::builder()
+        .status(m.status)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_TYPE, &m.content_type)
+        .header(header::CONTENT_LENGTH, m.content_length())
+        .header(header::CACHE_CONTROL, "no-store");
+    if let Some(cr) = m.content_range() {
+        builder = builder.header(header::CONTENT_RANGE, cr);
+    }
+    builder
+        .body(axum::body::Body::from_stream(m.body))
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+}
+
+async fn thumbnail(
+    State(api): State<Api>,
+    Path((content_id, hash)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (bytes, mime) = api.thumbnail(&content_id, &hash).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            // Named by its hash: it never changes.
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
 
 query_route!(get_profile -> Profile);
 
@@ -374,6 +455,13 @@ async fn open_folder(
     b: Result<Json<ContentIdRequest>, JsonRejection>,
 ) -> ApiResult<String> {
     api.open_folder(body(b)?.content_id).await.map(Json)
+}
+
+async fn open_file(
+    State(api): State<Api>,
+    b: Result<Json<ContentIdRequest>, JsonRejection>,
+) -> ApiResult<String> {
+    api.open_file(body(b)?.content_id).await.map(Json)
 }
 
 async fn get_resource(State(api): State<Api>, Path(id): Path<String>) -> ApiResult<Resource> {

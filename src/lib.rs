@@ -15,6 +15,8 @@ pub mod events;
 mod fsutil;
 pub mod http;
 pub mod library;
+pub mod media;
+pub mod mirror;
 pub mod net;
 pub mod node;
 pub mod presence;

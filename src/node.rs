@@ -37,6 +37,8 @@ pub enum NodeError {
     Transfer(#[from] TransferError),
     #[error(transparent)]
     Sharing(#[from] SharingError),
+    #[error(transparent)]
+    Mirror(#[from] crate::mirror::MirrorError),
 }
 
 /// Folder of the BitTorrent engine's own state inside the data dir.
@@ -117,6 +119,14 @@ impl Node {
             cancel.child_token(),
         )
         .await?;
+        let mirror = crate::mirror::Mirror::start(
+            catalog.clone(),
+            sharing.clone(),
+            bus.clone(),
+            &store,
+            &tracker,
+            cancel.child_token(),
+        )?;
         let bt_port = transfer.bt_port();
         let torrents = {
             let transfer = transfer.clone();
@@ -153,6 +163,7 @@ impl Node {
             config,
             catalog,
             sharing,
+            mirror,
             chat,
             bt_port,
         });

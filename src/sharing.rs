@@ -96,6 +96,9 @@ struct DownloadRec {
     started_ms: u64,
     complete: bool,
     paused: bool,
+    /// Fetched automatically for a mirror.
+    #[serde(default)]
+    mirror: bool,
 }
 
 struct Inner {
@@ -108,6 +111,8 @@ struct Inner {
     downloads: Table<DownloadRec>,
     uploads_dir: PathBuf,
     watcher: FolderWatcher,
+    /// Places for file streams open at once (see [`crate::transfer::MAX_STREAMS`]).
+    streams: Arc<tokio::sync::Semaphore>,
     /// Publishing and unpublishing happen one at a time.
     publishing: tokio::sync::Mutex<()>,
     /// Last progress emitted per download, to emit only changes.
@@ -155,6 +160,7 @@ impl Sharing {
                 downloads: store.table(DOWNLOADS_TABLE)?,
                 uploads_dir,
                 watcher,
+                streams: Arc::new(tokio::sync::Semaphore::new(crate::transfer::MAX_STREAMS)),
                 publishing: tokio::sync::Mutex::new(()),
                 last_progress: Default::default(),
                 tracker: tracker.clone(),
@@ -192,6 +198,7 @@ impl Sharing {
             i.catalog.set_local(&id, LocalState::Published);
         }
         for (id, rec) in i.downloads.entries()? {
+            i.catalog.set_mirrored(&id, rec.mirror);
             let state = if rec.complete {
                 LocalState::Complete
             } else {
@@ -204,11 +211,18 @@ impl Sharing {
 
     fn have(&self, complete: Vec<String>, partial: Vec<String>, dropped: Vec<String>) {
         let net = self.inner.net.clone();
+        let mirrored = complete
+            .iter()
+            .chain(&partial)
+            .filter(|id| self.inner.catalog.is_mirrored(id))
+            .cloned()
+            .collect();
         let have = HaveMessage {
             bt_port: self.inner.transfer.bt_port(),
             complete,
             partial,
             dropped,
+            mirrored,
         };
         self.inner
             .tracker
@@ -261,6 +275,7 @@ impl Sharing {
                             started_ms: now_ms(),
                             complete: true,
                             paused: false,
+                            mirror: false,
                         },
                     )
                     .await?;
@@ -313,6 +328,7 @@ impl Sharing {
                 .collect(),
             created_ms: now_ms(),
             thumbnail,
+            duration_ms: None,
         };
         feed::validate_body(&Body::Publish {
             resource: body.clone(),
@@ -333,6 +349,14 @@ impl Sharing {
             .await?;
         self.have(vec![id.clone()], vec![], vec![]);
         tracing::info!(%id, path = %path.display(), "published");
+        if matches!(
+            kind,
+            crate::api::types::ResourceKind::Video | crate::api::types::ResourceKind::Audio
+        ) && meta_is_file(path)
+            && crate::thumbnail::ffmpeg_available()
+        {
+            self.spawn_preview(id.clone(), path.to_owned(), kind);
+        }
         Ok(i.catalog.resource(&id)?)
     }
 
@@ -462,6 +486,91 @@ impl Sharing {
         Ok(i.catalog.resource(&req.content_id)?)
     }
 
+    /// Makes a video's thumbnail and duration (an audio file's duration) with ffmpeg in the
+    /// background, then describes the resource again with them. The record is published
+    /// before, never held back by this.
+    fn spawn_preview(&self, id: String, path: PathBuf, kind: crate::api::types::ResourceKind) {
+        let me = self.clone();
+        self.inner.tracker.spawn(async move {
+            let video = kind == crate::api::types::ResourceKind::Video;
+            let made = tokio::task::spawn_blocking(move || {
+                let duration = crate::thumbnail::media_duration_ms(&path).ok();
+                let thumb = video
+                    .then(|| crate::thumbnail::video_thumbnail(&path, duration))
+                    .transpose();
+                (duration, thumb)
+            });
+            let (duration, thumb) = tokio::select! {
+                _ = me.inner.cancel.cancelled() => return,
+                r = made => match r {
+                    Ok(v) => v,
+                    Err(_) => return,
+                },
+            };
+            let thumb = match thumb {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::info!(%id, "no video thumbnail: {e}");
+                    None
+                }
+            };
+            if duration.is_none() && thumb.is_none() {
+                return;
+            }
+            if let Err(e) = me.describe_preview(&id, thumb, duration).await {
+                tracing::warn!(%id, "cannot add the preview: {e}");
+            }
+        });
+    }
+
+    /// Gives one of my resources a thumbnail made elsewhere (by the UI, from a frame in the
+    /// player): it is checked, scaled down and recompressed like any other image.
+    pub async fn set_preview(
+        &self,
+        id: &str,
+        image: &[u8],
+        duration_ms: Option<u64>,
+    ) -> Result<Resource, SharingError> {
+        let bytes = image.to_vec();
+        let thumb = tokio::task::spawn_blocking(move || crate::thumbnail::from_image_bytes(&bytes))
+            .await
+            .map_err(|e| SharingError::BadRequest(e.to_string()))?
+            .map_err(|e| SharingError::BadRequest(format!("the preview image: {e}")))?;
+        self.describe_preview(id, Some(thumb), duration_ms).await
+    }
+
+    async fn describe_preview(
+        &self,
+        id: &str,
+        thumb: Option<Vec<u8>>,
+        duration_ms: Option<u64>,
+    ) -> Result<Resource, SharingError> {
+        let i = &self.inner;
+        let _guard = i.publishing.lock().await;
+        let stored = i
+            .catalog
+            .get(id)?
+            .ok_or_else(|| SharingError::NotFound(format!("no resource {id}")))?;
+        if stored.author != i.catalog.local_peer().to_string() {
+            return Err(CatalogError::NotMine(id.to_owned()).into());
+        }
+        let mut body = stored.body;
+        if let Some(t) = thumb {
+            body.thumbnail = Some(base64::engine::general_purpose::STANDARD.encode(t));
+        }
+        if duration_ms.is_some() {
+            body.duration_ms = duration_ms;
+        }
+        i.catalog
+            .append_local(Body::Publish { resource: body })
+            .await
+            .map_err(|e| match e {
+                CatalogError::Feed(f) => SharingError::BadRequest(f.to_string()),
+                e => e.into(),
+            })?;
+        Ok(i.catalog.resource(id)?)
+    }
+
     // ----- shared folders -----
 
     pub fn library(&self, folders: Vec<String>) -> Result<Library, SharingError> {
@@ -589,6 +698,23 @@ impl Sharing {
     // ----- downloading -----
 
     pub async fn start_download(&self, req: DownloadRequest) -> Result<Download, SharingError> {
+        self.download_as(req, false).await
+    }
+
+    /// Starts downloading `id` as a mirror copy (announced as such).
+    pub async fn start_mirror_download(&self, id: &str) -> Result<Download, SharingError> {
+        let req = DownloadRequest {
+            content_id: Some(id.to_owned()),
+            ..Default::default()
+        };
+        self.download_as(req, true).await
+    }
+
+    async fn download_as(
+        &self,
+        req: DownloadRequest,
+        mirror: bool,
+    ) -> Result<Download, SharingError> {
         let extra: Vec<std::net::SocketAddr> = req
             .peers
             .iter()
@@ -610,7 +736,7 @@ impl Sharing {
                 .stats(&id)
                 .map(|s| s.name)
                 .unwrap_or_else(|| id.clone());
-            return self.record_download(&id, title).await;
+            return self.record_download(&id, title, mirror).await;
         }
         let id = req
             .content_id
@@ -653,10 +779,15 @@ impl Sharing {
                 "the torrent does not match the resource".into(),
             ));
         }
-        self.record_download(&id, record.body.title).await
+        self.record_download(&id, record.body.title, mirror).await
     }
 
-    async fn record_download(&self, id: &str, title: String) -> Result<Download, SharingError> {
+    async fn record_download(
+        &self,
+        id: &str,
+        title: String,
+        mirror: bool,
+    ) -> Result<Download, SharingError> {
         self.inner
             .downloads
             .put(
@@ -666,10 +797,12 @@ impl Sharing {
                     started_ms: now_ms(),
                     complete: false,
                     paused: false,
+                    mirror,
                 },
             )
             .await?;
         self.inner.catalog.set_local(id, LocalState::Downloading);
+        self.inner.catalog.set_mirrored(id, mirror);
         self.have(vec![], vec![id.to_owned()], vec![]);
         let d = self
             .download(id)?
@@ -753,6 +886,91 @@ impl Sharing {
         )))
     }
 
+    // ----- playing -----
+
+    /// Bytes of file `index` of resource `id` for a player, as the `Range` header asks. A
+    /// resource not on this disk starts downloading (and then seeds, like any download); a
+    /// paused one resumes. Ranges not downloaded yet arrive first.
+    pub async fn media(
+        &self,
+        id: &str,
+        index: usize,
+        range: Option<&str>,
+    ) -> Result<crate::media::Media, SharingError> {
+        use crate::media::{content_type, parse_range, ByteRange, Media, MediaBody};
+        let id = id.trim().to_ascii_lowercase();
+        if !feed::is_hex(&id, 40) {
+            return Err(SharingError::BadRequest(format!(
+                "{id:?} is not a content id"
+            )));
+        }
+        let record = self.inner.catalog.get(&id)?;
+        match self.inner.catalog.local_state(&id) {
+            LocalState::None => {
+                if record.is_none() {
+                    return Err(SharingError::NotFound(format!(
+                        "no resource {id} in the catalog"
+                    )));
+                }
+                match self
+                    .start_download(DownloadRequest {
+                        content_id: Some(id.clone()),
+                        ..Default::default()
+                    })
+                    .await
+                {
+                    Ok(_) | Err(SharingError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            LocalState::Downloading => {
+                if self.download_rec(&id).is_ok_and(|r| r.paused) {
+                    self.resume(&id).await?;
+                }
+            }
+            LocalState::Published | LocalState::Complete => {}
+        }
+        let permit = self
+            .inner
+            .streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                SharingError::Unavailable("too many streams are open; try again".into())
+            })?;
+        let (stream, len, path) = self.inner.transfer.stream(&id, index).await?;
+        let one_file = record.as_ref().is_some_and(|r| r.body.files.len() <= 1);
+        let mime = record.as_ref().map(|r| r.body.mime.as_str()).unwrap_or("");
+        let content_type = content_type(mime, &path, one_file);
+        let Ok(asked) = parse_range(range, len) else {
+            return Ok(Media::unsatisfiable(len, content_type));
+        };
+        let (status, span) = match asked {
+            Some(r) => (206, Some(r)),
+            None if len == 0 => (200, None),
+            None => (
+                200,
+                Some(ByteRange {
+                    first: 0,
+                    last: len - 1,
+                }),
+            ),
+        };
+        let (first, n) = span.map_or((0, 0), |r| (r.first, r.len()));
+        let body = MediaBody::new(stream, first, n, Some(permit))
+            .await
+            .map_err(|e| {
+                SharingError::Transfer(TransferError::Engine(format!("cannot read the file: {e}")))
+            })?;
+        Ok(Media {
+            status,
+            content_type,
+            total: len,
+            range: span,
+            body,
+        })
+    }
+
     pub async fn pause(&self, id: &str) -> Result<(), SharingError> {
         let mut rec = self.download_rec(id)?;
         self.inner.transfer.pause(id).await?;
@@ -783,6 +1001,7 @@ impl Sharing {
         }
         self.inner.downloads.remove(id).await?;
         self.inner.catalog.set_local(id, LocalState::None);
+        self.inner.catalog.set_mirrored(id, false);
         self.inner
             .last_progress
             .lock()
@@ -970,6 +1189,7 @@ fn download_view(
         path: path.map(|p| p.display().to_string()).unwrap_or_default(),
         error,
         started_ms: rec.started_ms,
+        mirror: rec.mirror,
     }
 }
 

@@ -65,6 +65,8 @@ pub enum ThumbnailError {
     Decode(#[source] ImageError),
     #[error("cannot encode thumbnail: {0}")]
     Encode(#[source] ImageError),
+    #[error("{0}")]
+    Tool(String),
     #[error("thumbnail is empty")]
     Empty,
     #[error("thumbnail is {len} bytes, more than the {max} allowed")]
@@ -89,6 +91,120 @@ pub fn image_thumbnail(path: &Path) -> Result<Vec<u8>, ThumbnailError> {
         other => other,
     })?;
     encode_thumbnail(image)
+}
+
+/// How long ffmpeg may take over one video's preview.
+const FFMPEG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether `ffmpeg` and `ffprobe` can be run (looked up once).
+pub fn ffmpeg_available() -> bool {
+    static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        ["ffmpeg", "ffprobe"].iter().all(|tool| {
+            std::process::Command::new(tool)
+                .arg("-version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    })
+}
+
+/// Runs a command to its end (killed after [`FFMPEG_TIMEOUT`]) and returns its stdout.
+fn run_tool(cmd: &mut std::process::Command) -> Result<Vec<u8>, ThumbnailError> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| ThumbnailError::Tool(format!("cannot run {:?}: {e}", cmd.get_program())))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        // A preview frame is small; never hold more than this.
+        let _ = (&mut stdout).take(64 * 1024 * 1024).read_to_end(&mut out);
+        out
+    });
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let out = reader.join().unwrap_or_default();
+                return if status.success() {
+                    Ok(out)
+                } else {
+                    Err(ThumbnailError::Tool(format!(
+                        "{:?} failed ({status})",
+                        cmd.get_program()
+                    )))
+                };
+            }
+            Ok(None) if started.elapsed() > FFMPEG_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ThumbnailError::Tool(format!(
+                    "{:?} took too long",
+                    cmd.get_program()
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return Err(ThumbnailError::Tool(e.to_string())),
+        }
+    }
+}
+
+/// The play length of a video or audio file, by ffprobe.
+pub fn media_duration_ms(path: &Path) -> Result<u64, ThumbnailError> {
+    let out = run_tool(
+        std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(path),
+    )?;
+    let text = String::from_utf8_lossy(&out);
+    let secs: f64 = text.trim().parse().map_err(|_| {
+        ThumbnailError::Tool(format!("ffprobe gave no duration ({:?})", text.trim()))
+    })?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(ThumbnailError::Tool("ffprobe gave no duration".into()));
+    }
+    Ok((secs * 1000.0).round() as u64)
+}
+
+/// A JPEG thumbnail (as [`image_thumbnail`]) of a frame a tenth of the way into a video (at
+/// most 10 s in), by ffmpeg.
+pub fn video_thumbnail(path: &Path, duration_ms: Option<u64>) -> Result<Vec<u8>, ThumbnailError> {
+    let at_ms = duration_ms.map_or(0, |d| (d / 10).min(10_000));
+    let frame = run_tool(
+        std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-ss"])
+            .arg(format!("{}.{:03}", at_ms / 1000, at_ms % 1000))
+            .arg("-i")
+            .arg(path)
+            .args([
+                "-frames:v",
+                "1",
+                "-vf",
+                "scale=640:-2",
+                "-f",
+                "image2pipe",
+                "-c:v",
+                "png",
+                "-",
+            ]),
+    )?;
+    if frame.is_empty() {
+        return Err(ThumbnailError::Tool("ffmpeg gave no frame".into()));
+    }
+    from_image_bytes(&frame)
 }
 
 /// Like [`image_thumbnail`], from the bytes of an image file.

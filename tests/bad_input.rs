@@ -346,6 +346,7 @@ fn resource_body(title: &str, n: u8) -> hearth::catalog::feed::Body {
             }],
             created_ms: 1,
             thumbnail: None,
+            duration_ms: None,
         },
     }
 }

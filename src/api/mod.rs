@@ -16,6 +16,8 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::chat::actor::{ChatError, ChatHandle};
 use crate::config::{Config, ConfigFile};
 use crate::events::{EventBus, Gap};
+use crate::media::Media;
+use crate::mirror::{Mirror, MirrorError};
 use crate::net::{NetError, NetHandle};
 use crate::presence::validate_profile;
 use crate::sharing::{Sharing, SharingError};
@@ -112,6 +114,18 @@ impl From<SharingError> for ApiError {
     }
 }
 
+impl From<MirrorError> for ApiError {
+    fn from(e: MirrorError) -> Self {
+        match e {
+            MirrorError::Sharing(s) => s.into(),
+            MirrorError::Catalog(c) => c.into(),
+            MirrorError::Store(s) => s.into(),
+            MirrorError::BadPeer(_) | MirrorError::IsSelf => Self::bad_request(e.to_string()),
+            MirrorError::TooMany => Self::new(ErrorCode::Conflict, e.to_string()),
+        }
+    }
+}
+
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
         use crate::vault::VaultError;
@@ -143,6 +157,9 @@ impl From<crate::config::ConfigError> for ApiError {
     }
 }
 
+/// Largest preview image the UI may send (it is recompressed to a small thumbnail).
+const MAX_PREVIEW_UPLOAD: usize = 4 * 1024 * 1024;
+
 pub(crate) const PROFILE_TABLE: &str = "profile_v1";
 pub(crate) const PROFILE_KEY: &str = "self";
 pub(crate) const BLOCKED_TABLE: &str = "blocked_v1";
@@ -158,6 +175,7 @@ struct Inner {
     config: Mutex<Config>,
     catalog: Catalog,
     sharing: Sharing,
+    mirror: Mirror,
     chat: ChatHandle,
     bt_port: u16,
 }
@@ -172,6 +190,7 @@ pub(crate) struct ApiParts {
     pub config: Config,
     pub catalog: Catalog,
     pub sharing: Sharing,
+    pub mirror: Mirror,
     pub chat: ChatHandle,
     pub bt_port: u16,
 }
@@ -208,6 +227,7 @@ impl Api {
                 config: Mutex::new(parts.config),
                 catalog: parts.catalog,
                 sharing: parts.sharing,
+                mirror: parts.mirror,
                 chat: parts.chat,
                 bt_port: parts.bt_port,
             }),
@@ -231,6 +251,7 @@ impl Api {
             uptime_secs: self.inner.started.elapsed().as_secs(),
             nat: net.nat,
             bt_port: self.inner.bt_port,
+            video_previews: crate::thumbnail::ffmpeg_available(),
         })
     }
 
@@ -291,9 +312,28 @@ impl Api {
         Ok(self.inner.net.set_blocked(peer, false).await?)
     }
 
+    fn settings(&self, config: &Config) -> Settings {
+        Settings {
+            bootstrap: config.bootstrap.iter().map(ToString::to_string).collect(),
+            mdns: config.mdns,
+            listen: config.listen.iter().map(ToString::to_string).collect(),
+            data_dir: config.data_dir.display().to_string(),
+            download_dir: config.download_dir.display().to_string(),
+            mirror_quota_bytes: self.inner.mirror.quota(),
+            mirror_used_bytes: self.inner.mirror.used(),
+        }
+    }
+
+    /// Sets the disk space mirrors may use. Lowering it evicts nothing at once; new items
+    /// make room as the quota rule says (`mirror.rs`).
+    pub async fn set_mirror_quota(&self, req: QuotaRequest) -> Result<Settings, ApiError> {
+        self.inner.mirror.set_quota(req.bytes).await?;
+        self.get_settings().await
+    }
+
     pub async fn get_settings(&self) -> Result<Settings, ApiError> {
         let config = self.inner.config.lock().await;
-        Ok(settings(&config))
+        Ok(self.settings(&config))
     }
 
     /// Remembers a bootstrap address in `hearth.toml` and connects to it now.
@@ -308,7 +348,7 @@ impl Api {
             config.bootstrap.push(parsed.clone());
         }
         self.inner.net.add_bootstrap(parsed).await?;
-        Ok(settings(&config))
+        Ok(self.settings(&config))
     }
 
     /// Forgets a bootstrap address (open connections stay).
@@ -321,7 +361,7 @@ impl Api {
         }
         file.save(&config.data_dir)?;
         config.bootstrap.retain(|a| *a != parsed);
-        Ok(settings(&config))
+        Ok(self.settings(&config))
     }
 
     // ----- catalog and sharing -----
@@ -376,6 +416,63 @@ impl Api {
         Ok(self.inner.catalog.holders(&self::content_id(&content_id)?))
     }
 
+    /// Bytes of file `file` (0 for a one-file resource) of a resource for a player, as the
+    /// `Range` header asks; see [`crate::media`]. Starts fetching it if it is not here.
+    pub async fn media(
+        &self,
+        content_id: &str,
+        file: usize,
+        range: Option<&str>,
+    ) -> Result<Media, ApiError> {
+        let media = self.inner.sharing.media(content_id, file, range).await?;
+        self.inner.mirror.watched(&content_id.to_ascii_lowercase());
+        Ok(media)
+    }
+
+    /// A resource's thumbnail by its hash (see [`Resource::thumbnail_hash`]), and its type.
+    pub async fn thumbnail(
+        &self,
+        content_id: &str,
+        hash: &str,
+    ) -> Result<(Vec<u8>, &'static str), ApiError> {
+        self.inner
+            .catalog
+            .thumbnail(&content_id.to_ascii_lowercase(), &hash.to_ascii_lowercase())?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such thumbnail"))
+    }
+
+    /// Gives one of my resources a thumbnail (and duration) taken by the UI.
+    pub async fn set_preview(&self, req: PreviewRequest) -> Result<Resource, ApiError> {
+        use base64::Engine as _;
+        let image = base64::engine::general_purpose::STANDARD
+            .decode(req.thumbnail.trim())
+            .map_err(|_| ApiError::bad_request("the thumbnail is not base64"))?;
+        if image.len() > MAX_PREVIEW_UPLOAD {
+            return Err(ApiError::bad_request("the preview image is too large"));
+        }
+        Ok(self
+            .inner
+            .sharing
+            .set_preview(&req.content_id, &image, req.duration_ms)
+            .await?)
+    }
+
+    pub async fn list_follows(&self) -> Result<Vec<Follow>, ApiError> {
+        Ok(self.inner.mirror.follows()?)
+    }
+
+    pub async fn follow(&self, req: PeerIdRequest) -> Result<Vec<Follow>, ApiError> {
+        Ok(self.inner.mirror.follow(&req.peer_id).await?)
+    }
+
+    pub async fn unfollow(&self, req: PeerIdRequest) -> Result<Vec<Follow>, ApiError> {
+        Ok(self.inner.mirror.unfollow(&req.peer_id).await?)
+    }
+
+    pub async fn set_mirror(&self, req: MirrorRequest) -> Result<Vec<Follow>, ApiError> {
+        Ok(self.inner.mirror.set_mirror(&req.peer_id, req.on).await?)
+    }
+
     pub async fn start_download(&self, req: DownloadRequest) -> Result<Download, ApiError> {
         Ok(self.inner.sharing.start_download(req).await?)
     }
@@ -421,16 +518,19 @@ impl Api {
         } else {
             path.parent().map(Into::into).unwrap_or(path)
         };
-        if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
-            // Best effort: a missing file manager is not an error of this call.
-            let _ = tokio::process::Command::new("xdg-open")
-                .arg(&folder)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
-        }
+        open_on_desktop(&folder);
         Ok(folder.display().to_string())
+    }
+
+    /// Opens a resource's file in the system's own application (a video in the system player,
+    /// for files the app's player cannot decode), and returns its path.
+    pub async fn open_file(&self, content_id: String) -> Result<String, ApiError> {
+        let path = self
+            .inner
+            .sharing
+            .local_path(&self::content_id(&content_id)?)?;
+        open_on_desktop(&path);
+        Ok(path.display().to_string())
     }
 
     pub async fn get_library(&self) -> Result<Library, ApiError> {
@@ -672,12 +772,15 @@ fn folder_list(config: &Config) -> Vec<String> {
         .collect()
 }
 
-fn settings(config: &Config) -> Settings {
-    Settings {
-        bootstrap: config.bootstrap.iter().map(ToString::to_string).collect(),
-        mdns: config.mdns,
-        listen: config.listen.iter().map(ToString::to_string).collect(),
-        data_dir: config.data_dir.display().to_string(),
-        download_dir: config.download_dir.display().to_string(),
+/// Opens a file or folder with the desktop's default application, when there is a desktop.
+/// Best effort: a missing application is not an error of the call that asked.
+fn open_on_desktop(path: &std::path::Path) {
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        let _ = tokio::process::Command::new("xdg-open")
+            .arg(path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
     }
 }

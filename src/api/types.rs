@@ -30,6 +30,9 @@ pub struct Status {
     pub nat: String,
     /// The TCP port of this node's BitTorrent engine.
     pub bt_port: u16,
+    /// This node makes video thumbnails and durations itself (ffmpeg is installed). When
+    /// false, the UI takes a frame in the player after publishing a video.
+    pub video_previews: bool,
 }
 
 /// One peer as this node sees it.
@@ -60,6 +63,12 @@ pub struct Settings {
     pub data_dir: String,
     /// Where downloads are saved.
     pub download_dir: String,
+    /// Disk space mirrors of followed peers may use, in bytes.
+    #[ts(type = "number")]
+    pub mirror_quota_bytes: u64,
+    /// Disk space mirrored copies use now, in bytes.
+    #[ts(type = "number")]
+    pub mirror_used_bytes: u64,
 }
 
 /// What kind of thing a resource is. Guessed from the MIME type at publish time; editable.
@@ -139,8 +148,12 @@ pub struct Resource {
     pub author: String,
     /// The publisher's display name, when known.
     pub author_name: Option<String>,
-    /// A `data:` URL of a small image, when the resource has one.
-    pub thumbnail: Option<String>,
+    /// blake3 of the resource's small preview image, when it has one. The image is served
+    /// by this hash (`Backend.thumbnailUrl`) and can be cached forever.
+    pub thumbnail_hash: Option<String>,
+    /// Play length of a video or audio resource, in milliseconds.
+    #[ts(type = "number | null")]
+    pub duration_ms: Option<u64>,
     /// Holders known to have a copy, and how many of them are online now.
     pub holders_known: u32,
     pub holders_online: u32,
@@ -224,6 +237,8 @@ pub struct Holder {
     pub is_self: bool,
     /// Where its BitTorrent engine listens, when known.
     pub bt_addr: Option<String>,
+    /// It holds the copy as a mirror of the publisher (not because someone there chose it).
+    pub mirror: bool,
 }
 
 /// The state of a download.
@@ -266,6 +281,8 @@ pub struct Download {
     pub error: Option<String>,
     #[ts(type = "number")]
     pub started_ms: u64,
+    /// Fetched automatically because its publisher is mirrored.
+    pub mirror: bool,
 }
 
 /// Start a download: a content id from the catalog, or a magnet URI with peers to ask.
@@ -514,6 +531,46 @@ pub struct PeerIdRequest {
     pub peer_id: String,
 }
 
+/// A peer I follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Follow {
+    pub peer_id: String,
+    pub name: Option<String>,
+    pub online: bool,
+    /// Its resources are mirrored here.
+    pub mirror: bool,
+    #[ts(type = "number")]
+    pub since_ms: u64,
+    /// Its resources held here as mirror copies, and their size.
+    pub mirrored_items: u32,
+    #[ts(type = "number")]
+    pub mirrored_bytes: u64,
+}
+
+/// Turn mirroring of a followed peer on or off (turning it on follows the peer).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct MirrorRequest {
+    pub peer_id: String,
+    pub on: bool,
+}
+
+/// The disk space mirrors may use.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct QuotaRequest {
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// A preview of one of my resources, made by the UI when the node cannot make one.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PreviewRequest {
+    pub content_id: String,
+    /// A JPEG, PNG or WebP image, base64; it is scaled down and recompressed if needed.
+    pub thumbnail: String,
+    #[ts(type = "number | null")]
+    pub duration_ms: Option<u64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct SendDmRequest {
     pub peer_id: String,
@@ -570,6 +627,8 @@ pub enum EventKind {
     DownloadProgress { download: Download },
     /// A download was cancelled and removed.
     DownloadRemoved { content_id: String },
+    /// I followed or unfollowed a peer, or switched its mirror.
+    FollowsChanged { follows: Vec<Follow> },
     /// A message appeared in a room or direct conversation (shown once, in order).
     ChatMessage { message: ChatMessage },
     /// One of my messages moved on its way.
@@ -652,6 +711,10 @@ pub fn typescript_bindings() -> String {
         SendMessageRequest::decl(),
         HistoryRequest::decl(),
         PeerIdRequest::decl(),
+        Follow::decl(),
+        MirrorRequest::decl(),
+        QuotaRequest::decl(),
+        PreviewRequest::decl(),
         SendDmRequest::decl(),
         DmHistoryRequest::decl(),
         Event::decl(),

@@ -32,6 +32,8 @@ pub const MAX_RECORD_FILES: usize = 500;
 pub const MAX_FILE_PATH: usize = 1024;
 /// Raw thumbnail bytes (JPEG/PNG/WebP) carried in a publish entry.
 pub const MAX_THUMBNAIL: usize = crate::thumbnail::MAX_THUMBNAIL_BYTES;
+/// Longest play length a record may claim.
+pub const MAX_DURATION_MS: u64 = 7 * 24 * 3600 * 1000;
 /// Entries may claim a time at most this far in the future.
 const MAX_CLOCK_SKEW_MS: u64 = 24 * 3600 * 1000;
 
@@ -116,6 +118,9 @@ pub struct ResourceBody {
     /// Small image, base64.
     #[serde(default)]
     pub thumbnail: Option<String>,
+    /// Play length of a video or audio file, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// An entry whose signature and body were checked.
@@ -336,6 +341,9 @@ pub fn validate_body(body: &Body) -> Result<(), FeedError> {
             if sum > r.size {
                 return bad("files are larger than the resource".into());
             }
+            if r.duration_ms.is_some_and(|d| d > MAX_DURATION_MS) {
+                return bad("duration is longer than a week".into());
+            }
             if let Some(t) = &r.thumbnail {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(t)
@@ -403,6 +411,7 @@ pub(crate) mod tests {
             }],
             created_ms: 1,
             thumbnail: None,
+            duration_ms: None,
         }
     }
 

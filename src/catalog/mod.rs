@@ -100,6 +100,8 @@ struct PeerHoldings {
     bt_port: u16,
     complete: HashSet<String>,
     partial: HashSet<String>,
+    /// Copies held as a mirror (a subset of the two above).
+    mirrored: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -110,6 +112,10 @@ struct State {
     ips: HashMap<PeerId, Vec<IpAddr>>,
     names: HashMap<String, String>,
     local: HashMap<String, LocalState>,
+    /// Of `local`, the copies held as a mirror.
+    mirrored: HashSet<String>,
+    /// Peers I follow: their feeds are fetched from them directly and often.
+    followed: HashSet<PeerId>,
     rejected: RejectCounts,
     /// Store writes (profiles) not yet flushed.
     dirty: bool,
@@ -506,8 +512,10 @@ impl Catalog {
         let mut h = h;
         h.complete.truncate(MAX_HOLDINGS);
         h.partial.truncate(MAX_HOLDINGS);
+        h.mirrored.truncate(MAX_HOLDINGS);
         h.complete.retain(|id| feed::is_hex(id, 40));
         h.partial.retain(|id| feed::is_hex(id, 40));
+        h.mirrored.retain(|id| feed::is_hex(id, 40));
         let new = peer_holdings(&h);
         let changed = {
             let mut s = self.state();
@@ -549,7 +557,13 @@ impl Catalog {
                     entry.partial.insert(id);
                 }
             }
+            for id in have.mirrored {
+                if entry.mirrored.len() < MAX_HOLDINGS {
+                    entry.mirrored.insert(id);
+                }
+            }
             for id in have.dropped {
+                entry.mirrored.remove(&id);
                 entry.partial.remove(&id);
                 if entry.complete.remove(&id) && online {
                     changed.push(id);
@@ -650,6 +664,48 @@ impl Catalog {
         }
     }
 
+    /// Marks a copy of `content_id` as held for a mirror (or not).
+    pub fn set_mirrored(&self, content_id: &str, mirrored: bool) {
+        let mut s = self.state();
+        if mirrored {
+            s.mirrored.insert(content_id.to_owned());
+        } else {
+            s.mirrored.remove(content_id);
+        }
+    }
+
+    pub fn is_mirrored(&self, content_id: &str) -> bool {
+        self.state().mirrored.contains(content_id)
+    }
+
+    /// The peers I follow (their feeds are synchronised with them eagerly).
+    pub fn set_followed(&self, peers: impl IntoIterator<Item = PeerId>) {
+        self.state().followed = peers.into_iter().collect();
+    }
+
+    /// The followed peers that are online now.
+    pub fn followed_online(&self) -> Vec<PeerId> {
+        let s = self.state();
+        s.followed
+            .iter()
+            .filter(|p| s.online.contains(p))
+            .copied()
+            .collect()
+    }
+
+    pub fn is_followed(&self, peer: &PeerId) -> bool {
+        self.state().followed.contains(peer)
+    }
+
+    pub fn is_online(&self, peer: &PeerId) -> bool {
+        self.state().online.contains(peer)
+    }
+
+    /// A peer's display name, when known.
+    pub fn name_of(&self, peer: &str) -> Option<String> {
+        self.state().names.get(peer).cloned()
+    }
+
     pub fn local_state(&self, content_id: &str) -> LocalState {
         self.state()
             .local
@@ -674,6 +730,13 @@ impl Catalog {
         }
         h.complete.truncate(MAX_HOLDINGS);
         h.partial.truncate(MAX_HOLDINGS);
+        h.mirrored = h
+            .complete
+            .iter()
+            .chain(&h.partial)
+            .filter(|id| s.mirrored.contains(*id))
+            .cloned()
+            .collect();
         h
     }
 
@@ -719,6 +782,7 @@ impl Catalog {
                 online: true,
                 is_self: true,
                 bt_addr: None,
+                mirror: s.mirrored.contains(content_id),
             });
         }
         for (peer, h) in &s.holders {
@@ -736,6 +800,7 @@ impl Catalog {
                     .and_then(|ips| ips.first())
                     .filter(|_| h.bt_port != 0)
                     .map(|ip| std::net::SocketAddr::new(*ip, h.bt_port).to_string()),
+                mirror: h.mirrored.contains(content_id),
                 peer_id: id,
             });
         }
@@ -858,6 +923,23 @@ impl Catalog {
         }
     }
 
+    /// The thumbnail of `content_id` whose hash is `hash`, and its image type. Asking by
+    /// hash makes the answer the same forever, so it can be cached without checking.
+    pub fn thumbnail(
+        &self,
+        content_id: &str,
+        hash: &str,
+    ) -> Result<Option<(Vec<u8>, &'static str)>, CatalogError> {
+        let Some(r) = self.get(content_id)? else {
+            return Ok(None);
+        };
+        Ok(r.body
+            .thumbnail
+            .as_deref()
+            .and_then(thumbnail_bytes)
+            .filter(|(bytes, _)| thumbnail_hash(bytes) == hash))
+    }
+
     fn to_resource(&self, r: StoredResource) -> Resource {
         let s = self.state();
         let (known, online) = holder_counts(&s, &r.body.content_id);
@@ -870,7 +952,12 @@ impl Catalog {
                 .copied()
                 .unwrap_or(LocalState::None),
             author_name: s.names.get(&r.author).cloned(),
-            thumbnail: b.thumbnail.as_deref().and_then(data_url),
+            thumbnail_hash: b
+                .thumbnail
+                .as_deref()
+                .and_then(thumbnail_bytes)
+                .map(|(t, _)| thumbnail_hash(&t)),
+            duration_ms: b.duration_ms,
             holders_known: known,
             holders_online: online,
             available,
@@ -894,6 +981,7 @@ fn peer_holdings(h: &Holdings) -> PeerHoldings {
         bt_port: h.bt_port,
         complete: h.complete.iter().take(MAX_HOLDINGS).cloned().collect(),
         partial: h.partial.iter().take(MAX_HOLDINGS).cloned().collect(),
+        mirrored: h.mirrored.iter().take(MAX_HOLDINGS).cloned().collect(),
     }
 }
 
@@ -902,6 +990,7 @@ fn holdings_of(h: &PeerHoldings) -> Holdings {
         bt_port: h.bt_port,
         complete: h.complete.iter().cloned().collect(),
         partial: h.partial.iter().cloned().collect(),
+        mirrored: h.mirrored.iter().cloned().collect(),
     }
 }
 
@@ -959,22 +1048,24 @@ fn index_doc(r: &StoredResource, record: RecordRef) -> IndexDoc<'_> {
     }
 }
 
-/// A `data:` URL for thumbnail bytes (base64), typed from their magic bytes.
-fn data_url(b64: &str) -> Option<String> {
-    let head = base64::engine::general_purpose::STANDARD
-        .decode(b64.get(..16.min(b64.len()))?)
-        .ok()
-        .unwrap_or_default();
-    let mime = if head.starts_with(&[0xFF, 0xD8]) {
+/// Thumbnail bytes (base64 in a record) and their image type, from their magic bytes.
+fn thumbnail_bytes(b64: &str) -> Option<(Vec<u8>, &'static str)> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let mime = if bytes.starts_with(&[0xFF, 0xD8]) {
         "image/jpeg"
-    } else if head.starts_with(&[0x89, b'P', b'N', b'G']) {
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
         "image/png"
-    } else if head.starts_with(b"RIFF") {
+    } else if bytes.starts_with(b"RIFF") {
         "image/webp"
     } else {
         return None;
     };
-    Some(format!("data:{mime};base64,{b64}"))
+    Some((bytes, mime))
+}
+
+/// The name a thumbnail is served under: blake3 of its bytes, hex.
+pub fn thumbnail_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 /// The MIME type of a file, from its extension.
@@ -1170,6 +1261,7 @@ mod tests {
                 bt_port: 6881,
                 complete: vec![id.clone()],
                 partial: vec![],
+                mirrored: vec![],
             },
         )
         .await

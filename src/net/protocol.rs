@@ -115,6 +115,9 @@ pub struct Holdings {
     pub bt_port: u16,
     pub complete: Vec<String>,
     pub partial: Vec<String>,
+    /// Of the above, the copies held as a mirror of their publisher.
+    #[serde(default)]
+    pub mirrored: Vec<String>,
 }
 
 /// A change of holdings, gossiped on [`HAVE_TOPIC`]. The gossip signature names the holder.
@@ -126,18 +129,22 @@ pub struct HaveMessage {
     pub partial: Vec<String>,
     /// No longer held at all.
     pub dropped: Vec<String>,
+    /// Of `complete` and `partial`, the copies held as a mirror of their publisher.
+    #[serde(default)]
+    pub mirrored: Vec<String>,
 }
 
 impl HaveMessage {
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         let m: Self = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        if m.complete.len() + m.partial.len() + m.dropped.len() > MAX_HAVE_IDS {
+        if m.complete.len() + m.partial.len() + m.dropped.len() + m.mirrored.len() > MAX_HAVE_IDS {
             return Err("too many content ids".into());
         }
         if m.complete
             .iter()
             .chain(&m.partial)
             .chain(&m.dropped)
+            .chain(&m.mirrored)
             .any(|id| !crate::catalog::feed::is_hex(id, 40))
         {
             return Err("not a content id".into());

@@ -72,6 +72,9 @@ const MAX_SAVED_PEERS: usize = 50;
 /// A stalled download is restarted (to redial known peers) at most this often.
 const KICK_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Most file streams open at once (each holds a librqbit blocking permit while open).
+pub const MAX_STREAMS: usize = 16;
+
 /// Restoring the session (opening files, not hashing them) must not take longer than this.
 const SESSION_START_TIMEOUT: Duration = Duration::from_secs(120);
 const SIDECAR: &str = "transfers.json";
@@ -115,6 +118,8 @@ pub enum TransferError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the torrent has no file number {0}")]
+    NoSuchFile(usize),
     #[error("invalid transfer settings: {0}")]
     Config(String),
     #[error("the transfer state folder {0} is in use by another Hearth process")]
@@ -376,6 +381,9 @@ impl Transfer {
             }),
             cancellation_token: Some(token.child_token()),
             disable_local_service_discovery: true,
+            // Each open file stream holds one of these permits for its whole life, and chunk
+            // writes need one too: leave the writers their default 8.
+            runtime_worker_threads: Some(8 + MAX_STREAMS),
             client_name_and_version: Some(format!("Hearth {}", env!("CARGO_PKG_VERSION"))),
             ratelimits: librqbit::limits::LimitsConfig {
                 download_bps: cfg.download_limit_bps.and_then(std::num::NonZeroU32::new),
@@ -889,6 +897,46 @@ impl Transfer {
         out.extend(stale.iter().filter_map(|h| self.inner.stale_stats(h)));
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.info_hash.cmp(&b.info_hash)));
         out
+    }
+
+    /// A reader of file `index` (in [`ValidatedMeta::files`] order) of a torrent, positioned
+    /// at its start, with the file's length and path inside the torrent. Reading a piece that
+    /// is not here yet waits for it; the pieces just ahead of every open reader are fetched
+    /// before all others. Seek it to read from elsewhere.
+    pub async fn stream(
+        &self,
+        info_hash: &str,
+        index: usize,
+    ) -> Result<(librqbit::FileStream, u64, String), TransferError> {
+        let handle = self.inner.handle(info_hash)?;
+        let hash = handle.info_hash().as_string();
+        let meta = self
+            .inner
+            .metas_read()
+            .get(&hash)
+            .cloned()
+            .ok_or_else(|| TransferError::NotFound(hash.clone()))?;
+        let file = meta
+            .files
+            .get(index)
+            .ok_or_else(|| TransferError::NoSuchFile(index))?;
+        // librqbit counts padding files; ours are left out.
+        let engine_id = handle
+            .with_metadata(|m| {
+                m.file_infos
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| !f.attrs.padding)
+                    .nth(index)
+                    .map(|(i, _)| i)
+            })
+            .map_err(|e| TransferError::Engine(format!("{e:#}")))?
+            .ok_or(TransferError::NoSuchFile(index))?;
+        let stream = handle
+            .stream(engine_id)
+            .await
+            .map_err(|e| TransferError::Engine(format!("cannot stream the file: {e:#}")))?;
+        Ok((stream, file.size, file.path.clone()))
     }
 
     /// Where the data lives: the file of a one-file torrent, the folder of a multi-file one.

@@ -13,7 +13,12 @@ nat: string,
 /**
  * The TCP port of this node's BitTorrent engine.
  */
-bt_port: number, };
+bt_port: number, 
+/**
+ * This node makes video thumbnails and durations itself (ffmpeg is installed). When
+ * false, the UI takes a frame in the player after publishing a video.
+ */
+video_previews: boolean, };
 export type PeerInfo = { peer_id: string, 
 /**
  * `None` until the peer's profile has been received.
@@ -39,7 +44,15 @@ export type Settings = { bootstrap: Array<string>, mdns: boolean, listen: Array<
 /**
  * Where downloads are saved.
  */
-download_dir: string, };
+download_dir: string, 
+/**
+ * Disk space mirrors of followed peers may use, in bytes.
+ */
+mirror_quota_bytes: number, 
+/**
+ * Disk space mirrored copies use now, in bytes.
+ */
+mirror_used_bytes: number, };
 export type AddrRequest = { addr: string, };
 export type ResourceKind = "paper" | "dataset" | "video" | "audio" | "image" | "other";
 export type FileEntry = { path: string, size: number, };
@@ -58,9 +71,14 @@ author: string,
  */
 author_name: string | null, 
 /**
- * A `data:` URL of a small image, when the resource has one.
+ * blake3 of the resource's small preview image, when it has one. The image is served
+ * by this hash (`Backend.thumbnailUrl`) and can be cached forever.
  */
-thumbnail: string | null, 
+thumbnail_hash: string | null, 
+/**
+ * Play length of a video or audio resource, in milliseconds.
+ */
+duration_ms: number | null, 
 /**
  * Holders known to have a copy, and how many of them are online now.
  */
@@ -111,7 +129,11 @@ is_self: boolean,
 /**
  * Where its BitTorrent engine listens, when known.
  */
-bt_addr: string | null, };
+bt_addr: string | null, 
+/**
+ * It holds the copy as a mirror of the publisher (not because someone there chose it).
+ */
+mirror: boolean, };
 export type DownloadState = "starting" | "downloading" | "paused" | "complete" | "failed";
 export type Download = { content_id: string, title: string, state: DownloadState, have_bytes: number, total_bytes: number, 
 /**
@@ -125,7 +147,11 @@ uploaded_bytes: number, peers: number, eta_secs: number | null,
 /**
  * Where the data is (or will be) on disk.
  */
-path: string, error: string | null, started_ms: number, };
+path: string, error: string | null, started_ms: number, 
+/**
+ * Fetched automatically because its publisher is mirrored.
+ */
+mirror: boolean, };
 export type DownloadRequest = { content_id: string | null, magnet: string | null, 
 /**
  * `ip:port` BitTorrent addresses to try besides the holders Hearth knows.
@@ -224,9 +250,25 @@ before: number | null,
  */
 limit: number | null, };
 export type PeerIdRequest = { peer_id: string, };
+export type Follow = { peer_id: string, name: string | null, online: boolean, 
+/**
+ * Its resources are mirrored here.
+ */
+mirror: boolean, since_ms: number, 
+/**
+ * Its resources held here as mirror copies, and their size.
+ */
+mirrored_items: number, mirrored_bytes: number, };
+export type MirrorRequest = { peer_id: string, on: boolean, };
+export type QuotaRequest = { bytes: number, };
+export type PreviewRequest = { content_id: string, 
+/**
+ * A JPEG, PNG or WebP image, base64; it is scaled down and recompressed if needed.
+ */
+thumbnail: string, duration_ms: number | null, };
 export type SendDmRequest = { peer_id: string, body: string, };
 export type DmHistoryRequest = { peer_id: string, before: number | null, limit: number | null, };
-export type Event = { id: number, time_ms: number, } & ({ "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" });
-export type EventKind = { "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" };
+export type Event = { id: number, time_ms: number, } & ({ "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "follows_changed", follows: Array<Follow>, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" });
+export type EventKind = { "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "follows_changed", follows: Array<Follow>, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" };
 export type ApiErrorBody = { code: ErrorCode, message: string, };
 export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "internal";
