@@ -48,6 +48,13 @@ const COMMANDS: &[&str] = &[
     "send_dm",
     "dm_history",
     "mark_dm_read",
+    "open_file",
+    "list_follows",
+    "follow",
+    "unfollow",
+    "set_mirror",
+    "set_mirror_quota",
+    "set_preview",
 ];
 
 fn main() {

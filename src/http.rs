@@ -44,15 +44,8 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; connect-src 'self'
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match self.code {
-            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
-            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::Conflict => StatusCode::CONFLICT,
-            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.body())).into_response()
     }
 }
@@ -353,7 +346,7 @@ async fn media_response(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let m = api.media(content_id, file, range).await?;
+    let m = api.media(content_id, file, range, None).await?;
     let mut builder = Response::builder()
         .status(m.status)
         .header(header::ACCEPT_RANGES, "bytes")

@@ -890,12 +890,15 @@ impl Sharing {
 
     /// Bytes of file `index` of resource `id` for a player, as the `Range` header asks. A
     /// resource not on this disk starts downloading (and then seeds, like any download); a
-    /// paused one resumes. Ranges not downloaded yet arrive first.
+    /// paused one resumes. Ranges not downloaded yet arrive first. With `limit`, for
+    /// transports that hold a body in memory, at most that many bytes are answered (206 with
+    /// a shorter range, also when the whole file was asked; players ask on from there).
     pub async fn media(
         &self,
         id: &str,
         index: usize,
         range: Option<&str>,
+        limit: Option<u64>,
     ) -> Result<crate::media::Media, SharingError> {
         use crate::media::{content_type, parse_range, ByteRange, Media, MediaBody};
         let id = id.trim().to_ascii_lowercase();
@@ -945,7 +948,7 @@ impl Sharing {
         let Ok(asked) = parse_range(range, len) else {
             return Ok(Media::unsatisfiable(len, content_type));
         };
-        let (status, span) = match asked {
+        let (mut status, mut span) = match asked {
             Some(r) => (206, Some(r)),
             None if len == 0 => (200, None),
             None => (
@@ -956,6 +959,12 @@ impl Sharing {
                 }),
             ),
         };
+        if let (Some(limit), Some(r)) = (limit.filter(|l| *l > 0), span.as_mut()) {
+            if r.len() > limit {
+                r.last = r.first + limit - 1;
+                status = 206;
+            }
+        }
         let (first, n) = span.map_or((0, 0), |r| (r.first, r.len()));
         let body = MediaBody::new(stream, first, n, Some(permit))
             .await

@@ -18,6 +18,7 @@ use hearth::api::types::{
     DmHistoryRequest, HistoryPage, HistoryRequest, InviteRequest, PassphraseRequest, PeerIdRequest,
     RenameRoomRequest, RoomIdRequest, RoomInfo, SendDmRequest, SendMessageRequest,
 };
+use hearth::api::types::{Follow, MirrorRequest, PreviewRequest, QuotaRequest};
 use hearth::api::{Api, ApiError};
 use hearth::client::ApiFile;
 use hearth::config::{Config, Overrides};
@@ -94,6 +95,108 @@ api_command!(list_dms() -> Vec<DmConversation>);
 api_command!(send_dm(req: SendDmRequest) -> ChatMessage);
 api_command!(dm_history(req: DmHistoryRequest) -> HistoryPage);
 api_command!(mark_dm_read(req: PeerIdRequest) -> ());
+api_command!(open_file(content_id: String) -> String);
+api_command!(list_follows() -> Vec<Follow>);
+api_command!(follow(req: PeerIdRequest) -> Vec<Follow>);
+api_command!(unfollow(req: PeerIdRequest) -> Vec<Follow>);
+api_command!(set_mirror(req: MirrorRequest) -> Vec<Follow>);
+api_command!(set_mirror_quota(req: QuotaRequest) -> Settings);
+api_command!(set_preview(req: PreviewRequest) -> Resource);
+
+/// Most bytes one `hearth:` protocol answer carries: Tauri holds a response body in memory,
+/// so a player's open range is answered in parts, each asked for in turn.
+const PROTOCOL_CHUNK: u64 = 4 * 1024 * 1024;
+
+/// The `hearth:` protocol: media byte ranges (`media/<content id>[/<file>]`) and thumbnails
+/// (`thumbs/<content id>/<hash>`) for the webview, over the same API calls as the headless
+/// server's `/media` and `/thumbs` routes. Only the app's own webview can reach it.
+async fn protocol(
+    api: Result<Api, ApiError>,
+    request: tauri::http::Request<Vec<u8>>,
+) -> tauri::http::Response<Vec<u8>> {
+    use tauri::http::{header, Response};
+    let answer = async {
+        let api = api?;
+        let path = percent_decode(request.uri().path());
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let builder = Response::builder().header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+        match parts.as_slice() {
+            ["media", id, rest @ ..] if rest.len() <= 1 => {
+                let file = match rest.first() {
+                    Some(f) => f
+                        .parse()
+                        .map_err(|_| ApiError::bad_request("the file number is not a number"))?,
+                    None => 0,
+                };
+                let range = request
+                    .headers()
+                    .get(header::RANGE)
+                    .and_then(|v| v.to_str().ok());
+                let m = api.media(id, file, range, Some(PROTOCOL_CHUNK)).await?;
+                let mut builder = builder
+                    .status(m.status)
+                    .header(header::ACCEPT_RANGES, "bytes")
+                    .header(header::CONTENT_TYPE, &m.content_type)
+                    .header(header::CONTENT_LENGTH, m.content_length());
+                if let Some(cr) = m.content_range() {
+                    builder = builder.header(header::CONTENT_RANGE, cr);
+                }
+                let mut body = Vec::with_capacity(m.content_length() as usize);
+                let mut chunks = m.body;
+                while let Some(chunk) = chunks.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::new(ErrorCode::Internal, format!("cannot read the file: {e}"))
+                    })?;
+                    body.extend_from_slice(&chunk);
+                }
+                builder
+                    .body(body)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+            }
+            ["thumbs", id, hash] => {
+                let (bytes, mime) = api.thumbnail(id, hash).await?;
+                builder
+                    .header(header::CONTENT_TYPE, mime)
+                    .header(
+                        header::CACHE_CONTROL,
+                        "private, max-age=31536000, immutable",
+                    )
+                    .body(bytes)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+            }
+            _ => Err(ApiError::new(ErrorCode::NotFound, "no such media path")),
+        }
+    };
+    match answer.await {
+        Ok(response) => response,
+        Err(e) => Response::builder()
+            .status(e.code.http_status())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(&e.body()).unwrap_or_default())
+            .unwrap_or_default(),
+    }
+}
+
+/// `%XX` escapes decoded (the UI builds `hearth:` addresses with `convertFileSrc`, which
+/// escapes the slashes of the path).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 /// What the UI sends with an upload, in the `x-hearth-upload` header (JSON).
 #[derive(serde::Deserialize)]
@@ -303,7 +406,26 @@ fn main() {
             send_dm,
             dm_history,
             mark_dm_read,
+            open_file,
+            list_follows,
+            follow,
+            unfollow,
+            set_mirror,
+            set_mirror_quota,
+            set_preview,
         ])
+        .register_asynchronous_uri_scheme_protocol("hearth", |ctx, request, responder| {
+            let api = ctx
+                .app_handle()
+                .try_state::<Backend>()
+                .map(|b| b.api().cloned())
+                .unwrap_or_else(|| {
+                    Err(ApiError::new(ErrorCode::Unavailable, "Hearth is starting"))
+                });
+            tauri::async_runtime::spawn(async move {
+                responder.respond(protocol(api, request).await);
+            });
+        })
         .build(tauri::generate_context!("../tauri.conf.json"));
 
     match result {

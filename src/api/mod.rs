@@ -418,13 +418,19 @@ impl Api {
 
     /// Bytes of file `file` (0 for a one-file resource) of a resource for a player, as the
     /// `Range` header asks; see [`crate::media`]. Starts fetching it if it is not here.
+    /// `limit` caps the bytes answered, for transports that cannot stream a body.
     pub async fn media(
         &self,
         content_id: &str,
         file: usize,
         range: Option<&str>,
+        limit: Option<u64>,
     ) -> Result<Media, ApiError> {
-        let media = self.inner.sharing.media(content_id, file, range).await?;
+        let media = self
+            .inner
+            .sharing
+            .media(content_id, file, range, limit)
+            .await?;
         self.inner.mirror.watched(&content_id.to_ascii_lowercase());
         Ok(media)
     }

@@ -668,6 +668,22 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl ErrorCode {
+    /// The HTTP status that carries this code (the headless server and the desktop
+    /// shell's `hearth:` protocol answer with it).
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
 /// The TypeScript declarations of every type above, as written to `ui/src/api/types.ts`.
 pub fn typescript_bindings() -> String {
     let decls = [

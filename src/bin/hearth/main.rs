@@ -8,9 +8,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use hearth::api::types::{
-    AddrRequest, ContentIdRequest, Download, DownloadRequest, DownloadState, PeerInfo, Profile,
-    PublishRequest, Resource, ResourceKind, SearchRequest, SearchResult, Settings, SortOrder,
-    Status,
+    AddrRequest, ContentIdRequest, Download, DownloadRequest, DownloadState, Follow, MirrorRequest,
+    PeerIdRequest, PeerInfo, Profile, PublishRequest, Resource, ResourceKind, SearchRequest,
+    SearchResult, Settings, SortOrder, Status,
 };
 use hearth::client::{ApiFile, Client};
 use hearth::config::{self, Config, Overrides};
@@ -70,6 +70,21 @@ enum Command {
     Get(GetArgs),
     /// List downloads.
     Downloads,
+    /// Who holds a copy of a resource (and which holders are mirrors).
+    Holders { content_id: String },
+    /// Follow a peer: its catalog is fetched from it eagerly.
+    Follow { peer_id: String },
+    /// Stop following a peer (deletes its mirror copies).
+    Unfollow { peer_id: String },
+    /// List the peers you follow.
+    Follows,
+    /// Mirror a peer (`on`: download and seed everything it publishes, within the quota;
+    /// follows it too) or stop (`off`: deletes its mirror copies).
+    Mirror {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        peer_id: String,
+    },
     /// Unlock chat (passphrase from HEARTH_PASSPHRASE or the first line of stdin).
     Unlock,
     /// Group chat rooms.
@@ -494,11 +509,92 @@ saved to {}
                     .collect()
             })
         }
+        Command::Holders { content_id } => {
+            let list: Vec<hearth::api::types::Holder> = client
+                .get(&format!("/api/resources/{}/holders", content_id.trim()))
+                .await?;
+            print(json, &list, || {
+                if list.is_empty() {
+                    return "no known holder\n".into();
+                }
+                let online = list.iter().filter(|h| h.online).count();
+                let mut out = format!("{} holders, {online} online\n", list.len());
+                for h in &list {
+                    let mut marks = vec![if h.online { "online" } else { "offline" }];
+                    if h.mirror {
+                        marks.push("mirror");
+                    }
+                    if h.is_self {
+                        marks.push("you");
+                    }
+                    out.push_str(&format!(
+                        "{}  {:<20}  {}\n",
+                        h.peer_id,
+                        h.name.as_deref().unwrap_or("-"),
+                        marks.join(", ")
+                    ));
+                }
+                out
+            })
+        }
+        Command::Follow { peer_id } => {
+            let list: Vec<Follow> = client
+                .post("/api/follows", &PeerIdRequest { peer_id })
+                .await?;
+            print(json, &list, || follows_text(&list))
+        }
+        Command::Unfollow { peer_id } => {
+            let list: Vec<Follow> = client
+                .post("/api/follows/remove", &PeerIdRequest { peer_id })
+                .await?;
+            print(json, &list, || follows_text(&list))
+        }
+        Command::Follows => {
+            let list: Vec<Follow> = client.get("/api/follows").await?;
+            print(json, &list, || follows_text(&list))
+        }
+        Command::Mirror { state, peer_id } => {
+            let list: Vec<Follow> = client
+                .post(
+                    "/api/follows/mirror",
+                    &MirrorRequest {
+                        peer_id,
+                        on: state == "on",
+                    },
+                )
+                .await?;
+            print(json, &list, || follows_text(&list))
+        }
         Command::Run(_) | Command::Url => unreachable!("handled above"),
     }
 }
 
 /// Polls a download until it completes or fails, drawing a progress bar on a terminal.
+fn follows_text(list: &[Follow]) -> String {
+    if list.is_empty() {
+        return "you follow no one\n".into();
+    }
+    list.iter()
+        .map(|f| {
+            let mirror = if f.mirror {
+                format!(
+                    "mirror: {} items, {}",
+                    f.mirrored_items,
+                    bytes(f.mirrored_bytes)
+                )
+            } else {
+                "no mirror".into()
+            };
+            format!(
+                "{}  {:<20}  {:<7}  {mirror}\n",
+                f.peer_id,
+                f.name.as_deref().unwrap_or("-"),
+                if f.online { "online" } else { "offline" }
+            )
+        })
+        .collect()
+}
+
 async fn follow_download(
     client: &Client,
     mut d: Download,
