@@ -107,7 +107,9 @@ impl From<SharingError> for ApiError {
                 TransferError::Meta(_) | TransferError::Magnet(_) | TransferError::BadInfoHash(_),
             ) => ErrorCode::BadRequest,
             SharingError::Transfer(TransferError::TargetExists(_)) => ErrorCode::Conflict,
-            SharingError::Transfer(TransferError::NotFound(_)) => ErrorCode::NotFound,
+            SharingError::Transfer(TransferError::NotFound(_) | TransferError::NoSuchFile(_)) => {
+                ErrorCode::NotFound
+            }
             _ => ErrorCode::Internal,
         };
         Self::new(code, e.to_string())

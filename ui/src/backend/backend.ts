@@ -8,11 +8,13 @@ import type {
   Download,
   DownloadRequest,
   Event,
+  Follow,
   HistoryPage,
   HistoryRequest,
   Holder,
   Library,
   PeerInfo,
+  PreviewRequest,
   Profile,
   PublishRequest,
   Resource,
@@ -88,6 +90,33 @@ export interface Backend {
   listDownloads(): Promise<Download[]>;
   /** The folder that holds a resource's data; the node also opens it in the file manager when it can. */
   openFolder(contentId: string): Promise<string>;
+  /**
+   * The path of a resource's file on the node's disk; the node also opens it with the system's
+   * default app (e.g. a video player) when it can.
+   */
+  openFile(contentId: string): Promise<string>;
+
+  // ---- media ----
+  /**
+   * Where a `<video>` or `<audio>` element reads a resource's bytes (file `file` of a
+   * multi-file resource, else its first), with byte ranges. The node starts downloading the
+   * resource itself when it is not on its disk yet, fetching what is played first.
+   */
+  mediaUrl(contentId: string, file?: number): string;
+  /** Where an `<img>` loads a resource's thumbnail, named by its hash (cacheable forever). */
+  thumbnailUrl(contentId: string, hash: string): string;
+  /** Gives one of my resources a preview image (and play length) taken in the page. */
+  setPreview(req: PreviewRequest): Promise<Resource>;
+
+  // ---- follows and mirrors ----
+  listFollows(): Promise<Follow[]>;
+  /** Each of these answers the whole list of follows as it is afterwards. */
+  follow(peerId: string): Promise<Follow[]>;
+  unfollow(peerId: string): Promise<Follow[]>;
+  /** Keeps (or stops keeping, deleting them) copies of everything a followed peer publishes. */
+  setMirror(peerId: string, on: boolean): Promise<Follow[]>;
+  /** Disk space mirror copies may use, in bytes. */
+  setMirrorQuota(bytes: number): Promise<Settings>;
 
   // ---- library ----
   getLibrary(): Promise<Library>;

@@ -12,16 +12,20 @@ import type {
   DownloadRequest,
   Event,
   FolderRequest,
+  Follow,
   HistoryPage,
   HistoryRequest,
   Holder,
   InviteRequest,
   Library,
+  MirrorRequest,
   PassphraseRequest,
   PeerIdRequest,
   PeerInfo,
+  PreviewRequest,
   Profile,
   PublishRequest,
+  QuotaRequest,
   RenameRoomRequest,
   Resource,
   RoomIdRequest,
@@ -289,6 +293,43 @@ export class HttpBackend implements Backend {
   openFolder(contentId: string): Promise<string> {
     const body: ContentIdRequest = { content_id: contentId };
     return this.request('POST', '/api/resources/open_folder', body);
+  }
+  openFile(contentId: string): Promise<string> {
+    const body: ContentIdRequest = { content_id: contentId };
+    return this.request('POST', '/api/resources/open_file', body);
+  }
+
+  // Media and thumbnails are loaded by <video> and <img>, which cannot send headers: the
+  // token goes in the query string.
+  mediaUrl(contentId: string, file?: number): string {
+    const n = file !== undefined && file > 0 ? `/${Math.floor(file)}` : '';
+    return `${this.base}/media/${encodeURIComponent(contentId)}${n}?token=${encodeURIComponent(this.token)}`;
+  }
+  thumbnailUrl(contentId: string, hash: string): string {
+    return `${this.base}/thumbs/${encodeURIComponent(contentId)}/${encodeURIComponent(hash)}?token=${encodeURIComponent(this.token)}`;
+  }
+  setPreview(req: PreviewRequest): Promise<Resource> {
+    return this.request('POST', '/api/resources/preview', req);
+  }
+
+  listFollows(): Promise<Follow[]> {
+    return this.request('GET', '/api/follows');
+  }
+  follow(peerId: string): Promise<Follow[]> {
+    const body: PeerIdRequest = { peer_id: peerId };
+    return this.request('POST', '/api/follows', body);
+  }
+  unfollow(peerId: string): Promise<Follow[]> {
+    const body: PeerIdRequest = { peer_id: peerId };
+    return this.request('POST', '/api/follows/remove', body);
+  }
+  setMirror(peerId: string, on: boolean): Promise<Follow[]> {
+    const body: MirrorRequest = { peer_id: peerId, on };
+    return this.request('POST', '/api/follows/mirror', body);
+  }
+  setMirrorQuota(bytes: number): Promise<Settings> {
+    const body: QuotaRequest = { bytes };
+    return this.request('POST', '/api/settings/mirror_quota', body);
   }
   getLibrary(): Promise<Library> {
     return this.request('GET', '/api/library');

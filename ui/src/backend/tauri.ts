@@ -1,4 +1,9 @@
-import { invoke as tauriInvoke, type InvokeArgs, type InvokeOptions } from '@tauri-apps/api/core';
+import {
+  convertFileSrc as tauriConvertFileSrc,
+  invoke as tauriInvoke,
+  type InvokeArgs,
+  type InvokeOptions,
+} from '@tauri-apps/api/core';
 import { listen as tauriListen } from '@tauri-apps/api/event';
 import { getCurrentWebview, type DragDropEvent } from '@tauri-apps/api/webview';
 import type {
@@ -13,16 +18,20 @@ import type {
   DownloadRequest,
   Event,
   FolderRequest,
+  Follow,
   HistoryPage,
   HistoryRequest,
   Holder,
   InviteRequest,
   Library,
+  MirrorRequest,
   PassphraseRequest,
   PeerIdRequest,
   PeerInfo,
+  PreviewRequest,
   Profile,
   PublishRequest,
+  QuotaRequest,
   RenameRoomRequest,
   Resource,
   RoomIdRequest,
@@ -54,6 +63,12 @@ export type InvokeFn = <T>(cmd: string, args?: InvokeArgs, options?: InvokeOptio
 /** Header that carries an upload's description beside its raw bytes. */
 export const UPLOAD_HEADER = 'x-hearth-upload';
 
+/** Tauri's `convertFileSrc`: the address of `path` under a custom URI scheme (`protocol`). */
+export type FileSrcFn = (path: string, protocol?: string) => string;
+
+/** The URI scheme the desktop app serves media and thumbnails under. */
+export const MEDIA_SCHEME = 'hearth';
+
 export type DragDropFn = (handler: (event: DragDropEvent) => void) => Promise<() => void>;
 
 /**
@@ -76,6 +91,8 @@ export type ListenFn = (
 export interface TauriBackendOptions {
   invoke?: InvokeFn;
   listen?: ListenFn;
+  /** Builds media and thumbnail addresses (Tauri's `convertFileSrc`). */
+  convertFileSrc?: FileSrcFn;
   /** Subscribes to the webview's drag-and-drop events. */
   onDragDrop?: DragDropFn;
   setTimeout?: (fn: () => void, ms: number) => unknown;
@@ -87,6 +104,7 @@ export class TauriBackend implements Backend {
   readonly kind = 'tauri' as const;
   private readonly invokeFn: InvokeFn;
   private readonly listenFn: ListenFn;
+  private readonly fileSrcFn: FileSrcFn;
   private readonly dragDropFn: DragDropFn;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
@@ -96,6 +114,7 @@ export class TauriBackend implements Backend {
   constructor(opts: TauriBackendOptions = {}) {
     this.invokeFn = opts.invoke ?? tauriInvoke;
     this.listenFn = opts.listen ?? ((name, handler) => tauriListen<Event>(name, handler));
+    this.fileSrcFn = opts.convertFileSrc ?? tauriConvertFileSrc;
     this.dragDropFn =
       opts.onDragDrop ?? ((handler) => getCurrentWebview().onDragDropEvent((e) => handler(e.payload)));
     this.setTimer = opts.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
@@ -209,6 +228,42 @@ export class TauriBackend implements Backend {
   }
   openFolder(contentId: string): Promise<string> {
     return this.call('open_folder', { contentId });
+  }
+  openFile(contentId: string): Promise<string> {
+    return this.call('open_file', { contentId });
+  }
+
+  // The desktop shell serves media and thumbnails under its own URI scheme (it percent-decodes
+  // the path), so <video> and <img> load them without IPC.
+  mediaUrl(contentId: string, file?: number): string {
+    const n = file !== undefined && file > 0 ? `/${Math.floor(file)}` : '';
+    return this.fileSrcFn(`media/${contentId}${n}`, MEDIA_SCHEME);
+  }
+  thumbnailUrl(contentId: string, hash: string): string {
+    return this.fileSrcFn(`thumbs/${contentId}/${hash}`, MEDIA_SCHEME);
+  }
+  setPreview(req: PreviewRequest): Promise<Resource> {
+    return this.call('set_preview', { req });
+  }
+
+  listFollows(): Promise<Follow[]> {
+    return this.call('list_follows');
+  }
+  follow(peerId: string): Promise<Follow[]> {
+    const req: PeerIdRequest = { peer_id: peerId };
+    return this.call('follow', { req });
+  }
+  unfollow(peerId: string): Promise<Follow[]> {
+    const req: PeerIdRequest = { peer_id: peerId };
+    return this.call('unfollow', { req });
+  }
+  setMirror(peerId: string, on: boolean): Promise<Follow[]> {
+    const req: MirrorRequest = { peer_id: peerId, on };
+    return this.call('set_mirror', { req });
+  }
+  setMirrorQuota(bytes: number): Promise<Settings> {
+    const req: QuotaRequest = { bytes };
+    return this.call('set_mirror_quota', { req });
   }
   getLibrary(): Promise<Library> {
     return this.call('get_library');

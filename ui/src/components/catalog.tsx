@@ -5,7 +5,15 @@ import { describeError } from '../backend';
 import { useBackend } from '../context';
 import { KINDS, downloadStateLabel, kindLabel } from '../store/catalog';
 import { shortId } from '../store/peers';
-import { formatBytes, formatEta, formatSpeed, parseTags as parseTagsText, percent, safeThumbnail } from '../util/format';
+import {
+  formatBytes,
+  formatDuration,
+  formatEta,
+  formatSpeed,
+  parseTags as parseTagsText,
+  percent,
+  safeThumbnailHash,
+} from '../util/format';
 import { CopyButton } from './common';
 import {
   AudioIcon,
@@ -34,16 +42,49 @@ export function KindIcon({ kind, size = 18 }: { kind: ResourceKind; size?: numbe
   }
 }
 
-/** The resource's thumbnail when it has a safe one, else its kind's icon on a tile. */
-export function Thumb({ resource, size = 48 }: { resource: Resource; size?: number }) {
-  const src = safeThumbnail(resource.thumbnail);
+/** The address of a resource's thumbnail, or `null` when it has none. */
+export function useThumbnailUrl(resource: Resource): string | null {
+  const backend = useBackend();
+  const hash = safeThumbnailHash(resource.thumbnail_hash);
+  return hash ? backend.thumbnailUrl(resource.content_id, hash) : null;
+}
+
+/**
+ * The resource's thumbnail (loaded lazily) when it has one, else its kind's icon on a tile.
+ * With `duration`, a video or audio resource shows its play length over it.
+ */
+export function Thumb({ resource, size = 48, duration = false }: { resource: Resource; size?: number; duration?: boolean }) {
+  const src = useThumbnailUrl(resource);
+  // An image that fails to load (e.g. the node no longer has it) leaves the kind's icon.
+  const [failed, setFailed] = useState<string | null>(null);
   const style = { width: `${size}px`, height: `${size}px` };
-  if (src) {
-    return <img class="thumb" src={src} alt="" style={style} width={size} height={size} decoding="async" />;
-  }
+  const tile =
+    src && failed !== src ? (
+      <img
+        class="thumb"
+        src={src}
+        alt=""
+        style={style}
+        width={size}
+        height={size}
+        loading="lazy"
+        decoding="async"
+        onError={() => setFailed(src)}
+        data-testid="thumb"
+      />
+    ) : (
+      <span class={`thumb thumb-kind kind-${resource.kind}`} style={style} title={kindLabel(resource.kind)}>
+        <KindIcon kind={resource.kind} size={Math.round(size * 0.46)} />
+      </span>
+    );
+  const length = duration && (resource.kind === 'video' || resource.kind === 'audio') ? formatDuration(resource.duration_ms) : null;
+  if (!length) return tile;
   return (
-    <span class={`thumb thumb-kind kind-${resource.kind}`} style={style} title={kindLabel(resource.kind)}>
-      <KindIcon kind={resource.kind} size={Math.round(size * 0.46)} />
+    <span class="thumb-wrap" style={style}>
+      {tile}
+      <span class="thumb-badge" title="Length" data-testid="thumb-duration">
+        {length}
+      </span>
     </span>
   );
 }

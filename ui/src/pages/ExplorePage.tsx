@@ -344,7 +344,7 @@ export function ResultRow({ resource: r, selfId }: { resource: Resource; selfId:
         aria-labelledby={`rt-${r.content_id}`}
         aria-describedby={`rm-${r.content_id}`}
       >
-        <Thumb resource={r} size={52} />
+        <Thumb resource={r} size={52} duration />
         <div class="result-main">
           <div class="result-title">
             <span class="result-name" id={`rt-${r.content_id}`} data-testid="result-title" title={r.title}>

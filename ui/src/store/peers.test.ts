@@ -43,6 +43,7 @@ function status(extra: Partial<Status> = {}): Status {
     uptime_secs: 1,
     nat: 'unknown',
     bt_port: 0,
+    video_previews: true,
     ...extra,
   };
 }

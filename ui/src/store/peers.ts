@@ -79,6 +79,8 @@ export function applyEvent(state: NodeState, event: Event): NodeState {
     case 'download_progress':
     case 'download_removed':
       return state; // the catalog's, kept by its own stores
+    case 'follows_changed':
+      return state; // kept where follows are shown
     case 'chat_message':
     case 'message_state':
     case 'room_updated':

@@ -9,6 +9,7 @@ import type {
   Download,
   Event,
   EventKind,
+  Follow,
   HistoryPage,
   HistoryRequest,
   Holder,
@@ -16,11 +17,13 @@ import type {
   MessageKind,
   MessageState,
   PeerInfo,
+  PreviewRequest,
   Resource,
   RoomInfo,
   RoomMember,
   SearchRequest,
   SearchResult,
+  Settings,
   Status,
 } from '../api/types';
 import type { Backend, ConnectionHandler, EventHandler, FileDropEvent } from '../backend/backend';
@@ -52,7 +55,8 @@ export function resource(extra: Partial<Resource> = {}): Resource {
     created_ms: 1_700_000_000_000,
     author: ADA_ID,
     author_name: 'Ada',
-    thumbnail: null,
+    thumbnail_hash: null,
+    duration_ms: null,
     holders_known: 1,
     holders_online: 1,
     available: true,
@@ -77,12 +81,13 @@ export function download(extra: Partial<Download> = {}): Download {
     path: '/home/me/Downloads/notes.pdf',
     error: null,
     started_ms: 1_700_000_000_000,
+    mirror: false,
     ...extra,
   };
 }
 
 export function holder(extra: Partial<Holder> = {}): Holder {
-  return { peer_id: ADA_ID, name: 'Ada', online: true, is_self: false, bt_addr: '127.0.0.1:6881', ...extra };
+  return { peer_id: ADA_ID, name: 'Ada', online: true, is_self: false, bt_addr: '127.0.0.1:6881', mirror: false, ...extra };
 }
 
 export function status(extra: Partial<Status> = {}): Status {
@@ -96,6 +101,7 @@ export function status(extra: Partial<Status> = {}): Status {
     uptime_secs: 1,
     nat: 'unknown',
     bt_port: 6881,
+    video_previews: true,
     ...extra,
   };
 }
@@ -110,6 +116,32 @@ export function peerInfo(id: string, name: string | null): PeerInfo {
     connected: true,
     last_seen_ms: null,
     blocked: false,
+  };
+}
+
+export function follow(extra: Partial<Follow> = {}): Follow {
+  return {
+    peer_id: ADA_ID,
+    name: 'Ada',
+    online: true,
+    mirror: false,
+    since_ms: 1_700_000_000_000,
+    mirrored_items: 0,
+    mirrored_bytes: 0,
+    ...extra,
+  };
+}
+
+export function settings(extra: Partial<Settings> = {}): Settings {
+  return {
+    bootstrap: [],
+    mdns: true,
+    listen: [],
+    data_dir: '/d',
+    download_dir: '/dl',
+    mirror_quota_bytes: 20_000_000_000,
+    mirror_used_bytes: 0,
+    ...extra,
   };
 }
 
@@ -199,9 +231,48 @@ export class FakeBackend implements Backend {
   connect = vi.fn(async () => {});
   blockPeer = vi.fn(async () => {});
   unblockPeer = vi.fn(async () => {});
-  getSettings = vi.fn(async () => ({ bootstrap: [], mdns: true, listen: [], data_dir: '/d', download_dir: '/dl' }));
-  addBootstrap = vi.fn(async () => ({ bootstrap: [], mdns: true, listen: [], data_dir: '/d', download_dir: '/dl' }));
-  removeBootstrap = vi.fn(async () => ({ bootstrap: [], mdns: true, listen: [], data_dir: '/d', download_dir: '/dl' }));
+  /** What `getSettings` answers; `setMirrorQuota` changes it. */
+  settingsNow: Settings = settings();
+  getSettings = vi.fn(async (): Promise<Settings> => ({ ...this.settingsNow }));
+  addBootstrap = vi.fn(async (): Promise<Settings> => ({ ...this.settingsNow }));
+  removeBootstrap = vi.fn(async (): Promise<Settings> => ({ ...this.settingsNow }));
+  setMirrorQuota = vi.fn(async (bytes: number): Promise<Settings> => {
+    this.settingsNow = { ...this.settingsNow, mirror_quota_bytes: bytes };
+    return { ...this.settingsNow };
+  });
+
+  // ---- follows: an in-memory list, told on the event stream like the node does ----
+
+  /** Followed peers, in the order followed. */
+  follows: Follow[] = [];
+  private followsChanged(): Follow[] {
+    const list = this.follows.map((f) => ({ ...f }));
+    this.emit({ type: 'follows_changed', follows: list });
+    return list.map((f) => ({ ...f }));
+  }
+  listFollows = vi.fn(async (): Promise<Follow[]> => this.follows.map((f) => ({ ...f })));
+  follow = vi.fn(async (peerId: string): Promise<Follow[]> => {
+    if (peerId === SELF_ID) throw new ApiError('bad_request', 'that is you', 400);
+    if (!this.follows.some((f) => f.peer_id === peerId)) {
+      const p = await this.peerNamed(peerId);
+      this.follows.push(follow({ peer_id: peerId, name: p?.profile?.display_name ?? null, online: p?.online ?? false, since_ms: Date.now() }));
+    }
+    return this.followsChanged();
+  });
+  unfollow = vi.fn(async (peerId: string): Promise<Follow[]> => {
+    this.follows = this.follows.filter((f) => f.peer_id !== peerId);
+    return this.followsChanged();
+  });
+  setMirror = vi.fn(async (peerId: string, on: boolean): Promise<Follow[]> => {
+    const f = this.follows.find((x) => x.peer_id === peerId);
+    if (!f) throw new ApiError('not_found', 'not followed', 404);
+    f.mirror = on;
+    if (!on) {
+      f.mirrored_items = 0;
+      f.mirrored_bytes = 0;
+    }
+    return this.followsChanged();
+  });
 
   publish = vi.fn(async (req: { path: string; title: string | null }) => resource({ title: req.title ?? req.path, author: SELF_ID, local: 'published' }));
   upload = vi.fn(async (file: File, meta: { title?: string | null }, onProgress?: (s: number, t: number) => void) => {
@@ -226,6 +297,12 @@ export class FakeBackend implements Backend {
   cancelDownload = vi.fn(async () => {});
   listDownloads = vi.fn(async (): Promise<Download[]> => []);
   openFolder = vi.fn(async () => '/home/me/Downloads');
+  openFile = vi.fn(async (_contentId: string) => '/home/me/Downloads/lecture.mkv');
+  mediaUrl = vi.fn((contentId: string, file?: number) => `/media/${contentId}${file ? `/${file}` : ''}?token=t`);
+  thumbnailUrl = vi.fn((contentId: string, hash: string) => `/thumbs/${contentId}/${hash}?token=t`);
+  setPreview = vi.fn(async (req: PreviewRequest) =>
+    resource({ content_id: req.content_id, kind: 'video', author: SELF_ID, local: 'published', thumbnail_hash: 'ab'.repeat(32), duration_ms: req.duration_ms }),
+  );
   getLibrary = vi.fn(async (): Promise<Library> => ({ folders: ['/up'], uploads_folder: '/up', published: [] }));
   addSharedFolder = vi.fn(async (path: string): Promise<Library> => ({ folders: ['/up', path], uploads_folder: '/up', published: [] }));
   removeSharedFolder = vi.fn(async (): Promise<Library> => ({ folders: ['/up'], uploads_folder: '/up', published: [] }));

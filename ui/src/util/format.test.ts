@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   baseName,
+  bytesToGb,
   formatBytes,
+  formatDuration,
   formatEta,
   formatSpeed,
   parseTags,
+  gbToBytes,
   percent,
-  safeThumbnail,
+  safeThumbnailHash,
 } from './format';
 
 describe('formatBytes', () => {
@@ -99,22 +102,66 @@ describe('baseName', () => {
   });
 });
 
-describe('safeThumbnail', () => {
-  const png = 'data:image/png;base64,iVBORw0KGgo=';
-  it('accepts base64 data URLs of raster images', () => {
-    expect(safeThumbnail(png)).toBe(png);
-    expect(safeThumbnail('data:image/jpeg;base64,/9j/4AAQ')).toBe('data:image/jpeg;base64,/9j/4AAQ');
-    expect(safeThumbnail('data:image/webp;base64,UklGRg==')).not.toBeNull();
+describe('safeThumbnailHash', () => {
+  const hash = 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';
+  it('accepts hex hashes', () => {
+    expect(safeThumbnailHash(hash)).toBe(hash);
+    expect(safeThumbnailHash(hash.toUpperCase())).toBe(hash);
   });
 
   it('drops anything else a peer might send', () => {
-    expect(safeThumbnail(null)).toBeNull();
-    expect(safeThumbnail('')).toBeNull();
-    expect(safeThumbnail('https://tracker.example/pixel.png')).toBeNull();
-    expect(safeThumbnail('javascript:alert(1)')).toBeNull();
-    expect(safeThumbnail('data:image/svg+xml;base64,PHN2Zz4=')).toBeNull();
-    expect(safeThumbnail('data:text/html;base64,PGI+')).toBeNull();
-    expect(safeThumbnail('data:image/png;base64,abc" onerror="x')).toBeNull();
-    expect(safeThumbnail(png, 10)).toBeNull();
+    expect(safeThumbnailHash(null)).toBeNull();
+    expect(safeThumbnailHash(undefined)).toBeNull();
+    expect(safeThumbnailHash('')).toBeNull();
+    expect(safeThumbnailHash('../../api/status')).toBeNull();
+    expect(safeThumbnailHash(`${hash}?x=1`)).toBeNull();
+    expect(safeThumbnailHash('abc')).toBeNull();
+    expect(safeThumbnailHash('a'.repeat(129))).toBeNull();
+  });
+});
+
+describe('formatDuration', () => {
+  it('is m:ss below an hour and h:mm:ss from then on', () => {
+    expect(formatDuration(0)).toBe('0:00');
+    expect(formatDuration(7_000)).toBe('0:07');
+    expect(formatDuration(59_400)).toBe('0:59');
+    expect(formatDuration(59_600)).toBe('1:00');
+    expect(formatDuration(245_000)).toBe('4:05');
+    expect(formatDuration(3_599_000)).toBe('59:59');
+    expect(formatDuration(3_600_000)).toBe('1:00:00');
+    expect(formatDuration(3_723_000)).toBe('1:02:03');
+    expect(formatDuration(36_000_000 + 5_000)).toBe('10:00:05');
+  });
+
+  it('is nothing without a sensible length', () => {
+    expect(formatDuration(null)).toBeNull();
+    expect(formatDuration(undefined)).toBeNull();
+    expect(formatDuration(-1)).toBeNull();
+    expect(formatDuration(Number.NaN)).toBeNull();
+    expect(formatDuration(Number.POSITIVE_INFINITY)).toBeNull();
+  });
+});
+
+describe('gigabytes in forms', () => {
+  it('shows bytes as decimal gigabytes with at most two decimals', () => {
+    expect(bytesToGb(20_000_000_000)).toBe('20');
+    expect(bytesToGb(1_500_000_000)).toBe('1.5');
+    expect(bytesToGb(21_474_836_480)).toBe('21.47');
+    expect(bytesToGb(0)).toBe('0');
+    expect(bytesToGb(-3)).toBe('0');
+  });
+
+  it('reads what a person types', () => {
+    expect(gbToBytes('20')).toBe(20_000_000_000);
+    expect(gbToBytes(' 1.5 ')).toBe(1_500_000_000);
+    expect(gbToBytes('2,5')).toBe(2_500_000_000);
+    expect(gbToBytes('.25')).toBe(250_000_000);
+    expect(gbToBytes('3.')).toBe(3_000_000_000);
+    expect(gbToBytes('0')).toBe(0);
+    expect(gbToBytes('')).toBeNull();
+    expect(gbToBytes('-1')).toBeNull();
+    expect(gbToBytes('1e3')).toBeNull();
+    expect(gbToBytes('ten')).toBeNull();
+    expect(gbToBytes('1'.repeat(30))).toBeNull();
   });
 });

@@ -150,10 +150,38 @@ export function baseName(path: string): string {
 }
 
 /**
- * A thumbnail that is safe to put in `<img src>`: only a base64 `data:` URL of a raster
- * image, of bounded length. Thumbnails come from peers; anything else is dropped.
+ * A thumbnail hash that is safe to put in a thumbnail address: hex digits only (the node names
+ * thumbnails by their blake3 hash). Anything else is dropped.
  */
-export function safeThumbnail(url: string | null | undefined, maxLength = 256 * 1024): string | null {
-  if (!url || url.length > maxLength) return null;
-  return /^data:image\/(?:png|jpeg|gif|webp|avif);base64,[A-Za-z0-9+/]+={0,2}$/.test(url) ? url : null;
+export function safeThumbnailHash(hash: string | null | undefined): string | null {
+  if (!hash) return null;
+  return /^[0-9a-f]{16,128}$/i.test(hash) ? hash.toLowerCase() : null;
+}
+
+/**
+ * A play length as a player shows it: "0:07", "4:05", "1:02:03"; `null` when there is
+ * none (or it makes no sense).
+ */
+export function formatDuration(ms: number | null | undefined): string | null {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return null;
+  const total = Math.round(ms / 1000);
+  const s = total % 60;
+  const min = Math.floor(total / 60) % 60;
+  const h = Math.floor(total / 3600);
+  const ss = String(s).padStart(2, '0');
+  return h > 0 ? `${h}:${String(min).padStart(2, '0')}:${ss}` : `${min}:${ss}`;
+}
+
+/** A size in decimal gigabytes for a form field: "20", "1.5", "0.25" (at most two decimals). */
+export function bytesToGb(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes <= 0) return '0';
+  return String(Math.round(bytes / 1e7) / 100);
+}
+
+/** Gigabytes typed by a person ("1.5", "2,5", " 20 ") in bytes; `null` unless a number ≥ 0. */
+export function gbToBytes(text: string): number | null {
+  const t = text.trim().replace(',', '.');
+  if (!/^\d*\.?\d+$|^\d+\.$/.test(t)) return null;
+  const bytes = Math.round(Number(t) * 1e9);
+  return Number.isSafeInteger(bytes) ? bytes : null;
 }
