@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{eventually, TestNode, FAST_PRESENCE};
 use hearth::api::types::{
-    Download, DownloadState, Follow, Holder, PublishRequest, QuotaRequest, Resource, SearchRequest,
-    SearchResult,
+    Download, DownloadState, ErrorCode, Follow, Holder, PublishRequest, QuotaRequest, Resource,
+    SearchRequest, SearchResult,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -399,4 +399,104 @@ async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
         download(&m, &big).await.is_none(),
         "the oversized item was fetched"
     );
+}
+
+/// A short H.264 video made by ffmpeg (which `make test` installs).
+fn make_video(path: &Path, seconds: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=640x360:rate=25:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(path)
+        .status()
+        .expect("ffmpeg is needed for this test (scripts/setup.sh --test installs it)");
+    assert!(status.success(), "ffmpeg failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_video_gets_a_thumbnail_and_duration_served_by_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
+    let b = TestNode::start("b", &tmp.path().join("b"), &[a.addr.clone()], FAST_PRESENCE).await;
+    let video = tmp.path().join("files/clip.mp4");
+    make_video(&video, 3);
+    let id = publish(&a, &video).await.content_id;
+    // The record is out at once; the preview follows it.
+    let r = eventually(Duration::from_secs(30), "b sees the preview", || async {
+        let r: Resource = b.client.get(&format!("/api/resources/{id}")).await.ok()?;
+        (r.thumbnail_hash.is_some() && r.duration_ms.is_some()).then_some(r)
+    })
+    .await;
+    let duration = r.duration_ms.unwrap();
+    assert!((2900..=3100).contains(&duration), "duration {duration} ms");
+    let hash = r.thumbnail_hash.unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/thumbs/{id}/{hash}?token={}", b.api.url, b.api.token);
+    let (status, h, body) = get_range(&http, &url, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-type"), "image/jpeg");
+    assert!(header(&h, "cache-control").contains("immutable"));
+    assert!(body.len() <= 15 * 1024, "thumbnail is {} bytes", body.len());
+    assert_eq!(blake3::hash(&body).to_hex().to_string(), hash);
+    let stale = format!(
+        "{}/thumbs/{id}/{}?token={}",
+        b.api.url,
+        "0".repeat(64),
+        b.api.token
+    );
+    assert_eq!(get_range(&http, &stale, None).await.0, 404);
+    let bare = format!("{}/thumbs/{id}/{hash}", b.api.url);
+    assert_eq!(get_range(&http, &bare, None).await.0, 401);
+
+    // A preview taken by the UI (for nodes without ffmpeg): only the author may set one,
+    // and only a real image is taken.
+    let png = {
+        let img =
+            image::RgbImage::from_fn(64, 36, |x, y| image::Rgb([x as u8 * 4, y as u8 * 7, 90]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let req = |thumbnail: String| hearth::api::types::PreviewRequest {
+        content_id: id.clone(),
+        thumbnail,
+        duration_ms: Some(3000),
+    };
+    let set: Resource = a
+        .client
+        .post("/api/resources/preview", &req(b64.clone()))
+        .await
+        .unwrap();
+    assert_ne!(set.thumbnail_hash.as_deref(), Some(hash.as_str()));
+    let code = |e: hearth::client::ClientError| match e {
+        hearth::client::ClientError::Api(body) => body.code,
+        other => panic!("not an API error: {other}"),
+    };
+    let not_mine = b
+        .client
+        .post::<_, Resource>("/api/resources/preview", &req(b64))
+        .await
+        .unwrap_err();
+    assert_eq!(code(not_mine), ErrorCode::Forbidden);
+    for bad in [
+        "%%%".to_string(),
+        base64::engine::general_purpose::STANDARD.encode(b"not an image"),
+    ] {
+        let err = a
+            .client
+            .post::<_, Resource>("/api/resources/preview", &req(bad))
+            .await
+            .unwrap_err();
+        assert_eq!(code(err), ErrorCode::BadRequest);
+    }
 }

@@ -24,6 +24,7 @@ import {
   SearchIcon,
   TrashIcon,
 } from '../components/icons';
+import { MediaPlayer } from '../components/player';
 import { useBackend, useDownloadsView, useNodeEvents, useNodeView } from '../context';
 import { authorHref, href } from '../router';
 import { applyResourceEvent, downloadBlocker, kindLabel } from '../store/catalog';
@@ -163,13 +164,18 @@ export function ResourcePage({ contentId }: { contentId: string }) {
   const selfId = node.self?.peer_id ?? null;
   const mine = selfId !== null && r.author === selfId;
   const download = downloads.state.byId[r.content_id];
+  const playable = r.kind === 'video' || r.kind === 'audio';
 
   return (
     <section class="page" data-testid="page-resource" data-content-id={r.content_id}>
       <BackLink />
       <article class="card res-card">
+        {playable && (
+          // Playing makes the node fetch the resource: its download shows below.
+          <MediaPlayer resource={r} onStarted={() => void downloads.refresh()} />
+        )}
         <header class="res-head">
-          <Thumb resource={r} size={84} />
+          {!playable && <Thumb resource={r} size={84} />}
           <div class="res-head-text">
             <h1 class="res-title" data-testid="resource-title">
               {r.title}
@@ -260,8 +266,10 @@ export function ResourcePage({ contentId }: { contentId: string }) {
           <div class="card-head">
             <PeersIcon size={18} />
             <h2>Holders</h2>
-            <span class="card-head-note">
-              {r.holders_online} of {r.holders_known} online
+            <span class="card-head-note" data-testid="holders-online">
+              {holders
+                ? `${holders.filter((h) => h.online).length} of ${holders.length} online`
+                : `${r.holders_online} of ${r.holders_known} online`}
             </span>
           </div>
           <HolderList holders={holders} error={holdersError} />
@@ -539,6 +547,11 @@ function HolderList({ holders, error }: { holders: Holder[] | null; error: strin
               {name || shortId(h.peer_id)}
             </span>
             {h.is_self && <span class="chip chip-accent">you</span>}
+            {h.mirror && (
+              <span class="chip chip-mirror" title="Keeps a copy because it mirrors the publisher" data-testid="holder-mirror">
+                mirror
+              </span>
+            )}
             <span class="holder-state">{h.online ? 'online' : 'offline'}</span>
           </li>
         );
