@@ -762,7 +762,18 @@ impl Sharing {
             }
             LocalState::None => {}
         }
-        self.discover_providers(&id).await;
+        // The DHT may know holders the catalog does not. When the catalog knows some online,
+        // ask it in the background (the progress loop passes new holders on), so a download,
+        // and a video's first frame, do not wait for the lookup.
+        if self.inner.catalog.holder_addrs(&id).is_empty() {
+            self.discover_providers(&id).await;
+        } else {
+            let me = self.clone();
+            let id = id.clone();
+            self.inner
+                .tracker
+                .spawn(async move { me.discover_providers(&id).await });
+        }
         let holders = self.inner.catalog.holder_addrs(&id);
         if holders.is_empty() && extra.is_empty() {
             return Err(SharingError::Unavailable(

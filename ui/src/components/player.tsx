@@ -2,24 +2,11 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Resource } from '../api/types';
 import { describeError } from '../backend';
 import { useBackend } from '../context';
+import { playableFile } from '../store/catalog';
 import { formatDuration } from '../util/format';
 import { KindIcon, useThumbnailUrl } from './catalog';
 import { CopyButton } from './common';
 import { AlertIcon, PlayIcon, RefreshIcon } from './icons';
-
-const VIDEO_EXT = /\.(mp4|m4v|webm|mkv|mov|ogv|avi|mpe?g|ts|m2ts|3gp|wmv|flv)$/i;
-const AUDIO_EXT = /\.(mp3|m4a|aac|ogg|oga|opus|flac|wav|weba|wma|aiff?)$/i;
-
-/**
- * Which file of a resource to play: the first that looks like its kind (a video folder may
- * hold subtitles or notes first), `undefined` for the first file.
- */
-export function playableFile(r: Pick<Resource, 'kind' | 'files'>): number | undefined {
-  if (r.files.length <= 1) return undefined;
-  const ext = r.kind === 'audio' ? AUDIO_EXT : VIDEO_EXT;
-  const i = r.files.findIndex((f) => ext.test(f.path));
-  return i > 0 ? i : undefined;
-}
 
 /** `MediaError.MEDIA_ERR_NETWORK`: the bytes stopped coming, the file itself may be fine. */
 const MEDIA_ERR_NETWORK = 2;

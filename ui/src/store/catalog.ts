@@ -237,6 +237,23 @@ export function applyResourceEvent(r: Resource, event: Event): Resource | 'remov
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Playing
+
+const VIDEO_EXT = /\.(mp4|m4v|webm|mkv|mov|ogv|avi|mpe?g|ts|m2ts|3gp|wmv|flv)$/i;
+const AUDIO_EXT = /\.(mp3|m4a|aac|ogg|oga|opus|flac|wav|weba|wma|aiff?)$/i;
+
+/**
+ * Which file of a resource to play: the first that looks like its kind (a video folder may
+ * hold subtitles or notes first), `undefined` for the first file.
+ */
+export function playableFile(r: Pick<Resource, 'kind' | 'files'>): number | undefined {
+  if (r.files.length <= 1) return undefined;
+  const ext = r.kind === 'audio' ? AUDIO_EXT : VIDEO_EXT;
+  const i = r.files.findIndex((f) => ext.test(f.path));
+  return i > 0 ? i : undefined;
+}
+
 /** Why the Download button is off for a resource, or `null` when it can be downloaded. */
 export function downloadBlocker(r: Resource, download: Download | undefined): string | null {
   if (r.local === 'published') return 'You publish this: it is already on your disk.';
