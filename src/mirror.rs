@@ -578,6 +578,9 @@ mod tests {
         ];
         let p = plan(&[cand("n", 40, 9)], &h, 100);
         assert_eq!(p.fetch, vec!["n"]);
+        assert_eq!(p.evict, vec!["a"]);
+        let p = plan(&[cand("n", 50, 9)], &h, 100);
+        assert_eq!(p.fetch, vec!["n"]);
         assert_eq!(p.evict, vec!["a", "b"]);
     }
 

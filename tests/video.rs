@@ -97,7 +97,13 @@ async fn ranges_stream_from_the_swarm_and_match_the_file() {
     // The publisher sends at 2 MB/s, so the viewer's first ranges come before the file.
     let slow = format!("bt_upload_limit_bps = 2000000\n{FAST_PRESENCE}");
     let a = TestNode::start("a", &tmp.path().join("a"), &[], &slow).await;
-    let b = TestNode::start("b", &tmp.path().join("b"), &[a.addr.clone()], FAST_PRESENCE).await;
+    let b = TestNode::start(
+        "b",
+        &tmp.path().join("b"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
     let len = 12 * MIB;
     let file = tmp.path().join("files/lecture.mp4");
     let data = random_file(&file, len, 7);
@@ -218,8 +224,20 @@ async fn mirror_copies(node: &TestNode) -> Vec<Download> {
 async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let mut a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let m = TestNode::start("m", &tmp.path().join("m"), &[a.addr.clone()], FAST_PRESENCE).await;
-    let c = TestNode::start("c", &tmp.path().join("c"), &[m.addr.clone()], FAST_PRESENCE).await;
+    let m = TestNode::start(
+        "m",
+        &tmp.path().join("m"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
+    let c = TestNode::start(
+        "c",
+        &tmp.path().join("c"),
+        std::slice::from_ref(&m.addr),
+        FAST_PRESENCE,
+    )
+    .await;
     let mut files = Vec::new();
     for (i, name) in ["talk.mp4", "slides.pdf", "data.csv"].iter().enumerate() {
         let path = tmp.path().join("files").join(name);
@@ -312,7 +330,13 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
 async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     let tmp = tempfile::tempdir().unwrap();
     let a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let m = TestNode::start("m", &tmp.path().join("m"), &[a.addr.clone()], FAST_PRESENCE).await;
+    let m = TestNode::start(
+        "m",
+        &tmp.path().join("m"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
     // Room for two of a's 1 MiB files, not three.
     let quota = (2 * MIB + MIB / 2) as u64;
     let s: hearth::api::types::Settings = m
@@ -425,7 +449,13 @@ fn make_video(path: &Path, seconds: u32) {
 async fn a_published_video_gets_a_thumbnail_and_duration_served_by_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let b = TestNode::start("b", &tmp.path().join("b"), &[a.addr.clone()], FAST_PRESENCE).await;
+    let b = TestNode::start(
+        "b",
+        &tmp.path().join("b"),
+        std::slice::from_ref(&a.addr),
+        FAST_PRESENCE,
+    )
+    .await;
     let video = tmp.path().join("files/clip.mp4");
     make_video(&video, 3);
     let id = publish(&a, &video).await.content_id;

@@ -919,7 +919,7 @@ impl Transfer {
         let file = meta
             .files
             .get(index)
-            .ok_or_else(|| TransferError::NoSuchFile(index))?;
+            .ok_or(TransferError::NoSuchFile(index))?;
         // librqbit counts padding files; ours are left out.
         let engine_id = handle
             .with_metadata(|m| {

@@ -172,7 +172,7 @@ async function videoScenario() {
   watch(page, 'B', problems);
   await page.goto(`${b.url}/#/resource/${id}?token=${b.token}`);
   await page.getByTestId('page-resource').waitFor();
-  await page.getByTestId('play').click();
+  await page.getByTestId('play').click({ timeout: 15_000 });
   const player = page.getByTestId('player');
   await player.waitFor({ timeout: 10_000 }).catch(shootOnFailure(page, 'video'));
 
@@ -241,7 +241,7 @@ async function videoScenario() {
   watch(pageJunk, 'B junk', problems);
   await pageJunk.goto(`${b.url}/#/resource/${junk.content_id}?token=${b.token}`);
   await pageJunk.getByTestId('page-resource').waitFor();
-  await pageJunk.getByTestId('play').click();
+  await pageJunk.getByTestId('play').click({ timeout: 15_000 });
   await pageJunk.getByTestId('player-error').waitFor({ timeout: 30_000 }).catch(shootOnFailure(pageJunk, 'video-error'));
   await pageJunk.getByTestId('open-system-player').waitFor({ timeout: 5_000 }).catch(shootOnFailure(pageJunk, 'video-error'));
   assert.ok(await pageJunk.getByTestId('open-system-player').isEnabled(), 'the system player button is on');

@@ -80,6 +80,11 @@ function DownloadRow({ download: d }: { download: Download }) {
         <a class="download-title" href={resourceHref(d.content_id)} title={d.title} data-testid="download-title">
           {d.title || d.content_id}
         </a>
+        {d.mirror && (
+          <span class="chip chip-mirror" title="Fetched by itself: you mirror its publisher" data-testid="download-mirror">
+            mirror
+          </span>
+        )}
         <div class="download-actions">
           {active && (
             <button

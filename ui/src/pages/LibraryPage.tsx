@@ -25,6 +25,7 @@ import { useBackend, useNodeEvents, useNodeView } from '../context';
 import { resourceHref } from '../router';
 import { applyResourceEvent, kindLabel, touchesLibrary } from '../store/catalog';
 import { baseName, formatBytes, formatDate, parseTags } from '../util/format';
+import { addVideoPreview, needsPreview } from '../util/preview';
 
 export function LibraryPage() {
   const backend = useBackend();
@@ -54,6 +55,18 @@ export function LibraryPage() {
     };
   }, [load]);
 
+  // A video published here gets a preview image from the page when the node cannot make one.
+  const onPublished = (r: Resource) => {
+    void load();
+    if (!needsPreview(node.self, r)) return;
+    addVideoPreview(backend, r).then(
+      () => {
+        if (alive.current) void load();
+      },
+      (e: unknown) => console.warn(`No preview image for “${r.title}”:`, e),
+    );
+  };
+
   const selfId = node.self?.peer_id ?? null;
   useNodeEvents((event) => {
     if (event.type === 'availability_changed' || event.type === 'download_progress') {
@@ -71,7 +84,7 @@ export function LibraryPage() {
   return (
     <section class="page" data-testid="page-library">
       <PageHeader title="Library" subtitle="What you publish and share from this node" />
-      <PublishCard onPublished={() => void load()} />
+      <PublishCard onPublished={onPublished} />
       <PublishedCard library={library} loadError={loadError} onChanged={setLibrary} reload={load} />
       <FoldersCard library={library} onChanged={setLibrary} />
     </section>
@@ -396,6 +409,12 @@ function PublishedCard({
   );
 }
 
+/** "1 copy", "3 copies": how many copies of my resource exist, mine included. */
+export function copies(n: number): string {
+  const count = Math.max(1, n); // mine is one, even before the node counts it
+  return `${count.toLocaleString()} ${count === 1 ? 'copy' : 'copies'}`;
+}
+
 function PublishedRow({
   resource: r,
   onSaved,
@@ -433,6 +452,9 @@ function PublishedRow({
             <span class="meta-item">{kindLabel(r.kind)}</span>
             <span class="meta-item">{formatBytes(r.size)}</span>
             <span class="meta-item">{formatDate(r.created_ms)}</span>
+            <span class="meta-item" title="Copies that exist in the network, yours included" data-testid="published-copies">
+              {copies(r.holders_known)}
+            </span>
             <span class="meta-item" title="Holders online, you included">
               <span class={r.available ? 'dot dot-on' : 'dot dot-off'} />
               {r.holders_online} online

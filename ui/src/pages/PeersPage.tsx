@@ -1,15 +1,18 @@
 import { useState } from 'preact/hooks';
-import type { PeerInfo } from '../api/types';
+import type { Follow, PeerInfo } from '../api/types';
 import { describeError } from '../backend';
 import { Avatar, CopyButton, EmptyState, PageHeader } from '../components/common';
-import { BanIcon, CheckIcon, LinkIcon, PeersIcon } from '../components/icons';
+import { BanIcon, CheckIcon, LinkIcon, PeersIcon, PlusIcon } from '../components/icons';
 import { useBackend, useNodeView, useNow } from '../context';
 import { authorHref, href } from '../router';
-import { onlineCount, peerName, shortId, sortedPeers } from '../store/peers';
-import { formatRtt, relativeTime, snippet } from '../util/format';
+import { onlineCount, peerName, shortId, sortedPeers, type NodeState } from '../store/peers';
+import { useFollows, type FollowsView } from '../store/useFollows';
+import { formatBytes, formatRtt, relativeTime, snippet } from '../util/format';
 
 export function PeersPage() {
-  const { state } = useNodeView();
+  const backend = useBackend();
+  const { state, listen } = useNodeView();
+  const follows = useFollows(backend, listen);
   const now = useNow();
   const peers = sortedPeers(state);
   const online = onlineCount(state);
@@ -25,6 +28,7 @@ export function PeersPage() {
         }
       />
       <ConnectForm />
+      <FollowingCard follows={follows} state={state} />
       {peers.length === 0 ? (
         <EmptyState icon={<PeersIcon size={30} />} title="No peers yet" testId="peers-empty">
           <p>
@@ -39,7 +43,7 @@ export function PeersPage() {
       ) : (
         <ul class="peer-list" data-testid="peer-list">
           {peers.map((p) => (
-            <PeerRow key={p.peer_id} peer={p} now={now} />
+            <PeerRow key={p.peer_id} peer={p} now={now} follows={follows} />
           ))}
         </ul>
       )}
@@ -108,7 +112,7 @@ function ConnectForm() {
   );
 }
 
-function PeerRow({ peer, now }: { peer: PeerInfo; now: number }) {
+function PeerRow({ peer, now, follows }: { peer: PeerInfo; now: number; follows: FollowsView }) {
   const backend = useBackend();
   const { refresh } = useNodeView();
   const [busy, setBusy] = useState(false);
@@ -117,6 +121,7 @@ function PeerRow({ peer, now }: { peer: PeerInfo; now: number }) {
   const hasName = !!peer.profile?.display_name.trim();
   const affiliation = peer.profile?.affiliation.trim() ?? '';
   const bio = peer.profile?.bio.trim() ?? '';
+  const followed = follows.byId?.[peer.peer_id];
 
   const toggleBlock = async () => {
     setBusy(true);
@@ -196,10 +201,26 @@ function PeerRow({ peer, now }: { peer: PeerInfo; now: number }) {
             <CopyButton text={peer.peer_id} label="Copy peer id" testId="peer-copy-id" />
           </span>
         </div>
+        {followed && (
+          <div class="peer-follow">
+            <MirrorSwitch follow={followed} onFollows={follows.set} testId="peer-mirror" />
+            <span class="peer-follow-hint">
+              Keep copies of everything they publish, within your <a href={href('settings')}>mirror quota</a>
+            </span>
+            <MirroredStats follow={followed} testId="peer-mirrored" />
+          </div>
+        )}
         {error && <p class="form-msg err">{error}</p>}
       </div>
 
       <div class="peer-actions">
+        <FollowButton
+          peerId={peer.peer_id}
+          follow={followed}
+          loaded={follows.byId !== null}
+          onFollows={follows.set}
+          testId="peer-follow"
+        />
         <button
           type="button"
           class={peer.blocked ? 'btn btn-quiet' : 'btn btn-quiet btn-danger-quiet'}
@@ -213,5 +234,177 @@ function PeerRow({ peer, now }: { peer: PeerInfo; now: number }) {
         </button>
       </div>
     </li>
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Following and mirroring
+
+/** Followed peers, online or not, with their mirrors. */
+function FollowingCard({ follows, state }: { follows: FollowsView; state: NodeState }) {
+  if (follows.error && follows.byId === null) {
+    return (
+      <p class="form-msg err following-error" role="alert">
+        Could not load the peers you follow: {follows.error}
+      </p>
+    );
+  }
+  if (follows.list.length === 0) return null;
+  const mirrored = follows.list.filter((f) => f.mirror).length;
+  return (
+    <div class="card following-card" data-testid="following-card">
+      <div class="card-head">
+        <CheckIcon size={18} />
+        <h2>Following</h2>
+        <span class="card-head-note">
+          {follows.list.length} {follows.list.length === 1 ? 'peer' : 'peers'}
+          {mirrored > 0 && ` · mirroring ${mirrored}`}
+        </span>
+      </div>
+      <p class="setting-help following-help">
+        Your node fetches what they publish from them directly. Mirror a peer to keep copies of
+        everything they publish, within your <a href={href('settings')}>mirror quota</a>.
+      </p>
+      <ul class="follow-list" data-testid="following-list">
+        {follows.list.map((f) => {
+          const peer = state.peers[f.peer_id];
+          const known = peer ? peer.profile?.display_name.trim() : f.name?.trim();
+          const name = known || shortId(f.peer_id);
+          const online = peer ? peer.online : f.online;
+          return (
+            <li key={f.peer_id} class={online ? 'follow-row' : 'follow-row is-offline'} data-testid="follow-row" data-peer-id={f.peer_id}>
+              <span class={online ? 'dot dot-on' : 'dot dot-off'} title={online ? 'online' : 'offline'} />
+              <a class={known ? 'follow-name' : 'follow-name mono'} href={authorHref(f.peer_id)} title={`Everything ${name} shares`}>
+                {name}
+              </a>
+              <span class="follow-state">{online ? 'online' : 'offline'}</span>
+              <MirroredStats follow={f} testId="follow-mirrored" />
+              <span class="follow-actions">
+                <MirrorSwitch follow={f} onFollows={follows.set} testId="follow-mirror" />
+                <FollowButton peerId={f.peer_id} follow={f} loaded onFollows={follows.set} testId="follow-toggle" small />
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}
+
+/** "Follow" / "Following": a toggle. */
+function FollowButton({
+  peerId,
+  follow,
+  loaded,
+  onFollows,
+  testId,
+  small = false,
+}: {
+  peerId: string;
+  follow: Follow | undefined;
+  loaded: boolean;
+  onFollows: (list: Follow[]) => void;
+  testId: string;
+  small?: boolean;
+}) {
+  const backend = useBackend();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const following = follow !== undefined;
+  const toggle = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      onFollows(following ? await backend.unfollow(peerId) : await backend.follow(peerId));
+    } catch (e) {
+      setError(describeError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const copies = follow?.mirrored_items ?? 0;
+  const title = following
+    ? copies > 0
+      ? `Stop following (deletes the ${copies} mirrored ${copies === 1 ? 'copy' : 'copies'})`
+      : 'Stop following'
+    : 'Fetch what this peer publishes directly and often';
+  return (
+    <span class="follow-toggle">
+      <button
+        type="button"
+        class={following ? `btn btn-quiet is-following${small ? ' btn-sm' : ''}` : `btn btn-quiet${small ? ' btn-sm' : ''}`}
+        aria-pressed={following}
+        onClick={toggle}
+        disabled={busy || !loaded}
+        title={title}
+        data-testid={testId}
+      >
+        {following ? <CheckIcon size={15} /> : <PlusIcon size={15} />}
+        {following ? 'Following' : 'Follow'}
+      </button>
+      {error && (
+        <span class="form-msg err" role="alert">
+          {error}
+        </span>
+      )}
+    </span>
+  );
+}
+
+/** The "Mirror" switch of a followed peer. */
+function MirrorSwitch({ follow, onFollows, testId }: { follow: Follow; onFollows: (list: Follow[]) => void; testId: string }) {
+  const backend = useBackend();
+  // The switch shows the new position while the node answers.
+  const [pending, setPending] = useState<boolean | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const on = pending ?? follow.mirror;
+  const change = async (next: boolean) => {
+    setPending(next);
+    setError(null);
+    try {
+      onFollows(await backend.setMirror(follow.peer_id, next));
+    } catch (e) {
+      setError(describeError(e));
+    } finally {
+      setPending(null);
+    }
+  };
+  const items = follow.mirrored_items;
+  const title = follow.mirror
+    ? items > 0
+      ? `Turning it off deletes the ${items} mirrored ${items === 1 ? 'copy' : 'copies'}`
+      : 'Stop mirroring'
+    : 'Keep copies of everything they publish, within your mirror quota';
+  return (
+    <span class="mirror-switch">
+      <label class="switch" title={title}>
+        <input
+          type="checkbox"
+          checked={on}
+          disabled={pending !== null}
+          onChange={(e) => void change(e.currentTarget.checked)}
+          data-testid={testId}
+        />
+        <span class="switch-track" aria-hidden="true" />
+        Mirror
+      </label>
+      {error && (
+        <span class="form-msg err" role="alert">
+          {error}
+        </span>
+      )}
+    </span>
+  );
+}
+
+/** "12 items · 3.4 GB mirrored", for a mirrored peer. */
+function MirroredStats({ follow: f, testId }: { follow: Follow; testId: string }) {
+  if (!f.mirror && f.mirrored_items === 0) return null;
+  return (
+    <span class="mirror-stats" data-testid={testId} title="Held here as mirror copies">
+      {f.mirrored_items === 0
+        ? 'nothing mirrored yet'
+        : `${f.mirrored_items.toLocaleString()} ${f.mirrored_items === 1 ? 'item' : 'items'} · ${formatBytes(f.mirrored_bytes)} mirrored`}
+    </span>
   );
 }

@@ -1,17 +1,59 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Profile, Settings } from '../api/types';
 import { describeError } from '../backend';
 import { Avatar, CopyButton, PageHeader } from '../components/common';
-import { CheckIcon, CloseIcon, GlobeIcon, PlusIcon, RadarIcon, UserIcon } from '../components/icons';
-import { useBackend, useNodeView, useNow } from '../context';
-import { formatUptime } from '../util/format';
+import { CheckIcon, CloseIcon, DatasetIcon, GlobeIcon, PlusIcon, RadarIcon, UserIcon } from '../components/icons';
+import { useBackend, useNodeEvents, useNodeView, useNow } from '../context';
+import { href } from '../router';
+import { bytesToGb, formatBytes, formatUptime, gbToBytes } from '../util/format';
 
 export function SettingsPage() {
+  const backend = useBackend();
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const alive = useRef(true);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const s = await backend.getSettings();
+      if (!alive.current) return;
+      setSettings(s);
+      setLoadError(null);
+    } catch (e) {
+      if (alive.current) setLoadError(describeError(e));
+    }
+  }, [backend]);
+
+  useEffect(() => {
+    alive.current = true;
+    void load();
+    return () => {
+      alive.current = false;
+      if (timer.current) clearTimeout(timer.current);
+    };
+  }, [load]);
+
+  // The space mirrors use changes as mirror copies come and go: ask again once things settle.
+  useNodeEvents((event) => {
+    const mirrors =
+      event.type === 'follows_changed' ||
+      event.type === 'download_removed' ||
+      event.type === 'resync' ||
+      (event.type === 'download_progress' && event.download.mirror && event.download.state === 'complete');
+    if (!mirrors || timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      void load();
+    }, 500);
+  });
+
   return (
     <section class="page" data-testid="page-settings">
       <PageHeader title="Settings" subtitle="Your profile and how your node joins the network" />
       <ProfileCard />
-      <NetworkCard />
+      <NetworkCard settings={settings} loadError={loadError} onChanged={setSettings} />
+      <MirrorCard settings={settings} loadError={loadError} onChanged={setSettings} />
     </section>
   );
 }
@@ -170,31 +212,24 @@ function ProfileCard() {
   );
 }
 
-function NetworkCard() {
+interface SettingsProps {
+  settings: Settings | null;
+  loadError: string | null;
+  onChanged: (s: Settings) => void;
+}
+
+function NetworkCard({ settings, loadError, onChanged }: SettingsProps) {
   const backend = useBackend();
   const { state } = useNodeView();
-  const [settings, setSettings] = useState<Settings | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
   const [addr, setAddr] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    let live = true;
-    backend.getSettings().then(
-      (s) => live && setSettings(s),
-      (e) => live && setLoadError(describeError(e)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [backend]);
 
   const run = async (op: () => Promise<Settings>, onDone?: () => void) => {
     setBusy(true);
     setError(null);
     try {
-      setSettings(await op());
+      onChanged(await op());
       onDone?.();
     } catch (err) {
       setError(describeError(err));
@@ -340,5 +375,115 @@ function NetworkCard() {
         </div>
       )}
     </div>
+  );
+}
+
+function MirrorCard({ settings, loadError, onChanged }: SettingsProps) {
+  const backend = useBackend();
+  const saved = settings ? bytesToGb(settings.mirror_quota_bytes) : null;
+  // What is typed, while it differs from what the node has.
+  const [draft, setDraft] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [justSaved, setJustSaved] = useState(false);
+  const value = draft ?? saved ?? '';
+  const dirty = draft !== null && draft.trim() !== saved;
+
+  const onSubmit = async (e: Event) => {
+    e.preventDefault();
+    const bytes = gbToBytes(value);
+    if (bytes === null) {
+      setError('Give the quota in gigabytes, e.g. 20 or 2.5.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    setJustSaved(false);
+    try {
+      onChanged(await backend.setMirrorQuota(bytes));
+      setDraft(null);
+      setJustSaved(true);
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const used = settings?.mirror_used_bytes ?? 0;
+  const quota = settings?.mirror_quota_bytes ?? 0;
+  const full = quota > 0 ? Math.min(100, (used / quota) * 100) : 0;
+
+  return (
+    <form class="card settings-card" onSubmit={onSubmit} data-testid="mirror-card">
+      <div class="card-head">
+        <DatasetIcon size={18} />
+        <h2>Mirrors</h2>
+        <span class="card-head-note">
+          Copies of what the peers you mirror publish (<a href={href('peers')}>Peers</a>)
+        </span>
+      </div>
+      <div class="setting">
+        <label class="setting-label" for="mirror-quota">
+          Mirror quota
+        </label>
+        <p class="setting-help">
+          Disk space mirror copies may use. When it is full, newer items replace the copies watched
+          longest ago; anything larger than the whole quota is not mirrored.
+        </p>
+        <div class="input-row quota-row">
+          <span class="quota-input">
+            <input
+              id="mirror-quota"
+              class="input"
+              type="number"
+              min="0"
+              step="any"
+              inputMode="decimal"
+              value={value}
+              disabled={!settings || busy}
+              onInput={(e) => {
+                setDraft(e.currentTarget.value);
+                setError(null);
+                setJustSaved(false);
+              }}
+              data-testid="mirror-quota"
+            />
+            <span class="quota-unit">GB</span>
+          </span>
+          <button class="btn" type="submit" disabled={!settings || busy || !dirty} data-testid="mirror-quota-save">
+            {busy ? 'Saving…' : 'Save'}
+          </button>
+          {justSaved && !dirty && (
+            <span class="form-msg ok" role="status" data-testid="mirror-quota-saved">
+              <CheckIcon size={15} /> Saved
+            </span>
+          )}
+        </div>
+        {settings && (
+          <div class="quota-use">
+            <div
+              class="progress progress-active quota-bar"
+              role="meter"
+              aria-label="Mirror space used"
+              aria-valuemin={0}
+              aria-valuemax={100}
+              aria-valuenow={Math.round(full)}
+            >
+              <div class="progress-fill" style={{ width: `${full}%` }} />
+            </div>
+            <span class="setting-help" data-testid="mirror-used">
+              used {formatBytes(used)} of {formatBytes(quota)}
+            </span>
+          </div>
+        )}
+        {!settings && <p class={loadError ? 'form-msg err' : 'muted'}>{loadError ?? 'Loading…'}</p>}
+        {error && (
+          <p class="form-msg err" role="alert" data-testid="mirror-quota-error">
+            {error}
+          </p>
+        )}
+      </div>
+    </form>
   );
 }
