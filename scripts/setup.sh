@@ -14,7 +14,10 @@ want_bench=0
 [ "${1:-}" = "--bench" ] && want_bench=1
 
 packages=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev
-  librsvg2-dev libayatana-appindicator3-dev libxdo-dev)
+  librsvg2-dev libayatana-appindicator3-dev libxdo-dev
+  # The desktop window's player decodes through GStreamer (H.264/AAC by libav, WebM by
+  # -good); ffmpeg makes video thumbnails and durations when publishing.
+  gstreamer1.0-plugins-good gstreamer1.0-libav ffmpeg)
 # aria2: a standard BitTorrent client the interoperability tests exchange files with.
 test_packages=(xvfb xauth dbus-x11 chromium imagemagick aria2)
 bench_packages=(iperf3 iproute2)
