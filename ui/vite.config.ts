@@ -34,6 +34,9 @@ export default defineConfig({
               });
             },
           },
+          // Video byte ranges and thumbnails (token in the query, as <video> and <img> send it).
+          '/media': { target: node, changeOrigin: true },
+          '/thumbs': { target: node, changeOrigin: true },
         },
       }
     : undefined,

@@ -78,6 +78,7 @@ export function createCatalog({ self, peers, emit, now = Date.now() }) {
     };
   };
 
+  const thumbs = new Map();
   const add = (r, holderIds) => {
     const full = {
       content_id: contentId(r.title + r.author),
@@ -85,11 +86,19 @@ export function createCatalog({ self, peers, emit, now = Date.now() }) {
       description: '',
       tags: [],
       mime: 'application/octet-stream',
-      thumbnail: null,
+      thumbnail_hash: null,
+      duration_ms: null,
       files: [],
       created_ms: now,
       ...r,
     };
+    // The node serves thumbnails by the hash of their bytes; so does the mock.
+    if (full.thumbnail) {
+      const bytes = Buffer.from(full.thumbnail.split(',')[1], 'base64');
+      full.thumbnail_hash = createHash('sha256').update(bytes).digest('hex');
+      thumbs.set(full.thumbnail_hash, bytes);
+    }
+    delete full.thumbnail;
     full.magnet = `magnet:?xt=urn:btih:${full.content_id}&dn=${encodeURIComponent(full.title)}`;
     if (full.files.length === 0) full.files = [{ path: r.fileName ?? full.title, size: full.size }];
     delete full.fileName;
@@ -225,6 +234,8 @@ export function createCatalog({ self, peers, emit, now = Date.now() }) {
 
   return {
     resources,
+    /** The PNG of a thumbnail hash, for `GET /thumbs/<id>/<hash>`. */
+    thumbnail: (hash) => thumbs.get(hash),
     /** Handles a catalog route; returns false when the route is not one of these. */
     async handle(route, url, req, res, { json, fail, readBody, readRaw }) {
       const idMatch = /^\/api\/resources\/([0-9a-f]{40})(\/holders)?$/.exec(url.pathname);

@@ -70,6 +70,9 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
     mdns: true,
     listen: ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/quic-v1'],
     data_dir: '~/.local/share/hearth',
+    download_dir: '~/.local/share/hearth/downloads',
+    mirror_quota_bytes: 20 * 1024 ** 3,
+    mirror_used_bytes: 0,
   };
   const events = [];
   let nextId = 1;
@@ -135,6 +138,14 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
+    const thumb = /^\/thumbs\/[0-9a-f]{40}\/([0-9a-f]{64})$/.exec(url.pathname);
+    if (thumb) {
+      const png = catalog.thumbnail(thumb[1]);
+      if (url.searchParams.get('token') !== token) return fail(res, 401, 'unauthorized', 'missing or wrong token');
+      if (!png) return fail(res, 404, 'not_found', 'no such thumbnail');
+      res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=31536000, immutable' });
+      return res.end(png);
+    }
     if (url.pathname.startsWith('/api/')) {
       if (req.headers.authorization !== `Bearer ${token}`) {
         return fail(res, 401, 'unauthorized', 'missing or wrong token');
@@ -165,6 +176,8 @@ export async function startMockNode({ port = 0, token = 'mock-token-' + Math.ran
         return json(res, 200, null);
       }
       if (route === 'GET /api/settings') return json(res, 200, settings);
+      if (route === 'GET /api/follows') return json(res, 200, []);
+      if (route === 'GET /api/follows') return json(res, 200, []);
       if (route === 'POST /api/settings/bootstrap' || route === 'POST /api/settings/bootstrap/remove') {
         const body = await readBody(req);
         if (!body?.addr?.startsWith('/')) return fail(res, 400, 'bad_request', 'invalid multiaddr');

@@ -198,6 +198,76 @@ describe('HttpBackend catalog requests', () => {
   });
 });
 
+describe('HttpBackend media, follows and mirrors', () => {
+  const ID = '0123456789abcdef0123456789abcdef01234567';
+  const HASH = 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';
+  const PEER = '12D3KooWPeer';
+
+  it('uses the documented routes, methods and bodies', async () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, []));
+    const preview = { content_id: ID, thumbnail: '/9j/4AAQ', duration_ms: 61_000 };
+    await backend.listFollows();
+    await backend.follow(PEER);
+    await backend.unfollow(PEER);
+    await backend.setMirror(PEER, true);
+    await backend.setMirror(PEER, false);
+    await backend.setMirrorQuota(5_000_000_000);
+    await backend.setPreview(preview);
+    await backend.openFile(ID);
+    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
+      'GET /api/follows',
+      'POST /api/follows',
+      'POST /api/follows/remove',
+      'POST /api/follows/mirror',
+      'POST /api/follows/mirror',
+      'POST /api/settings/mirror_quota',
+      'POST /api/resources/preview',
+      'POST /api/resources/open_file',
+    ]);
+    expect(calls.map((c) => c.body)).toEqual([
+      undefined,
+      { peer_id: PEER },
+      { peer_id: PEER },
+      { peer_id: PEER, on: true },
+      { peer_id: PEER, on: false },
+      { bytes: 5_000_000_000 },
+      preview,
+      { content_id: ID },
+    ]);
+    expect(calls.every((c) => c.headers.Authorization === 'Bearer tok-123')).toBe(true);
+  });
+
+  it('returns the follows, the settings and the file path the node answers', async () => {
+    const follows = [{ peer_id: PEER, name: 'Ada', online: true, mirror: true, since_ms: 1, mirrored_items: 2, mirrored_bytes: 9 }];
+    const { backend } = backendWith((c) =>
+      jsonResponse(200, c.url.endsWith('open_file') ? '/home/me/Downloads/film.mkv' : c.url.endsWith('mirror_quota') ? { mirror_quota_bytes: 7 } : follows),
+    );
+    await expect(backend.setMirror(PEER, true)).resolves.toEqual(follows);
+    await expect(backend.setMirrorQuota(7)).resolves.toEqual({ mirror_quota_bytes: 7 });
+    await expect(backend.openFile(ID)).resolves.toBe('/home/me/Downloads/film.mkv');
+  });
+
+  it('maps a refused follow to an ApiError', async () => {
+    const { backend } = backendWith(() => jsonResponse(400, { code: 'bad_request', message: 'that is you' }));
+    await expect(backend.follow(PEER)).rejects.toMatchObject({ code: 'bad_request', message: 'that is you' });
+  });
+
+  it('builds media and thumbnail addresses with the token in the query (no fetch)', () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, null));
+    expect(backend.mediaUrl(ID)).toBe(`${BASE}/media/${ID}?token=tok-123`);
+    expect(backend.mediaUrl(ID, 0)).toBe(`${BASE}/media/${ID}?token=tok-123`);
+    expect(backend.mediaUrl(ID, 2)).toBe(`${BASE}/media/${ID}/2?token=tok-123`);
+    expect(backend.thumbnailUrl(ID, HASH)).toBe(`${BASE}/thumbs/${ID}/${HASH}?token=tok-123`);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('escapes what goes into media addresses', () => {
+    const backend = new HttpBackend({ baseUrl: BASE, token: 'a b&c', fetch: vi.fn() });
+    expect(backend.mediaUrl('../x')).toBe(`${BASE}/media/..%2Fx?token=a%20b%26c`);
+    expect(backend.thumbnailUrl(ID, 'h/../y')).toBe(`${BASE}/thumbs/${ID}/h%2F..%2Fy?token=a%20b%26c`);
+  });
+});
+
 /** An XMLHttpRequest stand-in driven by the test. */
 class FakeXhr implements XhrLike {
   method = '';

@@ -1,7 +1,17 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Event } from '../api/types';
 import { ApiError } from './errors';
-import { EVENT_NAME, TauriBackend, UPLOAD_HEADER, asciiJson, type DragDropFn, type InvokeFn, type ListenFn } from './tauri';
+import {
+  EVENT_NAME,
+  MEDIA_SCHEME,
+  TauriBackend,
+  UPLOAD_HEADER,
+  asciiJson,
+  type DragDropFn,
+  type FileSrcFn,
+  type InvokeFn,
+  type ListenFn,
+} from './tauri';
 
 const resync = (id: number): Event => ({ id, time_ms: 0, type: 'resync' });
 const off = (id: number, peer_id = 'A'): Event => ({ id, time_ms: 0, type: 'peer_offline', peer_id });
@@ -287,6 +297,78 @@ describe('TauriBackend chat commands', () => {
       throw { code: 'unavailable', message: 'chat is locked' };
     });
     await expect(b.listRooms()).rejects.toMatchObject({ code: 'unavailable', message: 'chat is locked' });
+  });
+});
+
+describe('TauriBackend media, follows and mirrors', () => {
+  const ID = '0123456789abcdef0123456789abcdef01234567';
+  const HASH = 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';
+  const PEER = '12D3KooWPeer';
+
+  function recorder(answer: (cmd: string) => unknown = () => null) {
+    const calls: unknown[][] = [];
+    const invoke = vi.fn(async (...args: unknown[]) => {
+      calls.push(args);
+      return answer(args[0] as string);
+    }) as unknown as InvokeFn;
+    const srcs: [string, string | undefined][] = [];
+    const convertFileSrc: FileSrcFn = (path, protocol) => {
+      srcs.push([path, protocol]);
+      return `${protocol}://localhost/${encodeURIComponent(path)}`;
+    };
+    return { calls, srcs, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn, convertFileSrc }) };
+  }
+
+  it('invokes the snake_case commands with { req } or { contentId }', async () => {
+    const { calls, backend: b } = recorder();
+    const preview = { content_id: ID, thumbnail: '/9j/4AAQ', duration_ms: null };
+    await b.listFollows();
+    await b.follow(PEER);
+    await b.unfollow(PEER);
+    await b.setMirror(PEER, true);
+    await b.setMirrorQuota(5_000_000_000);
+    await b.setPreview(preview);
+    await b.openFile(ID);
+    expect(calls.map((c) => [c[0], c[1]])).toEqual([
+      ['list_follows', undefined],
+      ['follow', { req: { peer_id: PEER } }],
+      ['unfollow', { req: { peer_id: PEER } }],
+      ['set_mirror', { req: { peer_id: PEER, on: true } }],
+      ['set_mirror_quota', { req: { bytes: 5_000_000_000 } }],
+      ['set_preview', { req: preview }],
+      ['open_file', { contentId: ID }],
+    ]);
+  });
+
+  it('returns what the commands answer', async () => {
+    const { backend: b } = recorder((cmd) => (cmd === 'open_file' ? 'C:\\Films\\a.mkv' : []));
+    await expect(b.openFile(ID)).resolves.toBe('C:\\Films\\a.mkv');
+    await expect(b.unfollow(PEER)).resolves.toEqual([]);
+  });
+
+  it('addresses media and thumbnails under the hearth scheme, without IPC', () => {
+    const { calls, srcs, backend: b } = recorder();
+    expect(MEDIA_SCHEME).toBe('hearth');
+    expect(b.mediaUrl(ID)).toBe(`hearth://localhost/media%2F${ID}`);
+    expect(b.mediaUrl(ID, 0)).toBe(`hearth://localhost/media%2F${ID}`);
+    expect(b.mediaUrl(ID, 3)).toBe(`hearth://localhost/media%2F${ID}%2F3`);
+    expect(b.thumbnailUrl(ID, HASH)).toBe(`hearth://localhost/thumbs%2F${ID}%2F${HASH}`);
+    expect(srcs).toEqual([
+      [`media/${ID}`, 'hearth'],
+      [`media/${ID}`, 'hearth'],
+      [`media/${ID}/3`, 'hearth'],
+      [`thumbs/${ID}/${HASH}`, 'hearth'],
+    ]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('turns a refused command into an ApiError', async () => {
+    const { backend: b } = recorder(() => {
+      throw { code: 'not_found', message: 'not followed' };
+    });
+    const err = await b.setMirror(PEER, false).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ code: 'not_found', message: 'not followed' });
   });
 });
 

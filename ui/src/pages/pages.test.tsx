@@ -1,8 +1,22 @@
 // @vitest-environment happy-dom
 import { render } from 'preact';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../App';
-import { SELF_ID, FakeBackend, download, holder, resource, searchResult } from '../test/fake';
+import {
+  ADA_ID,
+  BOB_ID,
+  CAROL_ID,
+  SELF_ID,
+  FakeBackend,
+  download,
+  follow,
+  holder,
+  peerInfo,
+  resource,
+  searchResult,
+  settings,
+  status,
+} from '../test/fake';
 import { forgetExploreMemory } from './ExplorePage';
 import { allByTestId, byTestId, tick, waitFor } from '../test/dom';
 
@@ -18,7 +32,10 @@ afterEach(() => {
   render(null, root);
   root.remove();
   window.location.hash = '';
+  vi.restoreAllMocks();
 });
+
+const HASH = 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';
 
 async function mount(backend: FakeBackend, hash: string) {
   window.location.hash = hash;
@@ -66,6 +83,28 @@ describe('Explore', () => {
     expect($('result-author', second).textContent).toBe('12D3Ko…AdaAda');
     expect($('results-count').textContent).toBe('2 results');
     expect(first.querySelector('a')!.getAttribute('href')).toBe(`#/resource/${on.content_id}`);
+  });
+
+  it('shows thumbnails lazily from the node, and the length of videos over them', async () => {
+    const b = new FakeBackend();
+    const film = resource({ title: 'Lecture', kind: 'video', thumbnail_hash: HASH, duration_ms: 3_723_000 });
+    const song = resource({ title: 'Song', kind: 'audio', duration_ms: 245_000 });
+    const paper = resource({ title: 'Paper', thumbnail_hash: '../../api/status' });
+    b.search.mockResolvedValue(searchResult([film, song, paper]));
+    await mount(b, '#/explore');
+    await waitFor(() => expect($$('result')).toHaveLength(3));
+    const [first, second, third] = $$('result') as [HTMLElement, HTMLElement, HTMLElement];
+    const img = $('thumb', first) as HTMLImageElement;
+    expect(img.getAttribute('src')).toBe(`/thumbs/${film.content_id}/${HASH}?token=t`);
+    expect(img.getAttribute('loading')).toBe('lazy');
+    expect(b.thumbnailUrl).toHaveBeenCalledWith(film.content_id, HASH);
+    expect($('thumb-duration', first).textContent).toBe('1:02:03');
+    // no image: the kind's tile, still with the length
+    expect(second.querySelector('img')).toBeNull();
+    expect($('thumb-duration', second).textContent).toBe('4:05');
+    // a hash that is not one is not put in an address
+    expect(third.querySelector('img')).toBeNull();
+    expect(third.querySelector('[data-testid="thumb-duration"]')).toBeNull();
   });
 
   it('says when the catalog is empty', async () => {
@@ -211,6 +250,116 @@ describe('Resource page', () => {
     expect(b.unpublish).toHaveBeenCalledWith(r.content_id);
   });
 
+  it('counts the holders online and marks mirrors', async () => {
+    const b = new FakeBackend();
+    const r = resource({ holders_known: 3, holders_online: 2 });
+    b.getResource.mockResolvedValue(r);
+    b.listHolders.mockResolvedValue([
+      holder(),
+      holder({ peer_id: BOB_ID, name: 'Bob', mirror: true }),
+      holder({ peer_id: CAROL_ID, name: '<i>Carol</i>', online: false, mirror: true }),
+    ]);
+    await mount(b, `#/resource/${r.content_id}`);
+    await waitFor(() => expect($$('holder')).toHaveLength(3));
+    expect($('holders-online').textContent).toBe('2 of 3 online');
+    const mirrors = $$('holder').filter((h) => h.querySelector('[data-testid="holder-mirror"]'));
+    expect(mirrors.map((h) => h.dataset.peerId)).toEqual([BOB_ID, CAROL_ID]);
+    expect($('holder-mirror', mirrors[0]!).textContent).toBe('mirror');
+    expect(root.querySelector('i')).toBeNull();
+    expect(mirrors[1]!.textContent).toMatch(/<i>Carol<\/i>/);
+    // papers have no player
+    expect(root.querySelector('[data-testid="play"]')).toBeNull();
+  });
+
+  it('plays a video from the node when play is pressed, and follows the download it starts', async () => {
+    const b = new FakeBackend();
+    const r = resource({ kind: 'video', title: 'Lecture 1', thumbnail_hash: HASH, duration_ms: 61_000, mime: 'video/mp4', files: [{ path: 'lecture.mp4', size: 3_000_000 }] });
+    b.getResource.mockResolvedValue(r);
+    const play = vi.spyOn(window.HTMLMediaElement.prototype, 'play');
+    await mount(b, `#/resource/${r.content_id}`);
+    const video = (await waitFor(() => $('player'))) as HTMLVideoElement;
+    expect(video.tagName).toBe('VIDEO');
+    expect(video.hasAttribute('controls')).toBe(true);
+    expect(video.getAttribute('preload')).toBe('auto');
+    expect(video.getAttribute('poster')).toBe(`/thumbs/${r.content_id}/${HASH}?token=t`);
+    // nothing is asked of the node before play is pressed
+    expect(video.getAttribute('src')).toBeNull();
+    expect(b.mediaUrl).not.toHaveBeenCalled();
+    expect($('play').textContent).toMatch('1:01');
+    const listed = b.listDownloads.mock.calls.length;
+    // the node starts a download by itself when the video is played
+    b.listDownloads.mockResolvedValue([download({ content_id: r.content_id, progress: 0.1 })]);
+    click($('play'));
+    await waitFor(() => expect(root.querySelector('[data-testid="play"]')).toBeNull());
+    expect(b.mediaUrl).toHaveBeenCalledWith(r.content_id, undefined);
+    expect($('player')).toBe(video);
+    expect(video.getAttribute('src')).toBe(`/media/${r.content_id}?token=t`);
+    expect(play).toHaveBeenCalledTimes(1);
+    // once it plays, the download's progress shows
+    await waitFor(() => expect(b.listDownloads.mock.calls.length).toBeGreaterThan(listed));
+    await waitFor(() => expect($('download-progress').getAttribute('aria-valuenow')).toBe('10'));
+
+    // a stall shows a quiet note until it plays again
+    video.dispatchEvent(new Event('waiting'));
+    await waitFor(() => expect($('player-buffering').textContent).toMatch('Buffering…'));
+    video.dispatchEvent(new Event('playing'));
+    await waitFor(() => expect(root.querySelector('[data-testid="player-buffering"]')).toBeNull());
+  });
+
+  it('offers the system player when the video cannot be played here', async () => {
+    const b = new FakeBackend();
+    const r = resource({ kind: 'video', title: 'Old codec', local: 'complete' });
+    b.getResource.mockResolvedValue(r);
+    b.openFile.mockResolvedValue('/home/me/Downloads/old.avi');
+    await mount(b, `#/resource/${r.content_id}`);
+    click(await waitFor(() => $('play')));
+    const video = await waitFor(() => {
+      const v = $('player') as HTMLVideoElement;
+      expect(v.getAttribute('src')).not.toBeNull();
+      return v;
+    });
+    Object.defineProperty(video, 'error', { value: { code: 4, message: 'MEDIA_ERR_SRC_NOT_SUPPORTED' }, configurable: true });
+    video.dispatchEvent(new Event('error'));
+    const error = await waitFor(() => $('player-error'));
+    expect(error.textContent).toMatch("This video can't be played in Hearth's player (its format or codec isn't supported here).");
+    expect(root.querySelector('video')).toBeNull();
+    // the element let go of the file
+    expect(video.getAttribute('src')).toBeNull();
+    click($('open-system-player'));
+    await waitFor(() => expect($('player-opened').textContent).toMatch('Opened/home/me/Downloads/old.avi'));
+    expect(b.openFile).toHaveBeenCalledWith(r.content_id);
+    // in a browser the file is on the node's computer
+    expect($('player-opened').textContent).toMatch(/on the node's computer/);
+  });
+
+  it('says when the system player cannot be opened either', async () => {
+    const b = new FakeBackend();
+    const r = resource({ kind: 'video' });
+    b.getResource.mockResolvedValue(r);
+    const { ApiError } = await import('../backend/errors');
+    b.openFile.mockRejectedValue(new ApiError('conflict', 'not downloaded yet', 409));
+    await mount(b, `#/resource/${r.content_id}`);
+    click(await waitFor(() => $('play')));
+    const video = $('player');
+    Object.defineProperty(video, 'error', { value: { code: 3 }, configurable: true });
+    video.dispatchEvent(new Event('error'));
+    click(await waitFor(() => $('open-system-player')));
+    await waitFor(() => expect($('player-open-error').textContent).toMatch('not downloaded yet'));
+  });
+
+  it('plays audio in an audio element', async () => {
+    const b = new FakeBackend();
+    const r = resource({ kind: 'audio', files: [{ path: 'cover.jpg', size: 1 }, { path: 'talk.ogg', size: 2 }] });
+    b.getResource.mockResolvedValue(r);
+    await mount(b, `#/resource/${r.content_id}`);
+    const audio = (await waitFor(() => $('player'))) as HTMLAudioElement;
+    expect(audio.tagName).toBe('AUDIO');
+    expect(audio.hidden).toBe(true);
+    click($('play'));
+    await waitFor(() => expect(audio.getAttribute('src')).toBe(`/media/${r.content_id}/1?token=t`));
+    expect(audio.hidden).toBe(false);
+  });
+
   it('says when the resource is not in the catalog', async () => {
     const b = new FakeBackend();
     const { ApiError } = await import('../backend/errors');
@@ -248,6 +397,18 @@ describe('Downloads', () => {
     await waitFor(() => expect($('download-progress', $$('download-row')[0]!).getAttribute('aria-valuenow')).toBe('80'));
     b.emit({ type: 'download_removed', content_id: paused.content_id });
     await waitFor(() => expect($$('download-row')).toHaveLength(1));
+  });
+
+  it('marks what is fetched as a mirror', async () => {
+    const b = new FakeBackend();
+    const mine = download({ title: 'Chosen', started_ms: 2 });
+    const mirrored = download({ title: 'Mirrored', mirror: true, started_ms: 1 });
+    b.listDownloads.mockResolvedValue([mine, mirrored]);
+    await mount(b, '#/downloads');
+    await waitFor(() => expect($$('download-row')).toHaveLength(2));
+    const [first, second] = $$('download-row') as [HTMLElement, HTMLElement];
+    expect(first.querySelector('[data-testid="download-mirror"]')).toBeNull();
+    expect($('download-mirror', second).textContent).toBe('mirror');
   });
 });
 
@@ -316,9 +477,184 @@ describe('Library', () => {
     await waitFor(() => expect(b.addSharedFolder).toHaveBeenCalledWith('/srv/more'));
   });
 
+  it('says how many copies of each item exist', async () => {
+    const b = new FakeBackend();
+    const one = resource({ author: SELF_ID, local: 'published', title: 'Alone', holders_known: 1, created_ms: 2 });
+    const many = resource({ author: SELF_ID, local: 'published', title: 'Mirrored', holders_known: 4, created_ms: 1 });
+    b.getLibrary.mockResolvedValue({ folders: ['/up'], uploads_folder: '/up', published: [one, many] });
+    await mount(b, '#/library');
+    await waitFor(() => expect($$('published-item')).toHaveLength(2));
+    expect($$('published-copies').map((e) => e.textContent)).toEqual(['1 copy', '4 copies']);
+  });
+
+  it('makes a preview of a published video in the page when the node cannot', async () => {
+    const b = new FakeBackend();
+    b.status.mockResolvedValue(status({ video_previews: false }));
+    const film = resource({ kind: 'video', author: SELF_ID, local: 'published', title: 'film.webm', thumbnail_hash: null });
+    b.upload.mockResolvedValue(film);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    await mount(b, '#/library');
+    await waitFor(() => expect(b.status).toHaveBeenCalled());
+    await tick(20);
+    const input = await waitFor(() => $('publish-file-input') as HTMLInputElement);
+    Object.defineProperty(input, 'files', { value: [new File([new Uint8Array(64)], 'film.webm', { type: 'video/webm' })], configurable: true });
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+    await waitFor(() => $('publish-form'));
+    $('publish-form').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+    // publishing is done at once; the preview is taken on the side
+    await waitFor(() => $('publish-done'));
+    const hidden = await waitFor(() => {
+      const v = document.body.querySelector('video[aria-hidden="true"]') as HTMLVideoElement | null;
+      expect(v).not.toBeNull();
+      return v!;
+    });
+    expect(b.mediaUrl).toHaveBeenCalledWith(film.content_id, undefined);
+    expect(hidden.getAttribute('src')).toBe(`/media/${film.content_id}?token=t`);
+    expect(hidden.muted).toBe(true);
+    // a video the page cannot read: logged, nothing else
+    hidden.dispatchEvent(new Event('error'));
+    await waitFor(() => expect(warn).toHaveBeenCalled());
+    expect(String(warn.mock.calls[0]![0])).toMatch(/No preview image for “film.webm”/);
+    expect(b.setPreview).not.toHaveBeenCalled();
+    expect(document.body.querySelector('video[aria-hidden="true"]')).toBeNull();
+  });
+
+  it('leaves previews to the node when it can make them', async () => {
+    const b = new FakeBackend();
+    b.upload.mockResolvedValue(resource({ kind: 'video', author: SELF_ID, local: 'published', thumbnail_hash: null }));
+    await mount(b, '#/library');
+    const input = await waitFor(() => $('publish-file-input') as HTMLInputElement);
+    Object.defineProperty(input, 'files', { value: [new File([new Uint8Array(8)], 'film.mp4')], configurable: true });
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+    await waitFor(() => $('publish-form'));
+    $('publish-form').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+    await waitFor(() => $('publish-done'));
+    await tick(20);
+    expect(b.mediaUrl).not.toHaveBeenCalled();
+    expect(document.body.querySelector('video')).toBeNull();
+  });
+
   it('says when nothing is published', async () => {
     const b = new FakeBackend();
     await mount(b, '#/library');
     await waitFor(() => $('library-empty'));
+  });
+});
+
+describe('Peers: following and mirrors', () => {
+  it('follows a peer, then mirrors it', async () => {
+    const b = new FakeBackend();
+    b.listPeers.mockResolvedValue([peerInfo(ADA_ID, 'Ada'), peerInfo(BOB_ID, 'Bob')]);
+    await mount(b, '#/peers');
+    await waitFor(() => expect($$('peer-row')).toHaveLength(2));
+    const ada = () => $$('peer-row').find((r) => r.dataset.peerId === ADA_ID)!;
+    const button = await waitFor(() => {
+      const el = $('peer-follow', ada()) as HTMLButtonElement;
+      expect(el.disabled).toBe(false);
+      return el;
+    });
+    expect(button.textContent).toBe('Follow');
+    expect(button.getAttribute('aria-pressed')).toBe('false');
+    expect(ada().querySelector('[data-testid="peer-mirror"]')).toBeNull();
+    expect(root.querySelector('[data-testid="following-card"]')).toBeNull();
+
+    click(button);
+    await waitFor(() => expect($('peer-follow', ada()).textContent).toBe('Following'));
+    expect(b.follow).toHaveBeenCalledWith(ADA_ID);
+    expect($('peer-follow', ada()).getAttribute('aria-pressed')).toBe('true');
+    expect(ada().textContent).toMatch('Keep copies of everything they publish, within your mirror quota');
+    const mirror = $('peer-mirror', ada()) as HTMLInputElement;
+    expect(mirror.type).toBe('checkbox');
+    expect(mirror.checked).toBe(false);
+    expect($$('follow-row').map((r) => r.dataset.peerId)).toEqual([ADA_ID]);
+
+    mirror.click();
+    await waitFor(() => expect(b.setMirror).toHaveBeenCalledWith(ADA_ID, true));
+    await waitFor(() => expect(($('peer-mirror', ada()) as HTMLInputElement).checked).toBe(true));
+    expect($('peer-mirrored', ada()).textContent).toBe('nothing mirrored yet');
+
+    // the node reports what it mirrors
+    b.emit({ type: 'follows_changed', follows: [follow({ peer_id: ADA_ID, mirror: true, mirrored_items: 3, mirrored_bytes: 1_500_000_000 })] });
+    await waitFor(() => expect($('peer-mirrored', ada()).textContent).toBe('3 items · 1.5 GB mirrored'));
+    expect($('follow-mirrored').textContent).toBe('3 items · 1.5 GB mirrored');
+    // Bob stays unfollowed
+    const bob = $$('peer-row').find((r) => r.dataset.peerId === BOB_ID)!;
+    expect($('peer-follow', bob).textContent).toBe('Follow');
+  });
+
+  it('lists followed peers even when they are not around, and unfollows', async () => {
+    const b = new FakeBackend();
+    b.follows = [
+      follow({ peer_id: CAROL_ID, name: '<b>Carol</b>', online: false, mirror: true, mirrored_items: 1, mirrored_bytes: 2_000_000 }),
+    ];
+    await mount(b, '#/peers');
+    const row = await waitFor(() => $('follow-row'));
+    expect(row.dataset.peerId).toBe(CAROL_ID);
+    expect(row.textContent).toMatch('<b>Carol</b>');
+    expect(row.querySelector('b')).toBeNull();
+    expect(row.textContent).toMatch('offline');
+    expect(($('follow-mirror', row) as HTMLInputElement).checked).toBe(true);
+    expect($('follow-mirrored', row).textContent).toBe('1 item · 2 MB mirrored');
+    expect($('follow-toggle', row).getAttribute('title')).toMatch(/deletes the 1 mirrored copy/);
+    click($('follow-toggle', row));
+    await waitFor(() => expect(root.querySelector('[data-testid="following-card"]')).toBeNull());
+    expect(b.unfollow).toHaveBeenCalledWith(CAROL_ID);
+  });
+
+  it('keeps follows from the event stream, not from the peer list', async () => {
+    const b = new FakeBackend();
+    b.listPeers.mockResolvedValue([peerInfo(ADA_ID, 'Ada')]);
+    await mount(b, '#/peers');
+    await waitFor(() => expect(($('peer-follow') as HTMLButtonElement).disabled).toBe(false));
+    b.emit({ type: 'follows_changed', follows: [follow({ peer_id: ADA_ID })] });
+    await waitFor(() => expect($('peer-follow').textContent).toBe('Following'));
+    b.emit({ type: 'follows_changed', follows: [] });
+    await waitFor(() => expect($('peer-follow').textContent).toBe('Follow'));
+    expect(b.follow).not.toHaveBeenCalled();
+  });
+});
+
+describe('Settings: mirror quota', () => {
+  it('shows the space mirrors use and saves a new quota in GB', async () => {
+    const b = new FakeBackend();
+    b.settingsNow = settings({ mirror_quota_bytes: 20_000_000_000, mirror_used_bytes: 1_500_000_000 });
+    await mount(b, '#/settings');
+    const input = await waitFor(() => {
+      const el = $('mirror-quota') as HTMLInputElement;
+      expect(el.value).toBe('20');
+      return el;
+    });
+    expect($('mirror-used').textContent).toBe('used 1.5 GB of 20 GB');
+    expect(($('mirror-quota-save') as HTMLButtonElement).disabled).toBe(true);
+    await type(input, '2.5');
+    expect(($('mirror-quota-save') as HTMLButtonElement).disabled).toBe(false);
+    $('mirror-card').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+    await waitFor(() => $('mirror-quota-saved'));
+    expect(b.setMirrorQuota).toHaveBeenCalledWith(2_500_000_000);
+    expect($('mirror-used').textContent).toBe('used 1.5 GB of 2.5 GB');
+    expect(($('mirror-quota') as HTMLInputElement).value).toBe('2.5');
+  });
+
+  it('refuses a quota that is not a number of GB', async () => {
+    const b = new FakeBackend();
+    await mount(b, '#/settings');
+    const input = await waitFor(() => {
+      const el = $('mirror-quota') as HTMLInputElement;
+      expect(el.disabled).toBe(false);
+      return el;
+    });
+    await type(input, '-3');
+    $('mirror-card').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+    await waitFor(() => expect($('mirror-quota-error').textContent).toMatch(/in gigabytes/));
+    expect(b.setMirrorQuota).not.toHaveBeenCalled();
+  });
+
+  it('asks again how much space mirrors use when mirrors change', async () => {
+    const b = new FakeBackend();
+    await mount(b, '#/settings');
+    await waitFor(() => $('mirror-used'));
+    b.settingsNow = settings({ mirror_used_bytes: 3_000_000_000 });
+    b.emit({ type: 'follows_changed', follows: [] });
+    await waitFor(() => expect($('mirror-used').textContent).toBe('used 3 GB of 20 GB'), 3000);
   });
 });

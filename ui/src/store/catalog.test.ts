@@ -11,6 +11,7 @@ import {
   downloadsReducer,
   initialDownloads,
   isUnfiltered,
+  playableFile,
   queryFromParams,
   queryKey,
   queryToParams,
@@ -226,5 +227,17 @@ describe('library events', () => {
     expect(touchesLibrary(ev({ type: 'resource_removed', content_id: 'x' }), SELF_ID)).toBe(true);
     expect(touchesLibrary(ev({ type: 'catalog_changed' }), null)).toBe(true);
     expect(touchesLibrary(ev({ type: 'peer_offline', peer_id: 'x' }), SELF_ID)).toBe(false);
+  });
+});
+
+describe('playableFile', () => {
+  const files = (...paths: string[]) => paths.map((path) => ({ path, size: 1 }));
+  it('plays the first file unless another looks like the kind', () => {
+    expect(playableFile({ kind: 'video', files: files('film.mp4') })).toBeUndefined();
+    expect(playableFile({ kind: 'video', files: files('film.mkv', 'film.srt') })).toBeUndefined();
+    expect(playableFile({ kind: 'video', files: files('README.txt', 'subs/en.srt', 'Film.MKV') })).toBe(2);
+    expect(playableFile({ kind: 'audio', files: files('cover.jpg', 'track.flac') })).toBe(1);
+    expect(playableFile({ kind: 'video', files: files('notes.txt', 'data.csv') })).toBeUndefined();
+    expect(playableFile({ kind: 'video', files: [] })).toBeUndefined();
   });
 });
