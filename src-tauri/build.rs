@@ -55,6 +55,7 @@ const COMMANDS: &[&str] = &[
     "set_mirror",
     "set_mirror_quota",
     "set_preview",
+    "media_server",
 ];
 
 fn main() {

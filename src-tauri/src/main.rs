@@ -232,12 +232,46 @@ fn events_since(backend: State<'_, Backend>, since: u64) -> Result<Vec<Event>, A
     Ok(backend.api()?.events_since(since))
 }
 
+/// Where the loopback HTTP server this shell runs (for the CLI) listens, and its token.
+#[derive(Clone, serde::Serialize)]
+struct MediaServer {
+    url: String,
+    token: String,
+}
+
+/// The loopback server's address, once it is bound.
+struct MediaServerState(tokio::sync::watch::Receiver<Option<MediaServer>>);
+
+/// The loopback HTTP server, for the player: WebKitGTK's GStreamer media backend cannot load
+/// media from a custom URI scheme (WebKit bug 146351), so on Linux the `<video>` element
+/// reads the same `/media` byte ranges over HTTP, with the token in the query.
+#[tauri::command]
+async fn media_server(state: State<'_, MediaServerState>) -> Result<MediaServer, ApiError> {
+    let mut rx = state.0.clone();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        rx.wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|v| v.clone())
+    })
+    .await;
+    ready.ok().flatten().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the local media server did not start (see the log)",
+        )
+    })
+}
+
 /// What must be stopped on quit.
 struct Running {
     node: std::sync::Mutex<Option<Node>>,
 }
 
-fn start_node(app: &tauri::AppHandle) -> Result<(Api, Node), ApiError> {
+fn start_node(
+    app: &tauri::AppHandle,
+    media_tx: tokio::sync::watch::Sender<Option<MediaServer>>,
+) -> Result<(Api, Node), ApiError> {
     let unavailable = |e: &dyn std::fmt::Display| {
         ApiError::new(
             ErrorCode::Unavailable,
@@ -264,6 +298,10 @@ fn start_node(app: &tauri::AppHandle) -> Result<(Api, Node), ApiError> {
             return;
         };
         let token = http::random_token();
+        media_tx.send_replace(Some(MediaServer {
+            url: format!("http://{local}"),
+            token: token.clone(),
+        }));
         let file = ApiFile {
             url: format!("http://{local}"),
             token: token.clone(),
@@ -309,7 +347,9 @@ fn main() {
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let handle = app.handle().clone();
-            let (api, node) = match start_node(&handle) {
+            let (media_tx, media_rx) = tokio::sync::watch::channel(None);
+            app.manage(MediaServerState(media_rx));
+            let (api, node) = match start_node(&handle, media_tx) {
                 Ok((api, node)) => (Ok(api), Some(node)),
                 Err(e) => {
                     tracing::error!("{e}");
@@ -413,6 +453,7 @@ fn main() {
             set_mirror,
             set_mirror_quota,
             set_preview,
+            media_server,
         ])
         .register_asynchronous_uri_scheme_protocol("hearth", |ctx, request, responder| {
             let api = ctx

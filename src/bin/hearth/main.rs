@@ -675,12 +675,18 @@ fn print<T: serde::Serialize>(
     value: &T,
     human: impl FnOnce() -> String,
 ) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+    let text = if json {
+        serde_json::to_string_pretty(value)? + "\n"
     } else {
-        print!("{}", human());
+        human()
+    };
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // The reader went away (`hearth search | head`): nothing more to say.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
 }
 
 /// Where the built UI is: the flag, next to an installed binary, or the checkout's ui/dist.

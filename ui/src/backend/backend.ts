@@ -102,7 +102,7 @@ export interface Backend {
    * multi-file resource, else its first), with byte ranges. The node starts downloading the
    * resource itself when it is not on its disk yet, fetching what is played first.
    */
-  mediaUrl(contentId: string, file?: number): string;
+  mediaUrl(contentId: string, file?: number): Promise<string>;
   /** Where an `<img>` loads a resource's thumbnail, named by its hash (cacheable forever). */
   thumbnailUrl(contentId: string, hash: string): string;
   /** Gives one of my resources a preview image (and play length) taken in the page. */

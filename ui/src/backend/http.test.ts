@@ -252,18 +252,18 @@ describe('HttpBackend media, follows and mirrors', () => {
     await expect(backend.follow(PEER)).rejects.toMatchObject({ code: 'bad_request', message: 'that is you' });
   });
 
-  it('builds media and thumbnail addresses with the token in the query (no fetch)', () => {
+  it('builds media and thumbnail addresses with the token in the query (no fetch)', async () => {
     const { backend, calls } = backendWith(() => jsonResponse(200, null));
-    expect(backend.mediaUrl(ID)).toBe(`${BASE}/media/${ID}?token=tok-123`);
-    expect(backend.mediaUrl(ID, 0)).toBe(`${BASE}/media/${ID}?token=tok-123`);
-    expect(backend.mediaUrl(ID, 2)).toBe(`${BASE}/media/${ID}/2?token=tok-123`);
+    await expect(backend.mediaUrl(ID)).resolves.toBe(`${BASE}/media/${ID}?token=tok-123`);
+    await expect(backend.mediaUrl(ID, 0)).resolves.toBe(`${BASE}/media/${ID}?token=tok-123`);
+    await expect(backend.mediaUrl(ID, 2)).resolves.toBe(`${BASE}/media/${ID}/2?token=tok-123`);
     expect(backend.thumbnailUrl(ID, HASH)).toBe(`${BASE}/thumbs/${ID}/${HASH}?token=tok-123`);
     expect(calls).toHaveLength(0);
   });
 
-  it('escapes what goes into media addresses', () => {
+  it('escapes what goes into media addresses', async () => {
     const backend = new HttpBackend({ baseUrl: BASE, token: 'a b&c', fetch: vi.fn() });
-    expect(backend.mediaUrl('../x')).toBe(`${BASE}/media/..%2Fx?token=a%20b%26c`);
+    await expect(backend.mediaUrl('../x')).resolves.toBe(`${BASE}/media/..%2Fx?token=a%20b%26c`);
     expect(backend.thumbnailUrl(ID, 'h/../y')).toBe(`${BASE}/thumbs/${ID}/h%2F..%2Fy?token=a%20b%26c`);
   });
 });

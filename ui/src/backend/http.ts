@@ -301,9 +301,8 @@ export class HttpBackend implements Backend {
 
   // Media and thumbnails are loaded by <video> and <img>, which cannot send headers: the
   // token goes in the query string.
-  mediaUrl(contentId: string, file?: number): string {
-    const n = file !== undefined && file > 0 ? `/${Math.floor(file)}` : '';
-    return `${this.base}/media/${encodeURIComponent(contentId)}${n}?token=${encodeURIComponent(this.token)}`;
+  mediaUrl(contentId: string, file?: number): Promise<string> {
+    return Promise.resolve(mediaPath(this.base, contentId, file, this.token));
   }
   thumbnailUrl(contentId: string, hash: string): string {
     return `${this.base}/thumbs/${encodeURIComponent(contentId)}/${encodeURIComponent(hash)}?token=${encodeURIComponent(this.token)}`;
@@ -512,4 +511,10 @@ export class HttpBackend implements Backend {
       }
     };
   }
+}
+
+/** `<base>/media/<id>[/<file>]?token=…`: the node's byte-range route for players. */
+export function mediaPath(base: string, contentId: string, file: number | undefined, token: string): string {
+  const n = file !== undefined && file > 0 ? `/${Math.floor(file)}` : '';
+  return `${base}/media/${encodeURIComponent(contentId)}${n}?token=${encodeURIComponent(token)}`;
 }

@@ -346,12 +346,24 @@ describe('TauriBackend media, follows and mirrors', () => {
     await expect(b.unfollow(PEER)).resolves.toEqual([]);
   });
 
-  it('addresses media and thumbnails under the hearth scheme, without IPC', () => {
-    const { calls, srcs, backend: b } = recorder();
+  it('plays media from the shell\'s loopback server, asked once, with its token', async () => {
+    const { calls, backend: b } = recorder((cmd) =>
+      cmd === 'media_server' ? { url: 'http://127.0.0.1:4711', token: 't k' } : null,
+    );
+    await expect(b.mediaUrl(ID)).resolves.toBe(`http://127.0.0.1:4711/media/${ID}?token=t%20k`);
+    await expect(b.mediaUrl(ID, 3)).resolves.toBe(`http://127.0.0.1:4711/media/${ID}/3?token=t%20k`);
+    expect(calls.map((c) => c[0])).toEqual(['media_server']);
+  });
+
+  it('falls back to the hearth scheme for media, and takes thumbnails from it without IPC', async () => {
+    const { calls, srcs, backend: b } = recorder((cmd) => {
+      if (cmd === 'media_server') throw { code: 'unavailable', message: 'not started' };
+      return null;
+    });
     expect(MEDIA_SCHEME).toBe('hearth');
-    expect(b.mediaUrl(ID)).toBe(`hearth://localhost/media%2F${ID}`);
-    expect(b.mediaUrl(ID, 0)).toBe(`hearth://localhost/media%2F${ID}`);
-    expect(b.mediaUrl(ID, 3)).toBe(`hearth://localhost/media%2F${ID}%2F3`);
+    await expect(b.mediaUrl(ID)).resolves.toBe(`hearth://localhost/media%2F${ID}`);
+    await expect(b.mediaUrl(ID, 0)).resolves.toBe(`hearth://localhost/media%2F${ID}`);
+    await expect(b.mediaUrl(ID, 3)).resolves.toBe(`hearth://localhost/media%2F${ID}%2F3`);
     expect(b.thumbnailUrl(ID, HASH)).toBe(`hearth://localhost/thumbs%2F${ID}%2F${HASH}`);
     expect(srcs).toEqual([
       [`media/${ID}`, 'hearth'],
@@ -359,7 +371,8 @@ describe('TauriBackend media, follows and mirrors', () => {
       [`media/${ID}/3`, 'hearth'],
       [`thumbs/${ID}/${HASH}`, 'hearth'],
     ]);
-    expect(calls).toHaveLength(0);
+    // Asked again after a failure (the server may have started since); never for thumbnails.
+    expect(calls.map((c) => c[0])).toEqual(['media_server', 'media_server', 'media_server']);
   });
 
   it('turns a refused command into an ApiError', async () => {

@@ -52,7 +52,7 @@ import type {
   UploadMeta,
   UploadProgressHandler,
 } from './backend';
-import { backoffDelay } from './http';
+import { backoffDelay, mediaPath } from './http';
 import { toApiError } from './errors';
 
 /** Name of the Tauri event that carries each `Event` of the node. */
@@ -110,6 +110,8 @@ export class TauriBackend implements Backend {
   private readonly clearTimer: (handle: unknown) => void;
   /** Id of the last event delivered; catching up asks for the events after it. */
   lastEventId = 0;
+  /** The shell's loopback media server, asked once. */
+  private mediaServer: Promise<{ url: string; token: string } | null> | undefined;
 
   constructor(opts: TauriBackendOptions = {}) {
     this.invokeFn = opts.invoke ?? tauriInvoke;
@@ -233,9 +235,18 @@ export class TauriBackend implements Backend {
     return this.call('open_file', { contentId });
   }
 
-  // The desktop shell serves media and thumbnails under its own URI scheme (it percent-decodes
-  // the path), so <video> and <img> load them without IPC.
-  mediaUrl(contentId: string, file?: number): string {
+  // Thumbnails come from the desktop shell's own URI scheme (it percent-decodes the path).
+  // Media comes from the shell's loopback HTTP server: WebKitGTK's media backend cannot read
+  // a custom scheme (WebKit bug 146351). The custom scheme serves the same byte ranges and is
+  // the fallback when that server is not running.
+  async mediaUrl(contentId: string, file?: number): Promise<string> {
+    this.mediaServer ??= this.call<{ url: string; token: string }>('media_server').catch((e: unknown) => {
+      console.warn('no local media server; using the hearth: scheme', e);
+      this.mediaServer = undefined;
+      return null;
+    });
+    const server = await this.mediaServer;
+    if (server) return mediaPath(server.url, contentId, file, server.token);
     const n = file !== undefined && file > 0 ? `/${Math.floor(file)}` : '';
     return this.fileSrcFn(`media/${contentId}${n}`, MEDIA_SCHEME);
   }

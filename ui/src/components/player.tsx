@@ -76,12 +76,20 @@ export function MediaPlayer({ resource: r, onStarted }: { resource: Resource; on
     [],
   );
 
-  const play = () => {
+  const play = async () => {
     const el = media.current;
     if (!el) return;
-    el.src = backend.mediaUrl(r.content_id, playableFile(r));
     setPhase('started');
     setBuffering(true);
+    try {
+      el.src = await backend.mediaUrl(r.content_id, playableFile(r));
+    } catch (e) {
+      console.warn('no address to play from', e);
+      setBuffering(false);
+      setErrorCode(MEDIA_ERR_NETWORK);
+      setPhase('error');
+      return;
+    }
     let started: Promise<void> | undefined;
     try {
       started = el.play();

@@ -341,6 +341,8 @@ describe('Resource page', () => {
     await mount(b, `#/resource/${r.content_id}`);
     click(await waitFor(() => $('play')));
     const video = $('player');
+    // The address is asked of the backend first; an error can only follow it.
+    await waitFor(() => expect(video.getAttribute('src')).toBeTruthy());
     Object.defineProperty(video, 'error', { value: { code: 3 }, configurable: true });
     video.dispatchEvent(new Event('error'));
     click(await waitFor(() => $('open-system-player')));

@@ -298,7 +298,7 @@ export class FakeBackend implements Backend {
   listDownloads = vi.fn(async (): Promise<Download[]> => []);
   openFolder = vi.fn(async () => '/home/me/Downloads');
   openFile = vi.fn(async (_contentId: string) => '/home/me/Downloads/lecture.mkv');
-  mediaUrl = vi.fn((contentId: string, file?: number) => `/media/${contentId}${file ? `/${file}` : ''}?token=t`);
+  mediaUrl = vi.fn(async (contentId: string, file?: number) => `/media/${contentId}${file ? `/${file}` : ''}?token=t`);
   thumbnailUrl = vi.fn((contentId: string, hash: string) => `/thumbs/${contentId}/${hash}?token=t`);
   setPreview = vi.fn(async (req: PreviewRequest) =>
     resource({ content_id: req.content_id, kind: 'video', author: SELF_ID, local: 'published', thumbnail_hash: 'ab'.repeat(32), duration_ms: req.duration_ms }),

@@ -212,7 +212,7 @@ export function addVideoPreview(
   env?: PreviewEnv,
 ): Promise<Resource> {
   const run = async () => {
-    const p = await capturePreview(backend.mediaUrl(r.content_id, playableFile(r)), env);
+    const p = await capturePreview(await backend.mediaUrl(r.content_id, playableFile(r)), env);
     return backend.setPreview({ content_id: r.content_id, thumbnail: p.thumbnail, duration_ms: p.durationMs });
   };
   const next = queue.then(run, run);
