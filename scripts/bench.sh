@@ -14,3 +14,5 @@ stock_target="$(realpath -m "${CARGO_TARGET_DIR:-target}")/rqbit-stock"
 cargo build --release --quiet --manifest-path benches/rqbit-stock/Cargo.toml --target-dir "$stock_target"
 HEARTH_BENCH_RQBIT_STOCK="$stock_target/release/rqbit-stock" \
   cargo bench --bench transfer 2>/dev/null | tee bench-results/transfer.md
+# Video playback in Chromium (benches/video.mjs): the release node (built by the benches above) serving the built UI.
+{ [ -f ui/dist/index.html ] || (cd ui && npm run build >&2); } && HEARTH_BIN="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/hearth" node benches/video.mjs | tee bench-results/video.md

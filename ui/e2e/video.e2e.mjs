@@ -34,9 +34,9 @@ after(async () => {
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
-test('a video plays while it downloads from a peer, seeks, and an unplayable one offers the system player', { timeout: 110_000 }, async () => {
+test('a video plays while it downloads from a peer, seeks, and an unplayable one offers the system player', { timeout: 110_000 }, async (t) => {
   try {
-    await videoScenario();
+    await videoScenario(t);
   } catch (e) {
     dumpLogs();
     throw e;
@@ -92,9 +92,7 @@ function moovOffset(buf) {
   return -1;
 }
 
-/** A screenshot once transitions have settled. */
 async function shot(page, name) {
-  await page.waitForTimeout(400);
   await page.screenshot({ path: join(SHOTS, name), fullPage: true });
 }
 
@@ -119,7 +117,7 @@ function playerState(page) {
   }));
 }
 
-async function videoScenario() {
+async function videoScenario(t) {
   // ---- Media, made here (no binary fixtures) ---------------------------------------------
   const media = tempDir('hearth-e2e-video-');
   const videoPath = join(media, 'testsrc-index-at-end.mp4');
@@ -129,7 +127,8 @@ async function videoScenario() {
   assert.ok(moov > video.length / 2, `the index is at the end of the file (moov at ${moov} of ${video.length})`);
   // Random bytes under a video's name: published as a video, but nothing can decode it.
   const junkPath = join(media, 'x.mp4');
-  writeFileSync(junkPath, randomBytes(1024 * 1024 + 4321));
+  const junkBytes = randomBytes(1024 * 1024 + 4321);
+  writeFileSync(junkPath, junkBytes);
 
   // ---- Nodes: A publishes, uploads capped; B sees A online --------------------------------
   const dataA = tempDir('hearth-e2e-videoA-');
@@ -173,6 +172,7 @@ async function videoScenario() {
   await page.goto(`${b.url}/#/resource/${id}?token=${b.token}`);
   await page.getByTestId('page-resource').waitFor();
   await page.getByTestId('play').click({ timeout: 15_000 });
+  const clickedAt = Date.now();
   const player = page.getByTestId('player');
   await player.waitFor({ timeout: 10_000 }).catch(shootOnFailure(page, 'video'));
 
@@ -195,8 +195,13 @@ async function videoScenario() {
     `the video played ${atPlay.currentTime.toFixed(1)} s while B's download was at ${atPlay.progress}`,
   );
   assert.ok(Math.abs(atPlay.duration - VIDEO_SECS) < 1.5, `duration ${atPlay.duration}`);
+  t.diagnostic(
+    `played ${atPlay.currentTime.toFixed(1)} s ${((Date.now() - clickedAt) / 1000).toFixed(1)} s after the click, ` +
+      `B's download at ${(atPlay.progress * 100).toFixed(0)}%`,
+  );
 
   // ---- Seek to 90%: playback goes on from there -----------------------------------------
+  const seekedAt = Date.now();
   const target = await player.evaluate((v) => {
     const t = 0.9 * v.duration;
     v.currentTime = t;
@@ -214,6 +219,7 @@ async function videoScenario() {
     },
     200,
   ).catch(shootOnFailure(page, 'video'));
+  t.diagnostic(`seek to ${target.toFixed(1)} s: 1 s past it ${((Date.now() - seekedAt) / 1000).toFixed(1)} s later`);
   await shot(page, 'video.png');
 
   // ---- B's media route, asked directly ---------------------------------------------------
@@ -237,13 +243,23 @@ async function videoScenario() {
   assert.ok(readFileSync(onDisk).equals(video), 'the downloaded video matches the published one');
 
   // ---- An unplayable .mp4: the error, and the way to the system player -------------------
+  // First a range of it before B has any of it: served from A as the pieces arrive.
+  assert.equal(await downloadOf(junk.content_id), undefined, 'B has none of the junk file yet');
+  const junkHead = await fetch(`${b.url}/media/${junk.content_id}?token=${b.token}`, {
+    headers: { Range: 'bytes=100-199' },
+  });
+  assert.equal(junkHead.status, 206);
+  assert.equal(junkHead.headers.get('content-range'), `bytes 100-199/${junkBytes.length}`);
+  assert.ok(Buffer.from(await junkHead.arrayBuffer()).equals(junkBytes.subarray(100, 200)), 'the range matches');
+
   const pageJunk = await browser.context.newPage();
   watch(pageJunk, 'B junk', problems);
   await pageJunk.goto(`${b.url}/#/resource/${junk.content_id}?token=${b.token}`);
   await pageJunk.getByTestId('page-resource').waitFor();
   await pageJunk.getByTestId('play').click({ timeout: 15_000 });
-  await pageJunk.getByTestId('player-error').waitFor({ timeout: 30_000 }).catch(shootOnFailure(pageJunk, 'video-error'));
-  await pageJunk.getByTestId('open-system-player').waitFor({ timeout: 5_000 }).catch(shootOnFailure(pageJunk, 'video-error'));
+  const junkFailed = shootOnFailure(pageJunk, 'video-error');
+  await pageJunk.getByTestId('player-error').waitFor({ timeout: 30_000 }).catch(junkFailed);
+  await pageJunk.getByTestId('open-system-player').waitFor({ timeout: 5_000 }).catch(junkFailed);
   assert.ok(await pageJunk.getByTestId('open-system-player').isEnabled(), 'the system player button is on');
   await shot(pageJunk, 'video-error.png');
 
