@@ -462,20 +462,33 @@ impl Sharing {
 
     /// Changes the description of one of my resources (a new `publish` entry).
     pub async fn update(&self, req: UpdateResourceRequest) -> Result<Resource, SharingError> {
+        self.redescribe(&req.content_id, |body| {
+            body.title = req.title.trim().to_owned();
+            body.description = req.description.trim().to_owned();
+            body.kind = req.kind;
+            body.tags = clean_tags(req.tags);
+        })
+        .await
+    }
+
+    /// Describes one of my resources again: its record as `change` leaves it, in a new
+    /// `publish` entry.
+    async fn redescribe(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut ResourceBody),
+    ) -> Result<Resource, SharingError> {
         let i = &self.inner;
         let _guard = i.publishing.lock().await;
         let stored = i
             .catalog
-            .get(&req.content_id)?
-            .ok_or_else(|| SharingError::NotFound(format!("no resource {}", req.content_id)))?;
+            .get(id)?
+            .ok_or_else(|| SharingError::NotFound(format!("no resource {id}")))?;
         if stored.author != i.catalog.local_peer().to_string() {
-            return Err(CatalogError::NotMine(req.content_id).into());
+            return Err(CatalogError::NotMine(id.to_owned()).into());
         }
         let mut body = stored.body;
-        body.title = req.title.trim().to_owned();
-        body.description = req.description.trim().to_owned();
-        body.kind = req.kind;
-        body.tags = clean_tags(req.tags);
+        change(&mut body);
         i.catalog
             .append_local(Body::Publish { resource: body })
             .await
@@ -483,7 +496,7 @@ impl Sharing {
                 CatalogError::Feed(f) => SharingError::BadRequest(f.to_string()),
                 e => e.into(),
             })?;
-        Ok(i.catalog.resource(&req.content_id)?)
+        Ok(i.catalog.resource(id)?)
     }
 
     /// Makes a video's thumbnail and duration (an audio file's duration) with ffmpeg in the
@@ -545,30 +558,15 @@ impl Sharing {
         thumb: Option<Vec<u8>>,
         duration_ms: Option<u64>,
     ) -> Result<Resource, SharingError> {
-        let i = &self.inner;
-        let _guard = i.publishing.lock().await;
-        let stored = i
-            .catalog
-            .get(id)?
-            .ok_or_else(|| SharingError::NotFound(format!("no resource {id}")))?;
-        if stored.author != i.catalog.local_peer().to_string() {
-            return Err(CatalogError::NotMine(id.to_owned()).into());
-        }
-        let mut body = stored.body;
-        if let Some(t) = thumb {
-            body.thumbnail = Some(base64::engine::general_purpose::STANDARD.encode(t));
-        }
-        if duration_ms.is_some() {
-            body.duration_ms = duration_ms;
-        }
-        i.catalog
-            .append_local(Body::Publish { resource: body })
-            .await
-            .map_err(|e| match e {
-                CatalogError::Feed(f) => SharingError::BadRequest(f.to_string()),
-                e => e.into(),
-            })?;
-        Ok(i.catalog.resource(id)?)
+        self.redescribe(id, |body| {
+            if let Some(t) = thumb {
+                body.thumbnail = Some(base64::engine::general_purpose::STANDARD.encode(t));
+            }
+            if duration_ms.is_some() {
+                body.duration_ms = duration_ms;
+            }
+        })
+        .await
     }
 
     // ----- shared folders -----
