@@ -242,6 +242,34 @@ async function videoScenario(t) {
   const onDisk = statSync(d.path).isDirectory() ? join(d.path, 'testsrc-index-at-end.mp4') : d.path;
   assert.ok(readFileSync(onDisk).equals(video), 'the downloaded video matches the published one');
 
+  // ---- WebM plays too --------------------------------------------------------------------
+  const webmPath = join(media, 'testsrc.webm');
+  ffmpeg([
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', '6',
+    '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k',
+    webmPath,
+  ]);
+  const webm = await api(a, '/api/resources/publish', { method: 'POST', body: { path: webmPath } });
+  assert.equal(webm.mime, 'video/webm');
+  await eventually(30_000, async () => {
+    assert.ok((await api(b, `/api/resources/${webm.content_id}`)).available, 'the WebM is not available at B yet');
+  });
+  const pageWebm = await browser.context.newPage();
+  watch(pageWebm, 'B webm', problems);
+  await pageWebm.goto(`${b.url}/#/resource/${webm.content_id}?token=${b.token}`);
+  await pageWebm.getByTestId('page-resource').waitFor();
+  await pageWebm.getByTestId('play').click({ timeout: 15_000 });
+  await eventually(
+    30_000,
+    async () => {
+      const s = await playerState(pageWebm);
+      assert.equal(s.error, null, 'the player reports an error for the WebM');
+      assert.ok(s.currentTime > 1, `WebM currentTime is ${s.currentTime}`);
+    },
+    200,
+  ).catch(shootOnFailure(pageWebm, 'video-webm'));
+  await pageWebm.close();
+
   // ---- An unplayable .mp4: the error, and the way to the system player -------------------
   // First a range of it before B has any of it: served from A as the pieces arrive.
   assert.equal(await downloadOf(junk.content_id), undefined, 'B has none of the junk file yet');

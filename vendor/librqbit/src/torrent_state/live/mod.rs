@@ -1037,6 +1037,8 @@ fn monotonic_ms() -> u64 {
 struct PeerFlowControl {
     i_am_choked: bool,
     request_window: usize,
+    // hearth: the peer's measured download rate, which paces the window (see paced_window).
+    rate: PeerRate,
 }
 
 impl PeerFlowControl {
@@ -1044,8 +1046,72 @@ impl PeerFlowControl {
         Self {
             i_am_choked: true,
             request_window: max_request_window,
+            rate: PeerRate::default(),
         }
     }
+}
+
+// hearth: requests in flight to one peer are kept to about this much of its measured rate.
+// A stream that seeks waits behind what is in flight before its pieces are asked for: with
+// the fixed window of 128 chunks (2 MiB), a seek behind a 400 KB/s peer waited 6 s.
+const PACED_QUEUE_SECS: f64 = 0.5;
+// hearth: never fewer chunks in flight than this (one 256 KiB piece, and enough for
+// 2.5 MB/s at 100 ms of round trip while the rate is still being measured).
+const MIN_PACED_WINDOW: usize = 16;
+const RATE_SAMPLE: Duration = Duration::from_millis(250);
+// hearth: the first rate sample comes sooner, so a fast peer gets its whole window at once.
+const FIRST_RATE_SAMPLE: Duration = Duration::from_millis(50);
+
+// hearth: a peer's download rate, sampled from its fetched-bytes counter.
+#[derive(Default)]
+struct PeerRate {
+    last: Option<(Instant, u64)>,
+    bytes_per_sec: Option<f64>,
+}
+
+impl PeerRate {
+    fn sample(&mut self, now: Instant, fetched: u64) {
+        let Some((at, bytes)) = self.last else {
+            self.last = Some((now, fetched));
+            return;
+        };
+        let elapsed = now.saturating_duration_since(at);
+        let every = if self.bytes_per_sec.is_some() {
+            RATE_SAMPLE
+        } else {
+            FIRST_RATE_SAMPLE
+        };
+        if elapsed < every {
+            return;
+        }
+        let rate = fetched.saturating_sub(bytes) as f64 / elapsed.as_secs_f64();
+        // Half the weight to the newest sample: follows a change within a second or so.
+        self.bytes_per_sec = Some(match self.bytes_per_sec {
+            Some(old) => (old + rate) / 2.0,
+            None => rate,
+        });
+        self.last = Some((now, fetched));
+    }
+}
+
+// hearth: the request window for a peer whose measured rate is `bytes_per_sec`: about
+// PACED_QUEUE_SECS of its data, at least MIN_PACED_WINDOW chunks, at most `max`. Unmeasured
+// (the first 50 ms): twice the floor, so a slow peer is not sent 2 MiB of requests before
+// its rate is known (a player's first seek, to an index at the end, waited behind them). The
+// window stays larger than a round trip's worth whenever the round trip is under
+// PACED_QUEUE_SECS, so it never holds a faster peer back for long: each sample lets the rate
+// (and with it the window) grow.
+fn paced_window(max: usize, bytes_per_sec: Option<f64>, chunk: u32) -> usize {
+    let Some(bps) = bytes_per_sec else {
+        return (2 * MIN_PACED_WINDOW).min(max);
+    };
+    let chunks = (bps * PACED_QUEUE_SECS / f64::from(chunk.max(1))).ceil();
+    let chunks = if chunks.is_finite() && chunks < max as f64 {
+        chunks as usize
+    } else {
+        max
+    };
+    chunks.clamp(MIN_PACED_WINDOW.min(max), max)
 }
 
 // All peer state that would never be used by other actors should pe put here.
@@ -2180,8 +2246,16 @@ impl PeerHandler {
 
     fn can_send_request(&self) -> bool {
         let (i_am_choked, request_window) = {
-            let flow = self.lock_flow_control("can_send_request");
-            (flow.i_am_choked, flow.request_window)
+            let mut flow = self.lock_flow_control("can_send_request");
+            // hearth: pace the window by the peer's rate (see paced_window).
+            let fetched = self.counters.fetched_bytes.load(Ordering::Relaxed);
+            flow.rate.sample(Instant::now(), fetched);
+            let window = paced_window(
+                flow.request_window,
+                flow.rate.bytes_per_sec,
+                librqbit_core::constants::CHUNK_SIZE,
+            );
+            (flow.i_am_choked, window)
         };
 
         if i_am_choked {
@@ -2219,4 +2293,50 @@ fn format_peer_client_name(value: &ByteBuf<'_>) -> Option<String> {
     }
 
     Some(client_name)
+}
+
+// hearth: the paced request window.
+#[cfg(test)]
+mod paced_window_tests {
+    use super::*;
+
+    const CHUNK: u32 = 16384;
+
+    #[test]
+    fn unmeasured_peers_get_twice_the_floor() {
+        assert_eq!(paced_window(128, None, CHUNK), 32);
+        assert_eq!(paced_window(8, None, CHUNK), 8);
+    }
+
+    #[test]
+    fn the_window_holds_half_a_second_of_the_peers_rate() {
+        // 400 KB/s: 12.2 chunks in half a second, raised to the floor of 16.
+        assert_eq!(paced_window(128, Some(400_000.0), CHUNK), 16);
+        // 2 MB/s: 62 chunks.
+        assert_eq!(paced_window(128, Some(2_000_000.0), CHUNK), 62);
+        // Fast peers (loopback) keep the whole window; so does anything absurd.
+        assert_eq!(paced_window(128, Some(800e6), CHUNK), 128);
+        assert_eq!(paced_window(128, Some(f64::INFINITY), CHUNK), 128);
+        assert_eq!(paced_window(128, Some(f64::NAN), CHUNK), 128);
+        // An idle peer: the floor, never zero; and never above what the peer allows.
+        assert_eq!(paced_window(128, Some(0.0), CHUNK), 16);
+        assert_eq!(paced_window(8, Some(0.0), CHUNK), 8);
+    }
+
+    #[test]
+    fn the_rate_is_sampled_at_most_every_quarter_second() {
+        let t0 = Instant::now();
+        let mut r = PeerRate::default();
+        r.sample(t0, 0);
+        r.sample(t0 + Duration::from_millis(20), 1_000_000);
+        assert_eq!(r.bytes_per_sec, None);
+        // The first sample after 50 ms.
+        r.sample(t0 + Duration::from_millis(100), 200_000);
+        assert_eq!(r.bytes_per_sec, Some(2_000_000.0));
+        // Then every 250 ms, the newest weighing half.
+        r.sample(t0 + Duration::from_millis(200), 400_000);
+        assert_eq!(r.bytes_per_sec, Some(2_000_000.0));
+        r.sample(t0 + Duration::from_millis(600), 200_000);
+        assert_eq!(r.bytes_per_sec, Some(1_000_000.0));
+    }
 }
