@@ -1051,10 +1051,11 @@ impl PeerFlowControl {
     }
 }
 
-// hearth: requests in flight to one peer are kept to about this much of its measured rate.
-// A stream that seeks waits behind what is in flight before its pieces are asked for: with
-// the fixed window of 128 chunks (2 MiB), a seek behind a 400 KB/s peer waited 6 s.
-const PACED_QUEUE_SECS: f64 = 0.5;
+// hearth: requests in flight to one peer are kept to about this much of its measured rate
+// (in milliseconds). A stream that seeks waits behind what is in flight before its pieces are
+// asked for: with the fixed window of 128 chunks (2 MiB), a seek behind a 400 KB/s peer waited
+// 6 s.
+const PACED_QUEUE_MS: u64 = 500;
 // hearth: never fewer chunks in flight than this (one 256 KiB piece, and enough for
 // 2.5 MB/s at 100 ms of round trip while the rate is still being measured).
 const MIN_PACED_WINDOW: usize = 16;
@@ -1066,7 +1067,7 @@ const FIRST_RATE_SAMPLE: Duration = Duration::from_millis(50);
 #[derive(Default)]
 struct PeerRate {
     last: Option<(Instant, u64)>,
-    bytes_per_sec: Option<f64>,
+    bytes_per_sec: Option<u64>,
 }
 
 impl PeerRate {
@@ -1084,10 +1085,12 @@ impl PeerRate {
         if elapsed < every {
             return;
         }
-        let rate = fetched.saturating_sub(bytes) as f64 / elapsed.as_secs_f64();
+        let micros = elapsed.as_micros().max(1);
+        let rate = u128::from(fetched.saturating_sub(bytes)) * 1_000_000 / micros;
+        let rate = u64::try_from(rate).unwrap_or(u64::MAX);
         // Half the weight to the newest sample: follows a change within a second or so.
         self.bytes_per_sec = Some(match self.bytes_per_sec {
-            Some(old) => (old + rate) / 2.0,
+            Some(old) => old / 2 + rate / 2,
             None => rate,
         });
         self.last = Some((now, fetched));
@@ -1095,23 +1098,20 @@ impl PeerRate {
 }
 
 // hearth: the request window for a peer whose measured rate is `bytes_per_sec`: about
-// PACED_QUEUE_SECS of its data, at least MIN_PACED_WINDOW chunks, at most `max`. Unmeasured
+// PACED_QUEUE_MS of its data, at least MIN_PACED_WINDOW chunks, at most `max`. Unmeasured
 // (the first 50 ms): twice the floor, so a slow peer is not sent 2 MiB of requests before
 // its rate is known (a player's first seek, to an index at the end, waited behind them). The
 // window stays larger than a round trip's worth whenever the round trip is under
-// PACED_QUEUE_SECS, so it never holds a faster peer back for long: each sample lets the rate
+// PACED_QUEUE_MS, so it never holds a faster peer back for long: each sample lets the rate
 // (and with it the window) grow.
-fn paced_window(max: usize, bytes_per_sec: Option<f64>, chunk: u32) -> usize {
+fn paced_window(max: usize, bytes_per_sec: Option<u64>, chunk: u32) -> usize {
     let Some(bps) = bytes_per_sec else {
         return (2 * MIN_PACED_WINDOW).min(max);
     };
-    let chunks = (bps * PACED_QUEUE_SECS / f64::from(chunk.max(1))).ceil();
-    let chunks = if chunks.is_finite() && chunks < max as f64 {
-        chunks as usize
-    } else {
-        max
-    };
-    chunks.clamp(MIN_PACED_WINDOW.min(max), max)
+    let chunks = bps.saturating_mul(PACED_QUEUE_MS) / 1000 / u64::from(chunk.max(1));
+    usize::try_from(chunks)
+        .unwrap_or(usize::MAX)
+        .clamp(MIN_PACED_WINDOW.min(max), max)
 }
 
 // All peer state that would never be used by other actors should pe put here.
@@ -2310,17 +2310,16 @@ mod paced_window_tests {
 
     #[test]
     fn the_window_holds_half_a_second_of_the_peers_rate() {
-        // 400 KB/s: 12.2 chunks in half a second, raised to the floor of 16.
-        assert_eq!(paced_window(128, Some(400_000.0), CHUNK), 16);
-        // 2 MB/s: 62 chunks.
-        assert_eq!(paced_window(128, Some(2_000_000.0), CHUNK), 62);
+        // 400 KB/s: 12 chunks in half a second, raised to the floor of 16.
+        assert_eq!(paced_window(128, Some(400_000), CHUNK), 16);
+        // 2 MB/s: 61 chunks.
+        assert_eq!(paced_window(128, Some(2_000_000), CHUNK), 61);
         // Fast peers (loopback) keep the whole window; so does anything absurd.
-        assert_eq!(paced_window(128, Some(800e6), CHUNK), 128);
-        assert_eq!(paced_window(128, Some(f64::INFINITY), CHUNK), 128);
-        assert_eq!(paced_window(128, Some(f64::NAN), CHUNK), 128);
+        assert_eq!(paced_window(128, Some(800_000_000), CHUNK), 128);
+        assert_eq!(paced_window(128, Some(u64::MAX), CHUNK), 128);
         // An idle peer: the floor, never zero; and never above what the peer allows.
-        assert_eq!(paced_window(128, Some(0.0), CHUNK), 16);
-        assert_eq!(paced_window(8, Some(0.0), CHUNK), 8);
+        assert_eq!(paced_window(128, Some(0), CHUNK), 16);
+        assert_eq!(paced_window(8, Some(0), CHUNK), 8);
     }
 
     #[test]
@@ -2332,11 +2331,11 @@ mod paced_window_tests {
         assert_eq!(r.bytes_per_sec, None);
         // The first sample after 50 ms.
         r.sample(t0 + Duration::from_millis(100), 200_000);
-        assert_eq!(r.bytes_per_sec, Some(2_000_000.0));
+        assert_eq!(r.bytes_per_sec, Some(2_000_000));
         // Then every 250 ms, the newest weighing half.
         r.sample(t0 + Duration::from_millis(200), 400_000);
-        assert_eq!(r.bytes_per_sec, Some(2_000_000.0));
+        assert_eq!(r.bytes_per_sec, Some(2_000_000));
         r.sample(t0 + Duration::from_millis(600), 200_000);
-        assert_eq!(r.bytes_per_sec, Some(1_000_000.0));
+        assert_eq!(r.bytes_per_sec, Some(1_000_000));
     }
 }
