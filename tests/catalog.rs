@@ -7,20 +7,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{eventually, TestNode, FAST_PRESENCE};
+use common::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
 use hearth::api::types::{
     CatalogStats, ContentIdRequest, Download, DownloadRequest, DownloadState, Library,
     PublishRequest, Resource, SearchRequest, SearchResult,
 };
-
-fn random_file(path: &Path, size: usize, seed: u64) -> Vec<u8> {
-    use rand::{RngCore, SeedableRng};
-    let mut bytes = vec![0u8; size];
-    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, &bytes).unwrap();
-    bytes
-}
 
 async fn publish(node: &TestNode, path: &Path, title: &str) -> Resource {
     node.client
@@ -352,21 +343,6 @@ async fn shared_folders_publish_unpublish_and_never_follow_symlinks_out() {
 }
 
 /// Runs the `hearth` CLI against the node on `dir` and parses its `--json` output.
-fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("run hearth");
-    assert!(
-        out.status.success(),
-        "hearth {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json output")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_shares_searches_gets_and_unshares() {

@@ -7,22 +7,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{eventually, TestNode, FAST_PRESENCE};
+use common::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
 use hearth::api::types::{
     Download, DownloadState, ErrorCode, Follow, Holder, PublishRequest, QuotaRequest, Resource,
     SearchRequest, SearchResult,
 };
 
 const MIB: usize = 1024 * 1024;
-
-fn random_file(path: &Path, size: usize, seed: u64) -> Vec<u8> {
-    use rand::{RngCore, SeedableRng};
-    let mut bytes = vec![0u8; size];
-    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, &bytes).unwrap();
-    bytes
-}
 
 async fn publish(node: &TestNode, path: &Path) -> Resource {
     node.client
@@ -194,22 +185,6 @@ async fn ranges_stream_from_the_swarm_and_match_the_file() {
     assert_eq!(get_range(&http, &garbage, None).await.0, 400);
     let no_file = format!("{}/media/{id}/3?token={}", b.api.url, b.api.token);
     assert_eq!(get_range(&http, &no_file, None).await.0, 404);
-}
-
-fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("run hearth");
-    assert!(
-        out.status.success(),
-        "hearth {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json output")
 }
 
 async fn mirror_copies(node: &TestNode) -> Vec<Download> {

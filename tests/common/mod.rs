@@ -141,3 +141,30 @@ impl Drop for TestNode {
         self.kill();
     }
 }
+
+/// Writes `size` seeded random bytes to `path` (creating its folder) and returns them.
+pub fn random_file(path: &Path, size: usize, seed: u64) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut bytes = vec![0u8; size];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+/// Runs the `hearth` CLI with `--json` on `dir`'s node and parses what it prints.
+pub fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run hearth");
+    assert!(
+        out.status.success(),
+        "hearth {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json output")
+}
