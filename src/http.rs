@@ -347,16 +347,11 @@ async fn media_response(
 ) -> Result<Response, ApiError> {
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let m = api.media(content_id, file, range, None).await?;
-    let mut builder = Response::builder()
-        .status(m.status)
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_TYPE, &m.content_type)
-        .header(header::CONTENT_LENGTH, m.content_length())
-        .header(header::CACHE_CONTROL, "no-store");
-    if let Some(cr) = m.content_range() {
-        builder = builder.header(header::CONTENT_RANGE, cr);
-    }
-    builder
+    m.headers()
+        .into_iter()
+        .fold(Response::builder().status(m.status), |b, (k, v)| {
+            b.header(k, v)
+        })
         .body(axum::body::Body::from_stream(m.body))
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
 }
@@ -369,11 +364,7 @@ async fn thumbnail(
     Ok((
         [
             (header::CONTENT_TYPE, mime),
-            // Named by its hash: it never changes.
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            ),
+            (header::CACHE_CONTROL, crate::media::THUMBNAIL_CACHE_CONTROL),
         ],
         bytes,
     )

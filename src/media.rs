@@ -16,6 +16,9 @@ use futures::Stream;
 use tokio::io::{AsyncRead, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+/// `Cache-Control` of a thumbnail: it is asked for by its hash, so it never changes.
+pub const THUMBNAIL_CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
+
 /// Read size of the body stream.
 const CHUNK: usize = 256 * 1024;
 
@@ -125,6 +128,20 @@ pub struct Media {
 impl Media {
     pub fn content_length(&self) -> u64 {
         self.range.map_or(0, |r| r.len())
+    }
+
+    /// The response headers of this answer, the same on every transport.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("accept-ranges", "bytes".to_owned()),
+            ("content-type", self.content_type.clone()),
+            ("content-length", self.content_length().to_string()),
+            ("cache-control", "no-store".to_owned()),
+        ];
+        if let Some(cr) = self.content_range() {
+            h.push(("content-range", cr));
+        }
+        h
     }
 
     /// `Content-Range` of a 206 or 416 answer.

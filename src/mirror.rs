@@ -431,16 +431,23 @@ impl Mirror {
             .filter(|(_, r)| r.mirror)
             .map(|(p, _)| p)
             .collect();
-        let copies: HashMap<String, CopyRec> = self.inner.copies.entries()?.into_iter().collect();
-        // Copies whose record or data went away (retracted, deleted by hand) are forgotten.
+        let mut copies: HashMap<String, CopyRec> =
+            self.inner.copies.entries()?.into_iter().collect();
+        // Copies whose data or record went away (deleted by hand, retracted) are forgotten.
+        let mut forgotten = Vec::new();
         for (id, c) in &copies {
-            let retracted = self.inner.catalog.get(id)?.is_none();
+            if c.declined {
+                continue;
+            }
             let gone = self.inner.catalog.local_state(id) == LocalState::None;
-            if !c.declined && (retracted || gone) {
+            if gone || self.inner.catalog.get(id)?.is_none() {
                 self.evict(id).await?;
+                forgotten.push(id.clone());
             }
         }
-        let copies: HashMap<String, CopyRec> = self.inner.copies.entries()?.into_iter().collect();
+        for id in &forgotten {
+            copies.remove(id);
+        }
         if mirrored.is_empty() {
             return Ok(());
         }

@@ -897,7 +897,8 @@ impl Sharing {
 
     // ----- playing -----
 
-    /// Bytes of file `index` of resource `id` for a player, as the `Range` header asks. A
+    /// Bytes of file `index` of resource `id` (a checked content id) for a player, as the
+    /// `Range` header asks. A
     /// resource not on this disk starts downloading (and then seeds, like any download); a
     /// paused one resumes. Ranges not downloaded yet arrive first. With `limit`, for
     /// transports that hold a body in memory, at most that many bytes are answered (206 with
@@ -910,14 +911,8 @@ impl Sharing {
         limit: Option<u64>,
     ) -> Result<crate::media::Media, SharingError> {
         use crate::media::{content_type, parse_range, ByteRange, Media, MediaBody};
-        let id = id.trim().to_ascii_lowercase();
-        if !feed::is_hex(&id, 40) {
-            return Err(SharingError::BadRequest(format!(
-                "{id:?} is not a content id"
-            )));
-        }
-        let record = self.inner.catalog.get(&id)?;
-        match self.inner.catalog.local_state(&id) {
+        let record = self.inner.catalog.get(id)?;
+        match self.inner.catalog.local_state(id) {
             LocalState::None => {
                 if record.is_none() {
                     return Err(SharingError::NotFound(format!(
@@ -926,7 +921,7 @@ impl Sharing {
                 }
                 match self
                     .start_download(DownloadRequest {
-                        content_id: Some(id.clone()),
+                        content_id: Some(id.to_owned()),
                         ..Default::default()
                     })
                     .await
@@ -936,8 +931,8 @@ impl Sharing {
                 }
             }
             LocalState::Downloading => {
-                if self.download_rec(&id).is_ok_and(|r| r.paused) {
-                    self.resume(&id).await?;
+                if self.download_rec(id).is_ok_and(|r| r.paused) {
+                    self.resume(id).await?;
                 }
             }
             LocalState::Published | LocalState::Complete => {}
@@ -950,7 +945,7 @@ impl Sharing {
             .map_err(|_| {
                 SharingError::Unavailable("too many streams are open; try again".into())
             })?;
-        let (stream, len, path) = self.inner.transfer.stream(&id, index).await?;
+        let (stream, len, path) = self.inner.transfer.stream(id, index).await?;
         let one_file = record.as_ref().is_some_and(|r| r.body.files.len() <= 1);
         let mime = record.as_ref().map(|r| r.body.mime.as_str()).unwrap_or("");
         let content_type = content_type(mime, &path, one_file);

@@ -133,14 +133,10 @@ async fn protocol(
                     .get(header::RANGE)
                     .and_then(|v| v.to_str().ok());
                 let m = api.media(id, file, range, Some(PROTOCOL_CHUNK)).await?;
-                let mut builder = builder
-                    .status(m.status)
-                    .header(header::ACCEPT_RANGES, "bytes")
-                    .header(header::CONTENT_TYPE, &m.content_type)
-                    .header(header::CONTENT_LENGTH, m.content_length());
-                if let Some(cr) = m.content_range() {
-                    builder = builder.header(header::CONTENT_RANGE, cr);
-                }
+                let builder = m
+                    .headers()
+                    .into_iter()
+                    .fold(builder.status(m.status), |b, (k, v)| b.header(k, v));
                 let mut body = Vec::with_capacity(m.content_length() as usize);
                 let mut chunks = m.body;
                 while let Some(chunk) = chunks.next().await {
@@ -159,7 +155,7 @@ async fn protocol(
                     .header(header::CONTENT_TYPE, mime)
                     .header(
                         header::CACHE_CONTROL,
-                        "private, max-age=31536000, immutable",
+                        hearth::media::THUMBNAIL_CACHE_CONTROL,
                     )
                     .body(bytes)
                     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))

@@ -428,12 +428,9 @@ impl Api {
         range: Option<&str>,
         limit: Option<u64>,
     ) -> Result<Media, ApiError> {
-        let media = self
-            .inner
-            .sharing
-            .media(content_id, file, range, limit)
-            .await?;
-        self.inner.mirror.watched(&content_id.to_ascii_lowercase());
+        let id = self::content_id(content_id)?;
+        let media = self.inner.sharing.media(&id, file, range, limit).await?;
+        self.inner.mirror.watched(&id);
         Ok(media)
     }
 
@@ -445,7 +442,7 @@ impl Api {
     ) -> Result<(Vec<u8>, &'static str), ApiError> {
         self.inner
             .catalog
-            .thumbnail(&content_id.to_ascii_lowercase(), &hash.to_ascii_lowercase())?
+            .thumbnail(&self::content_id(content_id)?, &hash.to_ascii_lowercase())?
             .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such thumbnail"))
     }
 
@@ -461,7 +458,7 @@ impl Api {
         Ok(self
             .inner
             .sharing
-            .set_preview(&req.content_id, &image, req.duration_ms)
+            .set_preview(&self::content_id(&req.content_id)?, &image, req.duration_ms)
             .await?)
     }
 
