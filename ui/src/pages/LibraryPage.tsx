@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Event as NodeEvent, Library, Resource } from '../api/types';
 import { describeError } from '../backend';
 import { PageHeader } from '../components/common';
@@ -25,35 +25,20 @@ import { useBackend, useNodeEvents, useNodeView } from '../context';
 import { resourceHref } from '../router';
 import { applyResourceEvent, kindLabel, touchesLibrary } from '../store/catalog';
 import { baseName, formatBytes, formatDate, parseTags } from '../util/format';
+import { useReloadable } from '../store/useReloadable';
 import { addVideoPreview, needsPreview } from '../util/preview';
 
 export function LibraryPage() {
   const backend = useBackend();
   const { state: node } = useNodeView();
-  const [library, setLibrary] = useState<Library | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const alive = useRef(true);
-
-  const load = useCallback(async () => {
-    try {
-      const lib = await backend.getLibrary();
-      if (!alive.current) return;
-      setLibrary(lib);
-      setLoadError(null);
-    } catch (e) {
-      if (alive.current) setLoadError(describeError(e));
-    }
-  }, [backend]);
-
-  useEffect(() => {
-    alive.current = true;
-    void load();
-    return () => {
-      alive.current = false;
-      if (timer.current) clearTimeout(timer.current);
-    };
-  }, [load]);
+  const {
+    value: library,
+    setValue: setLibrary,
+    loadError,
+    load,
+    reloadSoon,
+    alive,
+  } = useReloadable(() => backend.getLibrary(), [backend]);
 
   // A video published here gets a preview image from the page when the node cannot make one.
   const onPublished = (r: Resource) => {
@@ -74,11 +59,7 @@ export function LibraryPage() {
       setLibrary((lib) => lib && patchPublished(lib, event));
       return;
     }
-    if (!touchesLibrary(event, selfId) || timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = null;
-      void load();
-    }, 400);
+    if (touchesLibrary(event, selfId)) reloadSoon(400);
   });
 
   return (

@@ -1,38 +1,21 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Profile, Settings } from '../api/types';
 import { describeError } from '../backend';
 import { Avatar, CopyButton, PageHeader } from '../components/common';
 import { CheckIcon, CloseIcon, DatasetIcon, GlobeIcon, PlusIcon, RadarIcon, UserIcon } from '../components/icons';
 import { useBackend, useNodeEvents, useNodeView, useNow } from '../context';
 import { href } from '../router';
+import { useReloadable } from '../store/useReloadable';
 import { bytesToGb, formatBytes, formatUptime, gbToBytes } from '../util/format';
 
 export function SettingsPage() {
   const backend = useBackend();
-  const [settings, setSettings] = useState<Settings | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const alive = useRef(true);
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      const s = await backend.getSettings();
-      if (!alive.current) return;
-      setSettings(s);
-      setLoadError(null);
-    } catch (e) {
-      if (alive.current) setLoadError(describeError(e));
-    }
-  }, [backend]);
-
-  useEffect(() => {
-    alive.current = true;
-    void load();
-    return () => {
-      alive.current = false;
-      if (timer.current) clearTimeout(timer.current);
-    };
-  }, [load]);
+  const {
+    value: settings,
+    setValue: setSettings,
+    loadError,
+    reloadSoon,
+  } = useReloadable(() => backend.getSettings(), [backend]);
 
   // The space mirrors use changes as mirror copies come and go: ask again once things settle.
   useNodeEvents((event) => {
@@ -41,11 +24,7 @@ export function SettingsPage() {
       event.type === 'download_removed' ||
       event.type === 'resync' ||
       (event.type === 'download_progress' && event.download.mirror && event.download.state === 'complete');
-    if (!mirrors || timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = null;
-      void load();
-    }, 500);
+    if (mirrors) reloadSoon(500);
   });
 
   return (
