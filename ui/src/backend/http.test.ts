@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { COMMAND_NAMES, type CommandName } from '../api/commands';
 import type { Event } from '../api/types';
 import { ApiError } from './errors';
 import { HttpBackend, backoffDelay, type SocketLike, type XhrLike } from './http';
@@ -35,133 +36,153 @@ function backendWith(respond: (call: Call) => Response | Promise<Response>) {
   return { backend, calls };
 }
 
+/** `METHOD /path` of each request, without the origin. */
+const routes = (calls: Call[]) => calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`);
+
 describe('HttpBackend requests', () => {
   it('sends the bearer token and parses the JSON body', async () => {
     const status = { peer_id: 'me' };
     const { backend, calls } = backendWith(() => jsonResponse(200, status));
-    await expect(backend.status()).resolves.toEqual(status);
+    await expect(backend.call('status')).resolves.toEqual(status);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.url).toBe(`${BASE}/api/status`);
-    expect(calls[0]!.method).toBe('GET');
+    expect(calls[0]!.method).toBe('POST');
     expect(calls[0]!.headers.Authorization).toBe('Bearer tok-123');
   });
 
-  it('uses the documented routes, methods and bodies', async () => {
-    const { backend, calls } = backendWith((c) =>
-      jsonResponse(200, c.url.endsWith('/connect') || c.url.endsWith('/block') ? null : {}),
-    );
+  it('posts every command to /api/<name> with its request as the body', async () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, {}));
     const profile = { display_name: 'Ada', affiliation: 'Lab', bio: '' };
-    await backend.getProfile();
-    await backend.setProfile(profile);
-    await backend.listPeers();
-    await expect(backend.connect('/ip4/1.2.3.4/tcp/1')).resolves.toBeUndefined();
-    await backend.blockPeer('12D3Koo/x');
-    await backend.unblockPeer('P2');
-    await backend.getSettings();
-    await backend.addBootstrap('/dns/a/tcp/1');
-    await backend.removeBootstrap('/dns/a/tcp/1');
-    await backend.eventsSince(7);
-    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
-      'GET /api/profile',
-      'PUT /api/profile',
-      'GET /api/peers',
-      'POST /api/peers/connect',
-      'POST /api/peers/12D3Koo%2Fx/block',
-      'DELETE /api/peers/P2/block',
-      'GET /api/settings',
-      'POST /api/settings/bootstrap',
-      'POST /api/settings/bootstrap/remove',
-      'GET /api/events?since=7',
+    await backend.call('get_profile');
+    await backend.call('set_profile', profile);
+    await backend.call('list_peers');
+    await backend.call('connect', { addr: '/ip4/1.2.3.4/tcp/1' });
+    await backend.call('block_peer', { peer_id: '12D3Koo/x' });
+    await backend.call('unblock_peer', { peer_id: 'P2' });
+    await backend.call('get_settings');
+    await backend.call('add_bootstrap', { addr: '/dns/a/tcp/1' });
+    await backend.call('remove_bootstrap', { addr: '/dns/a/tcp/1' });
+    await backend.call('events_since', { since: 7 });
+    expect(routes(calls)).toEqual([
+      'POST /api/get_profile',
+      'POST /api/set_profile',
+      'POST /api/list_peers',
+      'POST /api/connect',
+      'POST /api/block_peer',
+      'POST /api/unblock_peer',
+      'POST /api/get_settings',
+      'POST /api/add_bootstrap',
+      'POST /api/remove_bootstrap',
+      'POST /api/events_since',
     ]);
-    expect(calls[1]!.body).toEqual(profile);
+    expect(calls.map((c) => c.body)).toEqual([
+      undefined,
+      profile,
+      undefined,
+      { addr: '/ip4/1.2.3.4/tcp/1' },
+      { peer_id: '12D3Koo/x' },
+      { peer_id: 'P2' },
+      undefined,
+      { addr: '/dns/a/tcp/1' },
+      { addr: '/dns/a/tcp/1' },
+      { since: 7 },
+    ]);
     expect(calls[1]!.headers['Content-Type']).toBe('application/json');
-    expect(calls[3]!.body).toEqual({ addr: '/ip4/1.2.3.4/tcp/1' });
-    expect(calls[7]!.body).toEqual({ addr: '/dns/a/tcp/1' });
-    expect(calls[8]!.body).toEqual({ addr: '/dns/a/tcp/1' });
+    expect(calls[0]!.headers['Content-Type']).toBeUndefined();
     expect(calls.every((c) => c.headers.Authorization === 'Bearer tok-123')).toBe(true);
+  });
+
+  it('reaches every declared command the same way, with nothing special per command', async () => {
+    const { backend, calls } = backendWith(() => jsonResponse(200, null));
+    // The request's content does not matter to the transport: it goes as it is.
+    const send = backend.call as (cmd: CommandName, req?: unknown) => Promise<unknown>;
+    for (const name of COMMAND_NAMES) await send.call(backend, name, { probe: name });
+    expect(routes(calls)).toEqual(COMMAND_NAMES.map((n) => `POST /api/${n}`));
+    expect(calls.map((c) => c.body)).toEqual(COMMAND_NAMES.map((n) => ({ probe: n })));
   });
 
   it('throws ApiError with the code and message of the error body', async () => {
     const { backend } = backendWith(() =>
       jsonResponse(400, { code: 'bad_request', message: 'invalid multiaddr' }),
     );
-    const err = await backend.connect('nope').catch((e: unknown) => e);
+    const err = await backend.call('connect', { addr: 'nope' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ code: 'bad_request', message: 'invalid multiaddr', status: 400 });
   });
 
   it('maps a 401 without a body to unauthorized', async () => {
     const { backend } = backendWith(() => new Response('', { status: 401 }));
-    await expect(backend.status()).rejects.toMatchObject({ code: 'unauthorized' });
+    await expect(backend.call('status')).rejects.toMatchObject({ code: 'unauthorized' });
   });
 
   it('maps a network failure to unavailable', async () => {
     const { backend } = backendWith(() => Promise.reject(new TypeError('Failed to fetch')));
-    await expect(backend.listPeers()).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(backend.call('list_peers')).rejects.toMatchObject({ code: 'unavailable' });
   });
 
   it('rejects a 200 whose body is not JSON', async () => {
     const { backend } = backendWith(() => new Response('<html>', { status: 200 }));
-    await expect(backend.status()).rejects.toMatchObject({ code: 'internal' });
+    await expect(backend.call('status')).rejects.toMatchObject({ code: 'internal' });
   });
 });
 
 describe('HttpBackend catalog requests', () => {
   const ID = '0123456789abcdef0123456789abcdef01234567';
 
-  it('uses the documented routes, methods and bodies', async () => {
+  it('posts every command to /api/<name> with its request as the body', async () => {
     const { backend, calls } = backendWith(() => jsonResponse(200, {}));
     const publish = { path: '/home/ada/notes.pdf', title: 'Notes', description: null, kind: null, tags: ['a'] };
     const update = { content_id: ID, title: 'T', description: 'D', kind: 'paper' as const, tags: [] };
     const search = { text: 'engine', kinds: [], author: null, available_only: true, sort: 'newest' as const, offset: 30, limit: 30 };
     const dl = { content_id: ID, magnet: null, peers: [] };
-    await backend.publish(publish);
-    await backend.unpublish(ID);
-    await backend.updateResource(update);
-    await backend.search(search);
-    await backend.getResource(ID);
-    await backend.listHolders(ID);
-    await backend.startDownload(dl);
-    await backend.pauseDownload(ID);
-    await backend.resumeDownload(ID);
-    await backend.cancelDownload(ID);
-    await backend.listDownloads();
-    await backend.openFolder(ID);
-    await backend.getLibrary();
-    await backend.addSharedFolder('/srv/share');
-    await backend.removeSharedFolder('/srv/share');
-    await backend.catalogStats();
-    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
-      'POST /api/resources/publish',
-      'POST /api/resources/unpublish',
-      'POST /api/resources/update',
+    const id = { content_id: ID };
+    await backend.call('publish', publish);
+    await backend.call('unpublish', id);
+    await backend.call('update_resource', update);
+    await backend.call('search', search);
+    await backend.call('get_resource', id);
+    await backend.call('list_holders', id);
+    await backend.call('start_download', dl);
+    await backend.call('pause_download', id);
+    await backend.call('resume_download', id);
+    await backend.call('cancel_download', id);
+    await backend.call('list_downloads');
+    await backend.call('open_folder', id);
+    await backend.call('get_library');
+    await backend.call('add_shared_folder', { path: '/srv/share' });
+    await backend.call('remove_shared_folder', { path: '/srv/share' });
+    await backend.call('catalog_stats');
+    expect(routes(calls)).toEqual([
+      'POST /api/publish',
+      'POST /api/unpublish',
+      'POST /api/update_resource',
       'POST /api/search',
-      `GET /api/resources/${ID}`,
-      `GET /api/resources/${ID}/holders`,
-      'POST /api/downloads',
-      'POST /api/downloads/pause',
-      'POST /api/downloads/resume',
-      'POST /api/downloads/cancel',
-      'GET /api/downloads',
-      'POST /api/resources/open_folder',
-      'GET /api/library',
-      'POST /api/library/folders',
-      'POST /api/library/folders/remove',
-      'GET /api/catalog/stats',
+      'POST /api/get_resource',
+      'POST /api/list_holders',
+      'POST /api/start_download',
+      'POST /api/pause_download',
+      'POST /api/resume_download',
+      'POST /api/cancel_download',
+      'POST /api/list_downloads',
+      'POST /api/open_folder',
+      'POST /api/get_library',
+      'POST /api/add_shared_folder',
+      'POST /api/remove_shared_folder',
+      'POST /api/catalog_stats',
     ]);
     expect(calls.map((c) => c.body)).toEqual([
       publish,
-      { content_id: ID },
+      id,
       update,
       search,
-      undefined,
-      undefined,
+      id,
+      id,
       dl,
-      { content_id: ID },
-      { content_id: ID },
-      { content_id: ID },
+      id,
+      id,
+      id,
       undefined,
-      { content_id: ID },
+      id,
       undefined,
       { path: '/srv/share' },
       { path: '/srv/share' },
@@ -171,24 +192,25 @@ describe('HttpBackend catalog requests', () => {
     expect(calls.filter((c) => c.body !== undefined).every((c) => c.headers['Content-Type'] === 'application/json')).toBe(true);
   });
 
-  it('escapes ids in paths', async () => {
+  it('carries ids in the JSON body, never in the path', async () => {
     const { backend, calls } = backendWith(() => jsonResponse(200, []));
-    await backend.listHolders('../x?y');
-    expect(calls[0]!.url).toBe(`${BASE}/api/resources/..%2Fx%3Fy/holders`);
+    await backend.call('list_holders', { content_id: '../x?y' });
+    expect(calls[0]!.url).toBe(`${BASE}/api/list_holders`);
+    expect(calls[0]!.body).toEqual({ content_id: '../x?y' });
   });
 
-  it('returns the folder path of open_folder, and nothing for the download actions', async () => {
+  it('returns the folder path of open_folder, and null for the download actions', async () => {
     const { backend } = backendWith((c) => jsonResponse(200, c.url.endsWith('open_folder') ? '/home/me/Downloads' : null));
-    await expect(backend.openFolder(ID)).resolves.toBe('/home/me/Downloads');
-    await expect(backend.pauseDownload(ID)).resolves.toBeUndefined();
-    await expect(backend.unpublish(ID)).resolves.toBeUndefined();
+    await expect(backend.call('open_folder', { content_id: ID })).resolves.toBe('/home/me/Downloads');
+    await expect(backend.call('pause_download', { content_id: ID })).resolves.toBeNull();
+    await expect(backend.call('unpublish', { content_id: ID })).resolves.toBeNull();
   });
 
   it('maps error bodies of catalog routes', async () => {
     const { backend } = backendWith(() => jsonResponse(404, { code: 'not_found', message: 'no such resource' }));
-    await expect(backend.getResource(ID)).rejects.toMatchObject({ code: 'not_found', message: 'no such resource', status: 404 });
+    await expect(backend.call('get_resource', { content_id: ID })).rejects.toMatchObject({ code: 'not_found', message: 'no such resource', status: 404 });
     const { backend: b2 } = backendWith(() => jsonResponse(409, { code: 'conflict', message: 'already downloading' }));
-    await expect(b2.startDownload({ content_id: ID, magnet: null, peers: [] })).rejects.toBeInstanceOf(ApiError);
+    await expect(b2.call('start_download', { content_id: ID, magnet: null, peers: [] })).rejects.toBeInstanceOf(ApiError);
   });
 
   it('has no path drops in a browser', () => {
@@ -203,26 +225,26 @@ describe('HttpBackend media, follows and mirrors', () => {
   const HASH = 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';
   const PEER = '12D3KooWPeer';
 
-  it('uses the documented routes, methods and bodies', async () => {
+  it('posts every command to /api/<name> with its request as the body', async () => {
     const { backend, calls } = backendWith(() => jsonResponse(200, []));
     const preview = { content_id: ID, thumbnail: '/9j/4AAQ', duration_ms: 61_000 };
-    await backend.listFollows();
-    await backend.follow(PEER);
-    await backend.unfollow(PEER);
-    await backend.setMirror(PEER, true);
-    await backend.setMirror(PEER, false);
-    await backend.setMirrorQuota(5_000_000_000);
-    await backend.setPreview(preview);
-    await backend.openFile(ID);
-    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
-      'GET /api/follows',
-      'POST /api/follows',
-      'POST /api/follows/remove',
-      'POST /api/follows/mirror',
-      'POST /api/follows/mirror',
-      'POST /api/settings/mirror_quota',
-      'POST /api/resources/preview',
-      'POST /api/resources/open_file',
+    await backend.call('list_follows');
+    await backend.call('follow', { peer_id: PEER });
+    await backend.call('unfollow', { peer_id: PEER });
+    await backend.call('set_mirror', { peer_id: PEER, on: true });
+    await backend.call('set_mirror', { peer_id: PEER, on: false });
+    await backend.call('set_mirror_quota', { bytes: 5_000_000_000 });
+    await backend.call('set_preview', preview);
+    await backend.call('open_file', { content_id: ID });
+    expect(routes(calls)).toEqual([
+      'POST /api/list_follows',
+      'POST /api/follow',
+      'POST /api/unfollow',
+      'POST /api/set_mirror',
+      'POST /api/set_mirror',
+      'POST /api/set_mirror_quota',
+      'POST /api/set_preview',
+      'POST /api/open_file',
     ]);
     expect(calls.map((c) => c.body)).toEqual([
       undefined,
@@ -242,14 +264,14 @@ describe('HttpBackend media, follows and mirrors', () => {
     const { backend } = backendWith((c) =>
       jsonResponse(200, c.url.endsWith('open_file') ? '/home/me/Downloads/film.mkv' : c.url.endsWith('mirror_quota') ? { mirror_quota_bytes: 7 } : follows),
     );
-    await expect(backend.setMirror(PEER, true)).resolves.toEqual(follows);
-    await expect(backend.setMirrorQuota(7)).resolves.toEqual({ mirror_quota_bytes: 7 });
-    await expect(backend.openFile(ID)).resolves.toBe('/home/me/Downloads/film.mkv');
+    await expect(backend.call('set_mirror', { peer_id: PEER, on: true })).resolves.toEqual(follows);
+    await expect(backend.call('set_mirror_quota', { bytes: 7 })).resolves.toEqual({ mirror_quota_bytes: 7 });
+    await expect(backend.call('open_file', { content_id: ID })).resolves.toBe('/home/me/Downloads/film.mkv');
   });
 
   it('maps a refused follow to an ApiError', async () => {
     const { backend } = backendWith(() => jsonResponse(400, { code: 'bad_request', message: 'that is you' }));
-    await expect(backend.follow(PEER)).rejects.toMatchObject({ code: 'bad_request', message: 'that is you' });
+    await expect(backend.call('follow', { peer_id: PEER })).rejects.toMatchObject({ code: 'bad_request', message: 'that is you' });
   });
 
   it('builds media and thumbnail addresses with the token in the query (no fetch)', async () => {
@@ -325,43 +347,44 @@ describe('HttpBackend chat requests', () => {
   const ROOM = 'ab'.repeat(32);
   const PEER = '12D3KooWPeer';
 
-  it('uses the documented routes, methods and bodies', async () => {
+  it('posts every command to /api/<name> with its request as the body', async () => {
     const { backend, calls } = backendWith(() => jsonResponse(200, {}));
-    await backend.chatStatus();
-    await backend.unlockChat('correct horse');
-    await backend.changePassphrase('correct horse', 'battery staple');
-    await backend.listRooms();
-    await backend.createRoom({ name: 'Reading group', members: [PEER] });
-    await backend.getRoom(ROOM);
-    await backend.renameRoom(ROOM, 'Book club');
-    await backend.invite(ROOM, PEER);
-    await backend.leaveRoom(ROOM);
-    await backend.deleteRoom(ROOM);
-    await backend.sendMessage(ROOM, 'hello');
-    await backend.roomHistory({ room_id: ROOM, before: 17, limit: 100 });
-    await backend.markRoomRead(ROOM);
-    await backend.listDms();
-    await backend.sendDm(PEER, 'hi');
-    await backend.dmHistory({ peer_id: PEER, before: null, limit: 100 });
-    await backend.markDmRead(PEER);
-    expect(calls.map((c) => `${c.method} ${c.url.slice(BASE.length)}`)).toEqual([
-      'GET /api/chat/status',
-      'POST /api/chat/unlock',
-      'POST /api/chat/passphrase',
-      'GET /api/rooms',
-      'POST /api/rooms',
-      `GET /api/rooms/${ROOM}`,
-      'POST /api/rooms/rename',
-      'POST /api/rooms/invite',
-      'POST /api/rooms/leave',
-      'POST /api/rooms/delete',
-      'POST /api/rooms/send',
-      'POST /api/rooms/history',
-      'POST /api/rooms/read',
-      'GET /api/dms',
-      'POST /api/dms/send',
-      'POST /api/dms/history',
-      'POST /api/dms/read',
+    const room = { room_id: ROOM };
+    await backend.call('chat_status');
+    await backend.call('unlock_chat', { passphrase: 'correct horse' });
+    await backend.call('change_passphrase', { old: 'correct horse', new: 'battery staple' });
+    await backend.call('list_rooms');
+    await backend.call('create_room', { name: 'Reading group', members: [PEER] });
+    await backend.call('get_room', room);
+    await backend.call('rename_room', { room_id: ROOM, name: 'Book club' });
+    await backend.call('invite', { room_id: ROOM, peer_id: PEER });
+    await backend.call('leave_room', room);
+    await backend.call('delete_room', room);
+    await backend.call('send_message', { room_id: ROOM, body: 'hello' });
+    await backend.call('room_history', { room_id: ROOM, before: 17, limit: 100 });
+    await backend.call('mark_room_read', room);
+    await backend.call('list_dms');
+    await backend.call('send_dm', { peer_id: PEER, body: 'hi' });
+    await backend.call('dm_history', { peer_id: PEER, before: null, limit: 100 });
+    await backend.call('mark_dm_read', { peer_id: PEER });
+    expect(routes(calls)).toEqual([
+      'POST /api/chat_status',
+      'POST /api/unlock_chat',
+      'POST /api/change_passphrase',
+      'POST /api/list_rooms',
+      'POST /api/create_room',
+      'POST /api/get_room',
+      'POST /api/rename_room',
+      'POST /api/invite',
+      'POST /api/leave_room',
+      'POST /api/delete_room',
+      'POST /api/send_message',
+      'POST /api/room_history',
+      'POST /api/mark_room_read',
+      'POST /api/list_dms',
+      'POST /api/send_dm',
+      'POST /api/dm_history',
+      'POST /api/mark_dm_read',
     ]);
     expect(calls.map((c) => c.body)).toEqual([
       undefined,
@@ -369,14 +392,14 @@ describe('HttpBackend chat requests', () => {
       { old: 'correct horse', new: 'battery staple' },
       undefined,
       { name: 'Reading group', members: [PEER] },
-      undefined,
+      room,
       { room_id: ROOM, name: 'Book club' },
       { room_id: ROOM, peer_id: PEER },
-      { room_id: ROOM },
-      { room_id: ROOM },
+      room,
+      room,
       { room_id: ROOM, body: 'hello' },
       { room_id: ROOM, before: 17, limit: 100 },
-      { room_id: ROOM },
+      room,
       undefined,
       { peer_id: PEER, body: 'hi' },
       { peer_id: PEER, before: null, limit: 100 },
@@ -385,21 +408,22 @@ describe('HttpBackend chat requests', () => {
     expect(calls.every((c) => c.headers.Authorization === 'Bearer tok-123')).toBe(true);
   });
 
-  it('returns nothing for the void calls, and maps a locked chat to unavailable', async () => {
+  it('returns null for the commands that answer nothing, and maps a locked chat to unavailable', async () => {
     const { backend } = backendWith(() => jsonResponse(200, null));
-    await expect(backend.markRoomRead(ROOM)).resolves.toBeUndefined();
-    await expect(backend.invite(ROOM, PEER)).resolves.toBeUndefined();
-    await expect(backend.changePassphrase('a', 'b')).resolves.toBeUndefined();
+    await expect(backend.call('mark_room_read', { room_id: ROOM })).resolves.toBeNull();
+    await expect(backend.call('invite', { room_id: ROOM, peer_id: PEER })).resolves.toBeNull();
+    await expect(backend.call('change_passphrase', { old: 'a', new: 'b' })).resolves.toBeNull();
     const { backend: locked } = backendWith(() => jsonResponse(503, { code: 'unavailable', message: 'chat is locked' }));
-    await expect(locked.listRooms()).rejects.toMatchObject({ code: 'unavailable', message: 'chat is locked' });
+    await expect(locked.call('list_rooms')).rejects.toMatchObject({ code: 'unavailable', message: 'chat is locked' });
     const { backend: wrong } = backendWith(() => jsonResponse(403, { code: 'forbidden', message: 'wrong passphrase' }));
-    await expect(wrong.unlockChat('nope')).rejects.toMatchObject({ message: 'wrong passphrase' });
+    await expect(wrong.call('unlock_chat', { passphrase: 'nope' })).rejects.toMatchObject({ message: 'wrong passphrase' });
   });
 
-  it('escapes the room id in its path, and has no notifications', async () => {
+  it('carries the room id in the body, and has no notifications', async () => {
     const { backend, calls } = backendWith(() => jsonResponse(200, {}));
-    await backend.getRoom('a/b');
-    expect(calls[0]!.url).toBe(`${BASE}/api/rooms/a%2Fb`);
+    await backend.call('get_room', { room_id: 'a/b' });
+    expect(calls[0]!.url).toBe(`${BASE}/api/get_room`);
+    expect(calls[0]!.body).toEqual({ room_id: 'a/b' });
     expect(backend.notify).toBeNull();
   });
 });
@@ -419,7 +443,7 @@ describe('HttpBackend upload', () => {
     const x = xhrs[0]!;
     expect(x.method).toBe('POST');
     const url = new URL(x.url);
-    expect(`${url.origin}${url.pathname}`).toBe(`${BASE}/api/resources/upload`);
+    expect(`${url.origin}${url.pathname}`).toBe(`${BASE}/api/upload`);
     expect(Object.fromEntries(url.searchParams)).toEqual({
       name: 'Émile & co, notes.pdf',
       title: 'Notes, vol. 1',

@@ -1,46 +1,9 @@
-import type {
-  AddrRequest,
-  CatalogStats,
-  ChangePassphraseRequest,
-  ChatMessage,
-  ChatStatus,
-  ContentIdRequest,
-  CreateRoomRequest,
-  DmConversation,
-  DmHistoryRequest,
-  Download,
-  DownloadRequest,
-  Event,
-  FolderRequest,
-  Follow,
-  HistoryPage,
-  HistoryRequest,
-  Holder,
-  InviteRequest,
-  Library,
-  MirrorRequest,
-  PassphraseRequest,
-  PeerIdRequest,
-  PeerInfo,
-  PreviewRequest,
-  Profile,
-  PublishRequest,
-  QuotaRequest,
-  RenameRoomRequest,
-  Resource,
-  RoomIdRequest,
-  RoomInfo,
-  SearchRequest,
-  SendDmRequest,
-  SendMessageRequest,
-  SearchResult,
-  Settings,
-  Status,
-  UpdateResourceRequest,
-} from '../api/types';
+import type { CommandName, Commands } from '../api/commands';
+import type { Event, Resource } from '../api/types';
 import type {
   Backend,
   ConnectionHandler,
+  RequestArgs,
   EventHandler,
   FileDropEvent,
   UploadMeta,
@@ -142,6 +105,15 @@ export class HttpBackend implements Backend {
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
   }
 
+  /**
+   * Runs one command: `POST /api/<name>` with its request as the JSON body (none when it
+   * takes nothing). Answers the parsed JSON response; throws `ApiError`.
+   */
+  call<K extends CommandName>(cmd: K, ...req: RequestArgs<K>): Promise<Commands[K]['res']> {
+    const body: unknown = req[0] ?? null;
+    return this.request('POST', `/api/${cmd}`, body === null ? undefined : body);
+  }
+
   /** Sends one API request and returns its parsed JSON body; throws `ApiError`. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {
@@ -166,43 +138,6 @@ export class HttpBackend implements Backend {
     return parseResponse<T>(res.status, res.statusText, text);
   }
 
-  status(): Promise<Status> {
-    return this.request('GET', '/api/status');
-  }
-  getProfile(): Promise<Profile> {
-    return this.request('GET', '/api/profile');
-  }
-  setProfile(profile: Profile): Promise<Profile> {
-    return this.request('PUT', '/api/profile', profile);
-  }
-  listPeers(): Promise<PeerInfo[]> {
-    return this.request('GET', '/api/peers');
-  }
-  async connect(addr: string): Promise<void> {
-    const body: AddrRequest = { addr };
-    await this.request<null>('POST', '/api/peers/connect', body);
-  }
-  async blockPeer(peerId: string): Promise<void> {
-    await this.request<null>('POST', `/api/peers/${encodeURIComponent(peerId)}/block`);
-  }
-  async unblockPeer(peerId: string): Promise<void> {
-    await this.request<null>('DELETE', `/api/peers/${encodeURIComponent(peerId)}/block`);
-  }
-  getSettings(): Promise<Settings> {
-    return this.request('GET', '/api/settings');
-  }
-  addBootstrap(addr: string): Promise<Settings> {
-    const body: AddrRequest = { addr };
-    return this.request('POST', '/api/settings/bootstrap', body);
-  }
-  removeBootstrap(addr: string): Promise<Settings> {
-    const body: AddrRequest = { addr };
-    return this.request('POST', '/api/settings/bootstrap/remove', body);
-  }
-  publish(req: PublishRequest): Promise<Resource> {
-    return this.request('POST', '/api/resources/publish', req);
-  }
-
   /** Query string of an upload: the file's name and what the person said about it. */
   static uploadQuery(name: string, meta: UploadMeta): string {
     const q = new URLSearchParams({ name });
@@ -216,7 +151,7 @@ export class HttpBackend implements Backend {
   }
 
   upload(file: File, meta: UploadMeta, onProgress?: UploadProgressHandler): Promise<Resource> {
-    const url = `${this.base}/api/resources/upload?${HttpBackend.uploadQuery(file.name, meta)}`;
+    const url = `${this.base}/api/upload?${HttpBackend.uploadQuery(file.name, meta)}`;
     return new Promise<Resource>((resolve, reject) => {
       let xhr: XhrLike;
       try {
@@ -252,53 +187,6 @@ export class HttpBackend implements Backend {
     });
   }
 
-  async unpublish(contentId: string): Promise<void> {
-    const body: ContentIdRequest = { content_id: contentId };
-    await this.request<null>('POST', '/api/resources/unpublish', body);
-  }
-  updateResource(req: UpdateResourceRequest): Promise<Resource> {
-    return this.request('POST', '/api/resources/update', req);
-  }
-  search(req: SearchRequest): Promise<SearchResult> {
-    return this.request('POST', '/api/search', req);
-  }
-  getResource(contentId: string): Promise<Resource> {
-    return this.request('GET', `/api/resources/${encodeURIComponent(contentId)}`);
-  }
-  listHolders(contentId: string): Promise<Holder[]> {
-    return this.request('GET', `/api/resources/${encodeURIComponent(contentId)}/holders`);
-  }
-  catalogStats(): Promise<CatalogStats> {
-    return this.request('GET', '/api/catalog/stats');
-  }
-  startDownload(req: DownloadRequest): Promise<Download> {
-    return this.request('POST', '/api/downloads', req);
-  }
-  async pauseDownload(contentId: string): Promise<void> {
-    await this.downloadAction('pause', contentId);
-  }
-  async resumeDownload(contentId: string): Promise<void> {
-    await this.downloadAction('resume', contentId);
-  }
-  async cancelDownload(contentId: string): Promise<void> {
-    await this.downloadAction('cancel', contentId);
-  }
-  private async downloadAction(action: 'pause' | 'resume' | 'cancel', contentId: string): Promise<void> {
-    const body: ContentIdRequest = { content_id: contentId };
-    await this.request<null>('POST', `/api/downloads/${action}`, body);
-  }
-  listDownloads(): Promise<Download[]> {
-    return this.request('GET', '/api/downloads');
-  }
-  openFolder(contentId: string): Promise<string> {
-    const body: ContentIdRequest = { content_id: contentId };
-    return this.request('POST', '/api/resources/open_folder', body);
-  }
-  openFile(contentId: string): Promise<string> {
-    const body: ContentIdRequest = { content_id: contentId };
-    return this.request('POST', '/api/resources/open_file', body);
-  }
-
   // Media and thumbnails are loaded by <video> and <img>, which cannot send headers: the
   // token goes in the query string.
   mediaUrl(contentId: string, file?: number): Promise<string> {
@@ -306,103 +194,6 @@ export class HttpBackend implements Backend {
   }
   thumbnailUrl(contentId: string, hash: string): string {
     return `${this.base}/thumbs/${encodeURIComponent(contentId)}/${encodeURIComponent(hash)}?token=${encodeURIComponent(this.token)}`;
-  }
-  setPreview(req: PreviewRequest): Promise<Resource> {
-    return this.request('POST', '/api/resources/preview', req);
-  }
-
-  listFollows(): Promise<Follow[]> {
-    return this.request('GET', '/api/follows');
-  }
-  follow(peerId: string): Promise<Follow[]> {
-    const body: PeerIdRequest = { peer_id: peerId };
-    return this.request('POST', '/api/follows', body);
-  }
-  unfollow(peerId: string): Promise<Follow[]> {
-    const body: PeerIdRequest = { peer_id: peerId };
-    return this.request('POST', '/api/follows/remove', body);
-  }
-  setMirror(peerId: string, on: boolean): Promise<Follow[]> {
-    const body: MirrorRequest = { peer_id: peerId, on };
-    return this.request('POST', '/api/follows/mirror', body);
-  }
-  setMirrorQuota(bytes: number): Promise<Settings> {
-    const body: QuotaRequest = { bytes };
-    return this.request('POST', '/api/settings/mirror_quota', body);
-  }
-  getLibrary(): Promise<Library> {
-    return this.request('GET', '/api/library');
-  }
-  addSharedFolder(path: string): Promise<Library> {
-    const body: FolderRequest = { path };
-    return this.request('POST', '/api/library/folders', body);
-  }
-  removeSharedFolder(path: string): Promise<Library> {
-    const body: FolderRequest = { path };
-    return this.request('POST', '/api/library/folders/remove', body);
-  }
-
-  chatStatus(): Promise<ChatStatus> {
-    return this.request('GET', '/api/chat/status');
-  }
-  unlockChat(passphrase: string): Promise<ChatStatus> {
-    const body: PassphraseRequest = { passphrase };
-    return this.request('POST', '/api/chat/unlock', body);
-  }
-  async changePassphrase(oldPassphrase: string, newPassphrase: string): Promise<void> {
-    const body: ChangePassphraseRequest = { old: oldPassphrase, new: newPassphrase };
-    await this.request<null>('POST', '/api/chat/passphrase', body);
-  }
-  listRooms(): Promise<RoomInfo[]> {
-    return this.request('GET', '/api/rooms');
-  }
-  createRoom(req: CreateRoomRequest): Promise<RoomInfo> {
-    return this.request('POST', '/api/rooms', req);
-  }
-  getRoom(roomId: string): Promise<RoomInfo> {
-    return this.request('GET', `/api/rooms/${encodeURIComponent(roomId)}`);
-  }
-  async renameRoom(roomId: string, name: string): Promise<void> {
-    const body: RenameRoomRequest = { room_id: roomId, name };
-    await this.request<null>('POST', '/api/rooms/rename', body);
-  }
-  async invite(roomId: string, peerId: string): Promise<void> {
-    const body: InviteRequest = { room_id: roomId, peer_id: peerId };
-    await this.request<null>('POST', '/api/rooms/invite', body);
-  }
-  async leaveRoom(roomId: string): Promise<void> {
-    await this.roomAction('leave', roomId);
-  }
-  async deleteRoom(roomId: string): Promise<void> {
-    await this.roomAction('delete', roomId);
-  }
-  sendMessage(roomId: string, body: string): Promise<ChatMessage> {
-    const req: SendMessageRequest = { room_id: roomId, body };
-    return this.request('POST', '/api/rooms/send', req);
-  }
-  roomHistory(req: HistoryRequest): Promise<HistoryPage> {
-    return this.request('POST', '/api/rooms/history', req);
-  }
-  async markRoomRead(roomId: string): Promise<void> {
-    await this.roomAction('read', roomId);
-  }
-  private async roomAction(action: 'leave' | 'delete' | 'read', roomId: string): Promise<void> {
-    const body: RoomIdRequest = { room_id: roomId };
-    await this.request<null>('POST', `/api/rooms/${action}`, body);
-  }
-  listDms(): Promise<DmConversation[]> {
-    return this.request('GET', '/api/dms');
-  }
-  sendDm(peerId: string, body: string): Promise<ChatMessage> {
-    const req: SendDmRequest = { peer_id: peerId, body };
-    return this.request('POST', '/api/dms/send', req);
-  }
-  dmHistory(req: DmHistoryRequest): Promise<HistoryPage> {
-    return this.request('POST', '/api/dms/history', req);
-  }
-  async markDmRead(peerId: string): Promise<void> {
-    const body: PeerIdRequest = { peer_id: peerId };
-    await this.request<null>('POST', '/api/dms/read', body);
   }
 
   /** A browser tab has no desktop notifications of the node's. */
@@ -414,11 +205,6 @@ export class HttpBackend implements Backend {
   /** A browser delivers dropped files as `File` objects (page drop events), never as paths. */
   watchFileDrops(_onDrop: (event: FileDropEvent) => void): (() => void) | null {
     return null;
-  }
-
-  /** Buffered events with an id greater than `since` (polling counterpart of the stream). */
-  eventsSince(since: number): Promise<Event[]> {
-    return this.request('GET', `/api/events?since=${since}`);
   }
 
   /** WebSocket address of the event stream, resuming after `since`. */

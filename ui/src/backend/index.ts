@@ -3,6 +3,7 @@ import { HttpBackend } from './http';
 import { browserTokenEnv, clearToken, loadToken } from './token';
 
 export type {
+  RequestArgs,
   Backend,
   ConnectionHandler,
   EventHandler,

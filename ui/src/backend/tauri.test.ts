@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { COMMAND_NAMES, type CommandName } from '../api/commands';
 import type { Event } from '../api/types';
 import { ApiError } from './errors';
 import {
@@ -21,7 +22,7 @@ function flush() {
 }
 
 describe('TauriBackend commands', () => {
-  it('invokes the snake_case commands with their arguments', async () => {
+  it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const calls: [string, unknown][] = [];
     const invoke = vi.fn(async (cmd: string, args?: Record<string, unknown>) => {
       calls.push([cmd, args]);
@@ -29,30 +30,42 @@ describe('TauriBackend commands', () => {
     }) as unknown as InvokeFn;
     const b = new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn });
     const profile = { display_name: 'A', affiliation: '', bio: '' };
-    await b.status();
-    await b.getProfile();
-    await b.setProfile(profile);
-    await b.listPeers();
-    await b.connect('/ip4/1.1.1.1/tcp/1');
-    await b.blockPeer('P');
-    await b.unblockPeer('P');
-    await b.getSettings();
-    await b.addBootstrap('/x');
-    await b.removeBootstrap('/x');
-    await b.eventsSince(4);
+    await b.call('status');
+    await b.call('get_profile');
+    await b.call('set_profile', profile);
+    await b.call('list_peers');
+    await b.call('connect', { addr: '/ip4/1.1.1.1/tcp/1' });
+    await b.call('block_peer', { peer_id: 'P' });
+    await b.call('unblock_peer', { peer_id: 'P' });
+    await b.call('get_settings');
+    await b.call('add_bootstrap', { addr: '/x' });
+    await b.call('remove_bootstrap', { addr: '/x' });
+    await b.call('events_since', { since: 4 });
     expect(calls).toEqual([
-      ['status', undefined],
-      ['get_profile', undefined],
-      ['set_profile', { profile }],
-      ['list_peers', undefined],
-      ['connect', { addr: '/ip4/1.1.1.1/tcp/1' }],
-      ['block_peer', { peerId: 'P' }],
-      ['unblock_peer', { peerId: 'P' }],
-      ['get_settings', undefined],
-      ['add_bootstrap', { addr: '/x' }],
-      ['remove_bootstrap', { addr: '/x' }],
-      ['events_since', { since: 4 }],
+      ['status', {}],
+      ['get_profile', {}],
+      ['set_profile', { req: profile }],
+      ['list_peers', {}],
+      ['connect', { req: { addr: '/ip4/1.1.1.1/tcp/1' } }],
+      ['block_peer', { req: { peer_id: 'P' } }],
+      ['unblock_peer', { req: { peer_id: 'P' } }],
+      ['get_settings', {}],
+      ['add_bootstrap', { req: { addr: '/x' } }],
+      ['remove_bootstrap', { req: { addr: '/x' } }],
+      ['events_since', { req: { since: 4 } }],
     ]);
+  });
+
+  it('invokes every declared command the same way, with nothing special per command', async () => {
+    const calls: [string, unknown][] = [];
+    const invoke = vi.fn(async (cmd: string, args?: Record<string, unknown>) => {
+      calls.push([cmd, args]);
+      return null;
+    }) as unknown as InvokeFn;
+    const b = new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn });
+    const send = b.call as (cmd: CommandName, req?: unknown) => Promise<unknown>;
+    for (const name of COMMAND_NAMES) await send.call(b, name, { probe: name });
+    expect(calls).toEqual(COMMAND_NAMES.map((n) => [n, { req: { probe: n } }]));
   });
 
   it('turns a rejected command into an ApiError', async () => {
@@ -60,7 +73,7 @@ describe('TauriBackend commands', () => {
       throw { code: 'not_found', message: 'no such peer' };
     }) as unknown as InvokeFn;
     const b = new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn });
-    const err = await b.blockPeer('x').catch((e: unknown) => e);
+    const err = await b.call('block_peer', { peer_id: 'x' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ code: 'not_found', message: 'no such peer' });
   });
@@ -78,43 +91,44 @@ describe('TauriBackend catalog commands', () => {
     return { calls, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn }) };
   }
 
-  it('invokes the snake_case commands with { req } or { contentId }', async () => {
+  it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const { calls, backend: b } = recorder();
     const publish = { path: '/p', title: null, description: null, kind: null, tags: [] };
     const update = { content_id: ID, title: 'T', description: '', kind: 'image' as const, tags: ['x'] };
     const search = { text: 'x', kinds: ['paper' as const], author: 'A', available_only: false, sort: 'relevance' as const, offset: 0, limit: 30 };
     const dl = { content_id: null, magnet: 'magnet:?xt=urn:btih:' + ID, peers: ['127.0.0.1:6881'] };
-    await b.publish(publish);
-    await b.unpublish(ID);
-    await b.updateResource(update);
-    await b.search(search);
-    await b.getResource(ID);
-    await b.listHolders(ID);
-    await b.catalogStats();
-    await b.startDownload(dl);
-    await b.pauseDownload(ID);
-    await b.resumeDownload(ID);
-    await b.cancelDownload(ID);
-    await b.listDownloads();
-    await b.openFolder(ID);
-    await b.getLibrary();
-    await b.addSharedFolder('/srv');
-    await b.removeSharedFolder('/srv');
+    const id = { content_id: ID };
+    await b.call('publish', publish);
+    await b.call('unpublish', id);
+    await b.call('update_resource', update);
+    await b.call('search', search);
+    await b.call('get_resource', id);
+    await b.call('list_holders', id);
+    await b.call('catalog_stats');
+    await b.call('start_download', dl);
+    await b.call('pause_download', id);
+    await b.call('resume_download', id);
+    await b.call('cancel_download', id);
+    await b.call('list_downloads');
+    await b.call('open_folder', id);
+    await b.call('get_library');
+    await b.call('add_shared_folder', { path: '/srv' });
+    await b.call('remove_shared_folder', { path: '/srv' });
     expect(calls.map((c) => [c[0], c[1]])).toEqual([
       ['publish', { req: publish }],
-      ['unpublish', { contentId: ID }],
+      ['unpublish', { req: id }],
       ['update_resource', { req: update }],
       ['search', { req: search }],
-      ['get_resource', { contentId: ID }],
-      ['list_holders', { contentId: ID }],
-      ['catalog_stats', undefined],
+      ['get_resource', { req: id }],
+      ['list_holders', { req: id }],
+      ['catalog_stats', {}],
       ['start_download', { req: dl }],
-      ['pause_download', { contentId: ID }],
-      ['resume_download', { contentId: ID }],
-      ['cancel_download', { contentId: ID }],
-      ['list_downloads', undefined],
-      ['open_folder', { contentId: ID }],
-      ['get_library', undefined],
+      ['pause_download', { req: id }],
+      ['resume_download', { req: id }],
+      ['cancel_download', { req: id }],
+      ['list_downloads', {}],
+      ['open_folder', { req: id }],
+      ['get_library', {}],
       ['add_shared_folder', { req: { path: '/srv' } }],
       ['remove_shared_folder', { req: { path: '/srv' } }],
     ]);
@@ -240,40 +254,41 @@ describe('TauriBackend chat commands', () => {
     return { calls, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn }) };
   }
 
-  it('invokes the snake_case commands with { req } or { roomId }', async () => {
+  it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const { calls, backend: b } = recorder();
-    await b.chatStatus();
-    await b.unlockChat('correct horse');
-    await b.changePassphrase('correct horse', 'battery staple');
-    await b.listRooms();
-    await b.createRoom({ name: 'R', members: [PEER] });
-    await b.getRoom(ROOM);
-    await b.renameRoom(ROOM, 'S');
-    await b.invite(ROOM, PEER);
-    await b.leaveRoom(ROOM);
-    await b.deleteRoom(ROOM);
-    await b.sendMessage(ROOM, 'hello');
-    await b.roomHistory({ room_id: ROOM, before: null, limit: 100 });
-    await b.markRoomRead(ROOM);
-    await b.listDms();
-    await b.sendDm(PEER, 'hi');
-    await b.dmHistory({ peer_id: PEER, before: 3, limit: 50 });
-    await b.markDmRead(PEER);
+    const room = { room_id: ROOM };
+    await b.call('chat_status');
+    await b.call('unlock_chat', { passphrase: 'correct horse' });
+    await b.call('change_passphrase', { old: 'correct horse', new: 'battery staple' });
+    await b.call('list_rooms');
+    await b.call('create_room', { name: 'R', members: [PEER] });
+    await b.call('get_room', room);
+    await b.call('rename_room', { room_id: ROOM, name: 'S' });
+    await b.call('invite', { room_id: ROOM, peer_id: PEER });
+    await b.call('leave_room', room);
+    await b.call('delete_room', room);
+    await b.call('send_message', { room_id: ROOM, body: 'hello' });
+    await b.call('room_history', { room_id: ROOM, before: null, limit: 100 });
+    await b.call('mark_room_read', room);
+    await b.call('list_dms');
+    await b.call('send_dm', { peer_id: PEER, body: 'hi' });
+    await b.call('dm_history', { peer_id: PEER, before: 3, limit: 50 });
+    await b.call('mark_dm_read', { peer_id: PEER });
     expect(calls.map((c) => [c[0], c[1]])).toEqual([
-      ['chat_status', undefined],
+      ['chat_status', {}],
       ['unlock_chat', { req: { passphrase: 'correct horse' } }],
       ['change_passphrase', { req: { old: 'correct horse', new: 'battery staple' } }],
-      ['list_rooms', undefined],
+      ['list_rooms', {}],
       ['create_room', { req: { name: 'R', members: [PEER] } }],
-      ['get_room', { roomId: ROOM }],
+      ['get_room', { req: room }],
       ['rename_room', { req: { room_id: ROOM, name: 'S' } }],
       ['invite', { req: { room_id: ROOM, peer_id: PEER } }],
-      ['leave_room', { req: { room_id: ROOM } }],
-      ['delete_room', { req: { room_id: ROOM } }],
+      ['leave_room', { req: room }],
+      ['delete_room', { req: room }],
       ['send_message', { req: { room_id: ROOM, body: 'hello' } }],
       ['room_history', { req: { room_id: ROOM, before: null, limit: 100 } }],
-      ['mark_room_read', { req: { room_id: ROOM } }],
-      ['list_dms', undefined],
+      ['mark_room_read', { req: room }],
+      ['list_dms', {}],
       ['send_dm', { req: { peer_id: PEER, body: 'hi' } }],
       ['dm_history', { req: { peer_id: PEER, before: 3, limit: 50 } }],
       ['mark_dm_read', { req: { peer_id: PEER } }],
@@ -296,7 +311,7 @@ describe('TauriBackend chat commands', () => {
     const { backend: b } = recorder(async () => {
       throw { code: 'unavailable', message: 'chat is locked' };
     });
-    await expect(b.listRooms()).rejects.toMatchObject({ code: 'unavailable', message: 'chat is locked' });
+    await expect(b.call('list_rooms')).rejects.toMatchObject({ code: 'unavailable', message: 'chat is locked' });
   });
 });
 
@@ -319,31 +334,31 @@ describe('TauriBackend media, follows and mirrors', () => {
     return { calls, srcs, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn, convertFileSrc }) };
   }
 
-  it('invokes the snake_case commands with { req } or { contentId }', async () => {
+  it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const { calls, backend: b } = recorder();
     const preview = { content_id: ID, thumbnail: '/9j/4AAQ', duration_ms: null };
-    await b.listFollows();
-    await b.follow(PEER);
-    await b.unfollow(PEER);
-    await b.setMirror(PEER, true);
-    await b.setMirrorQuota(5_000_000_000);
-    await b.setPreview(preview);
-    await b.openFile(ID);
+    await b.call('list_follows');
+    await b.call('follow', { peer_id: PEER });
+    await b.call('unfollow', { peer_id: PEER });
+    await b.call('set_mirror', { peer_id: PEER, on: true });
+    await b.call('set_mirror_quota', { bytes: 5_000_000_000 });
+    await b.call('set_preview', preview);
+    await b.call('open_file', { content_id: ID });
     expect(calls.map((c) => [c[0], c[1]])).toEqual([
-      ['list_follows', undefined],
+      ['list_follows', {}],
       ['follow', { req: { peer_id: PEER } }],
       ['unfollow', { req: { peer_id: PEER } }],
       ['set_mirror', { req: { peer_id: PEER, on: true } }],
       ['set_mirror_quota', { req: { bytes: 5_000_000_000 } }],
       ['set_preview', { req: preview }],
-      ['open_file', { contentId: ID }],
+      ['open_file', { req: { content_id: ID } }],
     ]);
   });
 
   it('returns what the commands answer', async () => {
     const { backend: b } = recorder((cmd) => (cmd === 'open_file' ? 'C:\\Films\\a.mkv' : []));
-    await expect(b.openFile(ID)).resolves.toBe('C:\\Films\\a.mkv');
-    await expect(b.unfollow(PEER)).resolves.toEqual([]);
+    await expect(b.call('open_file', { content_id: ID })).resolves.toBe('C:\\Films\\a.mkv');
+    await expect(b.call('unfollow', { peer_id: PEER })).resolves.toEqual([]);
   });
 
   it('plays media from the shell\'s loopback server, asked once, with its token', async () => {
@@ -379,7 +394,7 @@ describe('TauriBackend media, follows and mirrors', () => {
     const { backend: b } = recorder(() => {
       throw { code: 'not_found', message: 'not followed' };
     });
-    const err = await b.setMirror(PEER, false).catch((e: unknown) => e);
+    const err = await b.call('set_mirror', { peer_id: PEER, on: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ code: 'not_found', message: 'not followed' });
   });
@@ -410,7 +425,7 @@ describe('TauriBackend events', () => {
       (c) => states.push(c),
     );
     await flush();
-    expect(sinceArgs).toEqual([{ since: 0 }]);
+    expect(sinceArgs).toEqual([{ req: { since: 0 } }]);
     // live events during the catch-up wait, and the overlap is dropped
     handler!({ payload: off(2) });
     handler!({ payload: off(3) });

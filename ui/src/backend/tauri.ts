@@ -6,47 +6,12 @@ import {
 } from '@tauri-apps/api/core';
 import { listen as tauriListen } from '@tauri-apps/api/event';
 import { getCurrentWebview, type DragDropEvent } from '@tauri-apps/api/webview';
-import type {
-  CatalogStats,
-  ChangePassphraseRequest,
-  ChatMessage,
-  ChatStatus,
-  CreateRoomRequest,
-  DmConversation,
-  DmHistoryRequest,
-  Download,
-  DownloadRequest,
-  Event,
-  FolderRequest,
-  Follow,
-  HistoryPage,
-  HistoryRequest,
-  Holder,
-  InviteRequest,
-  Library,
-  MirrorRequest,
-  PassphraseRequest,
-  PeerIdRequest,
-  PeerInfo,
-  PreviewRequest,
-  Profile,
-  PublishRequest,
-  QuotaRequest,
-  RenameRoomRequest,
-  Resource,
-  RoomIdRequest,
-  RoomInfo,
-  SearchRequest,
-  SendDmRequest,
-  SendMessageRequest,
-  SearchResult,
-  Settings,
-  Status,
-  UpdateResourceRequest,
-} from '../api/types';
+import type { CommandName, Commands } from '../api/commands';
+import type { Event, Resource } from '../api/types';
 import type {
   Backend,
   ConnectionHandler,
+  RequestArgs,
   EventHandler,
   FileDropEvent,
   UploadMeta,
@@ -124,7 +89,14 @@ export class TauriBackend implements Backend {
       opts.clearTimeout ?? ((h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>));
   }
 
-  private async call<T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
+  /** Runs one command: `invoke(name, { req })`, or `invoke(name, {})` when it takes nothing. */
+  call<K extends CommandName>(cmd: K, ...req: RequestArgs<K>): Promise<Commands[K]['res']> {
+    const r: unknown = req[0] ?? null;
+    return this.invokeRaw(cmd, r === null ? {} : { req: r });
+  }
+
+  /** One Tauri command (an API command or one of the shell's own); throws `ApiError`. */
+  private async invokeRaw<T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
     try {
       return await this.invokeFn<T>(cmd, args, options);
     } catch (e) {
@@ -132,43 +104,9 @@ export class TauriBackend implements Backend {
     }
   }
 
-  status(): Promise<Status> {
-    return this.call('status');
-  }
-  getProfile(): Promise<Profile> {
-    return this.call('get_profile');
-  }
-  setProfile(profile: Profile): Promise<Profile> {
-    return this.call('set_profile', { profile });
-  }
-  listPeers(): Promise<PeerInfo[]> {
-    return this.call('list_peers');
-  }
-  async connect(addr: string): Promise<void> {
-    await this.call<null>('connect', { addr });
-  }
-  async blockPeer(peerId: string): Promise<void> {
-    await this.call<null>('block_peer', { peerId });
-  }
-  async unblockPeer(peerId: string): Promise<void> {
-    await this.call<null>('unblock_peer', { peerId });
-  }
-  getSettings(): Promise<Settings> {
-    return this.call('get_settings');
-  }
-  addBootstrap(addr: string): Promise<Settings> {
-    return this.call('add_bootstrap', { addr });
-  }
-  removeBootstrap(addr: string): Promise<Settings> {
-    return this.call('remove_bootstrap', { addr });
-  }
-  publish(req: PublishRequest): Promise<Resource> {
-    return this.call('publish', { req });
-  }
-
   /** The system's file picker (Tauri's dialog plugin). */
   readonly pickFiles = async (): Promise<string[]> => {
-    const picked = await this.call<string | string[] | null>('plugin:dialog|open', {
+    const picked = await this.invokeRaw<string | string[] | null>('plugin:dialog|open', {
       options: { multiple: true, directory: false, title: 'Publish files' },
     });
     if (picked === null) return [];
@@ -191,48 +129,9 @@ export class TauriBackend implements Backend {
       tags: meta.tags ?? [],
     });
     // A raw body goes over IPC in one piece, so there is no progress to report until it lands.
-    const resource = await this.call<Resource>('upload', bytes, { headers: { [UPLOAD_HEADER]: header } });
+    const resource = await this.invokeRaw<Resource>('upload', bytes, { headers: { [UPLOAD_HEADER]: header } });
     onProgress?.(total, total);
     return resource;
-  }
-  async unpublish(contentId: string): Promise<void> {
-    await this.call<null>('unpublish', { contentId });
-  }
-  updateResource(req: UpdateResourceRequest): Promise<Resource> {
-    return this.call('update_resource', { req });
-  }
-  search(req: SearchRequest): Promise<SearchResult> {
-    return this.call('search', { req });
-  }
-  getResource(contentId: string): Promise<Resource> {
-    return this.call('get_resource', { contentId });
-  }
-  listHolders(contentId: string): Promise<Holder[]> {
-    return this.call('list_holders', { contentId });
-  }
-  catalogStats(): Promise<CatalogStats> {
-    return this.call('catalog_stats');
-  }
-  startDownload(req: DownloadRequest): Promise<Download> {
-    return this.call('start_download', { req });
-  }
-  async pauseDownload(contentId: string): Promise<void> {
-    await this.call<null>('pause_download', { contentId });
-  }
-  async resumeDownload(contentId: string): Promise<void> {
-    await this.call<null>('resume_download', { contentId });
-  }
-  async cancelDownload(contentId: string): Promise<void> {
-    await this.call<null>('cancel_download', { contentId });
-  }
-  listDownloads(): Promise<Download[]> {
-    return this.call('list_downloads');
-  }
-  openFolder(contentId: string): Promise<string> {
-    return this.call('open_folder', { contentId });
-  }
-  openFile(contentId: string): Promise<string> {
-    return this.call('open_file', { contentId });
   }
 
   // Thumbnails come from the desktop shell's own URI scheme (it percent-decodes the path).
@@ -240,7 +139,7 @@ export class TauriBackend implements Backend {
   // a custom scheme (WebKit bug 146351). The custom scheme serves the same byte ranges and is
   // the fallback when that server is not running.
   async mediaUrl(contentId: string, file?: number): Promise<string> {
-    this.mediaServer ??= this.call<{ url: string; token: string }>('media_server').catch((e: unknown) => {
+    this.mediaServer ??= this.invokeRaw<{ url: string; token: string }>('media_server').catch((e: unknown) => {
       console.warn('no local media server; using the hearth: scheme', e);
       this.mediaServer = undefined;
       return null;
@@ -252,102 +151,6 @@ export class TauriBackend implements Backend {
   }
   thumbnailUrl(contentId: string, hash: string): string {
     return this.fileSrcFn(`thumbs/${contentId}/${hash}`, MEDIA_SCHEME);
-  }
-  setPreview(req: PreviewRequest): Promise<Resource> {
-    return this.call('set_preview', { req });
-  }
-
-  listFollows(): Promise<Follow[]> {
-    return this.call('list_follows');
-  }
-  follow(peerId: string): Promise<Follow[]> {
-    const req: PeerIdRequest = { peer_id: peerId };
-    return this.call('follow', { req });
-  }
-  unfollow(peerId: string): Promise<Follow[]> {
-    const req: PeerIdRequest = { peer_id: peerId };
-    return this.call('unfollow', { req });
-  }
-  setMirror(peerId: string, on: boolean): Promise<Follow[]> {
-    const req: MirrorRequest = { peer_id: peerId, on };
-    return this.call('set_mirror', { req });
-  }
-  setMirrorQuota(bytes: number): Promise<Settings> {
-    const req: QuotaRequest = { bytes };
-    return this.call('set_mirror_quota', { req });
-  }
-  getLibrary(): Promise<Library> {
-    return this.call('get_library');
-  }
-  addSharedFolder(path: string): Promise<Library> {
-    const req: FolderRequest = { path };
-    return this.call('add_shared_folder', { req });
-  }
-  removeSharedFolder(path: string): Promise<Library> {
-    const req: FolderRequest = { path };
-    return this.call('remove_shared_folder', { req });
-  }
-
-  chatStatus(): Promise<ChatStatus> {
-    return this.call('chat_status');
-  }
-  unlockChat(passphrase: string): Promise<ChatStatus> {
-    const req: PassphraseRequest = { passphrase };
-    return this.call('unlock_chat', { req });
-  }
-  async changePassphrase(oldPassphrase: string, newPassphrase: string): Promise<void> {
-    const req: ChangePassphraseRequest = { old: oldPassphrase, new: newPassphrase };
-    await this.call<null>('change_passphrase', { req });
-  }
-  listRooms(): Promise<RoomInfo[]> {
-    return this.call('list_rooms');
-  }
-  createRoom(req: CreateRoomRequest): Promise<RoomInfo> {
-    return this.call('create_room', { req });
-  }
-  getRoom(roomId: string): Promise<RoomInfo> {
-    return this.call('get_room', { roomId });
-  }
-  async renameRoom(roomId: string, name: string): Promise<void> {
-    const req: RenameRoomRequest = { room_id: roomId, name };
-    await this.call<null>('rename_room', { req });
-  }
-  async invite(roomId: string, peerId: string): Promise<void> {
-    const req: InviteRequest = { room_id: roomId, peer_id: peerId };
-    await this.call<null>('invite', { req });
-  }
-  async leaveRoom(roomId: string): Promise<void> {
-    const req: RoomIdRequest = { room_id: roomId };
-    await this.call<null>('leave_room', { req });
-  }
-  async deleteRoom(roomId: string): Promise<void> {
-    const req: RoomIdRequest = { room_id: roomId };
-    await this.call<null>('delete_room', { req });
-  }
-  sendMessage(roomId: string, body: string): Promise<ChatMessage> {
-    const req: SendMessageRequest = { room_id: roomId, body };
-    return this.call('send_message', { req });
-  }
-  roomHistory(req: HistoryRequest): Promise<HistoryPage> {
-    return this.call('room_history', { req });
-  }
-  async markRoomRead(roomId: string): Promise<void> {
-    const req: RoomIdRequest = { room_id: roomId };
-    await this.call<null>('mark_room_read', { req });
-  }
-  listDms(): Promise<DmConversation[]> {
-    return this.call('list_dms');
-  }
-  sendDm(peerId: string, body: string): Promise<ChatMessage> {
-    const req: SendDmRequest = { peer_id: peerId, body };
-    return this.call('send_dm', { req });
-  }
-  dmHistory(req: DmHistoryRequest): Promise<HistoryPage> {
-    return this.call('dm_history', { req });
-  }
-  async markDmRead(peerId: string): Promise<void> {
-    const req: PeerIdRequest = { peer_id: peerId };
-    await this.call<null>('mark_dm_read', { req });
   }
 
   /** A desktop notification (Tauri's notification plugin); failures are ignored. */
@@ -381,10 +184,6 @@ export class TauriBackend implements Backend {
     };
   }
 
-  eventsSince(since: number): Promise<Event[]> {
-    return this.call('events_since', { since });
-  }
-
   subscribe(onEvent: EventHandler, onConnectionChange: ConnectionHandler): () => void {
     let stopped = false;
     let unlisten: (() => void) | null = null;
@@ -411,7 +210,7 @@ export class TauriBackend implements Backend {
       timer = null;
       if (stopped) return;
       try {
-        const missed = await this.eventsSince(this.lastEventId);
+        const missed = await this.call('events_since', { since: this.lastEventId });
         if (stopped) return;
         for (const e of missed) deliver(e);
         const queued = pending ?? [];

@@ -189,7 +189,7 @@ export function OpenFolderButton({ contentId, quiet = false }: { contentId: stri
     setBusy(true);
     setError(null);
     try {
-      setPath(await backend.openFolder(contentId));
+      setPath(await backend.call('open_folder', { content_id: contentId }));
     } catch (e) {
       setError(describeError(e));
     } finally {
@@ -413,7 +413,7 @@ export function ResourceEditor({
     setSaving(true);
     setError(null);
     try {
-      const saved = await backend.updateResource({
+      const saved = await backend.call('update_resource', {
         content_id: resource.content_id,
         title,
         description: draft.description.trim(),

@@ -225,7 +225,7 @@ function PlayerError({
     setBusy(true);
     setError(null);
     try {
-      setPath(await backend.openFile(contentId));
+      setPath(await backend.call('open_file', { content_id: contentId }));
     } catch (e) {
       setError(describeError(e));
     } finally {

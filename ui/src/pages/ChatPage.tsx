@@ -113,7 +113,7 @@ function UnlockForm({ choosing }: { choosing: boolean }) {
     setBusy(true);
     setError(null);
     try {
-      const status = await backend.unlockChat(passphrase);
+      const status = await backend.call('unlock_chat', { passphrase });
       if (!status.unlocked) setError('Chat is still locked. Try again.');
       chat.setStatus(status);
     } catch (err) {
@@ -421,7 +421,7 @@ function NewRoomDialog({ onClose }: { onClose: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      const room = await backend.createRoom({ name: n, members: [...members] });
+      const room = await backend.call('create_room', { name: n, members: [...members] });
       chat.upsertRoom(room);
       onClose();
       go({ kind: 'room', id: room.room_id });
@@ -623,7 +623,7 @@ function InviteDialog({ room, onClose }: { room: RoomInfo; onClose: () => void }
         submitIcon={<PlusIcon size={16} />}
         emptyText="Every peer your node knows is already a member. Paste the peer id of someone else."
         onPick={async (peerId) => {
-          await backend.invite(room.room_id, peerId);
+          await backend.call('invite', { room_id: room.room_id, peer_id: peerId });
           onClose();
         }}
         onClose={onClose}
@@ -654,8 +654,8 @@ function Conversation({ conv }: { conv: ConvKey }) {
 
   const history = (before: number | null): Promise<HistoryPage> =>
     conv.kind === 'room'
-      ? backend.roomHistory({ room_id: conv.id, before, limit: HISTORY_PAGE })
-      : backend.dmHistory({ peer_id: conv.id, before, limit: HISTORY_PAGE });
+      ? backend.call('room_history', { room_id: conv.id, before, limit: HISTORY_PAGE })
+      : backend.call('dm_history', { peer_id: conv.id, before, limit: HISTORY_PAGE });
 
   const loadNewest = async () => {
     try {
@@ -683,7 +683,7 @@ function Conversation({ conv }: { conv: ConvKey }) {
   // A room the list does not have (yet): ask for it.
   useEffect(() => {
     if (conv.kind !== 'room' || room || !chat.state.loaded) return;
-    backend.getRoom(conv.id).then(
+    backend.call('get_room', { room_id: conv.id }).then(
       (r) => chat.upsertRoom(r),
       (e: unknown) => setMissing(describeError(e)),
     );
@@ -743,7 +743,7 @@ function Conversation({ conv }: { conv: ConvKey }) {
 
   const send = async (body: string) => {
     const m =
-      conv.kind === 'room' ? await backend.sendMessage(conv.id, body) : await backend.sendDm(conv.id, body);
+      conv.kind === 'room' ? await backend.call('send_message', { room_id: conv.id, body }) : await backend.call('send_dm', { peer_id: conv.id, body });
     atBottom.current = true;
     dispatch({ type: 'messages', key: conv, messages: [m] });
   };
@@ -862,7 +862,7 @@ function RoomHeader({ room, selfId }: { room: RoomInfo; selfId: string | null })
   const active = !room.left && !room.deleted && !room.muted;
   const isCreator = selfId !== null && room.creator === selfId;
 
-  const act = async (what: () => Promise<void>, after?: () => void) => {
+  const act = async (what: () => Promise<unknown>, after?: () => void) => {
     setBusy(true);
     setError(null);
     try {
@@ -882,7 +882,7 @@ function RoomHeader({ room, selfId }: { room: RoomInfo; selfId: string | null })
       setEditing(false);
       return;
     }
-    void act(() => backend.renameRoom(room.room_id, n), () => setEditing(false));
+    void act(() => backend.call('rename_room', { room_id: room.room_id, name: n }), () => setEditing(false));
   };
 
   const host = room.host ? room.members.find((m) => m.peer_id === room.host) : undefined;
@@ -988,7 +988,7 @@ function RoomHeader({ room, selfId }: { room: RoomInfo; selfId: string | null })
             disabled={busy}
             onClick={() =>
               void act(
-                () => (confirm === 'leave' ? backend.leaveRoom(room.room_id) : backend.deleteRoom(room.room_id)),
+                () => (confirm === 'leave' ? backend.call('leave_room', { room_id: room.room_id }) : backend.call('delete_room', { room_id: room.room_id })),
                 () => setConfirm(null),
               )
             }

@@ -62,7 +62,7 @@ function DownloadRow({ download: d }: { download: Download }) {
   const [error, setError] = useState<string | null>(null);
   const active = d.state === 'downloading' || d.state === 'starting';
 
-  const run = async (op: () => Promise<void>) => {
+  const run = async (op: () => Promise<unknown>) => {
     setBusy(true);
     setError(null);
     try {
@@ -93,7 +93,7 @@ function DownloadRow({ download: d }: { download: Download }) {
               aria-label={`Pause ${d.title}`}
               title="Pause"
               disabled={busy}
-              onClick={() => run(() => backend.pauseDownload(d.content_id))}
+              onClick={() => run(() => backend.call('pause_download', { content_id: d.content_id }))}
               data-testid="download-pause"
             >
               <PauseIcon size={16} />
@@ -106,7 +106,7 @@ function DownloadRow({ download: d }: { download: Download }) {
               aria-label={`${d.state === 'failed' ? 'Retry' : 'Resume'} ${d.title}`}
               title={d.state === 'failed' ? 'Retry' : 'Resume'}
               disabled={busy}
-              onClick={() => run(() => backend.resumeDownload(d.content_id))}
+              onClick={() => run(() => backend.call('resume_download', { content_id: d.content_id }))}
               data-testid="download-resume"
             >
               <PlayIcon size={16} />
@@ -121,7 +121,7 @@ function DownloadRow({ download: d }: { download: Download }) {
               disabled={busy}
               onConfirm={() =>
                 run(async () => {
-                  await backend.cancelDownload(d.content_id);
+                  await backend.call('cancel_download', { content_id: d.content_id });
                   downloads.remove(d.content_id);
                 })
               }

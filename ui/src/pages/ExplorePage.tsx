@@ -45,7 +45,7 @@ function useSearch(initialQuery: ExploreQuery) {
   const [controller] = useState(
     () =>
       new SearchController(restored?.state ?? initialSearchState(initialQuery), {
-        run: (req) => backend.search(req),
+        run: (req) => backend.call('search', req),
         onChange: setState,
       }),
   );

@@ -38,7 +38,7 @@ export function LibraryPage() {
     load,
     reloadSoon,
     alive,
-  } = useReloadable(() => backend.getLibrary(), [backend]);
+  } = useReloadable(() => backend.call('get_library'), [backend]);
 
   // A video published here gets a preview image from the page when the node cannot make one.
   const onPublished = (r: Resource) => {
@@ -166,7 +166,7 @@ function PublishCard({ onPublished }: { onPublished: (r: Resource) => void }) {
       const r =
         current.type === 'file'
           ? await backend.upload(current.file, meta, (sent, total) => setProgress({ sent, total }))
-          : await backend.publish({ path: current.path, ...meta });
+          : await backend.call('publish', { path: current.path, ...meta });
       setDone(r);
       onPublished(r);
       next();
@@ -413,7 +413,7 @@ function PublishedRow({
     setBusy(true);
     setError(null);
     try {
-      await backend.unpublish(r.content_id);
+      await backend.call('unpublish', { content_id: r.content_id });
       onRemoved();
     } catch (e) {
       setError(describeError(e));
@@ -517,7 +517,7 @@ function FoldersCard({ library, onChanged }: { library: Library | null; onChange
     e.preventDefault();
     const value = path.trim();
     if (!value) return;
-    void run(() => backend.addSharedFolder(value), () => setPath(''));
+    void run(() => backend.call('add_shared_folder', { path: value }), () => setPath(''));
   };
 
   return (
@@ -544,7 +544,7 @@ function FoldersCard({ library, onChanged }: { library: Library | null; onChange
                     title="Stop sharing this folder"
                     aria-label={`Stop sharing ${f}`}
                     disabled={busy}
-                    onClick={() => void run(() => backend.removeSharedFolder(f))}
+                    onClick={() => void run(() => backend.call('remove_shared_folder', { path: f }))}
                     data-testid="folder-remove"
                   >
                     <CloseIcon size={15} />

@@ -68,7 +68,7 @@ function ConnectForm() {
     setBusy(true);
     setResult(null);
     try {
-      await backend.connect(value);
+      await backend.call('connect', { addr: value });
       setAddr('');
       setResult({ ok: true, text: 'Dialing. The peer appears in the list once the connection is up.' });
     } catch (err) {
@@ -127,8 +127,8 @@ function PeerRow({ peer, now, follows }: { peer: PeerInfo; now: number; follows:
     setBusy(true);
     setError(null);
     try {
-      if (peer.blocked) await backend.unblockPeer(peer.peer_id);
-      else await backend.blockPeer(peer.peer_id);
+      if (peer.blocked) await backend.call('unblock_peer', { peer_id: peer.peer_id });
+      else await backend.call('block_peer', { peer_id: peer.peer_id });
       await refresh();
     } catch (err) {
       setError(describeError(err));
@@ -315,7 +315,7 @@ function FollowButton({
     setBusy(true);
     setError(null);
     try {
-      onFollows(following ? await backend.unfollow(peerId) : await backend.follow(peerId));
+      onFollows(following ? await backend.call('unfollow', { peer_id: peerId }) : await backend.call('follow', { peer_id: peerId }));
     } catch (e) {
       setError(describeError(e));
     } finally {
@@ -362,7 +362,7 @@ function MirrorSwitch({ follow, onFollows, testId }: { follow: Follow; onFollows
     setPending(next);
     setError(null);
     try {
-      onFollows(await backend.setMirror(follow.peer_id, next));
+      onFollows(await backend.call('set_mirror', { peer_id: follow.peer_id, on: next }));
     } catch (e) {
       setError(describeError(e));
     } finally {

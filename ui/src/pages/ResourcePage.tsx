@@ -51,7 +51,7 @@ export function ResourcePage({ contentId }: { contentId: string }) {
 
   const loadHolders = useCallback(async () => {
     try {
-      const list = await backend.listHolders(contentId);
+      const list = await backend.call('list_holders', { content_id: contentId });
       if (!alive.current) return;
       setHolders(list);
       setHoldersError(null);
@@ -62,7 +62,7 @@ export function ResourcePage({ contentId }: { contentId: string }) {
 
   const load = useCallback(async () => {
     try {
-      const r = await backend.getResource(contentId);
+      const r = await backend.call('get_resource', { content_id: contentId });
       if (alive.current) setLoaded({ status: 'ready', resource: r });
     } catch (e) {
       if (!alive.current) return;
@@ -315,7 +315,7 @@ function DownloadArea({ resource: r, download }: { resource: Resource; download:
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  const run = async (op: () => Promise<void>) => {
+  const run = async (op: () => Promise<unknown>) => {
     setBusy(true);
     setError(null);
     try {
@@ -329,7 +329,7 @@ function DownloadArea({ resource: r, download }: { resource: Resource; download:
 
   const start = () =>
     run(async () => {
-      const d = await backend.startDownload({ content_id: r.content_id, magnet: null, peers: [] });
+      const d = await backend.call('start_download', { content_id: r.content_id, magnet: null, peers: [] });
       downloads.upsert(d);
     });
 
@@ -365,7 +365,7 @@ function DownloadArea({ resource: r, download }: { resource: Resource; download:
               type="button"
               class="btn btn-quiet"
               disabled={busy}
-              onClick={() => run(() => backend.pauseDownload(r.content_id))}
+              onClick={() => run(() => backend.call('pause_download', { content_id: r.content_id }))}
               data-testid="download-pause"
             >
               <PauseIcon size={15} /> Pause
@@ -376,7 +376,7 @@ function DownloadArea({ resource: r, download }: { resource: Resource; download:
               type="button"
               class="btn btn-quiet"
               disabled={busy}
-              onClick={() => run(() => backend.resumeDownload(r.content_id))}
+              onClick={() => run(() => backend.call('resume_download', { content_id: r.content_id }))}
               data-testid="download-resume"
             >
               <PlayIcon size={15} /> {download.state === 'failed' ? 'Retry' : 'Resume'}
@@ -391,7 +391,7 @@ function DownloadArea({ resource: r, download }: { resource: Resource; download:
               disabled={busy}
               onConfirm={() =>
                 run(async () => {
-                  await backend.cancelDownload(r.content_id);
+                  await backend.call('cancel_download', { content_id: r.content_id });
                   downloads.remove(r.content_id);
                 })
               }
@@ -466,7 +466,7 @@ function ManageActions({
     setBusy(true);
     setError(null);
     try {
-      await backend.unpublish(r.content_id);
+      await backend.call('unpublish', { content_id: r.content_id });
       onRemoved();
     } catch (e) {
       setError(describeError(e));

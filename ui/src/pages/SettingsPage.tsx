@@ -15,7 +15,7 @@ export function SettingsPage() {
     setValue: setSettings,
     loadError,
     reloadSoon,
-  } = useReloadable(() => backend.getSettings(), [backend]);
+  } = useReloadable(() => backend.call('get_settings'), [backend]);
 
   // The space mirrors use changes as mirror copies come and go: ask again once things settle.
   useNodeEvents((event) => {
@@ -55,7 +55,7 @@ function ProfileCard() {
 
   useEffect(() => {
     let live = true;
-    backend.getProfile().then(
+    backend.call('get_profile').then(
       (p) => {
         if (!live) return;
         setSaved(p);
@@ -96,7 +96,7 @@ function ProfileCard() {
       bio: draft.bio.trim(),
     };
     try {
-      const stored = await backend.setProfile(next);
+      const stored = await backend.call('set_profile', next);
       setSaved(stored);
       setDraft(stored);
       setJustSaved(true);
@@ -225,7 +225,7 @@ function NetworkCard({ settings, loadError, onChanged }: SettingsProps) {
       setError('A bootstrap address is a multiaddress starting with “/”, ending in /p2p/<peer id>.');
       return;
     }
-    void run(() => backend.addBootstrap(value), () => setAddr(''));
+    void run(() => backend.call('add_bootstrap', { addr: value }), () => setAddr(''));
   };
 
   const self = state.self;
@@ -289,7 +289,7 @@ function NetworkCard({ settings, loadError, onChanged }: SettingsProps) {
                   title="Remove"
                   aria-label={`Remove ${a}`}
                   disabled={busy}
-                  onClick={() => void run(() => backend.removeBootstrap(a))}
+                  onClick={() => void run(() => backend.call('remove_bootstrap', { addr: a }))}
                   data-testid="bootstrap-remove"
                 >
                   <CloseIcon size={15} />
@@ -379,7 +379,7 @@ function MirrorCard({ settings, loadError, onChanged }: SettingsProps) {
     setError(null);
     setJustSaved(false);
     try {
-      onChanged(await backend.setMirrorQuota(bytes));
+      onChanged(await backend.call('set_mirror_quota', { bytes }));
       setDraft(null);
       setJustSaved(true);
     } catch (err) {

@@ -53,7 +53,7 @@ function submit(el: HTMLElement) {
 function withPeers(): FakeBackend {
   const b = new FakeBackend();
   const carol = { ...peerInfo(CAROL_ID, 'Carol'), online: false, connected: false };
-  b.listPeers.mockResolvedValue([peerInfo(ADA_ID, 'Ada'), peerInfo(BOB_ID, 'Bob'), carol]);
+  b.on.list_peers.mockResolvedValue([peerInfo(ADA_ID, 'Ada'), peerInfo(BOB_ID, 'Bob'), carol]);
   return b;
 }
 
@@ -69,8 +69,8 @@ async function createRoom(b: FakeBackend, name: string, members: string[]) {
   for (const id of members) click($(`new-room-member-${id}`));
   await tick();
   click($('new-room-create'));
-  await waitFor(() => expect(b.createRoom).toHaveBeenCalled());
-  const room = await (b.createRoom.mock.results.at(-1)!.value as ReturnType<FakeBackend['createRoom']>);
+  await waitFor(() => expect(b.on.create_room).toHaveBeenCalled());
+  const room = await (b.on.create_room.mock.results.at(-1)!.value as ReturnType<FakeBackend['handlers']['create_room']>);
   const roomId = room.room_id;
   await waitFor(() => expect(window.location.hash).toBe(`#/chat/room/${roomId}`));
   await waitFor(() => $('room-members'));
@@ -91,7 +91,7 @@ describe('Chat: locked', () => {
     await type($('chat-unlock-confirm') as HTMLInputElement, 'short');
     submit($('chat-unlock-submit'));
     await waitFor(() => expect($('chat-unlock-error').textContent).toMatch(/at least 8/));
-    expect(b.unlockChat).not.toHaveBeenCalled();
+    expect(b.on.unlock_chat).not.toHaveBeenCalled();
 
     await type($('chat-unlock-passphrase') as HTMLInputElement, 'correct horse');
     await type($('chat-unlock-confirm') as HTMLInputElement, 'correct horsE');
@@ -101,8 +101,8 @@ describe('Chat: locked', () => {
     await type($('chat-unlock-confirm') as HTMLInputElement, 'correct horse');
     submit($('chat-unlock-submit'));
     await waitFor(() => $('chat-new-room'));
-    expect(b.unlockChat).toHaveBeenCalledWith('correct horse');
-    expect(b.listRooms).toHaveBeenCalled();
+    expect(b.on.unlock_chat).toHaveBeenCalledWith({ passphrase: 'correct horse' });
+    expect(b.on.list_rooms).toHaveBeenCalled();
   });
 
   it('unlocks with one field, showing progress and a wrong passphrase', async () => {
@@ -118,10 +118,10 @@ describe('Chat: locked', () => {
     await waitFor(() => expect($('chat-unlock-error').textContent).toBe('wrong passphrase'));
 
     let release!: () => void;
-    const real = b.unlockChat.getMockImplementation()!;
-    b.unlockChat.mockImplementationOnce(async (p: string) => {
+    const real = b.on.unlock_chat.getMockImplementation()!;
+    b.on.unlock_chat.mockImplementationOnce(async (req) => {
       await new Promise<void>((r) => (release = r));
-      return real(p);
+      return real(req);
     });
     await type($('chat-unlock-passphrase') as HTMLInputElement, 'correct horse');
     submit($('chat-unlock-submit'));
@@ -138,7 +138,7 @@ describe('Chat: rooms', () => {
     await mount(b);
     await waitFor(() => $('chat-none'));
     const roomId = await createRoom(b, 'Reading group', [ADA_ID, BOB_ID]);
-    expect(b.createRoom).toHaveBeenCalledWith({ name: 'Reading group', members: [ADA_ID, BOB_ID] });
+    expect(b.on.create_room).toHaveBeenCalledWith({ name: 'Reading group', members: [ADA_ID, BOB_ID] });
     await waitFor(() => expect($(`room-item-${roomId}`).textContent).toMatch(/Reading group/));
     await waitFor(() => expect(texts()).toEqual([
       expect.stringMatching(/You created the room “Reading group”/),
@@ -163,10 +163,10 @@ describe('Chat: rooms', () => {
     await type(composer, 'first line');
     press(composer, 'Enter', { shiftKey: true });
     await tick();
-    expect(b.sendMessage).not.toHaveBeenCalled();
+    expect(b.on.send_message).not.toHaveBeenCalled();
     await type(composer, 'Hello everyone\n');
     press(composer, 'Enter');
-    await waitFor(() => expect(b.sendMessage).toHaveBeenCalledWith(roomId, 'Hello everyone'));
+    await waitFor(() => expect(b.on.send_message).toHaveBeenCalledWith({ room_id: roomId, body: 'Hello everyone' }));
     await waitFor(() => expect(messages().at(-1)!.dataset.state).toBe('sending'));
     const mine = messages().at(-1)!;
     expect(mine.dataset.kind).toBe('text');
@@ -191,8 +191,8 @@ describe('Chat: rooms', () => {
       'Hi!',
     ]);
     // it is open and in front: marked read
-    await waitFor(() => expect(b.markRoomRead.mock.calls.length).toBeGreaterThanOrEqual(2));
-    expect(b.markRoomRead).toHaveBeenLastCalledWith(roomId);
+    await waitFor(() => expect(b.on.mark_room_read.mock.calls.length).toBeGreaterThanOrEqual(2));
+    expect(b.on.mark_room_read).toHaveBeenLastCalledWith({ room_id: roomId });
   });
 
   it('refuses a message over 16 KiB', async () => {
@@ -232,7 +232,7 @@ describe('Chat: rooms', () => {
     click($(`invite-peer-${BOB_ID}`));
     await tick();
     click($('invite-submit'));
-    await waitFor(() => expect(b.invite).toHaveBeenCalledWith(roomId, BOB_ID));
+    await waitFor(() => expect(b.on.invite).toHaveBeenCalledWith({ room_id: roomId, peer_id: BOB_ID }));
     await waitFor(() => none('invite-dialog'));
     await waitFor(() => $(`room-member-${BOB_ID}`));
     await waitFor(() => expect(texts().at(-1)).toMatch(/You invited Bob/));
@@ -245,7 +245,7 @@ describe('Chat: rooms', () => {
     const stranger = '12D3KooWStrangerStrangerStrangerStrangerStr';
     await type($('invite-peer-id') as HTMLInputElement, stranger);
     click($('invite-submit'));
-    await waitFor(() => expect(b.invite).toHaveBeenCalledWith(roomId, stranger));
+    await waitFor(() => expect(b.on.invite).toHaveBeenCalledWith({ room_id: roomId, peer_id: stranger }));
   });
 
   it('lets only the creator delete, after confirming; then the room is read-only', async () => {
@@ -260,9 +260,9 @@ describe('Chat: rooms', () => {
     const roomId = await createRoom(b, 'Mine', [ADA_ID]);
     click($('room-delete'));
     await waitFor(() => $('room-delete-confirm'));
-    expect(b.deleteRoom).not.toHaveBeenCalled();
+    expect(b.on.delete_room).not.toHaveBeenCalled();
     click($('room-delete-confirm'));
-    await waitFor(() => expect(b.deleteRoom).toHaveBeenCalledWith(roomId));
+    await waitFor(() => expect(b.on.delete_room).toHaveBeenCalledWith({ room_id: roomId }));
     await waitFor(() => $(`room-deleted-${roomId}`));
     expect(($('chat-composer') as HTMLTextAreaElement).disabled).toBe(true);
     expect($('chat-composer-disabled').textContent).toMatch(/deleted/);
@@ -279,7 +279,7 @@ describe('Chat: rooms', () => {
     click($('room-leave'));
     await waitFor(() => $('room-leave-confirm'));
     click($('room-leave-confirm'));
-    await waitFor(() => expect(b.leaveRoom).toHaveBeenCalledWith(theirs.room_id));
+    await waitFor(() => expect(b.on.leave_room).toHaveBeenCalledWith({ room_id: theirs.room_id }));
     await waitFor(() => $(`room-left-${theirs.room_id}`));
     expect($('chat-composer-disabled').textContent).toMatch(/You left this room/);
   });
@@ -292,7 +292,7 @@ describe('Chat: rooms', () => {
     await waitFor(() => $('room-rename-input'));
     await type($('room-rename-input') as HTMLInputElement, 'New name');
     submit($('room-rename-save'));
-    await waitFor(() => expect(b.renameRoom).toHaveBeenCalledWith(roomId, 'New name'));
+    await waitFor(() => expect(b.on.rename_room).toHaveBeenCalledWith({ room_id: roomId, name: 'New name' }));
     await waitFor(() => expect($('conv-title').textContent).toMatch(/New name/));
     expect(texts().at(-1)).toMatch(/You renamed the room to “New name”/);
   });
@@ -310,7 +310,7 @@ describe('Chat: rooms', () => {
 
     click($(`room-item-${two.room_id}`));
     window.location.hash = `#/chat/room/${two.room_id}`;
-    await waitFor(() => expect(b.markRoomRead).toHaveBeenCalledWith(two.room_id));
+    await waitFor(() => expect(b.on.mark_room_read).toHaveBeenCalledWith({ room_id: two.room_id }));
     await waitFor(() => none(`room-unread-${two.room_id}`));
     none('nav-chat-count');
     expect(texts().at(-1)).toMatch(/Are you there\?/);
@@ -350,7 +350,7 @@ describe('Chat: direct messages', () => {
     none('chat-peer-offline-banner');
     await type($('chat-composer') as HTMLTextAreaElement, 'Hi Ada');
     click($('chat-send'));
-    await waitFor(() => expect(b.sendDm).toHaveBeenCalledWith(ADA_ID, 'Hi Ada'));
+    await waitFor(() => expect(b.on.send_dm).toHaveBeenCalledWith({ peer_id: ADA_ID, body: 'Hi Ada' }));
     await waitFor(() => expect(messages()).toHaveLength(1));
     expect(messages()[0]!.dataset.state).toBe('delivered');
     await b.receiveDm(ADA_ID, 'Hello you');

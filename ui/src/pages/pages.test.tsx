@@ -64,7 +64,7 @@ describe('Explore', () => {
     const b = new FakeBackend();
     const on = resource({ title: 'Available paper', holders_online: 2 });
     const off = resource({ title: '<img src=x onerror=alert(1)>', available: false, holders_online: 0, author_name: null });
-    b.search.mockResolvedValue(searchResult([on, off]));
+    b.on.search.mockResolvedValue(searchResult([on, off]));
     await mount(b, '#/explore');
     const rows = await waitFor(() => {
       const r = $$('result');
@@ -90,7 +90,7 @@ describe('Explore', () => {
     const film = resource({ title: 'Lecture', kind: 'video', thumbnail_hash: HASH, duration_ms: 3_723_000 });
     const song = resource({ title: 'Song', kind: 'audio', duration_ms: 245_000 });
     const paper = resource({ title: 'Paper', thumbnail_hash: '../../api/status' });
-    b.search.mockResolvedValue(searchResult([film, song, paper]));
+    b.on.search.mockResolvedValue(searchResult([film, song, paper]));
     await mount(b, '#/explore');
     await waitFor(() => expect($$('result')).toHaveLength(3));
     const [first, second, third] = $$('result') as [HTMLElement, HTMLElement, HTMLElement];
@@ -116,25 +116,25 @@ describe('Explore', () => {
 
   it('says when nothing matches, and searches as you type', async () => {
     const b = new FakeBackend();
-    b.search.mockResolvedValue(searchResult([]));
+    b.on.search.mockResolvedValue(searchResult([]));
     await mount(b, '#/explore?q=zebra');
     await waitFor(() => $('explore-no-matches'));
-    expect(b.search.mock.calls[0]![0]).toMatchObject({ text: 'zebra', offset: 0 });
+    expect(b.on.search.mock.calls[0]![0]).toMatchObject({ text: 'zebra', offset: 0 });
     expect(root.textContent).toMatch(/Nothing in the catalog matches “zebra”/);
 
     const found = resource({ title: 'Zebrafish atlas' });
-    b.search.mockResolvedValue(searchResult([found]));
+    b.on.search.mockResolvedValue(searchResult([found]));
     await type($('explore-search') as HTMLInputElement, 'zebrafish');
     await waitFor(() => expect($$('result')).toHaveLength(1));
-    expect(b.search.mock.calls.at(-1)![0]).toMatchObject({ text: 'zebrafish' });
+    expect(b.on.search.mock.calls.at(-1)![0]).toMatchObject({ text: 'zebrafish' });
     expect(window.location.hash).toBe('#/explore?q=zebrafish');
   });
 
   it('filters by kind, availability and author from the address', async () => {
     const b = new FakeBackend();
     await mount(b, `#/explore?kind=dataset&available=1&author=${SELF_ID}`);
-    await waitFor(() => expect(b.search).toHaveBeenCalled());
-    expect(b.search.mock.calls[0]![0]).toMatchObject({ kinds: ['dataset'], available_only: true, author: SELF_ID });
+    await waitFor(() => expect(b.on.search).toHaveBeenCalled());
+    expect(b.on.search.mock.calls[0]![0]).toMatchObject({ kinds: ['dataset'], available_only: true, author: SELF_ID });
     expect($('kind-dataset').getAttribute('aria-pressed')).toBe('true');
     expect(($('available-only') as HTMLInputElement).checked).toBe(true);
     await waitFor(() => expect($('author-filter').textContent).toMatch(/Shared by you/));
@@ -144,27 +144,27 @@ describe('Explore', () => {
     const b = new FakeBackend();
     const a = resource({ title: 'A' });
     const c = resource({ title: 'C' });
-    b.search.mockResolvedValue(searchResult([a, c]));
+    b.on.search.mockResolvedValue(searchResult([a, c]));
     await mount(b, '#/explore');
     await waitFor(() => expect($$('result')).toHaveLength(2));
-    const calls = b.search.mock.calls.length;
+    const calls = b.on.search.mock.calls.length;
     b.emit({ type: 'availability_changed', content_id: a.content_id, available: false, holders_online: 0 });
     await waitFor(() => expect($$('result')[0]!.classList.contains('is-unavailable')).toBe(true));
     b.emit({ type: 'resource_removed', content_id: c.content_id });
     await waitFor(() => expect($$('result')).toHaveLength(1));
-    expect(b.search.mock.calls.length).toBe(calls);
+    expect(b.on.search.mock.calls.length).toBe(calls);
   });
 
   it('pages with "More results"', async () => {
     const b = new FakeBackend();
     const first = Array.from({ length: 30 }, (_, i) => resource({ title: `R${i}` }));
-    b.search.mockResolvedValueOnce(searchResult(first, { total: 31 }));
+    b.on.search.mockResolvedValueOnce(searchResult(first, { total: 31 }));
     await mount(b, '#/explore');
     await waitFor(() => expect($$('result')).toHaveLength(30));
-    b.search.mockResolvedValueOnce(searchResult([resource({ title: 'R30' })], { total: 31 }));
+    b.on.search.mockResolvedValueOnce(searchResult([resource({ title: 'R30' })], { total: 31 }));
     click($('results-more'));
     await waitFor(() => expect($$('result')).toHaveLength(31));
-    expect(b.search.mock.calls[1]![0]).toMatchObject({ offset: 30 });
+    expect(b.on.search.mock.calls[1]![0]).toMatchObject({ offset: 30 });
     expect(root.querySelector('[data-testid="results-more"]')).toBeNull();
   });
 });
@@ -173,9 +173,9 @@ describe('Resource page', () => {
   it('shows details, holders, and live download progress', async () => {
     const b = new FakeBackend();
     const r = resource({ title: 'Mark I timings', description: 'Line one\n<b>Line two</b>', tags: ['csv'] });
-    b.getResource.mockResolvedValue(r);
-    b.listHolders.mockResolvedValue([holder(), holder({ peer_id: SELF_ID, name: 'Me', is_self: true })]);
-    b.listDownloads.mockResolvedValue([download({ content_id: r.content_id, progress: 0.42, have_bytes: 1_260_000, eta_secs: 3 })]);
+    b.on.get_resource.mockResolvedValue(r);
+    b.on.list_holders.mockResolvedValue([holder(), holder({ peer_id: SELF_ID, name: 'Me', is_self: true })]);
+    b.on.list_downloads.mockResolvedValue([download({ content_id: r.content_id, progress: 0.42, have_bytes: 1_260_000, eta_secs: 3 })]);
     await mount(b, `#/resource/${r.content_id}`);
     const bar = await waitFor(() => $('download-progress'));
     expect(bar.getAttribute('role')).toBe('progressbar');
@@ -197,13 +197,13 @@ describe('Resource page', () => {
   it('starts a download and shows its progress', async () => {
     const b = new FakeBackend();
     const r = resource();
-    b.getResource.mockResolvedValue(r);
+    b.on.get_resource.mockResolvedValue(r);
     await mount(b, `#/resource/${r.content_id}`);
     const button = await waitFor(() => $('download-button') as HTMLButtonElement);
     expect(button.disabled).toBe(false);
     click(button);
     await waitFor(() => expect($('download-progress').getAttribute('aria-valuenow')).toBe('0'));
-    expect(b.startDownload).toHaveBeenCalledWith({ content_id: r.content_id, magnet: null, peers: [] });
+    expect(b.on.start_download).toHaveBeenCalledWith({ content_id: r.content_id, magnet: null, peers: [] });
     b.emit({ type: 'download_progress', download: download({ content_id: r.content_id, progress: 0.5 }) });
     await waitFor(() => expect($('download-progress').getAttribute('aria-valuenow')).toBe('50'));
   });
@@ -211,7 +211,7 @@ describe('Resource page', () => {
   it('disables Download, with the reason, when no holder is online', async () => {
     const b = new FakeBackend();
     const r = resource({ available: false, holders_online: 0, holders_known: 3 });
-    b.getResource.mockResolvedValue(r);
+    b.on.get_resource.mockResolvedValue(r);
     await mount(b, `#/resource/${r.content_id}`);
     const button = await waitFor(() => $('download-button') as HTMLButtonElement);
     expect(button.disabled).toBe(true);
@@ -226,7 +226,7 @@ describe('Resource page', () => {
   it('lets me edit and unpublish my own resource', async () => {
     const b = new FakeBackend();
     const r = resource({ author: SELF_ID, local: 'published', title: 'Mine' });
-    b.getResource.mockResolvedValue(r);
+    b.on.get_resource.mockResolvedValue(r);
     await mount(b, `#/resource/${r.content_id}`);
     await waitFor(() => $('resource-manage'));
     expect($('download-blocked').textContent).toMatch(/You publish this/);
@@ -237,7 +237,7 @@ describe('Resource page', () => {
     await type($('edit-tags') as HTMLInputElement, 'a, b, a');
     $('resource-editor').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
     await waitFor(() => expect($('resource-title').textContent).toBe('Mine, revised'));
-    expect(b.updateResource).toHaveBeenCalledWith({
+    expect(b.on.update_resource).toHaveBeenCalledWith({
       content_id: r.content_id,
       title: 'Mine, revised',
       description: '',
@@ -247,14 +247,14 @@ describe('Resource page', () => {
     click($('resource-unpublish'));
     click(await waitFor(() => $('resource-unpublish-confirm')));
     await waitFor(() => $('resource-missing'));
-    expect(b.unpublish).toHaveBeenCalledWith(r.content_id);
+    expect(b.on.unpublish).toHaveBeenCalledWith({ content_id: r.content_id });
   });
 
   it('counts the holders online and marks mirrors', async () => {
     const b = new FakeBackend();
     const r = resource({ holders_known: 3, holders_online: 2 });
-    b.getResource.mockResolvedValue(r);
-    b.listHolders.mockResolvedValue([
+    b.on.get_resource.mockResolvedValue(r);
+    b.on.list_holders.mockResolvedValue([
       holder(),
       holder({ peer_id: BOB_ID, name: 'Bob', mirror: true }),
       holder({ peer_id: CAROL_ID, name: '<i>Carol</i>', online: false, mirror: true }),
@@ -274,7 +274,7 @@ describe('Resource page', () => {
   it('plays a video from the node when play is pressed, and follows the download it starts', async () => {
     const b = new FakeBackend();
     const r = resource({ kind: 'video', title: 'Lecture 1', thumbnail_hash: HASH, duration_ms: 61_000, mime: 'video/mp4', files: [{ path: 'lecture.mp4', size: 3_000_000 }] });
-    b.getResource.mockResolvedValue(r);
+    b.on.get_resource.mockResolvedValue(r);
     const play = vi.spyOn(window.HTMLMediaElement.prototype, 'play');
     await mount(b, `#/resource/${r.content_id}`);
     const video = (await waitFor(() => $('player'))) as HTMLVideoElement;
@@ -286,9 +286,9 @@ describe('Resource page', () => {
     expect(video.getAttribute('src')).toBeNull();
     expect(b.mediaUrl).not.toHaveBeenCalled();
     expect($('play').textContent).toMatch('1:01');
-    const listed = b.listDownloads.mock.calls.length;
+    const listed = b.on.list_downloads.mock.calls.length;
     // the node starts a download by itself when the video is played
-    b.listDownloads.mockResolvedValue([download({ content_id: r.content_id, progress: 0.1 })]);
+    b.on.list_downloads.mockResolvedValue([download({ content_id: r.content_id, progress: 0.1 })]);
     click($('play'));
     await waitFor(() => expect(root.querySelector('[data-testid="play"]')).toBeNull());
     expect(b.mediaUrl).toHaveBeenCalledWith(r.content_id, undefined);
@@ -296,7 +296,7 @@ describe('Resource page', () => {
     expect(video.getAttribute('src')).toBe(`/media/${r.content_id}?token=t`);
     expect(play).toHaveBeenCalledTimes(1);
     // once it plays, the download's progress shows
-    await waitFor(() => expect(b.listDownloads.mock.calls.length).toBeGreaterThan(listed));
+    await waitFor(() => expect(b.on.list_downloads.mock.calls.length).toBeGreaterThan(listed));
     await waitFor(() => expect($('download-progress').getAttribute('aria-valuenow')).toBe('10'));
 
     // a stall shows a quiet note until it plays again
@@ -309,8 +309,8 @@ describe('Resource page', () => {
   it('offers the system player when the video cannot be played here', async () => {
     const b = new FakeBackend();
     const r = resource({ kind: 'video', title: 'Old codec', local: 'complete' });
-    b.getResource.mockResolvedValue(r);
-    b.openFile.mockResolvedValue('/home/me/Downloads/old.avi');
+    b.on.get_resource.mockResolvedValue(r);
+    b.on.open_file.mockResolvedValue('/home/me/Downloads/old.avi');
     await mount(b, `#/resource/${r.content_id}`);
     click(await waitFor(() => $('play')));
     const video = await waitFor(() => {
@@ -327,7 +327,7 @@ describe('Resource page', () => {
     expect(video.getAttribute('src')).toBeNull();
     click($('open-system-player'));
     await waitFor(() => expect($('player-opened').textContent).toMatch('Opened/home/me/Downloads/old.avi'));
-    expect(b.openFile).toHaveBeenCalledWith(r.content_id);
+    expect(b.on.open_file).toHaveBeenCalledWith({ content_id: r.content_id });
     // in a browser the file is on the node's computer
     expect($('player-opened').textContent).toMatch(/on the node's computer/);
   });
@@ -335,9 +335,9 @@ describe('Resource page', () => {
   it('says when the system player cannot be opened either', async () => {
     const b = new FakeBackend();
     const r = resource({ kind: 'video' });
-    b.getResource.mockResolvedValue(r);
+    b.on.get_resource.mockResolvedValue(r);
     const { ApiError } = await import('../backend/errors');
-    b.openFile.mockRejectedValue(new ApiError('conflict', 'not downloaded yet', 409));
+    b.on.open_file.mockRejectedValue(new ApiError('conflict', 'not downloaded yet', 409));
     await mount(b, `#/resource/${r.content_id}`);
     click(await waitFor(() => $('play')));
     const video = $('player');
@@ -352,7 +352,7 @@ describe('Resource page', () => {
   it('plays audio in an audio element', async () => {
     const b = new FakeBackend();
     const r = resource({ kind: 'audio', files: [{ path: 'cover.jpg', size: 1 }, { path: 'talk.ogg', size: 2 }] });
-    b.getResource.mockResolvedValue(r);
+    b.on.get_resource.mockResolvedValue(r);
     await mount(b, `#/resource/${r.content_id}`);
     const audio = (await waitFor(() => $('player'))) as HTMLAudioElement;
     expect(audio.tagName).toBe('AUDIO');
@@ -365,7 +365,7 @@ describe('Resource page', () => {
   it('says when the resource is not in the catalog', async () => {
     const b = new FakeBackend();
     const { ApiError } = await import('../backend/errors');
-    b.getResource.mockRejectedValue(new ApiError('not_found', 'no such resource', 404));
+    b.on.get_resource.mockRejectedValue(new ApiError('not_found', 'no such resource', 404));
     await mount(b, `#/resource/${'f'.repeat(40)}`);
     await waitFor(() => expect($('resource-missing').textContent).toMatch(/Not in the catalog/));
   });
@@ -382,7 +382,7 @@ describe('Downloads', () => {
     const b = new FakeBackend();
     const active = download({ title: 'Active', progress: 0.25, started_ms: 2 });
     const paused = download({ title: 'Paused', state: 'paused', progress: 0.6, started_ms: 3 });
-    b.listDownloads.mockResolvedValue([paused, active]);
+    b.on.list_downloads.mockResolvedValue([paused, active]);
     await mount(b, '#/downloads');
     await waitFor(() => expect($$('download-row')).toHaveLength(2));
     const [first, second] = $$('download-row') as [HTMLElement, HTMLElement];
@@ -393,7 +393,10 @@ describe('Downloads', () => {
     await waitFor(() => expect($('nav-downloads-count').textContent).toBe('1'));
 
     click($('download-pause', first));
-    await waitFor(() => expect(b.pauseDownload).toHaveBeenCalledWith(active.content_id));
+    await waitFor(() => expect(b.on.pause_download).toHaveBeenCalledWith({ content_id: active.content_id }));
+    // the node answers, and tells that it paused
+    await b.on.pause_download.mock.results[0]!.value;
+    await waitFor(() => expect($('download-resume', $$('download-row')[1]!)).toBeTruthy());
 
     b.emit({ type: 'download_progress', download: { ...active, progress: 0.8 } });
     await waitFor(() => expect($('download-progress', $$('download-row')[0]!).getAttribute('aria-valuenow')).toBe('80'));
@@ -405,7 +408,7 @@ describe('Downloads', () => {
     const b = new FakeBackend();
     const mine = download({ title: 'Chosen', started_ms: 2 });
     const mirrored = download({ title: 'Mirrored', mirror: true, started_ms: 1 });
-    b.listDownloads.mockResolvedValue([mine, mirrored]);
+    b.on.list_downloads.mockResolvedValue([mine, mirrored]);
     await mount(b, '#/downloads');
     await waitFor(() => expect($$('download-row')).toHaveLength(2));
     const [first, second] = $$('download-row') as [HTMLElement, HTMLElement];
@@ -427,14 +430,14 @@ describe('Library', () => {
     await type(title, 'Difference engines');
     await type($('publish-description') as HTMLTextAreaElement, 'Notes');
     await type($('publish-tags') as HTMLInputElement, 'history, engines');
-    const calls = b.getLibrary.mock.calls.length;
+    const calls = b.on.get_library.mock.calls.length;
     $('publish-form').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
     await waitFor(() => $('publish-done'));
     expect(b.upload).toHaveBeenCalledTimes(1);
     const [sent, meta] = b.upload.mock.calls[0]!;
     expect(sent).toBe(file);
     expect(meta).toEqual({ title: 'Difference engines', description: 'Notes', kind: null, tags: ['history', 'engines'] });
-    await waitFor(() => expect(b.getLibrary.mock.calls.length).toBeGreaterThan(calls));
+    await waitFor(() => expect(b.on.get_library.mock.calls.length).toBeGreaterThan(calls));
   });
 
   it('publishes paths dropped on the desktop window', async () => {
@@ -445,8 +448,8 @@ describe('Library', () => {
     const title = await waitFor(() => $('publish-title') as HTMLInputElement);
     expect(title.value).toBe('set.csv');
     $('publish-form').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
-    await waitFor(() => expect(b.publish).toHaveBeenCalled());
-    expect(b.publish.mock.calls[0]![0]).toEqual({ path: '/home/ada/data/set.csv', title: 'set.csv', description: null, kind: null, tags: [] });
+    await waitFor(() => expect(b.on.publish).toHaveBeenCalled());
+    expect(b.on.publish.mock.calls[0]![0]).toEqual({ path: '/home/ada/data/set.csv', title: 'set.csv', description: null, kind: null, tags: [] });
   });
 
   it('publishes files chosen with the desktop file picker by path', async () => {
@@ -458,8 +461,8 @@ describe('Library', () => {
     const title = await waitFor(() => $('publish-title') as HTMLInputElement);
     expect(title.value).toBe('lecture.mp4');
     $('publish-form').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
-    await waitFor(() => expect(b.publish).toHaveBeenCalledTimes(1));
-    expect(b.publish.mock.calls[0]![0]).toMatchObject({ path: '/home/ada/films/lecture.mp4' });
+    await waitFor(() => expect(b.on.publish).toHaveBeenCalledTimes(1));
+    expect(b.on.publish.mock.calls[0]![0]).toMatchObject({ path: '/home/ada/films/lecture.mp4' });
     await waitFor(() => expect(($('publish-title') as HTMLInputElement).value).toBe('notes.pdf'));
     expect(b.upload).not.toHaveBeenCalled();
   });
@@ -467,7 +470,7 @@ describe('Library', () => {
   it('lists my items and shared folders, and adds a folder', async () => {
     const b = new FakeBackend();
     const mine = resource({ author: SELF_ID, local: 'published', title: 'My dataset' });
-    b.getLibrary.mockResolvedValue({ folders: ['/up', '/srv/papers'], uploads_folder: '/up', published: [mine] });
+    b.on.get_library.mockResolvedValue({ folders: ['/up', '/srv/papers'], uploads_folder: '/up', published: [mine] });
     await mount(b, '#/library');
     await waitFor(() => expect($$('published-item')).toHaveLength(1));
     expect($('published-title').textContent).toBe('My dataset');
@@ -476,14 +479,14 @@ describe('Library', () => {
     expect($$('folder-remove')).toHaveLength(1);
     await type($('folder-path') as HTMLInputElement, '/srv/more');
     $('folder-path').closest('form')!.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
-    await waitFor(() => expect(b.addSharedFolder).toHaveBeenCalledWith('/srv/more'));
+    await waitFor(() => expect(b.on.add_shared_folder).toHaveBeenCalledWith({ path: '/srv/more' }));
   });
 
   it('says how many copies of each item exist', async () => {
     const b = new FakeBackend();
     const one = resource({ author: SELF_ID, local: 'published', title: 'Alone', holders_known: 1, created_ms: 2 });
     const many = resource({ author: SELF_ID, local: 'published', title: 'Mirrored', holders_known: 4, created_ms: 1 });
-    b.getLibrary.mockResolvedValue({ folders: ['/up'], uploads_folder: '/up', published: [one, many] });
+    b.on.get_library.mockResolvedValue({ folders: ['/up'], uploads_folder: '/up', published: [one, many] });
     await mount(b, '#/library');
     await waitFor(() => expect($$('published-item')).toHaveLength(2));
     expect($$('published-copies').map((e) => e.textContent)).toEqual(['1 copy', '4 copies']);
@@ -491,12 +494,12 @@ describe('Library', () => {
 
   it('makes a preview of a published video in the page when the node cannot', async () => {
     const b = new FakeBackend();
-    b.status.mockResolvedValue(status({ video_previews: false }));
+    b.on.status.mockResolvedValue(status({ video_previews: false }));
     const film = resource({ kind: 'video', author: SELF_ID, local: 'published', title: 'film.webm', thumbnail_hash: null });
     b.upload.mockResolvedValue(film);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     await mount(b, '#/library');
-    await waitFor(() => expect(b.status).toHaveBeenCalled());
+    await waitFor(() => expect(b.on.status).toHaveBeenCalled());
     await tick(20);
     const input = await waitFor(() => $('publish-file-input') as HTMLInputElement);
     Object.defineProperty(input, 'files', { value: [new File([new Uint8Array(64)], 'film.webm', { type: 'video/webm' })], configurable: true });
@@ -517,7 +520,7 @@ describe('Library', () => {
     hidden.dispatchEvent(new Event('error'));
     await waitFor(() => expect(warn).toHaveBeenCalled());
     expect(String(warn.mock.calls[0]![0])).toMatch(/No preview image for “film.webm”/);
-    expect(b.setPreview).not.toHaveBeenCalled();
+    expect(b.on.set_preview).not.toHaveBeenCalled();
     expect(document.body.querySelector('video[aria-hidden="true"]')).toBeNull();
   });
 
@@ -546,7 +549,7 @@ describe('Library', () => {
 describe('Peers: following and mirrors', () => {
   it('follows a peer, then mirrors it', async () => {
     const b = new FakeBackend();
-    b.listPeers.mockResolvedValue([peerInfo(ADA_ID, 'Ada'), peerInfo(BOB_ID, 'Bob')]);
+    b.on.list_peers.mockResolvedValue([peerInfo(ADA_ID, 'Ada'), peerInfo(BOB_ID, 'Bob')]);
     await mount(b, '#/peers');
     await waitFor(() => expect($$('peer-row')).toHaveLength(2));
     const ada = () => $$('peer-row').find((r) => r.dataset.peerId === ADA_ID)!;
@@ -562,7 +565,7 @@ describe('Peers: following and mirrors', () => {
 
     click(button);
     await waitFor(() => expect($('peer-follow', ada()).textContent).toBe('Following'));
-    expect(b.follow).toHaveBeenCalledWith(ADA_ID);
+    expect(b.on.follow).toHaveBeenCalledWith({ peer_id: ADA_ID });
     expect($('peer-follow', ada()).getAttribute('aria-pressed')).toBe('true');
     expect(ada().textContent).toMatch('Keep copies of everything they publish, within your mirror quota');
     const mirror = $('peer-mirror', ada()) as HTMLInputElement;
@@ -571,7 +574,7 @@ describe('Peers: following and mirrors', () => {
     expect($$('follow-row').map((r) => r.dataset.peerId)).toEqual([ADA_ID]);
 
     mirror.click();
-    await waitFor(() => expect(b.setMirror).toHaveBeenCalledWith(ADA_ID, true));
+    await waitFor(() => expect(b.on.set_mirror).toHaveBeenCalledWith({ peer_id: ADA_ID, on: true }));
     await waitFor(() => expect(($('peer-mirror', ada()) as HTMLInputElement).checked).toBe(true));
     expect($('peer-mirrored', ada()).textContent).toBe('nothing mirrored yet');
 
@@ -600,19 +603,19 @@ describe('Peers: following and mirrors', () => {
     expect($('follow-toggle', row).getAttribute('title')).toMatch(/deletes the 1 mirrored copy/);
     click($('follow-toggle', row));
     await waitFor(() => expect(root.querySelector('[data-testid="following-card"]')).toBeNull());
-    expect(b.unfollow).toHaveBeenCalledWith(CAROL_ID);
+    expect(b.on.unfollow).toHaveBeenCalledWith({ peer_id: CAROL_ID });
   });
 
   it('keeps follows from the event stream, not from the peer list', async () => {
     const b = new FakeBackend();
-    b.listPeers.mockResolvedValue([peerInfo(ADA_ID, 'Ada')]);
+    b.on.list_peers.mockResolvedValue([peerInfo(ADA_ID, 'Ada')]);
     await mount(b, '#/peers');
     await waitFor(() => expect(($('peer-follow') as HTMLButtonElement).disabled).toBe(false));
     b.emit({ type: 'follows_changed', follows: [follow({ peer_id: ADA_ID })] });
     await waitFor(() => expect($('peer-follow').textContent).toBe('Following'));
     b.emit({ type: 'follows_changed', follows: [] });
     await waitFor(() => expect($('peer-follow').textContent).toBe('Follow'));
-    expect(b.follow).not.toHaveBeenCalled();
+    expect(b.on.follow).not.toHaveBeenCalled();
   });
 });
 
@@ -632,7 +635,7 @@ describe('Settings: mirror quota', () => {
     expect(($('mirror-quota-save') as HTMLButtonElement).disabled).toBe(false);
     $('mirror-card').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
     await waitFor(() => $('mirror-quota-saved'));
-    expect(b.setMirrorQuota).toHaveBeenCalledWith(2_500_000_000);
+    expect(b.on.set_mirror_quota).toHaveBeenCalledWith({ bytes: 2_500_000_000 });
     expect($('mirror-used').textContent).toBe('used 1.5 GB of 2.5 GB');
     expect(($('mirror-quota') as HTMLInputElement).value).toBe('2.5');
   });
@@ -648,7 +651,7 @@ describe('Settings: mirror quota', () => {
     await type(input, '-3');
     $('mirror-card').dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
     await waitFor(() => expect($('mirror-quota-error').textContent).toMatch(/in gigabytes/));
-    expect(b.setMirrorQuota).not.toHaveBeenCalled();
+    expect(b.on.set_mirror_quota).not.toHaveBeenCalled();
   });
 
   it('asks again how much space mirrors use when mirrors change', async () => {

@@ -56,11 +56,11 @@ export function useChat(
     const load = { queue: [] as Event[] };
     loading.current = load;
     try {
-      const status = await backend.chatStatus();
+      const status = await backend.call('chat_status');
       if (gen !== generation.current) return;
       dispatch({ type: 'status', status });
       if (status.unlocked) {
-        const [rooms, dms] = await Promise.all([backend.listRooms(), backend.listDms()]);
+        const [rooms, dms] = await Promise.all([backend.call('list_rooms'), backend.call('list_dms')]);
         if (gen !== generation.current) return;
         dispatch({ type: 'snapshot', rooms, dms });
         for (const event of load.queue) dispatch({ type: 'event', event });
@@ -130,7 +130,7 @@ export function useChat(
   const markRead = useCallback(
     (key: ConvKey) => {
       dispatch({ type: 'read', key });
-      const done = key.kind === 'room' ? backend.markRoomRead(key.id) : backend.markDmRead(key.id);
+      const done = key.kind === 'room' ? backend.call('mark_room_read', { room_id: key.id }) : backend.call('mark_dm_read', { peer_id: key.id });
       done.catch(() => {
         // e.g. a direct conversation without messages yet: nothing to mark
       });

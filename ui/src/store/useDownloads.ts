@@ -34,7 +34,7 @@ export function useDownloads(
     const load = { queue: [] as Event[] };
     loading.current = load;
     try {
-      const downloads = await backend.listDownloads();
+      const downloads = await backend.call('list_downloads');
       if (gen !== generation.current) return;
       dispatch({ type: 'snapshot', downloads });
       for (const event of load.queue) dispatch({ type: 'event', event });

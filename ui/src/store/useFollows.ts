@@ -32,7 +32,7 @@ export function useFollows(
   const load = useCallback(async () => {
     const v = version.current;
     try {
-      const fetched = await backend.listFollows();
+      const fetched = await backend.call('list_follows');
       if (!alive.current || v !== version.current) return;
       set(fetched);
     } catch (e) {

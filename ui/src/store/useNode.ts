@@ -65,7 +65,7 @@ export function useNode(backend: Backend): NodeView {
     const load = { queue: [] as Event[] };
     loading.current = load;
     try {
-      const [status, peers] = await Promise.all([backend.status(), backend.listPeers()]);
+      const [status, peers] = await Promise.all([backend.call('status'), backend.call('list_peers')]);
       if (gen !== generation.current) return;
       dispatch({ type: 'status', status, at: Date.now() });
       dispatch({ type: 'snapshot', peers });
@@ -115,7 +115,7 @@ export function useNode(backend: Backend): NodeView {
   useEffect(() => {
     if (connected !== false || unauthorized) return;
     const t = setInterval(() => {
-      backend.status().then(
+      backend.call('status').then(
         (status) => dispatch({ type: 'status', status, at: Date.now() }),
         (e: unknown) => {
           if (e instanceof ApiError && e.code === 'unauthorized') setUnauthorized(true);

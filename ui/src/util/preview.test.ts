@@ -222,6 +222,7 @@ describe('addVideoPreview', () => {
   it('captures the video from the node and gives the node the picture and length', async () => {
     const b = new FakeBackend();
     const r = resource({ kind: 'video', files: [{ path: 'a.srt', size: 1 }, { path: 'a.mp4', size: 9 }] });
+    b.addResource(r);
     const h = harness();
     const done = addVideoPreview(b, r, h.env);
     await vi.waitFor(() => expect(h.video.src).not.toBe(''));
@@ -233,7 +234,7 @@ describe('addVideoPreview', () => {
     expect(h.video.seeks).toEqual([10]);
     h.video.fire('seeked');
     const updated = await done;
-    expect(b.setPreview).toHaveBeenCalledWith({ content_id: r.content_id, thumbnail: '/9j/4A==', duration_ms: 600_000 });
+    expect(b.on.set_preview).toHaveBeenCalledWith({ content_id: r.content_id, thumbnail: '/9j/4A==', duration_ms: 600_000 });
     expect(updated.thumbnail_hash).not.toBeNull();
   });
 
@@ -244,6 +245,6 @@ describe('addVideoPreview', () => {
     await vi.waitFor(() => expect(h.video.src).not.toBe(''));
     h.video.fire('error');
     await expect(done).rejects.toThrow();
-    expect(b.setPreview).not.toHaveBeenCalled();
+    expect(b.on.set_preview).not.toHaveBeenCalled();
   });
 });

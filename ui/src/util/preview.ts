@@ -207,13 +207,13 @@ let queue: Promise<unknown> = Promise.resolve();
  * time (each loads a video). Resolves with the updated resource.
  */
 export function addVideoPreview(
-  backend: Pick<Backend, 'mediaUrl' | 'setPreview'>,
+  backend: Pick<Backend, 'mediaUrl' | 'call'>,
   r: Resource,
   env?: PreviewEnv,
 ): Promise<Resource> {
   const run = async () => {
     const p = await capturePreview(await backend.mediaUrl(r.content_id, playableFile(r)), env);
-    return backend.setPreview({ content_id: r.content_id, thumbnail: p.thumbnail, duration_ms: p.durationMs });
+    return backend.call('set_preview', { content_id: r.content_id, thumbnail: p.thumbnail, duration_ms: p.durationMs });
   };
   const next = queue.then(run, run);
   queue = next.catch(() => undefined);
