@@ -17,6 +17,15 @@ async function start() {
       }
     });
   }
+  // `vite build --mode fake` (the screenshot tool's build) boots on the in-page fake node
+  // when the address asks for it with `?fake`; other builds leave this out entirely.
+  if (import.meta.env.MODE === 'fake' && new URLSearchParams(window.location.search).has('fake')) {
+    const { demoNode } = await import('./test/fake/demo');
+    const node = demoNode();
+    (window as unknown as { hearthFake: unknown }).hearthFake = node;
+    render(<App backend={node} />, root);
+    return;
+  }
   const choice = await selectBackend();
   if (choice.kind === 'no-token') {
     render(<NoToken />, root);

@@ -6,7 +6,7 @@ export interface Commands {
   status: { req: null; res: Status };
   get_profile: { req: null; res: Profile };
   set_profile: { req: Profile; res: Profile };
-  list_peers: { req: null; res: PeerInfo[] };
+  list_peers: { req: null; res: Array<PeerInfo> };
   connect: { req: AddrRequest; res: null };
   block_peer: { req: PeerIdRequest; res: null };
   unblock_peer: { req: PeerIdRequest; res: null };
@@ -19,18 +19,18 @@ export interface Commands {
   update_resource: { req: UpdateResourceRequest; res: Resource };
   search: { req: SearchRequest; res: SearchResult };
   get_resource: { req: ContentIdRequest; res: Resource };
-  list_holders: { req: ContentIdRequest; res: Holder[] };
+  list_holders: { req: ContentIdRequest; res: Array<Holder> };
   set_preview: { req: PreviewRequest; res: Resource };
   catalog_stats: { req: null; res: CatalogStats };
-  list_follows: { req: null; res: Follow[] };
-  follow: { req: PeerIdRequest; res: Follow[] };
-  unfollow: { req: PeerIdRequest; res: Follow[] };
-  set_mirror: { req: MirrorRequest; res: Follow[] };
+  list_follows: { req: null; res: Array<Follow> };
+  follow: { req: PeerIdRequest; res: Array<Follow> };
+  unfollow: { req: PeerIdRequest; res: Array<Follow> };
+  set_mirror: { req: MirrorRequest; res: Array<Follow> };
   start_download: { req: DownloadRequest; res: Download };
   pause_download: { req: ContentIdRequest; res: null };
   resume_download: { req: ContentIdRequest; res: null };
   cancel_download: { req: ContentIdRequest; res: null };
-  list_downloads: { req: null; res: Download[] };
+  list_downloads: { req: null; res: Array<Download> };
   open_folder: { req: ContentIdRequest; res: string };
   open_file: { req: ContentIdRequest; res: string };
   get_library: { req: null; res: Library };
@@ -39,7 +39,7 @@ export interface Commands {
   chat_status: { req: null; res: ChatStatus };
   unlock_chat: { req: PassphraseRequest; res: ChatStatus };
   change_passphrase: { req: ChangePassphraseRequest; res: null };
-  list_rooms: { req: null; res: RoomInfo[] };
+  list_rooms: { req: null; res: Array<RoomInfo> };
   create_room: { req: CreateRoomRequest; res: RoomInfo };
   get_room: { req: RoomIdRequest; res: RoomInfo };
   rename_room: { req: RenameRoomRequest; res: null };
@@ -49,11 +49,11 @@ export interface Commands {
   send_message: { req: SendMessageRequest; res: ChatMessage };
   room_history: { req: HistoryRequest; res: HistoryPage };
   mark_room_read: { req: RoomIdRequest; res: null };
-  list_dms: { req: null; res: DmConversation[] };
+  list_dms: { req: null; res: Array<DmConversation> };
   send_dm: { req: SendDmRequest; res: ChatMessage };
   dm_history: { req: DmHistoryRequest; res: HistoryPage };
   mark_dm_read: { req: PeerIdRequest; res: null };
-  events_since: { req: SinceRequest; res: Event[] };
+  events_since: { req: SinceRequest; res: Array<Event> };
 }
 
 export type CommandName = keyof Commands;

@@ -54,6 +54,7 @@ mirror_quota_bytes: number,
  */
 mirror_used_bytes: number, };
 export type AddrRequest = { addr: string, };
+export type SinceRequest = { since: number, };
 export type ResourceKind = "paper" | "dataset" | "video" | "audio" | "image" | "other";
 export type FileEntry = { path: string, size: number, };
 export type LocalState = "none" | "published" | "downloading" | "complete";
@@ -272,4 +273,3 @@ export type Event = { id: number, time_ms: number, } & ({ "type": "peer_online",
 export type EventKind = { "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "follows_changed", follows: Array<Follow>, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" };
 export type ApiErrorBody = { code: ErrorCode, message: string, };
 export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "internal";
-export type SinceRequest = { since: number, };
