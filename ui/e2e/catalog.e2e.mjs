@@ -51,14 +51,14 @@ async function catalogScenario() {
   // Own BitTorrent ports (0 = any), so the two nodes never compete for the default one.
   const a = await startNode('NodeA', ['--bt-port', '0']);
   const statusA = await eventually(10_000, async () => {
-    const s = await api(a, '/api/status');
+    const s = await api(a, 'status');
     assert.ok(s.listen_addrs.length > 0, 'node A has no listen address yet');
     return s;
   });
   const b = await startNode('NodeB', ['--bt-port', '0', '--bootstrap', statusA.listen_addrs[0]]);
   // B must know A (online) before anything A publishes can reach it live.
   await eventually(20_000, async () => {
-    const peers = await api(b, '/api/peers');
+    const peers = await api(b, 'list_peers');
     assert.ok(peers.some((p) => p.peer_id === statusA.peer_id && p.online), 'A is not online at B yet');
   });
 
@@ -100,7 +100,7 @@ async function catalogScenario() {
   await item.waitFor({ timeout: 10_000 }).catch(shootOnFailure(pageA, 'library'));
   const contentId = await item.getAttribute('data-content-id');
   assert.match(contentId ?? '', /^[0-9a-f]{40}$/, 'a published item carries its content id');
-  const mine = await api(a, `/api/resources/${contentId}`);
+  const mine = await api(a, 'get_resource', { content_id: contentId });
   assert.equal(mine.title, title);
   assert.equal(mine.kind, 'dataset');
   assert.deepEqual(mine.tags, ['biology', 'e2e']);
@@ -167,7 +167,7 @@ async function catalogScenario() {
   await shot(pageB, 'downloads.png');
 
   // The bytes on B's disk are A's file.
-  const downloads = await api(b, '/api/downloads');
+  const downloads = await api(b, 'list_downloads');
   const d = downloads.find((x) => x.content_id === contentId);
   assert.ok(d, 'B lists the download');
   assert.equal(d.state, 'complete');

@@ -93,12 +93,12 @@ async function chatScenario() {
   // ---- three nodes, B and C joining through A -------------------------------------------
   const a = await startNode('NodeA', ['--bt-port', '0'], { env: unlocked });
   const statusA = await eventually(10_000, async () => {
-    const s = await api(a, '/api/status');
+    const s = await api(a, 'status');
     assert.ok(s.listen_addrs.length > 0, 'node A has no listen address yet');
     return s;
   });
   const addrA = statusA.listen_addrs[0];
-  const chatA = await api(a, '/api/chat/status').catch((e) => {
+  const chatA = await api(a, 'chat_status').catch((e) => {
     throw new Error(`this node binary has no chat API (${e.message}): build the current one`);
   });
   assert.equal(chatA.unlocked, true, 'HEARTH_PASSPHRASE unlocks chat at start');
@@ -106,13 +106,13 @@ async function chatScenario() {
   const cArgs = ['--bt-port', '0', '--bootstrap', addrA];
   const b = await startNode('NodeB', ['--bt-port', '0', '--bootstrap', addrA]);
   let c = await startNode('NodeC', cArgs, { env: unlocked });
-  const idB = (await api(b, '/api/status')).peer_id;
-  const idC = (await api(c, '/api/status')).peer_id;
-  assert.equal((await api(b, '/api/chat/status')).unlocked, false, 'B starts locked: its browser unlocks it');
+  const idB = (await api(b, 'status')).peer_id;
+  const idC = (await api(c, 'status')).peer_id;
+  assert.equal((await api(b, 'chat_status')).unlocked, false, 'B starts locked: its browser unlocks it');
 
   // Everyone knows everyone (A relays what it knows of the others).
   const sees = (node, id) => async () => {
-    const peers = await api(node, '/api/peers');
+    const peers = await api(node, 'list_peers');
     assert.ok(peers.some((p) => p.peer_id === id && p.online), `${node.name} does not see ${id} online yet`);
   };
   await eventually(30_000, sees(a, idB));
@@ -139,7 +139,7 @@ async function chatScenario() {
   await pageB.getByTestId('chat-unlock-confirm').fill('a passphrase for B');
   await pageB.getByTestId('chat-unlock-submit').click();
   await pageB.getByTestId('chat-new-room').waitFor({ timeout: 20_000 }).catch(shootOnFailure(pageB, 'chat-unlock'));
-  assert.equal((await api(b, '/api/chat/status')).unlocked, true);
+  assert.equal((await api(b, 'chat_status')).unlocked, true);
 
   // ---- A: create "Reading group" with B and C --------------------------------------------
   const pageA = await browser.context.newPage();
@@ -173,7 +173,7 @@ async function chatScenario() {
   await pageB.getByTestId('room-members').waitFor({ timeout: 10_000 });
   // C has the room too before it goes offline.
   await eventually(30_000, async () => {
-    const rooms = await api(c, '/api/rooms');
+    const rooms = await api(c, 'list_rooms');
     assert.ok(rooms.some((r) => r.room_id === roomId), 'C has not received the invitation yet');
   });
 
@@ -218,7 +218,7 @@ async function chatScenario() {
 
   // ---- C comes back on the same data and catches up ------------------------------------
   c = await startNode('NodeC', cArgs, { env: unlocked, dataDir: c.dataDir });
-  assert.equal((await api(c, '/api/status')).peer_id, idC, 'C keeps its identity');
+  assert.equal((await api(c, 'status')).peer_id, idC, 'C keeps its identity');
   await eventually(30_000, sees(c, statusA.peer_id));
   const pageC = await browser.context.newPage();
   watch(pageC, 'C', problems);

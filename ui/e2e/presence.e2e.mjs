@@ -30,7 +30,7 @@ test('a profile set on one node shows up live on the other node\'s Peers page', 
 async function presenceScenario() {
   const a = await startNode('NodeA');
   const statusA = await eventually(10_000, async () => {
-    const s = await api(a, '/api/status');
+    const s = await api(a, 'status');
     assert.ok(s.listen_addrs.length > 0, 'node A has no listen address yet');
     return s;
   });
@@ -62,7 +62,7 @@ async function presenceScenario() {
     assert.equal((await pageA.getByTestId('self-peer-id').innerText()).trim(), statusA.peer_id);
     assert.equal((await pageA.getByTestId('self-name').innerText()).trim(), name);
   });
-  assert.equal((await api(a, '/api/profile')).display_name, name);
+  assert.equal((await api(a, 'get_profile')).display_name, name);
   await pageA.screenshot({ path: join(SHOTS, 'nodeA-settings.png'), fullPage: true });
 
   // Node B: A appears on the Peers page, online, under the new name, without a reload.

@@ -135,32 +135,32 @@ async function videoScenario(t) {
   writeFileSync(join(dataA, 'hearth.toml'), `bt_upload_limit_bps = ${UPLOAD_LIMIT_BPS}\n`);
   const a = await startNode('NodeA', ['--bt-port', '0'], { dataDir: dataA });
   const statusA = await eventually(10_000, async () => {
-    const s = await api(a, '/api/status');
+    const s = await api(a, 'status');
     assert.ok(s.listen_addrs.length > 0, 'node A has no listen address yet');
     return s;
   });
   const b = await startNode('NodeB', ['--bt-port', '0', '--bootstrap', statusA.listen_addrs[0]]);
   await eventually(20_000, async () => {
-    const peers = await api(b, '/api/peers');
+    const peers = await api(b, 'list_peers');
     assert.ok(peers.some((p) => p.peer_id === statusA.peer_id && p.online), 'A is not online at B yet');
   });
 
-  const published = await api(a, '/api/resources/publish', { method: 'POST', body: { path: videoPath } });
+  const published = await api(a, 'publish', { path: videoPath });
   assert.equal(published.kind, 'video');
   assert.equal(published.size, video.length);
-  const junk = await api(a, '/api/resources/publish', { method: 'POST', body: { path: junkPath } });
+  const junk = await api(a, 'publish', { path: junkPath });
   assert.equal(junk.kind, 'video', 'a .mp4 is a video by its name');
   const id = published.content_id;
 
   // B's catalog has both, with A online as a holder.
   for (const r of [published, junk]) {
     await eventually(30_000, async () => {
-      const seen = await api(b, `/api/resources/${r.content_id}`);
+      const seen = await api(b, 'get_resource', { content_id: r.content_id });
       assert.ok(seen.available, `${r.title} is in B's catalog but not available yet`);
     });
   }
   const downloadOf = async (contentId) =>
-    (await api(b, '/api/downloads')).find((d) => d.content_id === contentId);
+    (await api(b, 'list_downloads')).find((d) => d.content_id === contentId);
   assert.equal(await downloadOf(id), undefined, 'B has not started the video before play');
 
   browser = await launchBrowser();
@@ -249,10 +249,10 @@ async function videoScenario(t) {
     '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k',
     webmPath,
   ]);
-  const webm = await api(a, '/api/resources/publish', { method: 'POST', body: { path: webmPath } });
+  const webm = await api(a, 'publish', { path: webmPath });
   assert.equal(webm.mime, 'video/webm');
   await eventually(30_000, async () => {
-    assert.ok((await api(b, `/api/resources/${webm.content_id}`)).available, 'the WebM is not available at B yet');
+    assert.ok((await api(b, 'get_resource', { content_id: webm.content_id })).available, 'the WebM is not available at B yet');
   });
   const pageWebm = await browser.context.newPage();
   watch(pageWebm, 'B webm', problems);

@@ -97,18 +97,22 @@ export async function startNode(name, extraArgs = [], opts = {}) {
   return node;
 }
 
-/** Calls the node's API directly (to check what the UI shows against the node's own answer). */
-export async function api(node, path, { method = 'GET', body } = {}) {
+/**
+ * Runs one API command on the node directly (to check what the UI shows against the node's
+ * own answer): `POST /api/<cmd>` with `req` as the JSON body (none for a command that takes
+ * nothing), as the UI's HTTP transport does.
+ */
+export async function api(node, cmd, req) {
   const headers = { Authorization: `Bearer ${node.token}` };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(node.url + path, {
-    method,
+  if (req !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`${node.url}/api/${cmd}`, {
+    method: 'POST',
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: req === undefined ? undefined : JSON.stringify(req),
   });
   const text = await res.text();
   const parsed = text ? JSON.parse(text) : null;
-  assert.equal(res.status, 200, `${method} ${path}: ${text}`);
+  assert.equal(res.status, 200, `${cmd}: ${text}`);
   return parsed;
 }
 
