@@ -5,19 +5,19 @@ import { NoToken } from './components/NoToken';
 import { Sidebar } from './components/Sidebar';
 import { AlertIcon, RefreshIcon } from './components/icons';
 import { BackendContext, ChatContext, DownloadsContext, NodeContext } from './context';
-import { DownloadsPage } from './pages/DownloadsPage';
-import { ExplorePage } from './pages/ExplorePage';
-import { LibraryPage } from './pages/LibraryPage';
-import { ChatPage } from './pages/ChatPage';
-import { PeersPage } from './pages/PeersPage';
-import { ResourcePage } from './pages/ResourcePage';
-import { SettingsPage } from './pages/SettingsPage';
+import { DownloadsPage } from './features/downloads/DownloadsPage';
+import { ExplorePage } from './features/catalog/ExplorePage';
+import { LibraryPage } from './features/library/LibraryPage';
+import { ChatPage } from './features/chat/ChatPage';
+import { PeersPage } from './features/peers/PeersPage';
+import { ResourcePage } from './features/resource/ResourcePage';
+import { SettingsPage } from './features/settings/SettingsPage';
 import { useLocation, type AppLocation } from './router';
-import { queryFromParams } from './store/catalog';
-import { initialChat, parseConv, personName } from './store/chat';
-import { useChat } from './store/useChat';
-import { useDownloads } from './store/useDownloads';
-import { useNode } from './store/useNode';
+import { queryFromParams } from './features/catalog/catalog';
+import { initialChat, parseConv, personName } from './features/chat/chat';
+import { useChat } from './features/chat/useChat';
+import { useDownloads } from './features/downloads/useDownloads';
+import { useNode } from './useNode';
 
 export function Page({ location }: { location: AppLocation }) {
   switch (location.route) {

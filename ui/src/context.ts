@@ -2,9 +2,9 @@ import { createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
 import type { Event } from './api/types';
 import type { Backend } from './backend';
-import type { ChatView } from './store/useChat';
-import type { DownloadsView } from './store/useDownloads';
-import type { NodeView } from './store/useNode';
+import type { ChatView } from './features/chat/useChat';
+import type { DownloadsView } from './features/downloads/useDownloads';
+import type { NodeView } from './useNode';
 
 export const BackendContext = createContext<Backend | null>(null);
 export const NodeContext = createContext<NodeView | null>(null);

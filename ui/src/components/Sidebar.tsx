@@ -1,9 +1,9 @@
 import type { JSX } from 'preact';
 import { href, type Route } from '../router';
-import { onlineCount, shortId } from '../store/peers';
+import { onlineCount, shortId } from '../features/peers/peers';
 import { useChatView, useDownloadsView, useNodeView } from '../context';
-import { totalUnread } from '../store/chat';
-import { activeCount } from '../store/catalog';
+import { totalUnread } from '../features/chat/chat';
+import { activeCount } from '../features/catalog/catalog';
 import { Avatar } from './common';
 import {
   ChatIcon,

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Event as NodeEvent, Library, Resource } from '../api/types';
-import { describeError } from '../backend';
-import { PageHeader } from '../components/common';
+import type { Event as NodeEvent, Library, Resource } from '../../api/types';
+import { describeError } from '../../backend';
+import { PageHeader } from '../../components/common';
 import {
   ConfirmButton,
   OpenFolderButton,
@@ -10,7 +10,7 @@ import {
   ResourceFields,
   Thumb,
   type ResourceDraft,
-} from '../components/catalog';
+} from '../catalog/components';
 import {
   CheckIcon,
   CloseIcon,
@@ -20,13 +20,13 @@ import {
   PlusIcon,
   TrashIcon,
   UploadIcon,
-} from '../components/icons';
-import { useBackend, useNodeEvents, useNodeView } from '../context';
-import { resourceHref } from '../router';
-import { applyResourceEvent, kindLabel, touchesLibrary } from '../store/catalog';
-import { baseName, formatBytes, formatDate, parseTags } from '../util/format';
-import { useReloadable } from '../store/useReloadable';
-import { addVideoPreview, needsPreview } from '../util/preview';
+} from '../../components/icons';
+import { useBackend, useNodeEvents, useNodeView } from '../../context';
+import { resourceHref } from '../../router';
+import { applyResourceEvent, kindLabel, touchesLibrary } from '../catalog/catalog';
+import { baseName, formatBytes, formatDate, parseTags } from '../../util/format';
+import { useReloadable } from '../../util/useReloadable';
+import { addVideoPreview, needsPreview } from '../video/preview';
 
 export function LibraryPage() {
   const backend = useBackend();

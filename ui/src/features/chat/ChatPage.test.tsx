@@ -1,9 +1,9 @@
 // @vitest-environment happy-dom
 import { render } from 'preact';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { App } from '../App';
-import { ADA_ID, BOB_ID, CAROL_ID, SELF_ID, FakeBackend, peerInfo } from '../test/fake';
-import { allByTestId, byTestId, tick, waitFor } from '../test/dom';
+import { App } from '../../App';
+import { ADA_ID, BOB_ID, CAROL_ID, SELF_ID, FakeBackend, peerInfo } from '../../test/fake';
+import { allByTestId, byTestId, tick, waitFor } from '../../test/dom';
 
 let root: HTMLElement;
 

@@ -1,4 +1,4 @@
-import type { Event, PeerInfo, Profile, Status } from '../api/types';
+import type { Event, PeerInfo, Profile, Status } from '../../api/types';
 
 /** What the UI knows about this node and its peers. Never mutated: every change makes a new one. */
 export interface NodeState {

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Resource } from '../api/types';
-import { describeError } from '../backend';
-import { useBackend } from '../context';
-import { playableFile } from '../store/catalog';
-import { formatDuration } from '../util/format';
-import { KindIcon, useThumbnailUrl } from './catalog';
-import { CopyButton } from './common';
-import { AlertIcon, PlayIcon, RefreshIcon } from './icons';
+import type { Resource } from '../../api/types';
+import { describeError } from '../../backend';
+import { useBackend } from '../../context';
+import { playableFile } from '../catalog/catalog';
+import { formatDuration } from '../../util/format';
+import { KindIcon, useThumbnailUrl } from '../catalog/components';
+import { CopyButton } from '../../components/common';
+import { AlertIcon, PlayIcon, RefreshIcon } from '../../components/icons';
 
 /** `MediaError.MEDIA_ERR_NETWORK`: the bytes stopped coming, the file itself may be fine. */
 const MEDIA_ERR_NETWORK = 2;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Event, EventKind, PeerInfo, Profile, Status } from '../api/types';
+import type { Event, EventKind, PeerInfo, Profile, Status } from '../../api/types';
 import {
   applyEvent,
   comparePeers,

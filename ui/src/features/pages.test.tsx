@@ -17,7 +17,7 @@ import {
   settings,
   status,
 } from '../test/fake';
-import { forgetExploreMemory } from './ExplorePage';
+import { forgetExploreMemory } from './catalog/ExplorePage';
 import { allByTestId, byTestId, tick, waitFor } from '../test/dom';
 
 let root: HTMLElement;

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import type { Download, Event } from '../api/types';
-import { describeError, type Backend } from '../backend';
-import { downloadsReducer, initialDownloads, type DownloadsState } from './catalog';
+import type { Download, Event } from '../../api/types';
+import { describeError, type Backend } from '../../backend';
+import { downloadsReducer, initialDownloads, type DownloadsState } from '../catalog/catalog';
 
 export interface DownloadsView {
   state: DownloadsState;

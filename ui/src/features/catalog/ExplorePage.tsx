@@ -1,10 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Resource, ResourceKind, SortOrder } from '../api/types';
-import { EmptyState, PageHeader } from '../components/common';
-import { KindIcon, TagList, Thumb, authorName } from '../components/catalog';
-import { CloseIcon, CompassIcon, RefreshIcon, SearchIcon } from '../components/icons';
-import { useBackend, useNodeEvents, useNodeView } from '../context';
-import { href, parseRoute, replaceHash, resourceHref } from '../router';
+import type { Resource, ResourceKind, SortOrder } from '../../api/types';
+import { EmptyState, PageHeader } from '../../components/common';
+import { KindIcon, TagList, Thumb, authorName } from './components';
+import { CloseIcon, CompassIcon, RefreshIcon, SearchIcon } from '../../components/icons';
+import { useBackend, useNodeEvents, useNodeView } from '../../context';
+import { href, parseRoute, replaceHash, resourceHref } from '../../router';
 import {
   EMPTY_QUERY,
   KINDS,
@@ -13,10 +13,10 @@ import {
   queryKey,
   queryToParams,
   type ExploreQuery,
-} from '../store/catalog';
-import { onlineCount, peerName, shortId } from '../store/peers';
-import { SearchController, initialSearchState, type SearchState } from '../store/search';
-import { formatBytes, formatCount } from '../util/format';
+} from './catalog';
+import { onlineCount, peerName, shortId } from '../peers/peers';
+import { SearchController, initialSearchState, type SearchState } from './search';
+import { formatBytes, formatCount } from '../../util/format';
 
 /**
  * What Explore showed last, so Back from a resource page returns to the same results at the

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { SearchRequest, SearchResult } from '../api/types';
-import { ApiError } from '../backend/errors';
-import { deferred, ev, resource, searchResult } from '../test/fake';
+import type { SearchRequest, SearchResult } from '../../api/types';
+import { ApiError } from '../../backend/errors';
+import { deferred, ev, resource, searchResult } from '../../test/fake';
 import { EMPTY_QUERY, type ExploreQuery } from './catalog';
 import { SearchController, initialSearchState, type SearchState } from './search';
 

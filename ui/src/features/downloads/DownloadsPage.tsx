@@ -1,13 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Download } from '../api/types';
-import { describeError } from '../backend';
-import { EmptyState, PageHeader } from '../components/common';
-import { ConfirmButton, DownloadStats, OpenFolderButton, ProgressBar, toneOf } from '../components/catalog';
-import { CloseIcon, DownloadIcon, PauseIcon, PlayIcon } from '../components/icons';
-import { useBackend, useDownloadsView } from '../context';
-import { href, resourceHref } from '../router';
-import { activeCount, sortedDownloads } from '../store/catalog';
-import { percent } from '../util/format';
+import type { Download } from '../../api/types';
+import { describeError } from '../../backend';
+import { EmptyState, PageHeader } from '../../components/common';
+import { ConfirmButton, DownloadStats, OpenFolderButton, ProgressBar, toneOf } from '../catalog/components';
+import { CloseIcon, DownloadIcon, PauseIcon, PlayIcon } from '../../components/icons';
+import { useBackend, useDownloadsView } from '../../context';
+import { href, resourceHref } from '../../router';
+import { activeCount, sortedDownloads } from '../catalog/catalog';
+import { percent } from '../../util/format';
 
 export function DownloadsPage() {
   const downloads = useDownloadsView();

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import type { Event, Status } from '../api/types';
-import { ApiError, type Backend } from '../backend';
-import { initialState, reducer, type NodeState } from './peers';
+import type { Event, Status } from './api/types';
+import { ApiError, type Backend } from './backend';
+import { initialState, reducer, type NodeState } from './features/peers/peers';
 
 export interface NodeView {
   state: NodeState;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage, DmConversation, Event, EventKind } from '../api/types';
-import { ADA_ID, BOB_ID, SELF_ID, chatMessage, peerInfo, roomInfo, status } from '../test/fake';
+import type { ChatMessage, DmConversation, Event, EventKind } from '../../api/types';
+import { ADA_ID, BOB_ID, SELF_ID, chatMessage, peerInfo, roomInfo, status } from '../../test/fake';
 import {
   applyChatEvent,
   chatReducer,
@@ -24,7 +24,7 @@ import {
   type ChatState,
   type ConvKey,
 } from './chat';
-import { initialState as initialNode } from './peers';
+import { initialState as initialNode } from '../peers/peers';
 
 const ROOM = 'ab'.repeat(32);
 const OTHER_ROOM = 'cd'.repeat(32);

@@ -1,10 +1,10 @@
 import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Download, Resource, ResourceKind } from '../api/types';
-import { describeError } from '../backend';
-import { useBackend } from '../context';
-import { KINDS, downloadStateLabel, kindLabel } from '../store/catalog';
-import { shortId } from '../store/peers';
+import type { Download, Resource, ResourceKind } from '../../api/types';
+import { describeError } from '../../backend';
+import { useBackend } from '../../context';
+import { KINDS, downloadStateLabel, kindLabel } from './catalog';
+import { shortId } from '../peers/peers';
 import {
   formatBytes,
   formatDuration,
@@ -13,8 +13,8 @@ import {
   parseTags as parseTagsText,
   percent,
   safeThumbnailHash,
-} from '../util/format';
-import { CopyButton } from './common';
+} from '../../util/format';
+import { CopyButton } from '../../components/common';
 import {
   AudioIcon,
   DatasetIcon,
@@ -23,7 +23,7 @@ import {
   ImageIcon,
   PaperIcon,
   VideoIcon,
-} from './icons';
+} from '../../components/icons';
 
 export function KindIcon({ kind, size = 18 }: { kind: ResourceKind; size?: number }): JSX.Element {
   switch (kind) {

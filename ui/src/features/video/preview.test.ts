@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FakeBackend, resource, status } from '../test/fake';
+import { FakeBackend, resource, status } from '../../test/fake';
 import {
   PREVIEW_QUALITY,
   PREVIEW_TIMEOUT_MS,

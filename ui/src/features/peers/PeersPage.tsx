@@ -1,13 +1,13 @@
 import { useState } from 'preact/hooks';
-import type { Follow, PeerInfo } from '../api/types';
-import { describeError } from '../backend';
-import { Avatar, CopyButton, EmptyState, PageHeader } from '../components/common';
-import { BanIcon, CheckIcon, LinkIcon, PeersIcon, PlusIcon } from '../components/icons';
-import { useBackend, useNodeView, useNow } from '../context';
-import { authorHref, href } from '../router';
-import { onlineCount, peerName, shortId, sortedPeers, type NodeState } from '../store/peers';
-import { useFollows, type FollowsView } from '../store/useFollows';
-import { formatBytes, formatRtt, relativeTime, snippet } from '../util/format';
+import type { Follow, PeerInfo } from '../../api/types';
+import { describeError } from '../../backend';
+import { Avatar, CopyButton, EmptyState, PageHeader } from '../../components/common';
+import { BanIcon, CheckIcon, LinkIcon, PeersIcon, PlusIcon } from '../../components/icons';
+import { useBackend, useNodeView, useNow } from '../../context';
+import { authorHref, href } from '../../router';
+import { onlineCount, peerName, shortId, sortedPeers, type NodeState } from './peers';
+import { useFollows, type FollowsView } from './useFollows';
+import { formatBytes, formatRtt, relativeTime, snippet } from '../../util/format';
 
 export function PeersPage() {
   const backend = useBackend();

@@ -1,5 +1,5 @@
-import type { Event, SearchRequest, SearchResult } from '../api/types';
-import { describeError } from '../backend/errors';
+import type { Event, SearchRequest, SearchResult } from '../../api/types';
+import { describeError } from '../../backend/errors';
 import {
   PAGE_SIZE,
   MAX_LIMIT,

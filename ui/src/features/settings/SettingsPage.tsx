@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Profile, Settings } from '../api/types';
-import { describeError } from '../backend';
-import { Avatar, CopyButton, PageHeader } from '../components/common';
-import { CheckIcon, CloseIcon, DatasetIcon, GlobeIcon, PlusIcon, RadarIcon, UserIcon } from '../components/icons';
-import { useBackend, useNodeEvents, useNodeView, useNow } from '../context';
-import { href } from '../router';
-import { useReloadable } from '../store/useReloadable';
-import { bytesToGb, formatBytes, formatUptime, gbToBytes } from '../util/format';
+import type { Profile, Settings } from '../../api/types';
+import { describeError } from '../../backend';
+import { Avatar, CopyButton, PageHeader } from '../../components/common';
+import { CheckIcon, CloseIcon, DatasetIcon, GlobeIcon, PlusIcon, RadarIcon, UserIcon } from '../../components/icons';
+import { useBackend, useNodeEvents, useNodeView, useNow } from '../../context';
+import { href } from '../../router';
+import { useReloadable } from '../../util/useReloadable';
+import { bytesToGb, formatBytes, formatUptime, gbToBytes } from '../../util/format';
 
 export function SettingsPage() {
   const backend = useBackend();

@@ -1,8 +1,8 @@
 // A video's preview image taken in the page, for nodes that cannot make one themselves (no
 // ffmpeg): a frame a little way in, scaled down, as a JPEG.
-import type { Resource, Status } from '../api/types';
-import type { Backend } from '../backend';
-import { playableFile } from '../store/catalog';
+import type { Resource, Status } from '../../api/types';
+import type { Backend } from '../../backend';
+import { playableFile } from '../catalog/catalog';
 
 /** Widest preview image made, in pixels. */
 export const PREVIEW_MAX_WIDTH = 320;

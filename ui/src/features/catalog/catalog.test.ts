@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ADA_ID, SELF_ID, download, ev, resource } from '../test/fake';
+import { ADA_ID, SELF_ID, download, ev, resource } from '../../test/fake';
 import {
   EMPTY_QUERY,
   activeCount,

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { Download, Holder, Resource } from '../api/types';
-import { ApiError, describeError } from '../backend';
-import { CopyButton, EmptyState } from '../components/common';
+import type { Download, Holder, Resource } from '../../api/types';
+import { ApiError, describeError } from '../../backend';
+import { CopyButton, EmptyState } from '../../components/common';
 import {
   ConfirmButton,
   DownloadStats,
@@ -12,7 +12,7 @@ import {
   Thumb,
   authorName,
   toneOf,
-} from '../components/catalog';
+} from '../catalog/components';
 import {
   ArrowLeftIcon,
   CloseIcon,
@@ -23,14 +23,14 @@ import {
   PlayIcon,
   SearchIcon,
   TrashIcon,
-} from '../components/icons';
-import { MediaPlayer } from '../components/player';
-import { useBackend, useDownloadsView, useNodeEvents, useNodeView } from '../context';
-import { authorHref, href } from '../router';
-import { applyResourceEvent, downloadBlocker, kindLabel } from '../store/catalog';
-import { shortId } from '../store/peers';
-import { formatBytes, formatDate, percent } from '../util/format';
-import { lastExploreHref } from './ExplorePage';
+} from '../../components/icons';
+import { MediaPlayer } from '../video/MediaPlayer';
+import { useBackend, useDownloadsView, useNodeEvents, useNodeView } from '../../context';
+import { authorHref, href } from '../../router';
+import { applyResourceEvent, downloadBlocker, kindLabel } from '../catalog/catalog';
+import { shortId } from '../peers/peers';
+import { formatBytes, formatDate, percent } from '../../util/format';
+import { lastExploreHref } from '../catalog/ExplorePage';
 
 type Loaded =
   | { status: 'loading' }

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { Event, Follow } from '../api/types';
-import { describeError, type Backend } from '../backend';
+import type { Event, Follow } from '../../api/types';
+import { describeError, type Backend } from '../../backend';
 
 export interface FollowsView {
   /** Followed peers by id; `null` until fetched. */

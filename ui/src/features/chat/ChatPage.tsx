@@ -1,9 +1,9 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
-import type { ChatMessage, DmConversation, HistoryPage, PeerInfo, RoomInfo } from '../api/types';
-import { ApiError, describeError } from '../backend';
-import { MessageLine, Modal, PeerChoice } from '../components/chat';
-import { Avatar, CopyButton, EmptyState, PageHeader } from '../components/common';
+import type { ChatMessage, DmConversation, HistoryPage, PeerInfo, RoomInfo } from '../../api/types';
+import { ApiError, describeError } from '../../backend';
+import { MessageLine, Modal, PeerChoice } from './MessageLine';
+import { Avatar, CopyButton, EmptyState, PageHeader } from '../../components/common';
 import {
   AlertIcon,
   ChatIcon,
@@ -16,9 +16,9 @@ import {
   SendIcon,
   TrashIcon,
   UserIcon,
-} from '../components/icons';
-import { useBackend, useChatView, useNodeEvents, useNodeView, useNow } from '../context';
-import { href } from '../router';
+} from '../../components/icons';
+import { useBackend, useChatView, useNodeEvents, useNodeView, useNow } from '../../context';
+import { href } from '../../router';
 import {
   HISTORY_PAGE,
   MAX_MESSAGE_BYTES,
@@ -36,9 +36,9 @@ import {
   systemText,
   toLines,
   type ConvKey,
-} from '../store/chat';
-import { onlineCount, shortId, sortedPeers } from '../store/peers';
-import { formatBytes, snippet } from '../util/format';
+} from './chat';
+import { onlineCount, shortId, sortedPeers } from '../peers/peers';
+import { formatBytes, snippet } from '../../util/format';
 
 /** The chat route's parameter: `room/<id>`, `dm/<peer id>` or nothing. */
 export function ChatPage({ param }: { param: string | null }) {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import type { ChatStatus, Event, RoomInfo } from '../api/types';
-import { describeError, type Backend } from '../backend';
+import type { ChatStatus, Event, RoomInfo } from '../../api/types';
+import { describeError, type Backend } from '../../backend';
 import {
   chatReducer,
   initialChat,

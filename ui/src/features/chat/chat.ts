@@ -5,8 +5,8 @@ import type {
   Event,
   MessageState,
   RoomInfo,
-} from '../api/types';
-import { shortId, type NodeState } from './peers';
+} from '../../api/types';
+import { shortId, type NodeState } from '../peers/peers';
 
 // ---------------------------------------------------------------------------------------
 // Conversations and their place in the address (`#/chat/room/<id>`, `#/chat/dm/<peer id>`)

@@ -1,10 +1,10 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
-import type { ChatMessage, MessageState, PeerInfo } from '../api/types';
-import { STATE_LABELS, clockTime, type Line } from '../store/chat';
-import { peerName } from '../store/peers';
-import { Avatar } from './common';
-import { AlertIcon, CheckIcon, ClockIcon, CloseIcon, DoubleCheckIcon } from './icons';
+import type { ChatMessage, MessageState, PeerInfo } from '../../api/types';
+import { STATE_LABELS, clockTime, type Line } from './chat';
+import { peerName } from '../peers/peers';
+import { Avatar } from '../../components/common';
+import { AlertIcon, CheckIcon, ClockIcon, CloseIcon, DoubleCheckIcon } from '../../components/icons';
 
 /** A dialog over the page; Escape or a click beside it closes it. */
 export function Modal({

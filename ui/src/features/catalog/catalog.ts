@@ -7,7 +7,7 @@ import type {
   ResourceKind,
   SearchRequest,
   SortOrder,
-} from '../api/types';
+} from '../../api/types';
 
 // ---------------------------------------------------------------------------------------
 // Kinds
