@@ -1,53 +1,14 @@
 // @vitest-environment happy-dom
-import { render } from 'preact';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { App } from '../../App';
+import { describe, expect, it } from 'vitest';
 import { ADA_ID, BOB_ID, CAROL_ID, SELF_ID, FakeBackend, peerInfo } from '../../test/fake';
-import { allByTestId, byTestId, tick, waitFor } from '../../test/dom';
+import { $, $$, click, mount as mountAt, press, root, setupApp, submit, type } from '../../test/app';
+import { tick, waitFor } from '../../test/dom';
 
-let root: HTMLElement;
+const mount = (b: FakeBackend, hash = '#/chat') => mountAt(b, hash);
 
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-});
+setupApp();
 
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  window.location.hash = '';
-});
-
-async function mount(backend: FakeBackend, hash = '#/chat') {
-  window.location.hash = hash;
-  render(<App backend={backend} />, root);
-  await tick();
-}
-
-
-
-const $ = (testId: string, within: ParentNode = root) => byTestId(within, testId);
-const $$ = (testId: string, within: ParentNode = root) => allByTestId(within, testId);
 const none = (testId: string) => expect(root.querySelector(`[data-testid="${testId}"]`)).toBeNull();
-
-async function type(input: HTMLInputElement | HTMLTextAreaElement, value: string) {
-  input.value = value;
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-  await tick();
-}
-
-function click(el: HTMLElement) {
-  el.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true }));
-}
-
-function press(el: HTMLElement, key: string, extra: KeyboardEventInit = {}) {
-  el.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true, ...extra }));
-}
-
-function submit(el: HTMLElement) {
-  const form = el.closest('form')!;
-  form.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
-}
 
 /** A backend that knows Ada and Bob (online) and Carol (offline). */
 function withPeers(): FakeBackend {
