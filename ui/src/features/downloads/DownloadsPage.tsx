@@ -1,10 +1,10 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
 import type { Download } from '../../api/types';
-import { describeError } from '../../backend';
 import { EmptyState, PageHeader } from '../../components/common';
-import { ConfirmButton, DownloadStats, OpenFolderButton, ProgressBar, toneOf } from '../catalog/components';
-import { CloseIcon, DownloadIcon, PauseIcon, PlayIcon } from '../../components/icons';
-import { useBackend, useDownloadsView } from '../../context';
+import { DownloadControls, DownloadStats, OpenFolderButton, ProgressBar, toneOf } from './components';
+import { DownloadIcon } from '../../components/icons';
+import { useAction } from '../../util/useAction';
+import { useDownloadsView } from '../../context';
 import { href, resourceHref } from '../../router';
 import { activeCount, sortedDownloads } from '../catalog/catalog';
 import { percent } from '../../util/format';
@@ -56,23 +56,7 @@ export function DownloadsPage() {
 }
 
 function DownloadRow({ download: d }: { download: Download }) {
-  const backend = useBackend();
-  const downloads = useDownloadsView();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const active = d.state === 'downloading' || d.state === 'starting';
-
-  const run = async (op: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await op();
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const action = useAction();
 
   return (
     <li class={`download-row card state-${d.state}`} data-testid="download-row" data-content-id={d.content_id} data-state={d.state}>
@@ -86,48 +70,7 @@ function DownloadRow({ download: d }: { download: Download }) {
           </span>
         )}
         <div class="download-actions">
-          {active && (
-            <button
-              type="button"
-              class="icon-btn"
-              aria-label={`Pause ${d.title}`}
-              title="Pause"
-              disabled={busy}
-              onClick={() => run(() => backend.call('pause_download', { content_id: d.content_id }))}
-              data-testid="download-pause"
-            >
-              <PauseIcon size={16} />
-            </button>
-          )}
-          {(d.state === 'paused' || d.state === 'failed') && (
-            <button
-              type="button"
-              class="icon-btn"
-              aria-label={`${d.state === 'failed' ? 'Retry' : 'Resume'} ${d.title}`}
-              title={d.state === 'failed' ? 'Retry' : 'Resume'}
-              disabled={busy}
-              onClick={() => run(() => backend.call('resume_download', { content_id: d.content_id }))}
-              data-testid="download-resume"
-            >
-              <PlayIcon size={16} />
-            </button>
-          )}
-          {d.state !== 'complete' && (
-            <ConfirmButton
-              label="Cancel"
-              confirmLabel="Cancel download"
-              question="Stop and delete?"
-              icon={<CloseIcon size={15} />}
-              disabled={busy}
-              onConfirm={() =>
-                run(async () => {
-                  await backend.call('cancel_download', { content_id: d.content_id });
-                  downloads.remove(d.content_id);
-                })
-              }
-              testId="download-cancel"
-            />
-          )}
+          <DownloadControls download={d} action={action} compact />
         </div>
       </div>
       <ProgressBar value={percent(d.progress)} label={`Download of ${d.title}`} tone={toneOf(d)} testId="download-progress" />
@@ -140,9 +83,9 @@ function DownloadRow({ download: d }: { download: Download }) {
           {d.error}
         </p>
       )}
-      {error && (
+      {action.error && (
         <p class="form-msg err" role="alert">
-          {error}
+          {action.error}
         </p>
       )}
     </li>

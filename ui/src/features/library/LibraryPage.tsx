@@ -2,15 +2,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Event as NodeEvent, Library, Resource } from '../../api/types';
 import { describeError } from '../../backend';
 import { PageHeader } from '../../components/common';
-import {
-  ConfirmButton,
-  OpenFolderButton,
-  ProgressBar,
-  ResourceEditor,
-  ResourceFields,
-  Thumb,
-  type ResourceDraft,
-} from '../catalog/components';
+import { ResourceEditor, ResourceFields, Thumb, type ResourceDraft } from '../catalog/components';
+import { ConfirmButton } from '../../components/ConfirmButton';
+import { OpenFolderButton, ProgressBar } from '../downloads/components';
 import {
   CheckIcon,
   CloseIcon,

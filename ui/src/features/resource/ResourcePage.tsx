@@ -2,29 +2,20 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Download, Holder, Resource } from '../../api/types';
 import { ApiError, describeError } from '../../backend';
 import { CopyButton, EmptyState } from '../../components/common';
-import {
-  ConfirmButton,
-  DownloadStats,
-  OpenFolderButton,
-  ProgressBar,
-  ResourceEditor,
-  TagList,
-  Thumb,
-  authorName,
-  toneOf,
-} from '../catalog/components';
+import { ResourceEditor, TagList, Thumb, authorName } from '../catalog/components';
+import { ConfirmButton } from '../../components/ConfirmButton';
+import { DownloadStats, OpenFolderButton, ProgressBar, toneOf } from '../downloads/components';
 import {
   ArrowLeftIcon,
-  CloseIcon,
   DownloadIcon,
   EditIcon,
-  PauseIcon,
   PeersIcon,
-  PlayIcon,
   SearchIcon,
   TrashIcon,
 } from '../../components/icons';
 import { MediaPlayer } from '../video/MediaPlayer';
+import { DownloadControls } from '../downloads/components';
+import { useAction } from '../../util/useAction';
 import { useBackend, useDownloadsView, useNodeEvents, useNodeView } from '../../context';
 import { authorHref, href } from '../../router';
 import { applyResourceEvent, downloadBlocker, kindLabel } from '../catalog/catalog';
@@ -312,20 +303,8 @@ function Availability({ resource: r }: { resource: Resource }) {
 function DownloadArea({ resource: r, download }: { resource: Resource; download: Download | undefined }) {
   const backend = useBackend();
   const downloads = useDownloadsView();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const run = async (op: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await op();
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const action = useAction();
+  const { busy, error, run } = action;
 
   const start = () =>
     run(async () => {
@@ -344,7 +323,6 @@ function DownloadArea({ resource: r, download }: { resource: Resource; download:
       </div>
     );
   } else if (download) {
-    const active = download.state === 'downloading' || download.state === 'starting';
     body = (
       <div class="dl-area-live">
         <ProgressBar
@@ -360,44 +338,7 @@ function DownloadArea({ resource: r, download }: { resource: Resource; download:
           </p>
         )}
         <div class="dl-actions">
-          {active && (
-            <button
-              type="button"
-              class="btn btn-quiet"
-              disabled={busy}
-              onClick={() => run(() => backend.call('pause_download', { content_id: r.content_id }))}
-              data-testid="download-pause"
-            >
-              <PauseIcon size={15} /> Pause
-            </button>
-          )}
-          {(download.state === 'paused' || download.state === 'failed') && (
-            <button
-              type="button"
-              class="btn btn-quiet"
-              disabled={busy}
-              onClick={() => run(() => backend.call('resume_download', { content_id: r.content_id }))}
-              data-testid="download-resume"
-            >
-              <PlayIcon size={15} /> {download.state === 'failed' ? 'Retry' : 'Resume'}
-            </button>
-          )}
-          {download.state !== 'complete' && (
-            <ConfirmButton
-              label="Cancel"
-              confirmLabel="Cancel download"
-              question="Stop and delete what was downloaded?"
-              icon={<CloseIcon size={15} />}
-              disabled={busy}
-              onConfirm={() =>
-                run(async () => {
-                  await backend.call('cancel_download', { content_id: r.content_id });
-                  downloads.remove(r.content_id);
-                })
-              }
-              testId="download-cancel"
-            />
-          )}
+          <DownloadControls download={download} action={action} />
           <OpenFolderButton contentId={r.content_id} quiet />
         </div>
       </div>
