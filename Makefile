@@ -30,9 +30,11 @@ ui:
 build: ui
 	$(CARGO) build --workspace
 
-## Regenerate ui/src/api/types.ts from the Rust API types.
+## Regenerate what the API declaration generates: ui/src/api/{types,commands}.ts and the
+## desktop capability file.
 types:
-	HEARTH_UPDATE_TYPES=1 $(CARGO) test --lib typescript_bindings
+	HEARTH_UPDATE_TYPES=1 $(CARGO) test -p hearth --lib -- _are_up_to_date
+	HEARTH_UPDATE_TYPES=1 $(CARGO) test -p hearth-desktop -- capability_file
 
 lint:
 	$(CARGO) fmt --all -- --check

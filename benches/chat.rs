@@ -19,20 +19,21 @@
 //!
 //! Writes `bench-results/chat.json` and prints a Markdown table.
 
-mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{percentile, start_node_with, Proc};
 use futures::StreamExt;
 use hearth::api::types::{
     ChatMessage, CreateRoomRequest, Event, EventKind, HistoryPage, HistoryRequest, MessageKind,
-    PeerInfo, RoomInfo, SendMessageRequest,
+    PeerInfo, RoomIdRequest, RoomInfo, SendMessageRequest,
 };
-use hearth::client::Client;
+use hearth::server::client::Client;
+use kit::{percentile, Launch, TestNode};
 
 const PASSPHRASE: &str = "benchmark passphrase";
 
@@ -47,18 +48,22 @@ fn env_or(name: &str, default: usize) -> usize {
 type Seen = Arc<Mutex<HashMap<String, Vec<Instant>>>>;
 
 struct Node {
-    proc: Proc,
+    proc: TestNode,
     dir: PathBuf,
 }
 
 impl Node {
     fn client(&self) -> &Client {
-        self.proc.client.as_ref().unwrap()
+        &self.proc.client
     }
 }
 
 async fn start(dir: &Path, boot: &[String]) -> Node {
-    let (proc, _, _) = start_node_with(dir, boot, Some(PASSPHRASE)).await;
+    let proc = Launch::quiet(dir)
+        .bootstrap(boot)
+        .passphrase(Some(PASSPHRASE))
+        .start()
+        .await;
     Node {
         proc,
         dir: dir.into(),
@@ -81,18 +86,20 @@ where
 }
 
 async fn room(client: &Client, rid: &str) -> Option<RoomInfo> {
-    client.get(&format!("/api/rooms/{rid}")).await.ok()
+    client
+        .get_room(&RoomIdRequest {
+            room_id: rid.into(),
+        })
+        .await
+        .ok()
 }
 
 async fn send(client: &Client, rid: &str, body: String) -> ChatMessage {
     client
-        .post(
-            "/api/rooms/send",
-            &SendMessageRequest {
-                room_id: rid.into(),
-                body,
-            },
-        )
+        .send_message(&SendMessageRequest {
+            room_id: rid.into(),
+            body,
+        })
         .await
         .expect("send")
 }
@@ -297,7 +304,7 @@ async fn main() {
     }
     wait_for("a connected mesh", Duration::from_secs(120), || async {
         for node in &nodes {
-            let peers: Vec<PeerInfo> = node.client().get("/api/peers").await.ok()?;
+            let peers: Vec<PeerInfo> = node.client().list_peers().await.ok()?;
             if peers.iter().filter(|p| p.connected).count() + 1 < n {
                 return None;
             }
@@ -308,13 +315,10 @@ async fn main() {
     let members: Vec<String> = nodes[1..].iter().map(|n| n.proc.peer_id.clone()).collect();
     let big: RoomInfo = nodes[0]
         .client()
-        .post(
-            "/api/rooms",
-            &CreateRoomRequest {
-                name: "everyone".into(),
-                members,
-            },
-        )
+        .create_room(&CreateRoomRequest {
+            name: "everyone".into(),
+            members,
+        })
         .await
         .expect("create room");
     let rid = big.room_id.clone();
@@ -336,10 +340,10 @@ async fn main() {
     let mut api_rtt = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        let _: serde_json::Value = nodes[1].client().get("/api/chat/status").await.unwrap();
+        let _ = nodes[1].client().chat_status().await.unwrap();
         api_rtt.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let peers: Vec<PeerInfo> = nodes[1].client().get("/api/peers").await.unwrap();
+    let peers: Vec<PeerInfo> = nodes[1].client().list_peers().await.unwrap();
     let mut ping: Vec<f64> = peers.iter().filter_map(|p| p.rtt_ms).collect();
 
     eprintln!("chat bench: {n} nodes, steady load");
@@ -351,16 +355,13 @@ async fn main() {
     let group: Vec<usize> = (n - 5..n).collect();
     let five: RoomInfo = nodes[group[0]]
         .client()
-        .post(
-            "/api/rooms",
-            &CreateRoomRequest {
-                name: "five".into(),
-                members: group[1..]
-                    .iter()
-                    .map(|&i| nodes[i].proc.peer_id.clone())
-                    .collect(),
-            },
-        )
+        .create_room(&CreateRoomRequest {
+            name: "five".into(),
+            members: group[1..]
+                .iter()
+                .map(|&i| nodes[i].proc.peer_id.clone())
+                .collect(),
+        })
         .await
         .unwrap();
     let fid = five.room_id.clone();
@@ -403,14 +404,11 @@ async fn main() {
     let client = nodes[away].client().clone();
     wait_for("the backlog shown", Duration::from_secs(60), || async {
         let page: HistoryPage = client
-            .post(
-                "/api/rooms/history",
-                &HistoryRequest {
-                    room_id: fid.clone(),
-                    before: None,
-                    limit: Some(1000),
-                },
-            )
+            .room_history(&HistoryRequest {
+                room_id: fid.clone(),
+                before: None,
+                limit: Some(1000),
+            })
             .await
             .ok()?;
         page.messages

@@ -12,21 +12,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
-use common::{percentile, rss_mb, start_node, Proc, HEARTH};
 use hearth::api::types::PeerInfo;
+use kit::{percentile, quiet_node, rss_mb, TestNode, HEARTH};
 
 const TRIALS: usize = 10;
 
-async fn lists_online(observer: &Proc, peer: &str) -> bool {
-    let peers: Vec<PeerInfo> = observer
-        .client
-        .as_ref()
-        .unwrap()
-        .get("/api/peers")
-        .await
-        .unwrap_or_default();
+async fn lists_online(observer: &TestNode, peer: &str) -> bool {
+    let peers: Vec<PeerInfo> = observer.client.list_peers().await.unwrap_or_default();
     peers.iter().any(|p| p.peer_id == peer && p.online)
 }
 
@@ -112,8 +107,8 @@ async fn main() {
     let mut cold = Vec::new();
     let mut exec = Vec::new();
     for i in 0..TRIALS {
-        let (proc, started, ready) = start_node(&tmp.path().join(format!("cold{i}")), &[]).await;
-        cold.push(ready.duration_since(started).as_secs_f64() * 1000.0);
+        let proc = quiet_node(&tmp.path().join(format!("cold{i}")), &[]).await;
+        cold.push(proc.ready.duration_since(proc.started).as_secs_f64() * 1000.0);
         drop(proc);
         let t = Instant::now();
         Command::new(HEARTH)
@@ -125,11 +120,11 @@ async fn main() {
     }
 
     // 2. A new node listed by 4 others, beside 4 raw TCP connects.
-    let (boot, _, _) = start_node(&tmp.path().join("n0"), &[]).await;
+    let boot = quiet_node(&tmp.path().join("n0"), &[]).await;
     let mut nodes = vec![boot];
     for i in 1..4 {
         let b = vec![nodes[0].addr.clone()];
-        nodes.push(start_node(&tmp.path().join(format!("n{i}")), &b).await.0);
+        nodes.push(quiet_node(&tmp.path().join(format!("n{i}")), &b).await);
     }
     let ids: Vec<String> = nodes.iter().map(|n| n.peer_id.clone()).collect();
     for n in &nodes {
@@ -148,8 +143,9 @@ async fn main() {
         .collect();
     for trial in 0..TRIALS {
         let b = vec![nodes[0].addr.clone()];
-        let (newcomer, _, ready) = start_node(&tmp.path().join(format!("join{trial}")), &b).await;
-        let mut pending: Vec<&Proc> = nodes.iter().collect();
+        let newcomer = quiet_node(&tmp.path().join(format!("join{trial}")), &b).await;
+        let ready = newcomer.ready;
+        let mut pending: Vec<&TestNode> = nodes.iter().collect();
         while !pending.is_empty() {
             let mut still = Vec::new();
             for n in pending {
@@ -178,7 +174,7 @@ async fn main() {
 
     // 3. Idle memory of 5 connected nodes, beside 5 connected bare libp2p processes.
     let b = vec![nodes[0].addr.clone()];
-    nodes.push(start_node(&tmp.path().join("n4"), &b).await.0);
+    nodes.push(quiet_node(&tmp.path().join("n4"), &b).await);
     let mut bare = Vec::new();
     let (first, first_addr) = spawn_bare(&[]);
     bare.push(first);

@@ -10,12 +10,13 @@
 //!
 //! Writes `bench-results/propagation.json` and prints a Markdown table.
 
-mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use std::time::{Duration, Instant};
 
-use common::{percentile, start_node};
-use hearth::api::types::{CatalogStats, PublishRequest, Resource};
+use hearth::api::types::{PublishRequest, Resource};
+use kit::{percentile, quiet_node};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -29,11 +30,11 @@ async fn main() {
     let nodes = env_or("HEARTH_BENCH_NODES", 20);
     let records = env_or("HEARTH_BENCH_PUBLISH", 1000);
     let tmp = tempfile::tempdir().unwrap();
-    let (publisher, _, _) = start_node(&tmp.path().join("n0"), &[]).await;
+    let publisher = quiet_node(&tmp.path().join("n0"), &[]).await;
     let boot = vec![publisher.addr.clone()];
     let mut others = Vec::new();
     for i in 1..nodes {
-        let (p, _, _) = start_node(&tmp.path().join(format!("n{i}")), &boot).await;
+        let p = quiet_node(&tmp.path().join(format!("n{i}")), &boot).await;
         others.push(p);
     }
     // Wait until the mesh has formed: every node sees every other online.
@@ -41,8 +42,7 @@ async fn main() {
     loop {
         let mut ok = 0;
         for p in &others {
-            let s: hearth::api::types::Status =
-                p.client.as_ref().unwrap().get("/api/status").await.unwrap();
+            let s: hearth::api::types::Status = p.client.status().await.unwrap();
             if s.peers_online as usize >= nodes - 1 {
                 ok += 1;
             }
@@ -64,7 +64,7 @@ async fn main() {
 
     // Observers poll every node's searchable count while the publisher publishes.
     let published_at: std::sync::Arc<std::sync::Mutex<Vec<Instant>>> = Default::default();
-    let clients: Vec<_> = others.iter().map(|p| p.client.clone().unwrap()).collect();
+    let clients: Vec<_> = others.iter().map(|p| p.client.clone()).collect();
     let watch = {
         let published_at = published_at.clone();
         tokio::spawn(async move {
@@ -75,7 +75,7 @@ async fn main() {
             while seen.iter().any(|&s| s < records) && Instant::now() < deadline {
                 let round = Instant::now();
                 for (n, c) in clients.iter().enumerate() {
-                    let Ok(s) = c.get::<CatalogStats>("/api/catalog/stats").await else {
+                    let Ok(s) = c.catalog_stats().await else {
                         continue;
                     };
                     let now = Instant::now();
@@ -95,18 +95,15 @@ async fn main() {
             (latencies, rounds, seen)
         })
     };
-    let client = publisher.client.clone().unwrap();
+    let client = publisher.client.clone();
     let started = Instant::now();
     for i in 0..records {
         let _: Resource = client
-            .post(
-                "/api/resources/publish",
-                &PublishRequest {
-                    path: files.join(format!("note-{i}.txt")).display().to_string(),
-                    title: Some(format!("Field note {i}")),
-                    ..Default::default()
-                },
-            )
+            .publish(&PublishRequest {
+                path: files.join(format!("note-{i}.txt")).display().to_string(),
+                title: Some(format!("Field note {i}")),
+                ..Default::default()
+            })
             .await
             .expect("publish");
         published_at.lock().unwrap().push(Instant::now());

@@ -42,13 +42,13 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
-use common::{start_node, Proc};
 use hearth::api::types::{
-    Download, DownloadRequest, DownloadState, PublishRequest, Resource, SearchRequest,
-    SearchResult, Status,
+    Download, DownloadRequest, DownloadState, PublishRequest, Resource, SearchRequest, Status,
 };
+use kit::{quiet_node, TestNode};
 
 const MIB: u64 = 1 << 20;
 /// Poll interval for completion, for Hearth and for librqbit alike.
@@ -135,22 +135,22 @@ fn machine_line() -> String {
 
 // ----- Hearth nodes -----
 
-fn client(p: &Proc) -> &hearth::client::Client {
-    p.client.as_ref().unwrap()
+fn client(p: &TestNode) -> &hearth::server::client::Client {
+    &p.client
 }
 
-async fn status(p: &Proc) -> Status {
-    client(p).get("/api/status").await.expect("GET /api/status")
+async fn status(p: &TestNode) -> Status {
+    client(p).status().await.expect("GET /api/status")
 }
 
-async fn wait_available(p: &Proc, title: &str, content_id: &str, timeout: Duration) {
+async fn wait_available(p: &TestNode, title: &str, content_id: &str, timeout: Duration) {
     let t = Instant::now();
     loop {
         let req = SearchRequest {
             text: title.to_owned(),
             ..Default::default()
         };
-        if let Ok(r) = client(p).post::<_, SearchResult>("/api/search", &req).await {
+        if let Ok(r) = client(p).search(&req).await {
             if r.items
                 .iter()
                 .any(|i| i.content_id == content_id && i.available)
@@ -166,14 +166,14 @@ async fn wait_available(p: &Proc, title: &str, content_id: &str, timeout: Durati
     }
 }
 
-async fn publish(p: &Proc, path: &Path, title: &str) -> Resource {
+async fn publish(p: &TestNode, path: &Path, title: &str) -> Resource {
     let req = PublishRequest {
         path: path.display().to_string(),
         title: Some(title.to_owned()),
         ..Default::default()
     };
     client(p)
-        .post("/api/resources/publish", &req)
+        .publish(&req)
         .await
         .unwrap_or_else(|e| panic!("publish {}: {e}", path.display()))
 }
@@ -191,7 +191,7 @@ struct Timing {
 /// Starts the download of `content_id` on every node at once, polls `GET /api/downloads`
 /// every 20 ms until all are complete, and returns each one's timing and final view.
 async fn hearth_downloads(
-    nodes: &[&Proc],
+    nodes: &[&TestNode],
     content_id: &str,
     timeout: Duration,
 ) -> Vec<(Timing, Download)> {
@@ -202,7 +202,7 @@ async fn hearth_downloads(
             ..Default::default()
         };
         let d: Download = client(n)
-            .post("/api/downloads", &req)
+            .start_download(&req)
             .await
             .unwrap_or_else(|e| panic!("POST /api/downloads: {e}"));
         (t0.elapsed().as_secs_f64(), d)
@@ -217,7 +217,7 @@ async fn hearth_downloads(
     while done.iter().any(Option::is_none) {
         let polls = nodes.iter().enumerate().map(|(i, n)| async move {
             let list: Vec<Download> = client(n)
-                .get("/api/downloads")
+                .list_downloads()
                 .await
                 .unwrap_or_else(|e| panic!("GET /api/downloads: {e}"));
             (i, t0.elapsed().as_secs_f64(), list)
@@ -844,13 +844,13 @@ async fn hearth_swarm(
         )
         .unwrap();
     }
-    let (s, _, _) = start_node(&sdir, &[]).await;
+    let s = quiet_node(&sdir, &[]).await;
     let title = format!("benchtransfer {tag}");
     let res = publish(&s, file, &title).await;
-    let mut ds: Vec<Proc> = Vec::new();
+    let mut ds: Vec<TestNode> = Vec::new();
     for i in 0..3 {
         let boot = vec![s.addr.clone()];
-        ds.push(start_node(&root.join(format!("{tag}-d{i}")), &boot).await.0);
+        ds.push(quiet_node(&root.join(format!("{tag}-d{i}")), &boot).await);
     }
     for d in &ds {
         wait_available(d, &title, &res.content_id, Duration::from_secs(60)).await;
@@ -867,14 +867,14 @@ async fn hearth_swarm(
     .await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = sample_until(counter, Duration::from_millis(500), stop.clone());
-    let refs: Vec<&Proc> = ds.iter().collect();
+    let refs: Vec<&TestNode> = ds.iter().collect();
     let results = hearth_downloads(&refs, &res.content_id, timeout).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let counter = sampler.join().unwrap();
     let kernel = blocking(move || counter.finish()).await;
     let (mut up, mut peers) = (Vec::new(), Vec::new());
     for d in &ds {
-        let list: Vec<Download> = client(d).get("/api/downloads").await.unwrap();
+        let list: Vec<Download> = client(d).list_downloads().await.unwrap();
         let dl = list
             .into_iter()
             .find(|x| x.content_id == res.content_id)
@@ -1022,7 +1022,7 @@ async fn run() {
         blocking(move || write_random_file(&file, size, 0x9E37_79B9_7F4A_7C15)).await;
     }
 
-    let (seeder, _, _) = start_node(&root.join("hearth-a"), &[]).await;
+    let seeder = quiet_node(&root.join("hearth-a"), &[]).await;
     let title = "benchtransfer one";
     let t = Instant::now();
     let res = publish(&seeder, &file, title).await;
@@ -1056,7 +1056,7 @@ async fn run() {
     for trial in 0..trials {
         // Hearth: a fresh downloader each trial, so the seeder is its only source.
         let dir = root.join(format!("hearth-b{trial}"));
-        let (b, _, _) = start_node(&dir, std::slice::from_ref(&seeder.addr)).await;
+        let b = quiet_node(&dir, std::slice::from_ref(&seeder.addr)).await;
         wait_available(&b, title, &res.content_id, Duration::from_secs(60)).await;
         let (cs, cd) = (cpu_secs(seeder.child.id()), cpu_secs(b.child.id()));
         let (tm, d) = hearth_downloads(&[&b], &res.content_id, timeout)

@@ -1,67 +1,27 @@
-//! Compiles the top-level tauri.conf.json and registers the app's own IPC commands, so that
-//! capabilities can allow exactly these and nothing else.
+//! Compiles the top-level tauri.conf.json and registers the app's IPC commands, so that
+//! capabilities can allow exactly these and nothing else. The commands are the core's
+//! declared API (its command list is included here, names only) plus the shell's own.
 
-/// Every IPC command the shell exposes; each must be allowed in `capabilities/`.
-const COMMANDS: &[&str] = &[
-    "status",
-    "get_profile",
-    "set_profile",
-    "list_peers",
-    "connect",
-    "block_peer",
-    "unblock_peer",
-    "get_settings",
-    "add_bootstrap",
-    "remove_bootstrap",
-    "publish",
-    "upload",
-    "unpublish",
-    "update_resource",
-    "search",
-    "get_resource",
-    "list_holders",
-    "start_download",
-    "pause_download",
-    "resume_download",
-    "cancel_download",
-    "list_downloads",
-    "open_folder",
-    "get_library",
-    "add_shared_folder",
-    "remove_shared_folder",
-    "catalog_stats",
-    "events_since",
-    "chat_status",
-    "unlock_chat",
-    "change_passphrase",
-    "list_rooms",
-    "create_room",
-    "get_room",
-    "rename_room",
-    "invite",
-    "leave_room",
-    "delete_room",
-    "send_message",
-    "room_history",
-    "mark_room_read",
-    "list_dms",
-    "send_dm",
-    "dm_history",
-    "mark_dm_read",
-    "open_file",
-    "list_follows",
-    "follow",
-    "unfollow",
-    "set_mirror",
-    "set_mirror_quota",
-    "set_preview",
-    "media_server",
-];
+include!("../src/api/command_list.rs");
+
+/// The names of the declared commands; the types are only read as tokens.
+macro_rules! names {
+    ($( $(#[$doc:meta])* $name:ident ( $($req:ty)? ) -> $res:ty ; )*) => {
+        &[$(stringify!($name)),*]
+    };
+}
+
+const SHELL_COMMANDS: &[&str] = include!("shell_commands.in");
 
 fn main() {
+    println!("cargo:rerun-if-changed=../src/api/command_list.rs");
+    println!("cargo:rerun-if-changed=shell_commands.in");
+    let declared: &[&str] = for_each_command!(names);
+    let commands: &'static [&'static str] =
+        Vec::leak(declared.iter().chain(SHELL_COMMANDS).copied().collect());
     let attributes = tauri_build::Attributes::new()
         .config_path("../tauri.conf.json")
-        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+        .app_manifest(tauri_build::AppManifest::new().commands(commands));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri build step failed: {e:#}");
     }

@@ -1,12 +1,14 @@
 //! The HTTP API's door: token, Host and Origin checks, clear errors, resumable events.
 
-mod common;
+mod kit;
 
 use std::time::Duration;
 
-use common::{TestNode, FAST_PRESENCE};
 use futures::StreamExt;
-use hearth::api::types::{ApiErrorBody, ErrorCode, Event, EventKind, Profile};
+use hearth::api::types::{
+    AddrRequest, ApiErrorBody, ErrorCode, Event, EventKind, PeerIdRequest, Profile, SinceRequest,
+};
+use kit::{TestNode, FAST_PRESENCE};
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
@@ -18,30 +20,28 @@ async fn requests_need_the_token_and_our_own_host_and_origin() {
     let node = TestNode::start("door", &tmp.path().join("n"), &[], FAST_PRESENCE).await;
     let url = format!("{}/api/status", node.api.url);
     let token = format!("Bearer {}", node.api.token);
+    let status_req = || http().post(&url);
 
-    let r = http().get(&url).send().await.unwrap();
+    let r = status_req().send().await.unwrap();
     assert_eq!(r.status(), 401, "no token");
     let body: ApiErrorBody = r.json().await.unwrap();
     assert_eq!(body.code, ErrorCode::Unauthorized);
 
-    let r = http()
-        .get(&url)
+    let r = status_req()
         .header("Authorization", "Bearer wrong")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "wrong token");
 
-    let r = http()
-        .get(&url)
+    let r = status_req()
         .header("Authorization", &token)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "right token");
 
-    let r = http()
-        .get(&url)
+    let r = status_req()
         .header("Authorization", &token)
         .header("Host", "evil.example:80")
         .send()
@@ -51,8 +51,7 @@ async fn requests_need_the_token_and_our_own_host_and_origin() {
     let body: ApiErrorBody = r.json().await.unwrap();
     assert_eq!(body.code, ErrorCode::Forbidden);
 
-    let r = http()
-        .get(&url)
+    let r = status_req()
         .header("Authorization", &token)
         .header("Origin", "http://evil.example")
         .send()
@@ -61,8 +60,7 @@ async fn requests_need_the_token_and_our_own_host_and_origin() {
     assert_eq!(r.status(), 403, "foreign Origin (CSRF)");
 
     let port = node.api.url.rsplit(':').next().unwrap();
-    let r = http()
-        .get(&url)
+    let r = status_req()
         .header("Authorization", &token)
         .header("Origin", format!("http://localhost:{port}"))
         .send()
@@ -101,7 +99,7 @@ async fn requests_need_the_token_and_our_own_host_and_origin() {
 async fn bad_requests_get_clear_errors_and_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let node = TestNode::start("strict", &tmp.path().join("n"), &[], FAST_PRESENCE).await;
-    let url = format!("{}/api/profile", node.api.url);
+    let url = format!("{}/api/set_profile", node.api.url);
     let auth = format!("Bearer {}", node.api.token);
 
     for (body, why) in [
@@ -119,7 +117,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         ("x".repeat(200_000), "oversized body"),
     ] {
         let r = http()
-            .put(&url)
+            .post(&url)
             .header("Authorization", &auth)
             .header("Content-Type", "application/json")
             .body(body)
@@ -133,30 +131,53 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
             assert!(!e.message.is_empty());
         }
     }
-    let profile: Profile = node.client.get("/api/profile").await.unwrap();
+    let profile: Profile = node.client.get_profile().await.unwrap();
     assert_eq!(profile.display_name, "strict", "nothing changed");
 
     let e = node
         .client
-        .post::<_, ()>(
-            "/api/peers/connect",
-            &serde_json::json!({"addr": "not an address"}),
-        )
+        .connect(&AddrRequest {
+            addr: "not an address".into(),
+        })
         .await
         .unwrap_err();
     assert!(e.to_string().contains("is not a network address"), "{e}");
     let e = node
         .client
-        .post::<_, ()>("/api/peers/nonsense/block", &())
+        .block_peer(&PeerIdRequest {
+            peer_id: "nonsense".into(),
+        })
         .await
         .unwrap_err();
     assert!(e.to_string().contains("is not a peer id"), "{e}");
     let e = node
         .client
-        .get::<serde_json::Value>("/api/no/such/route")
+        .call::<_, serde_json::Value>("no_such_command", &())
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("no such API route"), "{e}");
+    assert!(e.to_string().contains("no such API command"), "{e}");
+    let e = node
+        .client
+        .call::<_, serde_json::Value>("status", &serde_json::json!({"unexpected": 1}))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("status takes no request"), "{e}");
+    let e = node
+        .client
+        .call::<_, serde_json::Value>("block_peer", &serde_json::json!({"peer": 1}))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("bad request for block_peer"), "{e}");
+    // A path outside the commands gets a JSON error too.
+    let r = http()
+        .get(format!("{}/api/no/such/route", node.api.url))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let e: ApiErrorBody = r.json().await.unwrap();
+    assert!(e.message.contains("no such API route"), "{}", e.message);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +198,7 @@ async fn events_stream_live_and_resume_after_a_reconnect() {
                 display_name: name.into(),
                 ..Default::default()
             };
-            let _: Profile = client.put("/api/profile", &p).await.unwrap();
+            let _: Profile = client.set_profile(&p).await.unwrap();
         }
     };
 
@@ -225,10 +246,10 @@ async fn events_stream_live_and_resume_after_a_reconnect() {
         }
     }
 
-    // The HTTP fallback returns the same buffered events.
+    // The `events_since` command returns the same buffered events.
     let buffered: Vec<Event> = node
         .client
-        .get(&format!("/api/events?since={}", first.id))
+        .events_since(&SinceRequest { since: first.id })
         .await
         .unwrap();
     assert!(buffered.iter().all(|e| e.id > first.id));

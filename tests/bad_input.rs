@@ -2,14 +2,14 @@
 //! protocol fail only their own stream; the node keeps serving. A second process on the
 //! same data dir is refused.
 
-mod common;
+mod kit;
 
 use std::io;
 use std::time::Duration;
 
-use common::{eventually, TestNode, FAST_PRESENCE};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use hearth::api::types::Status;
+use kit::{eventually, TestNode, FAST_PRESENCE};
 use libp2p::request_response::{self, OutboundFailure, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{
@@ -274,7 +274,7 @@ async fn malformed_oversized_and_unknown_version_messages_fail_cleanly() {
     // The node is alive, still answers, and took none of it in.
     let status: Status = node
         .client
-        .get("/api/status")
+        .status()
         .await
         .expect("node still serves its API");
     assert_eq!(status.profile.display_name, "target");
@@ -322,7 +322,7 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
     eventually(
         Duration::from_secs(2),
         "first node still serving",
-        || async { node.client.get::<Status>("/api/status").await.ok() },
+        || async { node.client.status().await.ok() },
     )
     .await;
 }
@@ -414,7 +414,7 @@ async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_
     let client = node.client.clone();
     let counted = async {
         eventually(Duration::from_secs(10), "every refusal counted", || async {
-            let s: CatalogStats = client.get("/api/catalog/stats").await.ok()?;
+            let s: CatalogStats = client.catalog_stats().await.ok()?;
             let r = &s.rejected;
             let all = r.bad_signature >= 1 && r.fork >= 1 && r.broken_chain >= 1 && r.oversize >= 1;
             // `resources` counts searchable records: the genuine one once it is committed.
@@ -438,13 +438,10 @@ async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_
     for (word, hits) in [("genuine", 1), ("forked", 0), ("broken", 0), ("forged", 0)] {
         let r: SearchResult = node
             .client
-            .post(
-                "/api/search",
-                &SearchRequest {
-                    text: word.into(),
-                    ..Default::default()
-                },
-            )
+            .search(&SearchRequest {
+                text: word.into(),
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(r.items.len(), hits, "{word}: {r:?}");
@@ -463,14 +460,11 @@ fn dm_wire(id: u8, seq: u64, text: &str) -> Vec<u8> {
 async fn dm_texts(node: &TestNode, peer: &PeerId) -> Vec<String> {
     let page: hearth::api::types::HistoryPage = node
         .client
-        .post(
-            "/api/dms/history",
-            &hearth::api::types::DmHistoryRequest {
-                peer_id: peer.to_string(),
-                before: None,
-                limit: Some(100),
-            },
-        )
+        .dm_history(&hearth::api::types::DmHistoryRequest {
+            peer_id: peer.to_string(),
+            before: None,
+            limit: Some(100),
+        })
         .await
         .expect("dm history");
     page.messages.into_iter().map(|m| m.body).collect()
@@ -526,13 +520,10 @@ async fn replayed_forged_and_malformed_chat_messages_are_shown_once_or_not_at_al
     // A stranger cannot write into a room, not even in the name of its creator.
     let room: hearth::api::types::RoomInfo = node
         .client
-        .post(
-            "/api/rooms",
-            &hearth::api::types::CreateRoomRequest {
-                name: "private".into(),
-                members: vec![],
-            },
-        )
+        .create_room(&hearth::api::types::CreateRoomRequest {
+            name: "private".into(),
+            members: vec![],
+        })
         .await
         .unwrap();
     let room_bytes = hex::decode(&room.room_id).unwrap();
@@ -579,14 +570,11 @@ async fn replayed_forged_and_malformed_chat_messages_are_shown_once_or_not_at_al
     .await;
     let history: hearth::api::types::HistoryPage = node
         .client
-        .post(
-            "/api/rooms/history",
-            &hearth::api::types::HistoryRequest {
-                room_id: room.room_id.clone(),
-                before: None,
-                limit: None,
-            },
-        )
+        .room_history(&hearth::api::types::HistoryRequest {
+            room_id: room.room_id.clone(),
+            before: None,
+            limit: None,
+        })
         .await
         .unwrap();
     let kinds: Vec<_> = history.messages.iter().map(|m| m.kind).collect();

@@ -2,42 +2,36 @@
 //! than the author), search, download from several holders, availability, the offline
 //! queue, resuming after kill -9, and shared folders.
 
-mod common;
+mod kit;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
 use hearth::api::types::{
     CatalogStats, ContentIdRequest, Download, DownloadRequest, DownloadState, Library,
     PublishRequest, Resource, SearchRequest, SearchResult,
 };
+use kit::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
 
 async fn publish(node: &TestNode, path: &Path, title: &str) -> Resource {
     node.client
-        .post(
-            "/api/resources/publish",
-            &PublishRequest {
-                path: path.display().to_string(),
-                title: Some(title.into()),
-                description: Some("Measurements from the lattice experiment".into()),
-                tags: vec!["physics".into(), "lattice".into()],
-                ..Default::default()
-            },
-        )
+        .publish(&PublishRequest {
+            path: path.display().to_string(),
+            title: Some(title.into()),
+            description: Some("Measurements from the lattice experiment".into()),
+            tags: vec!["physics".into(), "lattice".into()],
+            ..Default::default()
+        })
         .await
         .expect("publish")
 }
 
 async fn search(node: &TestNode, text: &str) -> SearchResult {
     node.client
-        .post(
-            "/api/search",
-            &SearchRequest {
-                text: text.into(),
-                ..Default::default()
-            },
-        )
+        .search(&SearchRequest {
+            text: text.into(),
+            ..Default::default()
+        })
         .await
         .expect("search")
 }
@@ -52,19 +46,16 @@ async fn find(node: &TestNode, text: &str, id: &str) -> Option<Resource> {
 
 async fn start_download(node: &TestNode, id: &str) -> Download {
     node.client
-        .post(
-            "/api/downloads",
-            &DownloadRequest {
-                content_id: Some(id.into()),
-                ..Default::default()
-            },
-        )
+        .start_download(&DownloadRequest {
+            content_id: Some(id.into()),
+            ..Default::default()
+        })
         .await
         .expect("start download")
 }
 
 async fn download(node: &TestNode, id: &str) -> Option<Download> {
-    let list: Vec<Download> = node.client.get("/api/downloads").await.ok()?;
+    let list: Vec<Download> = node.client.list_downloads().await.ok()?;
     list.into_iter().find(|d| d.content_id == id)
 }
 
@@ -82,7 +73,7 @@ async fn complete(node: &TestNode, id: &str, timeout: Duration) -> Download {
 }
 
 async fn stats(node: &TestNode) -> CatalogStats {
-    node.client.get("/api/catalog/stats").await.expect("stats")
+    node.client.catalog_stats().await.expect("stats")
 }
 
 fn downloaded_file(d: &Download) -> PathBuf {
@@ -169,12 +160,9 @@ async fn four_nodes_publish_replicate_download_and_track_availability() {
     // Dave drops his copy; as holders leave, availability follows.
     let () = d
         .client
-        .post(
-            "/api/downloads/cancel",
-            &ContentIdRequest {
-                content_id: id.clone(),
-            },
-        )
+        .cancel_download(&ContentIdRequest {
+            content_id: id.clone(),
+        })
         .await
         .unwrap();
     drop(b);
@@ -188,14 +176,11 @@ async fn four_nodes_publish_replicate_download_and_track_availability() {
     assert_eq!(r.holders_online, 0);
     let only_available: SearchResult = d
         .client
-        .post(
-            "/api/search",
-            &SearchRequest {
-                text: "lattice".into(),
-                available_only: true,
-                ..Default::default()
-            },
-        )
+        .search(&SearchRequest {
+            text: "lattice".into(),
+            available_only: true,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(only_available.items.is_empty(), "{only_available:?}");
@@ -214,12 +199,9 @@ async fn publishing_offline_is_queued_and_sent_on_reconnect() {
     let b = TestNode::start("bob", &tmp.path().join("b"), &[], FAST_PRESENCE).await;
     let () = a
         .client
-        .post(
-            "/api/peers/connect",
-            &hearth::api::types::AddrRequest {
-                addr: b.addr.clone(),
-            },
-        )
+        .connect(&hearth::api::types::AddrRequest {
+            addr: b.addr.clone(),
+        })
         .await
         .unwrap();
     eventually(
@@ -321,7 +303,7 @@ async fn shared_folders_publish_unpublish_and_never_follow_symlinks_out() {
         || async { search(&b, "report").await.items.into_iter().next() },
     )
     .await;
-    let lib: Library = a.client.get("/api/library").await.unwrap();
+    let lib: Library = a.client.get_library().await.unwrap();
     assert_eq!(lib.published.len(), 1, "only the real file: {lib:?}");
     assert!(search(&a, "secret").await.items.is_empty());
     assert!(search(&a, "link").await.items.is_empty());
@@ -338,7 +320,7 @@ async fn shared_folders_publish_unpublish_and_never_follow_symlinks_out() {
         },
     )
     .await;
-    let lib: Library = a.client.get("/api/library").await.unwrap();
+    let lib: Library = a.client.get_library().await.unwrap();
     assert!(lib.published.is_empty(), "{lib:?}");
 }
 

@@ -3,20 +3,20 @@
 //! messages to an offline peer across a sender restart, membership and deletion rights,
 //! encryption at rest and the passphrase.
 
-mod common;
+mod kit;
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{eventually, TestNode, FAST_PRESENCE, PASSPHRASE};
 use hearth::api::types::{
     ChatMessage, ChatStatus, CreateRoomRequest, DmConversation, DmHistoryRequest, HistoryPage,
     HistoryRequest, MessageKind, MessageState, PassphraseRequest, RoomIdRequest, RoomInfo,
     SendDmRequest, SendMessageRequest,
 };
-use hearth::client::Client;
+use hearth::server::client::Client;
+use kit::{eventually, TestNode, FAST_PRESENCE, PASSPHRASE};
 
 async fn start_all(dir: &Path, names: &[&str]) -> Vec<TestNode> {
     let first = TestNode::start(names[0], &dir.join(names[0]), &[], FAST_PRESENCE).await;
@@ -38,30 +38,29 @@ async fn start_all(dir: &Path, names: &[&str]) -> Vec<TestNode> {
 
 async fn create_room(node: &TestNode, name: &str, members: &[&TestNode]) -> RoomInfo {
     node.client
-        .post(
-            "/api/rooms",
-            &CreateRoomRequest {
-                name: name.into(),
-                members: members.iter().map(|m| m.peer_id.clone()).collect(),
-            },
-        )
+        .create_room(&CreateRoomRequest {
+            name: name.into(),
+            members: members.iter().map(|m| m.peer_id.clone()).collect(),
+        })
         .await
         .expect("create room")
 }
 
 async fn room(client: &Client, room_id: &str) -> Option<RoomInfo> {
-    client.get(&format!("/api/rooms/{room_id}")).await.ok()
+    client
+        .get_room(&RoomIdRequest {
+            room_id: room_id.into(),
+        })
+        .await
+        .ok()
 }
 
 async fn send(client: &Client, room_id: &str, body: &str) -> Result<ChatMessage, String> {
     client
-        .post(
-            "/api/rooms/send",
-            &SendMessageRequest {
-                room_id: room_id.into(),
-                body: body.into(),
-            },
-        )
+        .send_message(&SendMessageRequest {
+            room_id: room_id.into(),
+            body: body.into(),
+        })
         .await
         .map_err(|e| e.to_string())
 }
@@ -72,14 +71,11 @@ async fn history(client: &Client, room_id: &str) -> Vec<ChatMessage> {
     let mut before = None;
     loop {
         let page: HistoryPage = client
-            .post(
-                "/api/rooms/history",
-                &HistoryRequest {
-                    room_id: room_id.into(),
-                    before,
-                    limit: Some(1000),
-                },
-            )
+            .room_history(&HistoryRequest {
+                room_id: room_id.into(),
+                before,
+                limit: Some(1000),
+            })
             .await
             .expect("history");
         let mut committed: Vec<ChatMessage> = page
@@ -312,14 +308,11 @@ async fn a_member_offline_during_500_messages_receives_them_all_in_order() {
 
 async fn dm_history(client: &Client, peer: &str) -> Vec<ChatMessage> {
     let page: HistoryPage = client
-        .post(
-            "/api/dms/history",
-            &DmHistoryRequest {
-                peer_id: peer.into(),
-                before: None,
-                limit: Some(1000),
-            },
-        )
+        .dm_history(&DmHistoryRequest {
+            peer_id: peer.into(),
+            before: None,
+            limit: Some(1000),
+        })
         .await
         .expect("dm history");
     page.messages
@@ -333,13 +326,10 @@ async fn a_direct_message_to_an_offline_peer_arrives_also_after_the_sender_resta
     nodes[1].kill();
     let m: ChatMessage = nodes[0]
         .client
-        .post(
-            "/api/dms/send",
-            &SendDmRequest {
-                peer_id: b.clone(),
-                body: "first, while you were away".into(),
-            },
-        )
+        .send_dm(&SendDmRequest {
+            peer_id: b.clone(),
+            body: "first, while you were away".into(),
+        })
         .await
         .unwrap();
     assert!(matches!(
@@ -351,16 +341,13 @@ async fn a_direct_message_to_an_offline_peer_arrives_also_after_the_sender_resta
     nodes[0].restart(&[]).await;
     let _: ChatMessage = nodes[0]
         .client
-        .post(
-            "/api/dms/send",
-            &SendDmRequest {
-                peer_id: b.clone(),
-                body: "second, after my restart".into(),
-            },
-        )
+        .send_dm(&SendDmRequest {
+            peer_id: b.clone(),
+            body: "second, after my restart".into(),
+        })
         .await
         .unwrap();
-    let dms: Vec<DmConversation> = nodes[0].client.get("/api/dms").await.unwrap();
+    let dms: Vec<DmConversation> = nodes[0].client.list_dms().await.unwrap();
     assert_eq!(dms.len(), 1);
     assert_eq!(dms[0].pending, 2, "both wait in the outbox");
 
@@ -402,12 +389,9 @@ async fn a_direct_message_to_an_offline_peer_arrives_also_after_the_sender_resta
     let node = TestNode::start_with("bo", &dir, &boot, &config, None).await;
     let wrong = node
         .client
-        .post::<_, ChatStatus>(
-            "/api/chat/unlock",
-            &PassphraseRequest {
-                passphrase: "not the passphrase".into(),
-            },
-        )
+        .unlock_chat(&PassphraseRequest {
+            passphrase: "not the passphrase".into(),
+        })
         .await;
     assert!(
         wrong
@@ -415,16 +399,13 @@ async fn a_direct_message_to_an_offline_peer_arrives_also_after_the_sender_resta
             .is_err_and(|e| e.to_string().contains("wrong passphrase")),
         "{wrong:?}"
     );
-    let locked = node.client.get::<Vec<RoomInfo>>("/api/rooms").await;
+    let locked = node.client.list_rooms().await;
     assert!(locked.is_err(), "chat stays locked");
     let status: ChatStatus = node
         .client
-        .post(
-            "/api/chat/unlock",
-            &PassphraseRequest {
-                passphrase: PASSPHRASE.into(),
-            },
-        )
+        .unlock_chat(&PassphraseRequest {
+            passphrase: PASSPHRASE.into(),
+        })
         .await
         .unwrap();
     assert!(status.unlocked && status.has_passphrase);
@@ -491,12 +472,9 @@ async fn only_members_read_a_room_and_only_its_creator_deletes_it() {
     // Dan may not delete; Cora (the creator) may, and Dan is told. History stays.
     let refused = nodes[1]
         .client
-        .post::<_, ()>(
-            "/api/rooms/delete",
-            &RoomIdRequest {
-                room_id: rid.clone(),
-            },
-        )
+        .delete_room(&RoomIdRequest {
+            room_id: rid.clone(),
+        })
         .await;
     assert!(
         refused
@@ -506,12 +484,9 @@ async fn only_members_read_a_room_and_only_its_creator_deletes_it() {
     );
     let () = nodes[0]
         .client
-        .post(
-            "/api/rooms/delete",
-            &RoomIdRequest {
-                room_id: rid.clone(),
-            },
-        )
+        .delete_room(&RoomIdRequest {
+            room_id: rid.clone(),
+        })
         .await
         .unwrap();
     eventually(Duration::from_secs(20), "dan sees the deletion", || async {

@@ -1,11 +1,12 @@
 //! In-process nodes: lifecycle, identity, and shutdown that leaves nothing running.
 
-mod common;
+mod kit;
 
 use std::time::Duration;
 
-use common::eventually;
+use hearth::api::types::AddrRequest;
 use hearth::{Config, Node};
+use kit::eventually;
 
 fn config(dir: &std::path::Path) -> Config {
     let mut c = Config::ephemeral(dir.to_path_buf());
@@ -25,7 +26,7 @@ fn no_task_outlives_shutdown() {
         let a = Node::start(config(&tmp.path().join("a"))).await.unwrap();
         let b = Node::start(config(&tmp.path().join("b"))).await.unwrap();
         let addr = a.api().status().await.unwrap().listen_addrs[0].clone();
-        b.api().connect(addr).await.unwrap();
+        b.api().connect(AddrRequest { addr }).await.unwrap();
         eventually(Duration::from_secs(5), "a sees b", || async {
             let peers = a.api().list_peers().await.unwrap();
             peers
@@ -94,7 +95,7 @@ async fn nodes_connect_over_quic() {
     let b = Node::start(quic(&tmp.path().join("b"))).await.unwrap();
     let addr = a.api().status().await.unwrap().listen_addrs[0].clone();
     assert!(addr.contains("/quic-v1/"), "{addr}");
-    b.api().connect(addr).await.unwrap();
+    b.api().connect(AddrRequest { addr }).await.unwrap();
     eventually(
         Duration::from_secs(5),
         "a and b online over QUIC",

@@ -1,10 +1,11 @@
 //! Peers find each other through one bootstrap node and agree on who is online.
 
-mod common;
+mod kit;
 
 use std::time::Duration;
 
-use common::{eventually, TestNode, FAST_PRESENCE};
+use hearth::api::types::PeerIdRequest;
+use kit::{eventually, TestNode, FAST_PRESENCE};
 
 async fn online_ids(node: &TestNode) -> Vec<String> {
     node.peers()
@@ -104,7 +105,9 @@ async fn a_node_one_peer_cannot_reach_but_others_can_stays_online() {
     // Cut the link between a and x only (a refuses x's connections).
     let () = a
         .client
-        .post(&format!("/api/peers/{}/block", x.peer_id), &())
+        .block_peer(&PeerIdRequest {
+            peer_id: x.peer_id.clone(),
+        })
         .await
         .unwrap();
     eventually(

@@ -2,28 +2,25 @@
 //! the errors of the media route, and mirrors (a follower that keeps a publisher's resources
 //! available, within its quota).
 
-mod common;
+mod kit;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
 use hearth::api::types::{
-    Download, DownloadState, ErrorCode, Follow, Holder, PublishRequest, QuotaRequest, Resource,
-    SearchRequest, SearchResult,
+    ContentIdRequest, Download, DownloadState, ErrorCode, Follow, Holder, PublishRequest,
+    QuotaRequest, Resource, SearchRequest, SearchResult,
 };
+use kit::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
 
 const MIB: usize = 1024 * 1024;
 
 async fn publish(node: &TestNode, path: &Path) -> Resource {
     node.client
-        .post(
-            "/api/resources/publish",
-            &PublishRequest {
-                path: path.display().to_string(),
-                ..Default::default()
-            },
-        )
+        .publish(&PublishRequest {
+            path: path.display().to_string(),
+            ..Default::default()
+        })
         .await
         .expect("publish")
 }
@@ -34,11 +31,7 @@ async fn sees(node: &TestNode, id: &str) -> Resource {
         Duration::from_secs(30),
         &format!("{} sees {id} available", node.name),
         || async {
-            let page: SearchResult = node
-                .client
-                .post("/api/search", &SearchRequest::default())
-                .await
-                .ok()?;
+            let page: SearchResult = node.client.search(&SearchRequest::default()).await.ok()?;
             page.items
                 .into_iter()
                 .find(|r| r.content_id == id && r.available)
@@ -48,7 +41,7 @@ async fn sees(node: &TestNode, id: &str) -> Resource {
 }
 
 async fn downloads(node: &TestNode) -> Vec<Download> {
-    node.client.get("/api/downloads").await.expect("downloads")
+    node.client.list_downloads().await.expect("downloads")
 }
 
 async fn download(node: &TestNode, id: &str) -> Option<Download> {
@@ -243,7 +236,7 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
         },
     )
     .await;
-    let follows: Vec<Follow> = m.client.get("/api/follows").await.unwrap();
+    let follows: Vec<Follow> = m.client.list_follows().await.unwrap();
     assert_eq!(follows[0].mirrored_items, 3);
     // Others see m as a mirror among the holders; the publisher sees two copies.
     for (id, _) in &files {
@@ -256,7 +249,13 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
                 .then_some(())
         })
         .await;
-        let r: Resource = a.client.get(&format!("/api/resources/{id}")).await.unwrap();
+        let r = a
+            .client
+            .get_resource(&ContentIdRequest {
+                content_id: id.clone(),
+            })
+            .await
+            .unwrap();
         assert_eq!(
             r.holders_known, 2,
             "the publisher sees its copy and the mirror's"
@@ -268,13 +267,10 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
     for (id, bytes) in &files {
         let d: Download = eventually(Duration::from_secs(30), "c starts from m", || async {
             c.client
-                .post(
-                    "/api/downloads",
-                    &hearth::api::types::DownloadRequest {
-                        content_id: Some(id.clone()),
-                        ..Default::default()
-                    },
-                )
+                .start_download(&hearth::api::types::DownloadRequest {
+                    content_id: Some(id.clone()),
+                    ..Default::default()
+                })
                 .await
                 .ok()
         })
@@ -295,7 +291,7 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
         mirror_copies(&m).await.is_empty().then_some(())
     })
     .await;
-    let s: hearth::api::types::Settings = m.client.get("/api/settings").await.unwrap();
+    let s: hearth::api::types::Settings = m.client.get_settings().await.unwrap();
     assert_eq!(s.mirror_used_bytes, 0);
     let follows = cli(&m.dir, &["unfollow", &a.peer_id]);
     assert_eq!(follows, serde_json::json!([]));
@@ -316,19 +312,16 @@ async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     let quota = (2 * MIB + MIB / 2) as u64;
     let s: hearth::api::types::Settings = m
         .client
-        .post("/api/settings/mirror_quota", &QuotaRequest { bytes: quota })
+        .set_mirror_quota(&QuotaRequest { bytes: quota })
         .await
         .unwrap();
     assert_eq!(s.mirror_quota_bytes, quota);
     let _: Vec<Follow> = m
         .client
-        .post(
-            "/api/follows/mirror",
-            &hearth::api::types::MirrorRequest {
-                peer_id: a.peer_id.clone(),
-                on: true,
-            },
-        )
+        .set_mirror(&hearth::api::types::MirrorRequest {
+            peer_id: a.peer_id.clone(),
+            on: true,
+        })
         .await
         .unwrap();
 
@@ -370,7 +363,7 @@ async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     random_file(&path(3), MIB, 3);
     let third = publish(&a, &path(3)).await.content_id;
     held(vec![first.clone(), third.clone()]).await;
-    let s: hearth::api::types::Settings = m.client.get("/api/settings").await.unwrap();
+    let s: hearth::api::types::Settings = m.client.get_settings().await.unwrap();
     assert!(
         s.mirror_used_bytes <= quota,
         "{} > {quota}",
@@ -378,7 +371,9 @@ async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     );
     let holders: Vec<Holder> = m
         .client
-        .get(&format!("/api/resources/{second}/holders"))
+        .list_holders(&ContentIdRequest {
+            content_id: second.clone(),
+        })
         .await
         .unwrap();
     assert!(
@@ -436,7 +431,13 @@ async fn a_published_video_gets_a_thumbnail_and_duration_served_by_hash() {
     let id = publish(&a, &video).await.content_id;
     // The record is out at once; the preview follows it.
     let r = eventually(Duration::from_secs(30), "b sees the preview", || async {
-        let r: Resource = b.client.get(&format!("/api/resources/{id}")).await.ok()?;
+        let r = b
+            .client
+            .get_resource(&ContentIdRequest {
+                content_id: id.clone(),
+            })
+            .await
+            .ok()?;
         (r.thumbnail_hash.is_some() && r.duration_ms.is_some()).then_some(r)
     })
     .await;
@@ -477,31 +478,19 @@ async fn a_published_video_gets_a_thumbnail_and_duration_served_by_hash() {
         thumbnail,
         duration_ms: Some(3000),
     };
-    let set: Resource = a
-        .client
-        .post("/api/resources/preview", &req(b64.clone()))
-        .await
-        .unwrap();
+    let set: Resource = a.client.set_preview(&req(b64.clone())).await.unwrap();
     assert_ne!(set.thumbnail_hash.as_deref(), Some(hash.as_str()));
-    let code = |e: hearth::client::ClientError| match e {
-        hearth::client::ClientError::Api(body) => body.code,
+    let code = |e: hearth::server::client::ClientError| match e {
+        hearth::server::client::ClientError::Api(body) => body.code,
         other => panic!("not an API error: {other}"),
     };
-    let not_mine = b
-        .client
-        .post::<_, Resource>("/api/resources/preview", &req(b64))
-        .await
-        .unwrap_err();
+    let not_mine = b.client.set_preview(&req(b64)).await.unwrap_err();
     assert_eq!(code(not_mine), ErrorCode::Forbidden);
     for bad in [
         "%%%".to_string(),
         base64::engine::general_purpose::STANDARD.encode(b"not an image"),
     ] {
-        let err = a
-            .client
-            .post::<_, Resource>("/api/resources/preview", &req(bad))
-            .await
-            .unwrap_err();
+        let err = a.client.set_preview(&req(bad)).await.unwrap_err();
         assert_eq!(code(err), ErrorCode::BadRequest);
     }
 }

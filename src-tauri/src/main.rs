@@ -8,21 +8,12 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use futures::StreamExt;
-use hearth::api::types::{
-    CatalogStats, Download, DownloadRequest, ErrorCode, Event, FolderRequest, Holder, Library,
-    PeerInfo, Profile, PublishRequest, Resource, SearchRequest, SearchResult, Settings, Status,
-    UpdateResourceRequest,
-};
-use hearth::api::types::{
-    ChangePassphraseRequest, ChatMessage, ChatStatus, CreateRoomRequest, DmConversation,
-    DmHistoryRequest, HistoryPage, HistoryRequest, InviteRequest, PassphraseRequest, PeerIdRequest,
-    RenameRoomRequest, RoomIdRequest, RoomInfo, SendDmRequest, SendMessageRequest,
-};
-use hearth::api::types::{Follow, MirrorRequest, PreviewRequest, QuotaRequest};
+use hearth::api::types::{ErrorCode, PublishRequest, Resource};
 use hearth::api::{Api, ApiError};
-use hearth::client::ApiFile;
 use hearth::config::{Config, Overrides};
-use hearth::{http, Node};
+use hearth::server::client::ApiFile;
+use hearth::server::http;
+use hearth::Node;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{Emitter, Manager, State};
@@ -41,67 +32,40 @@ impl Backend {
     }
 }
 
-/// Declares a Tauri command that forwards to the API method of the same name.
-macro_rules! api_command {
-    ($name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
+/// One Tauri command per declared API command, of the same name, taking the request as
+/// `req`; and the IPC handler that registers them with the shell's own.
+macro_rules! tauri_commands {
+    ($( $(#[$doc:meta])* $name:ident ( $($req:ty)? ) -> $res:ty ; )*) => {
+        mod commands {
+            use super::Backend;
+            use hearth::api::types::*;
+            use hearth::api::ApiError;
+            use tauri::State;
+            $( tauri_commands!(@one $name ($($req)?) -> $res); )*
+        }
+
+        /// Every IPC command: the declared ones and the shell's own (`SHELL_COMMANDS`).
+        fn invoke_handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$(commands::$name,)* upload, media_server]
+        }
+    };
+    (@one $name:ident ($req:ty) -> $res:ty) => {
         #[tauri::command]
-        async fn $name(backend: State<'_, Backend>, $($arg: $ty),*) -> Result<$ret, ApiError> {
+        pub async fn $name(backend: State<'_, Backend>, req: $req) -> Result<$res, ApiError> {
             tracing::debug!(target: "hearth_desktop::ipc", command = stringify!($name));
-            backend.api()?.$name($($arg),*).await
+            backend.api()?.$name(req).await
+        }
+    };
+    (@one $name:ident () -> $res:ty) => {
+        #[tauri::command]
+        pub async fn $name(backend: State<'_, Backend>) -> Result<$res, ApiError> {
+            tracing::debug!(target: "hearth_desktop::ipc", command = stringify!($name));
+            backend.api()?.$name().await
         }
     };
 }
 
-api_command!(status() -> Status);
-api_command!(get_profile() -> Profile);
-api_command!(set_profile(profile: Profile) -> Profile);
-api_command!(list_peers() -> Vec<PeerInfo>);
-api_command!(connect(addr: String) -> ());
-api_command!(block_peer(peer_id: String) -> ());
-api_command!(unblock_peer(peer_id: String) -> ());
-api_command!(get_settings() -> Settings);
-api_command!(add_bootstrap(addr: String) -> Settings);
-api_command!(remove_bootstrap(addr: String) -> Settings);
-api_command!(publish(req: PublishRequest) -> Resource);
-api_command!(unpublish(content_id: String) -> ());
-api_command!(update_resource(req: UpdateResourceRequest) -> Resource);
-api_command!(search(req: SearchRequest) -> SearchResult);
-api_command!(get_resource(content_id: String) -> Resource);
-api_command!(list_holders(content_id: String) -> Vec<Holder>);
-api_command!(start_download(req: DownloadRequest) -> Download);
-api_command!(pause_download(content_id: String) -> ());
-api_command!(resume_download(content_id: String) -> ());
-api_command!(cancel_download(content_id: String) -> ());
-api_command!(list_downloads() -> Vec<Download>);
-api_command!(open_folder(content_id: String) -> String);
-api_command!(get_library() -> Library);
-api_command!(add_shared_folder(req: FolderRequest) -> Library);
-api_command!(remove_shared_folder(req: FolderRequest) -> Library);
-api_command!(catalog_stats() -> CatalogStats);
-api_command!(chat_status() -> ChatStatus);
-api_command!(unlock_chat(req: PassphraseRequest) -> ChatStatus);
-api_command!(change_passphrase(req: ChangePassphraseRequest) -> ());
-api_command!(list_rooms() -> Vec<RoomInfo>);
-api_command!(create_room(req: CreateRoomRequest) -> RoomInfo);
-api_command!(get_room(room_id: String) -> RoomInfo);
-api_command!(rename_room(req: RenameRoomRequest) -> ());
-api_command!(invite(req: InviteRequest) -> ());
-api_command!(leave_room(req: RoomIdRequest) -> ());
-api_command!(delete_room(req: RoomIdRequest) -> ());
-api_command!(send_message(req: SendMessageRequest) -> ChatMessage);
-api_command!(room_history(req: HistoryRequest) -> HistoryPage);
-api_command!(mark_room_read(req: RoomIdRequest) -> ());
-api_command!(list_dms() -> Vec<DmConversation>);
-api_command!(send_dm(req: SendDmRequest) -> ChatMessage);
-api_command!(dm_history(req: DmHistoryRequest) -> HistoryPage);
-api_command!(mark_dm_read(req: PeerIdRequest) -> ());
-api_command!(open_file(content_id: String) -> String);
-api_command!(list_follows() -> Vec<Follow>);
-api_command!(follow(req: PeerIdRequest) -> Vec<Follow>);
-api_command!(unfollow(req: PeerIdRequest) -> Vec<Follow>);
-api_command!(set_mirror(req: MirrorRequest) -> Vec<Follow>);
-api_command!(set_mirror_quota(req: QuotaRequest) -> Settings);
-api_command!(set_preview(req: PreviewRequest) -> Resource);
+hearth::for_each_command!(tauri_commands);
 
 /// Most bytes one `hearth:` protocol answer carries: Tauri holds a response body in memory,
 /// so a player's open range is answered in parts, each asked for in turn.
@@ -223,11 +187,6 @@ async fn upload(
     backend.api()?.upload(&meta.name, meta.meta, body).await
 }
 
-#[tauri::command]
-fn events_since(backend: State<'_, Backend>, since: u64) -> Result<Vec<Event>, ApiError> {
-    Ok(backend.api()?.events_since(since))
-}
-
 /// Where the loopback HTTP server this shell runs (for the CLI) listens, and its token.
 #[derive(Clone, serde::Serialize)]
 struct MediaServer {
@@ -304,11 +263,11 @@ fn start_node(
             pid: std::process::id(),
         };
         if let Err(e) = file.write(&data_dir) {
-            tracing::warn!("cannot write {}: {e}", hearth::client::API_FILE);
+            tracing::warn!("cannot write {}: {e}", hearth::server::client::API_FILE);
         }
         let router = http::router(router_api, token, local, None);
         let _ = http::serve(listener, router, cancel).await;
-        let _ = std::fs::remove_file(data_dir.join(hearth::client::API_FILE));
+        let _ = std::fs::remove_file(data_dir.join(hearth::server::client::API_FILE));
     });
 
     let handle = app.clone();
@@ -396,61 +355,7 @@ fn main() {
                 }
             }
         })
-        .invoke_handler(tauri::generate_handler![
-            status,
-            get_profile,
-            set_profile,
-            list_peers,
-            connect,
-            block_peer,
-            unblock_peer,
-            get_settings,
-            add_bootstrap,
-            remove_bootstrap,
-            publish,
-            upload,
-            unpublish,
-            update_resource,
-            search,
-            get_resource,
-            list_holders,
-            start_download,
-            pause_download,
-            resume_download,
-            cancel_download,
-            list_downloads,
-            open_folder,
-            get_library,
-            add_shared_folder,
-            remove_shared_folder,
-            catalog_stats,
-            events_since,
-            chat_status,
-            unlock_chat,
-            change_passphrase,
-            list_rooms,
-            create_room,
-            get_room,
-            rename_room,
-            invite,
-            leave_room,
-            delete_room,
-            send_message,
-            room_history,
-            mark_room_read,
-            list_dms,
-            send_dm,
-            dm_history,
-            mark_dm_read,
-            open_file,
-            list_follows,
-            follow,
-            unfollow,
-            set_mirror,
-            set_mirror_quota,
-            set_preview,
-            media_server,
-        ])
+        .invoke_handler(invoke_handler())
         .register_asynchronous_uri_scheme_protocol("hearth", |ctx, request, responder| {
             let api = ctx
                 .app_handle()
@@ -480,5 +385,55 @@ fn main() {
             eprintln!("error: cannot start the Hearth window: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The shell's own commands, beside the declared API (registered by `invoke_handler`).
+    const SHELL_COMMANDS: &[&str] = include!("../shell_commands.in");
+
+    /// Permissions the window has beyond Hearth's own commands.
+    const PLUGIN_PERMISSIONS: &[&str] = &[
+        "core:event:allow-listen",
+        "core:event:allow-unlisten",
+        "dialog:allow-open",
+        "notification:default",
+    ];
+
+    /// `capabilities/default.json`: the window may call exactly the declared commands and the
+    /// shell's own, plus [`PLUGIN_PERMISSIONS`].
+    fn capability_json() -> String {
+        let commands = hearth::api::commands::command_names().chain(SHELL_COMMANDS.iter().copied());
+        let permissions: Vec<String> = PLUGIN_PERMISSIONS
+            .iter()
+            .map(|p| p.to_string())
+            .chain(commands.map(|c| format!("allow-{}", c.replace('_', "-"))))
+            .collect();
+        let capability = serde_json::json!({
+            "$schema": "../gen/schemas/desktop-schema.json",
+            "identifier": "default",
+            "description": "The main window may call Hearth's own commands, listen to its events and open the native file picker and show desktop notifications; nothing else.",
+            "windows": ["main"],
+            "permissions": permissions,
+        });
+        serde_json::to_string_pretty(&capability).unwrap_or_default() + "\n"
+    }
+
+    /// Fails when the capability file and the command list differ. `make types`
+    /// (HEARTH_UPDATE_TYPES=1) rewrites it.
+    #[test]
+    fn capability_file_allows_exactly_the_commands() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities/default.json");
+        let expected = capability_json();
+        if std::env::var_os("HEARTH_UPDATE_TYPES").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "src-tauri/capabilities/default.json differs from the command list: run `make types`"
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! are thin adapters over [`Api`]: each of their routes or commands calls one method here,
 //! under the same name.
 
+mod command_list;
+pub mod commands;
 pub mod types;
 
 use std::collections::VecDeque;
@@ -292,15 +294,15 @@ impl Api {
     }
 
     /// Connects to a peer by address and waits until the connection is up.
-    pub async fn connect(&self, addr: String) -> Result<(), ApiError> {
-        let addr = parse_addr(&addr)?;
+    pub async fn connect(&self, req: AddrRequest) -> Result<(), ApiError> {
+        let addr = parse_addr(&req.addr)?;
         self.inner.net.dial(addr).await?;
         Ok(())
     }
 
     /// Drops the peer's connections and refuses new ones, across restarts.
-    pub async fn block_peer(&self, peer_id: String) -> Result<(), ApiError> {
-        let peer = parse_peer(&peer_id)?;
+    pub async fn block_peer(&self, req: PeerIdRequest) -> Result<(), ApiError> {
+        let peer = parse_peer(&req.peer_id)?;
         if peer == self.peer_id() {
             return Err(ApiError::bad_request("you cannot block yourself"));
         }
@@ -308,8 +310,8 @@ impl Api {
         Ok(self.inner.net.set_blocked(peer, true).await?)
     }
 
-    pub async fn unblock_peer(&self, peer_id: String) -> Result<(), ApiError> {
-        let peer = parse_peer(&peer_id)?;
+    pub async fn unblock_peer(&self, req: PeerIdRequest) -> Result<(), ApiError> {
+        let peer = parse_peer(&req.peer_id)?;
         self.inner.blocked.remove(&peer.to_string()).await?;
         Ok(self.inner.net.set_blocked(peer, false).await?)
     }
@@ -339,8 +341,8 @@ impl Api {
     }
 
     /// Remembers a bootstrap address in `hearth.toml` and connects to it now.
-    pub async fn add_bootstrap(&self, addr: String) -> Result<Settings, ApiError> {
-        let parsed = parse_addr(&addr)?;
+    pub async fn add_bootstrap(&self, req: AddrRequest) -> Result<Settings, ApiError> {
+        let parsed = parse_addr(&req.addr)?;
         let mut config = self.inner.config.lock().await;
         if !config.bootstrap.contains(&parsed) {
             let mut file = ConfigFile::load(&config.data_dir)?;
@@ -354,8 +356,8 @@ impl Api {
     }
 
     /// Forgets a bootstrap address (open connections stay).
-    pub async fn remove_bootstrap(&self, addr: String) -> Result<Settings, ApiError> {
-        let parsed = parse_addr(&addr)?;
+    pub async fn remove_bootstrap(&self, req: AddrRequest) -> Result<Settings, ApiError> {
+        let parsed = parse_addr(&req.addr)?;
         let mut config = self.inner.config.lock().await;
         let mut file = ConfigFile::load(&config.data_dir)?;
         if let Some(list) = file.bootstrap.as_mut() {
@@ -387,11 +389,11 @@ impl Api {
         Ok(self.inner.sharing.upload(name, meta, body).await?)
     }
 
-    pub async fn unpublish(&self, content_id: String) -> Result<(), ApiError> {
+    pub async fn unpublish(&self, req: ContentIdRequest) -> Result<(), ApiError> {
         Ok(self
             .inner
             .sharing
-            .unpublish(&self::content_id(&content_id)?)
+            .unpublish(&self::content_id(&req.content_id)?)
             .await?)
     }
 
@@ -407,15 +409,18 @@ impl Api {
             .map_err(Into::into)
     }
 
-    pub async fn get_resource(&self, content_id: String) -> Result<Resource, ApiError> {
+    pub async fn get_resource(&self, req: ContentIdRequest) -> Result<Resource, ApiError> {
         Ok(self
             .inner
             .catalog
-            .resource(&self::content_id(&content_id)?)?)
+            .resource(&self::content_id(&req.content_id)?)?)
     }
 
-    pub async fn list_holders(&self, content_id: String) -> Result<Vec<Holder>, ApiError> {
-        Ok(self.inner.catalog.holders(&self::content_id(&content_id)?))
+    pub async fn list_holders(&self, req: ContentIdRequest) -> Result<Vec<Holder>, ApiError> {
+        Ok(self
+            .inner
+            .catalog
+            .holders(&self::content_id(&req.content_id)?))
     }
 
     /// Bytes of file `file` (0 for a one-file resource) of a resource for a player, as the
@@ -482,28 +487,28 @@ impl Api {
         Ok(self.inner.sharing.start_download(req).await?)
     }
 
-    pub async fn pause_download(&self, content_id: String) -> Result<(), ApiError> {
+    pub async fn pause_download(&self, req: ContentIdRequest) -> Result<(), ApiError> {
         Ok(self
             .inner
             .sharing
-            .pause(&self::content_id(&content_id)?)
+            .pause(&self::content_id(&req.content_id)?)
             .await?)
     }
 
-    pub async fn resume_download(&self, content_id: String) -> Result<(), ApiError> {
+    pub async fn resume_download(&self, req: ContentIdRequest) -> Result<(), ApiError> {
         Ok(self
             .inner
             .sharing
-            .resume(&self::content_id(&content_id)?)
+            .resume(&self::content_id(&req.content_id)?)
             .await?)
     }
 
     /// Stops a download and deletes its partial data.
-    pub async fn cancel_download(&self, content_id: String) -> Result<(), ApiError> {
+    pub async fn cancel_download(&self, req: ContentIdRequest) -> Result<(), ApiError> {
         Ok(self
             .inner
             .sharing
-            .cancel(&self::content_id(&content_id)?)
+            .cancel(&self::content_id(&req.content_id)?)
             .await?)
     }
 
@@ -513,11 +518,11 @@ impl Api {
 
     /// The folder holding a resource on this disk; also opens it in the file manager when
     /// this node runs on a desktop.
-    pub async fn open_folder(&self, content_id: String) -> Result<String, ApiError> {
+    pub async fn open_folder(&self, req: ContentIdRequest) -> Result<String, ApiError> {
         let path = self
             .inner
             .sharing
-            .local_path(&self::content_id(&content_id)?)?;
+            .local_path(&self::content_id(&req.content_id)?)?;
         let folder = if path.is_dir() {
             path
         } else {
@@ -529,11 +534,11 @@ impl Api {
 
     /// Opens a resource's file in the system's own application (a video in the system player,
     /// for files the app's player cannot decode), and returns its path.
-    pub async fn open_file(&self, content_id: String) -> Result<String, ApiError> {
+    pub async fn open_file(&self, req: ContentIdRequest) -> Result<String, ApiError> {
         let path = self
             .inner
             .sharing
-            .local_path(&self::content_id(&content_id)?)?;
+            .local_path(&self::content_id(&req.content_id)?)?;
         open_on_desktop(&path);
         Ok(path.display().to_string())
     }
@@ -617,8 +622,8 @@ impl Api {
         Ok(self.inner.chat.create_room(req.name, members).await?)
     }
 
-    pub async fn get_room(&self, room_id: String) -> Result<RoomInfo, ApiError> {
-        Ok(self.inner.chat.get_room(room_id_of(&room_id)?).await?)
+    pub async fn get_room(&self, req: RoomIdRequest) -> Result<RoomInfo, ApiError> {
+        Ok(self.inner.chat.get_room(room_id_of(&req.room_id)?).await?)
     }
 
     pub async fn rename_room(&self, req: RenameRoomRequest) -> Result<(), ApiError> {
@@ -691,7 +696,12 @@ impl Api {
 
     /// Buffered events after `since`. When they are gone (or `since` is from an earlier run),
     /// a single `resync` event tells the client to refetch and continue from its id.
-    pub fn events_since(&self, since: u64) -> Vec<Event> {
+    pub async fn events_since(&self, req: SinceRequest) -> Result<Vec<Event>, ApiError> {
+        Ok(self.events_after(req.since))
+    }
+
+    /// [`Api::events_since`], for the stream's catch-up.
+    fn events_after(&self, since: u64) -> Vec<Event> {
         self.inner
             .bus
             .since(since)
@@ -733,7 +743,7 @@ impl Api {
                 match rx.recv().await {
                     Ok(event) => pending.push_back(event),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        pending.extend(api.events_since(last))
+                        pending.extend(api.events_after(last))
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }

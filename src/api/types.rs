@@ -348,6 +348,14 @@ pub struct AddrRequest {
     pub addr: String,
 }
 
+/// Events after an id (0: every buffered event).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+pub struct SinceRequest {
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub since: u64,
+}
+
 /// Whether chat is usable: messages are encrypted at rest under a passphrase, and chat
 /// runs once the passphrase has unlocked them (or set, the first time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -692,6 +700,7 @@ pub fn typescript_bindings() -> String {
         PeerInfo::decl(),
         Settings::decl(),
         AddrRequest::decl(),
+        SinceRequest::decl(),
         ResourceKind::decl(),
         FileEntry::decl(),
         LocalState::decl(),

@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::api::types::ApiErrorBody;
-
 /// File in the data dir that tells clients where the running node's API is.
 pub const API_FILE: &str = "api.json";
 
@@ -120,31 +118,42 @@ impl Client {
         }
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
+    /// Runs the declared command `name` (see `api::commands`): the one request every typed
+    /// method below makes.
+    pub async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
-        path: &str,
-        body: &B,
+        name: &str,
+        request: &B,
     ) -> Result<T, ClientError> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await
-    }
-
-    pub async fn put<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
-            .await
-    }
-
-    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.http.delete(format!("{}{path}", self.base)))
-            .await
+        self.send(
+            self.http
+                .post(format!("{}/api/{name}", self.base))
+                .json(request),
+        )
+        .await
     }
 }
+
+/// One typed method per declared command, named as the command.
+macro_rules! client_methods {
+    ($( $(#[$doc:meta])* $name:ident ( $($req:ty)? ) -> $res:ty ; )*) => {
+        use crate::api::types::*;
+        impl Client {
+            $( client_methods!(@one $(#[$doc])* $name ($($req)?) -> $res); )*
+        }
+    };
+    (@one $(#[$doc:meta])* $name:ident ($req:ty) -> $res:ty) => {
+        $(#[$doc])*
+        pub async fn $name(&self, request: &$req) -> Result<$res, ClientError> {
+            self.call(stringify!($name), request).await
+        }
+    };
+    (@one $(#[$doc:meta])* $name:ident () -> $res:ty) => {
+        $(#[$doc])*
+        pub async fn $name(&self) -> Result<$res, ClientError> {
+            self.call(stringify!($name), &()).await
+        }
+    };
+}
+
+crate::for_each_command!(client_methods);

@@ -10,11 +10,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -25,14 +24,8 @@ use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::api::types::{
-    AddrRequest, CatalogStats, ChangePassphraseRequest, ChatMessage, ChatStatus, ContentIdRequest,
-    CreateRoomRequest, DmConversation, DmHistoryRequest, Download, DownloadRequest, ErrorCode,
-    Event, FolderRequest, Follow, HistoryPage, HistoryRequest, Holder, InviteRequest, Library,
-    MirrorRequest, PassphraseRequest, PeerIdRequest, PreviewRequest, Profile, PublishRequest,
-    QuotaRequest, RenameRoomRequest, Resource, ResourceKind, RoomIdRequest, RoomInfo,
-    SearchRequest, SearchResult, SendDmRequest, SendMessageRequest, UpdateResourceRequest,
-};
+use super::guard::{check_host_and_origin, require_token, Guard};
+use crate::api::types::{ErrorCode, Event, PublishRequest, Resource, ResourceKind};
 use crate::api::{Api, ApiError};
 
 /// Largest request body the API accepts.
@@ -51,17 +44,6 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
-}
-
-struct Guard {
-    token: String,
-    hosts: Vec<String>,
-    origins: Vec<String>,
-}
 
 /// A fresh access token: 32 random bytes, hex.
 pub fn random_token() -> String {
@@ -96,74 +78,12 @@ pub async fn bind(addr: SocketAddr, fallback: bool) -> std::io::Result<TcpListen
 
 /// The router for `api`, guarded for a server listening on `local`.
 pub fn router(api: Api, token: String, local: SocketAddr, ui_dir: Option<PathBuf>) -> Router {
-    let port = local.port();
-    let mut hosts = vec![
-        format!("127.0.0.1:{port}"),
-        format!("localhost:{port}"),
-        format!("[::1]:{port}"),
-    ];
-    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
-        hosts.push(local.to_string());
-    }
-    let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
-    let guard = Arc::new(Guard {
-        token,
-        hosts,
-        origins,
-    });
+    let guard = Arc::new(Guard::new(token, local));
 
     let api_routes = Router::new()
-        .route("/status", get(status))
-        .route("/profile", get(get_profile).put(set_profile))
-        .route("/peers", get(list_peers))
-        .route("/peers/connect", post(connect))
-        .route(
-            "/peers/{peer_id}/block",
-            post(block_peer).delete(unblock_peer),
-        )
-        .route("/settings", get(get_settings))
-        .route("/settings/bootstrap", post(add_bootstrap))
-        .route("/settings/bootstrap/remove", post(remove_bootstrap))
-        .route("/settings/mirror_quota", post(set_mirror_quota))
-        .route("/follows", get(list_follows).post(follow))
-        .route("/follows/remove", post(unfollow))
-        .route("/follows/mirror", post(set_mirror))
-        .route("/resources/preview", post(set_preview))
-        .route("/resources/publish", post(publish))
-        .route("/resources/upload", post(upload))
-        .route("/resources/unpublish", post(unpublish))
-        .route("/resources/update", post(update_resource))
-        .route("/resources/open_folder", post(open_folder))
-        .route("/resources/open_file", post(open_file))
-        .route("/resources/{content_id}", get(get_resource))
-        .route("/resources/{content_id}/holders", get(list_holders))
-        .route("/search", post(search))
-        .route("/downloads", get(list_downloads).post(start_download))
-        .route("/downloads/pause", post(pause_download))
-        .route("/downloads/resume", post(resume_download))
-        .route("/downloads/cancel", post(cancel_download))
-        .route("/library", get(get_library))
-        .route("/library/folders", post(add_shared_folder))
-        .route("/library/folders/remove", post(remove_shared_folder))
-        .route("/catalog/stats", get(catalog_stats))
-        .route("/chat/status", get(chat_status))
-        .route("/chat/unlock", post(unlock_chat))
-        .route("/chat/passphrase", post(change_passphrase))
-        .route("/rooms", get(list_rooms).post(create_room))
-        .route("/rooms/rename", post(rename_room))
-        .route("/rooms/invite", post(invite))
-        .route("/rooms/leave", post(leave_room))
-        .route("/rooms/delete", post(delete_room))
-        .route("/rooms/send", post(send_message))
-        .route("/rooms/history", post(room_history))
-        .route("/rooms/read", post(mark_room_read))
-        .route("/rooms/{room_id}", get(get_room))
-        .route("/dms", get(list_dms))
-        .route("/dms/send", post(send_dm))
-        .route("/dms/history", post(dm_history))
-        .route("/dms/read", post(mark_dm_read))
-        .route("/events", get(events_since))
+        .route("/upload", post(upload))
         .route("/events/ws", get(events_ws))
+        .route("/{command}", post(command))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such API route") })
         .layer(middleware::from_fn_with_state(guard.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -220,106 +140,21 @@ pub async fn serve(
         .await
 }
 
-fn forbidden(message: &str) -> Response {
-    ApiError::new(ErrorCode::Forbidden, message).into_response()
-}
-
-async fn check_host_and_origin(
-    State(guard): State<Arc<Guard>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let headers = req.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if !host.is_some_and(|h| guard.hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h))) {
-        return forbidden("requests must address this node by its loopback address");
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin
-            .to_str()
-            .is_ok_and(|o| guard.origins.iter().any(|ok| ok.eq_ignore_ascii_case(o)));
-        if !ok {
-            return forbidden("requests from other sites are not allowed");
-        }
-    }
-    next.run(req).await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        return v.strip_prefix("Bearer ").map(str::to_owned);
-    }
-    query?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token="))
-        .map(str::to_owned)
-}
-
-async fn require_token(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let given = presented_token(req.headers(), req.uri().query());
-    if !given.is_some_and(|t| constant_time_eq(t.as_bytes(), guard.token.as_bytes())) {
-        return ApiError::new(ErrorCode::Unauthorized, "missing or wrong access token")
-            .into_response();
-    }
-    next.run(req).await
-}
-
-/// A route without a body: `GET` answering what the API method of the same name returns.
-macro_rules! query_route {
-    ($name:ident -> $out:ty) => {
-        async fn $name(State(api): State<Api>) -> ApiResult<$out> {
-            api.$name().await.map(Json)
-        }
+/// `POST /api/<command>`: the declared command of that name (see `api::commands`) with the
+/// JSON body as its request (no body: a command that takes nothing).
+async fn command(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the request is not JSON: {e}")))?
     };
+    api.call(&name, request).await.map(Json)
 }
-
-/// A route taking a JSON body: the API method of the same name with that request.
-macro_rules! body_route {
-    ($name:ident($req:ty) -> $out:ty) => {
-        async fn $name(
-            State(api): State<Api>,
-            b: Result<Json<$req>, JsonRejection>,
-        ) -> ApiResult<$out> {
-            api.$name(body(b)?).await.map(Json)
-        }
-    };
-}
-
-query_route!(chat_status -> ChatStatus);
-body_route!(unlock_chat(PassphraseRequest) -> ChatStatus);
-body_route!(change_passphrase(ChangePassphraseRequest) -> ());
-query_route!(list_rooms -> Vec<RoomInfo>);
-body_route!(create_room(CreateRoomRequest) -> RoomInfo);
-body_route!(rename_room(RenameRoomRequest) -> ());
-body_route!(invite(InviteRequest) -> ());
-body_route!(leave_room(RoomIdRequest) -> ());
-body_route!(delete_room(RoomIdRequest) -> ());
-body_route!(send_message(SendMessageRequest) -> ChatMessage);
-body_route!(room_history(HistoryRequest) -> HistoryPage);
-body_route!(mark_room_read(RoomIdRequest) -> ());
-query_route!(list_dms -> Vec<DmConversation>);
-body_route!(send_dm(SendDmRequest) -> ChatMessage);
-body_route!(dm_history(DmHistoryRequest) -> HistoryPage);
-body_route!(mark_dm_read(PeerIdRequest) -> ());
-
-async fn get_room(State(api): State<Api>, Path(room_id): Path<String>) -> ApiResult<RoomInfo> {
-    api.get_room(room_id).await.map(Json)
-}
-
-query_route!(status -> crate::api::types::Status);
-query_route!(list_follows -> Vec<Follow>);
-body_route!(follow(PeerIdRequest) -> Vec<Follow>);
-body_route!(unfollow(PeerIdRequest) -> Vec<Follow>);
-body_route!(set_mirror(MirrorRequest) -> Vec<Follow>);
-body_route!(set_mirror_quota(QuotaRequest) -> crate::api::types::Settings);
-body_route!(set_preview(PreviewRequest) -> Resource);
 
 async fn media(
     State(api): State<Api>,
@@ -371,29 +206,6 @@ async fn thumbnail(
         .into_response())
 }
 
-query_route!(get_profile -> Profile);
-
-body_route!(set_profile(Profile) -> Profile);
-
-query_route!(list_peers -> Vec<crate::api::types::PeerInfo>);
-
-async fn connect(
-    State(api): State<Api>,
-    b: Result<Json<AddrRequest>, JsonRejection>,
-) -> ApiResult<()> {
-    api.connect(body(b)?.addr).await.map(Json)
-}
-
-async fn block_peer(State(api): State<Api>, Path(peer_id): Path<String>) -> ApiResult<()> {
-    api.block_peer(peer_id).await.map(Json)
-}
-
-async fn unblock_peer(State(api): State<Api>, Path(peer_id): Path<String>) -> ApiResult<()> {
-    api.unblock_peer(peer_id).await.map(Json)
-}
-
-body_route!(publish(PublishRequest) -> Resource);
-
 /// Query of an upload: the file's name and how to describe it. The body is the file.
 #[derive(Deserialize)]
 struct UploadQuery {
@@ -425,96 +237,10 @@ async fn upload(
     api.upload(&q.name, meta, stream).await.map(Json)
 }
 
-async fn unpublish(
-    State(api): State<Api>,
-    b: Result<Json<ContentIdRequest>, JsonRejection>,
-) -> ApiResult<()> {
-    api.unpublish(body(b)?.content_id).await.map(Json)
-}
-
-body_route!(update_resource(UpdateResourceRequest) -> Resource);
-
-async fn open_folder(
-    State(api): State<Api>,
-    b: Result<Json<ContentIdRequest>, JsonRejection>,
-) -> ApiResult<String> {
-    api.open_folder(body(b)?.content_id).await.map(Json)
-}
-
-async fn open_file(
-    State(api): State<Api>,
-    b: Result<Json<ContentIdRequest>, JsonRejection>,
-) -> ApiResult<String> {
-    api.open_file(body(b)?.content_id).await.map(Json)
-}
-
-async fn get_resource(State(api): State<Api>, Path(id): Path<String>) -> ApiResult<Resource> {
-    api.get_resource(id).await.map(Json)
-}
-
-async fn list_holders(State(api): State<Api>, Path(id): Path<String>) -> ApiResult<Vec<Holder>> {
-    api.list_holders(id).await.map(Json)
-}
-
-body_route!(search(SearchRequest) -> SearchResult);
-
-query_route!(list_downloads -> Vec<Download>);
-
-body_route!(start_download(DownloadRequest) -> Download);
-
-async fn pause_download(
-    State(api): State<Api>,
-    b: Result<Json<ContentIdRequest>, JsonRejection>,
-) -> ApiResult<()> {
-    api.pause_download(body(b)?.content_id).await.map(Json)
-}
-
-async fn resume_download(
-    State(api): State<Api>,
-    b: Result<Json<ContentIdRequest>, JsonRejection>,
-) -> ApiResult<()> {
-    api.resume_download(body(b)?.content_id).await.map(Json)
-}
-
-async fn cancel_download(
-    State(api): State<Api>,
-    b: Result<Json<ContentIdRequest>, JsonRejection>,
-) -> ApiResult<()> {
-    api.cancel_download(body(b)?.content_id).await.map(Json)
-}
-
-query_route!(get_library -> Library);
-
-body_route!(add_shared_folder(FolderRequest) -> Library);
-
-body_route!(remove_shared_folder(FolderRequest) -> Library);
-
-query_route!(catalog_stats -> CatalogStats);
-
-query_route!(get_settings -> crate::api::types::Settings);
-
-async fn add_bootstrap(
-    State(api): State<Api>,
-    b: Result<Json<AddrRequest>, JsonRejection>,
-) -> ApiResult<crate::api::types::Settings> {
-    api.add_bootstrap(body(b)?.addr).await.map(Json)
-}
-
-async fn remove_bootstrap(
-    State(api): State<Api>,
-    b: Result<Json<AddrRequest>, JsonRejection>,
-) -> ApiResult<crate::api::types::Settings> {
-    api.remove_bootstrap(body(b)?.addr).await.map(Json)
-}
-
 #[derive(Debug, Deserialize, Serialize)]
 struct Since {
     #[serde(default)]
     since: u64,
-}
-
-async fn events_since(State(api): State<Api>, Query(q): Query<Since>) -> Json<Vec<Event>> {
-    Json(api.events_since(q.since))
 }
 
 async fn events_ws(

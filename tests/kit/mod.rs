@@ -1,4 +1,8 @@
-//! Test harness: real `hearth run` processes on 127.0.0.1, driven through their HTTP API.
+//! The test kit shared by the integration tests (`tests/`) and the benchmarks (`benches/`,
+//! which include this file by path): real `hearth run` processes on 127.0.0.1, driven
+//! through the typed client of their HTTP API (`hearth::server::client::Client`, one method
+//! per declared command), `eventually`, seeded random files, the CLI, and the figures
+//! benchmarks report.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -6,8 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hearth::api::types::{PeerInfo, Status};
-use hearth::client::{ApiFile, Client};
+use hearth::api::types::PeerInfo;
+use hearth::server::client::{ApiFile, Client};
+
+/// The `hearth` binary under test.
+pub const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 
 /// Presence settings short enough for tests to watch a kill being noticed.
 pub const FAST_PRESENCE: &str = "[presence]\nping_interval_ms = 500\nannounce_interval_ms = 1000\n\
@@ -15,6 +22,9 @@ offline_after_ms = 3000\nvote_timeout_ms = 1000\nsuspicion_ratio = 0.5\n";
 
 /// The chat passphrase every test node unlocks with at start.
 pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// How long a node may take to start before the kit gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Polls `check` until it returns `Some`, or panics after `timeout` saying what was awaited.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
@@ -34,7 +44,129 @@ where
     }
 }
 
-/// One `hearth run` process.
+/// How to start a node; [`Launch::new`] gives a test's defaults, [`Launch::quiet`] a
+/// benchmark's.
+pub struct Launch<'a> {
+    /// Display name (`--name`); empty: none.
+    pub name: &'a str,
+    pub dir: &'a Path,
+    pub bootstrap: &'a [String],
+    /// Written as `hearth.toml` before the start (`None`: the file is left as it is).
+    pub config_toml: Option<&'a str>,
+    /// Unlocks chat at start.
+    pub passphrase: Option<&'a str>,
+    /// `RUST_LOG` of the node.
+    pub log: &'a str,
+    /// Whether the node's log reaches this process's stderr.
+    pub show_log: bool,
+}
+
+impl<'a> Launch<'a> {
+    pub fn new(name: &'a str, dir: &'a Path) -> Self {
+        Self {
+            name,
+            dir,
+            bootstrap: &[],
+            config_toml: None,
+            passphrase: Some(PASSPHRASE),
+            log: "warn,libp2p_kad=error",
+            show_log: true,
+        }
+    }
+
+    /// A benchmark's node: no name, chat locked, quiet.
+    pub fn quiet(dir: &'a Path) -> Self {
+        Self {
+            passphrase: None,
+            log: "error",
+            show_log: false,
+            ..Self::new("", dir)
+        }
+    }
+
+    pub fn bootstrap(mut self, bootstrap: &'a [String]) -> Self {
+        self.bootstrap = bootstrap;
+        self
+    }
+
+    pub fn config(mut self, config_toml: &'a str) -> Self {
+        self.config_toml = Some(config_toml);
+        self
+    }
+
+    pub fn passphrase(mut self, passphrase: Option<&'a str>) -> Self {
+        self.passphrase = passphrase;
+        self
+    }
+
+    /// Spawns the node and waits until its API answers.
+    pub async fn start(self) -> TestNode {
+        std::fs::create_dir_all(self.dir).unwrap();
+        if let Some(config) = self.config_toml {
+            std::fs::write(self.dir.join("hearth.toml"), config).unwrap();
+        }
+        let mut cmd = Command::new(HEARTH);
+        cmd.arg("run").arg("--data-dir").arg(self.dir).args([
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--http",
+            "127.0.0.1:0",
+            "--no-mdns",
+            "--bt-port",
+            "0",
+        ]);
+        if !self.name.is_empty() {
+            cmd.args(["--name", self.name]);
+        }
+        for b in self.bootstrap {
+            cmd.args(["--bootstrap", b]);
+        }
+        cmd.env("RUST_LOG", self.log)
+            .env_remove("HEARTH_PASSPHRASE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(if self.show_log {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        if let Some(p) = self.passphrase {
+            cmd.env("HEARTH_PASSPHRASE", p);
+        }
+        let started = Instant::now();
+        let child = cmd.spawn().expect("spawn hearth");
+        let pid = child.id();
+        // Polled often: the benchmarks time the start.
+        let api = loop {
+            if let Some(f) = ApiFile::read(self.dir).ok().filter(|f| f.pid == pid) {
+                break f;
+            }
+            assert!(started.elapsed() < START_TIMEOUT, "the node did not start");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let client = Client::new(&api.url, &api.token);
+        let status = loop {
+            match client.status().await {
+                Ok(s) => break s,
+                Err(e) => assert!(started.elapsed() < START_TIMEOUT, "no status: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        TestNode {
+            name: self.name.into(),
+            dir: self.dir.into(),
+            child,
+            client,
+            api,
+            peer_id: status.peer_id,
+            addr: status.listen_addrs[0].clone(),
+            started,
+            ready: Instant::now(),
+        }
+    }
+}
+
+/// One `hearth run` process; killed when dropped.
 pub struct TestNode {
     pub name: String,
     pub dir: PathBuf,
@@ -43,10 +175,14 @@ pub struct TestNode {
     pub api: ApiFile,
     pub peer_id: String,
     pub addr: String,
+    /// When the process was spawned, and when its API first answered.
+    pub started: Instant,
+    pub ready: Instant,
 }
 
 impl TestNode {
-    /// Starts a node on `dir` (creating it), writing `config_toml` as its config file.
+    /// Starts a node on `dir` (creating it), writing `config_toml` as its config file, with
+    /// chat unlocked.
     pub async fn start(
         name: &str,
         dir: &Path,
@@ -64,55 +200,16 @@ impl TestNode {
         config_toml: &str,
         passphrase: Option<&str>,
     ) -> TestNode {
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("hearth.toml"), config_toml).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-        cmd.arg("run")
-            .arg("--data-dir")
-            .arg(dir)
-            .args([
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--http",
-                "127.0.0.1:0",
-                "--no-mdns",
-                "--bt-port",
-                "0",
-                "--name",
-                name,
-            ])
-            .env("RUST_LOG", "warn,libp2p_kad=error")
-            .env_remove("HEARTH_PASSPHRASE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for b in bootstrap {
-            cmd.args(["--bootstrap", b]);
-        }
-        if let Some(p) = passphrase {
-            cmd.env("HEARTH_PASSPHRASE", p);
-        }
-        let child = cmd.spawn().expect("spawn hearth");
-        let pid = child.id();
-        let api = eventually(Duration::from_secs(20), "api.json", || async {
-            ApiFile::read(dir).ok().filter(|f| f.pid == pid)
-        })
-        .await;
-        let client = Client::new(&api.url, &api.token);
-        let status: Status = client.get("/api/status").await.expect("status");
-        TestNode {
-            name: name.into(),
-            dir: dir.into(),
-            child,
-            client,
-            api,
-            peer_id: status.peer_id,
-            addr: status.listen_addrs[0].clone(),
-        }
+        Launch::new(name, dir)
+            .bootstrap(bootstrap)
+            .config(config_toml)
+            .passphrase(passphrase)
+            .start()
+            .await
     }
 
     pub async fn peers(&self) -> Vec<PeerInfo> {
-        self.client.get("/api/peers").await.expect("peers")
+        self.client.list_peers().await.expect("peers")
     }
 
     pub async fn peer(&self, peer_id: &str) -> Option<PeerInfo> {
@@ -154,7 +251,7 @@ pub fn random_file(path: &Path, size: usize, seed: u64) -> Vec<u8> {
 
 /// Runs the `hearth` CLI with `--json` on `dir`'s node and parses what it prints.
 pub fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+    let out = Command::new(HEARTH)
         .arg("--data-dir")
         .arg(dir)
         .arg("--json")
@@ -167,4 +264,27 @@ pub fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json output")
+}
+
+/// The `p`-quantile (0..=1) of `v`, nearest rank; sorts `v`.
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx]
+}
+
+/// Resident memory of a process, in MB (NaN when it cannot be read).
+pub fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// A benchmark's node ([`Launch::quiet`]) joining through `bootstrap`.
+pub async fn quiet_node(dir: &Path, bootstrap: &[String]) -> TestNode {
+    Launch::quiet(dir).bootstrap(bootstrap).start().await
 }

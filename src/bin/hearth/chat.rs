@@ -9,9 +9,33 @@ use hearth::api::types::{
     HistoryRequest, InviteRequest, MessageKind, MessageState, PassphraseRequest, PeerIdRequest,
     RenameRoomRequest, RoomIdRequest, RoomInfo, SendDmRequest, SendMessageRequest,
 };
-use hearth::client::Client;
+use hearth::server::client::Client;
 
-use super::{print, short};
+use super::output::{print, short};
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Unlock chat (passphrase from HEARTH_PASSPHRASE or the first line of stdin).
+    Unlock,
+    /// Group chat rooms.
+    Room {
+        #[command(subcommand)]
+        action: RoomAction,
+    },
+    /// Direct messages.
+    Dm {
+        #[command(subcommand)]
+        action: DmAction,
+    },
+}
+
+pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Unlock => unlock(client, json).await,
+        Command::Room { action } => room(client, json, action).await,
+        Command::Dm { action } => dm(client, json, action).await,
+    }
+}
 
 #[derive(Subcommand)]
 pub enum RoomAction {
@@ -63,11 +87,11 @@ pub enum DmAction {
 }
 
 /// Unlocks chat with the passphrase from `HEARTH_PASSPHRASE` or the first line of stdin.
-pub async fn unlock(client: &Client, json: bool) -> anyhow::Result<()> {
+async fn unlock(client: &Client, json: bool) -> anyhow::Result<()> {
     let passphrase = match std::env::var("HEARTH_PASSPHRASE") {
         Ok(p) => p,
         Err(_) => {
-            let status: ChatStatus = client.get("/api/chat/status").await?;
+            let status: ChatStatus = client.chat_status().await?;
             if status.unlocked {
                 return print(json, &status, || "chat is unlocked\n".into());
             }
@@ -85,14 +109,14 @@ pub async fn unlock(client: &Client, json: bool) -> anyhow::Result<()> {
         }
     };
     let status: ChatStatus = client
-        .post("/api/chat/unlock", &PassphraseRequest { passphrase })
+        .unlock_chat(&PassphraseRequest { passphrase })
         .await?;
     print(json, &status, || "chat is unlocked\n".into())
 }
 
 /// A room named by its id, a unique prefix of it (4 digits or more), or its exact name.
 async fn resolve_room(client: &Client, given: &str) -> anyhow::Result<RoomInfo> {
-    let rooms: Vec<RoomInfo> = client.get("/api/rooms").await?;
+    let rooms: Vec<RoomInfo> = client.list_rooms().await?;
     let lower = given.to_ascii_lowercase();
     let matches: Vec<&RoomInfo> = rooms
         .iter()
@@ -109,10 +133,10 @@ async fn resolve_room(client: &Client, given: &str) -> anyhow::Result<RoomInfo> 
     }
 }
 
-pub async fn room(client: &Client, json: bool, action: RoomAction) -> anyhow::Result<()> {
+async fn room(client: &Client, json: bool, action: RoomAction) -> anyhow::Result<()> {
     match action {
         RoomAction::List => {
-            let rooms: Vec<RoomInfo> = client.get("/api/rooms").await?;
+            let rooms: Vec<RoomInfo> = client.list_rooms().await?;
             print(json, &rooms, || {
                 if rooms.is_empty() {
                     return "no rooms yet\n".into();
@@ -122,7 +146,7 @@ pub async fn room(client: &Client, json: bool, action: RoomAction) -> anyhow::Re
         }
         RoomAction::Create { name, members } => {
             let room: RoomInfo = client
-                .post("/api/rooms", &CreateRoomRequest { name, members })
+                .create_room(&CreateRoomRequest { name, members })
                 .await?;
             print(json, &room, || {
                 format!("created {}\nroom id: {}\n", room.name, room.room_id)
@@ -131,13 +155,10 @@ pub async fn room(client: &Client, json: bool, action: RoomAction) -> anyhow::Re
         RoomAction::Invite { room, peer_id } => {
             let r = resolve_room(client, &room).await?;
             let () = client
-                .post(
-                    "/api/rooms/invite",
-                    &InviteRequest {
-                        room_id: r.room_id.clone(),
-                        peer_id: peer_id.clone(),
-                    },
-                )
+                .invite(&InviteRequest {
+                    room_id: r.room_id.clone(),
+                    peer_id: peer_id.clone(),
+                })
                 .await?;
             done(json, "invited", &r, || {
                 format!("invited {peer_id} to {}\n", r.name)
@@ -146,13 +167,10 @@ pub async fn room(client: &Client, json: bool, action: RoomAction) -> anyhow::Re
         RoomAction::Rename { room, name } => {
             let r = resolve_room(client, &room).await?;
             let () = client
-                .post(
-                    "/api/rooms/rename",
-                    &RenameRoomRequest {
-                        room_id: r.room_id.clone(),
-                        name: name.clone(),
-                    },
-                )
+                .rename_room(&RenameRoomRequest {
+                    room_id: r.room_id.clone(),
+                    name: name.clone(),
+                })
                 .await?;
             done(json, "renamed", &r, || {
                 format!("renamed {} to {name}\n", r.name)
@@ -160,24 +178,21 @@ pub async fn room(client: &Client, json: bool, action: RoomAction) -> anyhow::Re
         }
         RoomAction::Leave { room } => {
             let r = resolve_room(client, &room).await?;
-            let () = client.post("/api/rooms/leave", &room_req(&r)).await?;
+            let () = client.leave_room(&room_req(&r)).await?;
             done(json, "left", &r, || format!("left {}\n", r.name))
         }
         RoomAction::Delete { room } => {
             let r = resolve_room(client, &room).await?;
-            let () = client.post("/api/rooms/delete", &room_req(&r)).await?;
+            let () = client.delete_room(&room_req(&r)).await?;
             done(json, "deleted", &r, || format!("deleted {}\n", r.name))
         }
         RoomAction::Send { room, text } => {
             let r = resolve_room(client, &room).await?;
             let m: ChatMessage = client
-                .post(
-                    "/api/rooms/send",
-                    &SendMessageRequest {
-                        room_id: r.room_id.clone(),
-                        body: text.join(" "),
-                    },
-                )
+                .send_message(&SendMessageRequest {
+                    room_id: r.room_id.clone(),
+                    body: text.join(" "),
+                })
                 .await?;
             print(json, &m, || format!("{} ({})\n", m.id, state_word(m.state)))
         }
@@ -188,25 +203,22 @@ pub async fn room(client: &Client, json: bool, action: RoomAction) -> anyhow::Re
         } => {
             let r = resolve_room(client, &room).await?;
             let page: HistoryPage = client
-                .post(
-                    "/api/rooms/history",
-                    &HistoryRequest {
-                        room_id: r.room_id.clone(),
-                        before,
-                        limit: Some(limit),
-                    },
-                )
+                .room_history(&HistoryRequest {
+                    room_id: r.room_id.clone(),
+                    before,
+                    limit: Some(limit),
+                })
                 .await?;
-            let _: serde_json::Value = client.post("/api/rooms/read", &room_req(&r)).await?;
+            let () = client.mark_room_read(&room_req(&r)).await?;
             print(json, &page, || history_text(&page, &|p| name_in(&r, p)))
         }
     }
 }
 
-pub async fn dm(client: &Client, json: bool, action: DmAction) -> anyhow::Result<()> {
+async fn dm(client: &Client, json: bool, action: DmAction) -> anyhow::Result<()> {
     match action {
         DmAction::List => {
-            let list: Vec<DmConversation> = client.get("/api/dms").await?;
+            let list: Vec<DmConversation> = client.list_dms().await?;
             print(json, &list, || {
                 if list.is_empty() {
                     return "no direct conversations yet\n".into();
@@ -225,13 +237,10 @@ pub async fn dm(client: &Client, json: bool, action: DmAction) -> anyhow::Result
         }
         DmAction::Send { peer_id, text } => {
             let m: ChatMessage = client
-                .post(
-                    "/api/dms/send",
-                    &SendDmRequest {
-                        peer_id,
-                        body: text.join(" "),
-                    },
-                )
+                .send_dm(&SendDmRequest {
+                    peer_id,
+                    body: text.join(" "),
+                })
                 .await?;
             print(json, &m, || format!("{} ({})\n", m.id, state_word(m.state)))
         }
@@ -241,18 +250,13 @@ pub async fn dm(client: &Client, json: bool, action: DmAction) -> anyhow::Result
             before,
         } => {
             let page: HistoryPage = client
-                .post(
-                    "/api/dms/history",
-                    &DmHistoryRequest {
-                        peer_id: peer_id.clone(),
-                        before,
-                        limit: Some(limit),
-                    },
-                )
+                .dm_history(&DmHistoryRequest {
+                    peer_id: peer_id.clone(),
+                    before,
+                    limit: Some(limit),
+                })
                 .await?;
-            let _: serde_json::Value = client
-                .post("/api/dms/read", &PeerIdRequest { peer_id })
-                .await?;
+            let () = client.mark_dm_read(&PeerIdRequest { peer_id }).await?;
             print(json, &page, || history_text(&page, &|p| short(p)))
         }
     }

@@ -1,0 +1,91 @@
+// The API's command list: the single declaration every adapter is generated from (see
+// `commands.rs`). Only this macro may stand in this file: `src-tauri/build.rs` includes it.
+
+/// Calls `$callback! { ... }` with every command as `name(Request) -> Response;` (or
+/// `name() -> Response;` for a command that takes nothing), in declaration order, each
+/// with its doc comment.
+#[macro_export]
+macro_rules! for_each_command {
+    ($callback:ident) => {
+        $callback! {
+            // ----- node, profile, peers, settings -----
+            /// This node's state.
+            status() -> Status;
+            get_profile() -> Profile;
+            /// Saves the profile, announces it, and emits `profile_changed`.
+            set_profile(Profile) -> Profile;
+            list_peers() -> Vec<PeerInfo>;
+            /// Connects to a peer by address and waits until the connection is up.
+            connect(AddrRequest) -> ();
+            /// Drops the peer's connections and refuses new ones, across restarts.
+            block_peer(PeerIdRequest) -> ();
+            unblock_peer(PeerIdRequest) -> ();
+            get_settings() -> Settings;
+            /// Remembers a bootstrap address in `hearth.toml` and connects to it now.
+            add_bootstrap(AddrRequest) -> Settings;
+            /// Forgets a bootstrap address (open connections stay).
+            remove_bootstrap(AddrRequest) -> Settings;
+            /// Sets the disk space mirrors may use.
+            set_mirror_quota(QuotaRequest) -> Settings;
+
+            // ----- catalog and sharing -----
+            /// Publishes a file or folder on this node's disk.
+            publish(PublishRequest) -> Resource;
+            unpublish(ContentIdRequest) -> ();
+            update_resource(UpdateResourceRequest) -> Resource;
+            search(SearchRequest) -> SearchResult;
+            get_resource(ContentIdRequest) -> Resource;
+            list_holders(ContentIdRequest) -> Vec<Holder>;
+            /// Gives one of my resources a thumbnail (and duration) taken by the UI.
+            set_preview(PreviewRequest) -> Resource;
+            catalog_stats() -> CatalogStats;
+
+            // ----- follows and mirrors -----
+            list_follows() -> Vec<Follow>;
+            follow(PeerIdRequest) -> Vec<Follow>;
+            unfollow(PeerIdRequest) -> Vec<Follow>;
+            set_mirror(MirrorRequest) -> Vec<Follow>;
+
+            // ----- downloads -----
+            start_download(DownloadRequest) -> Download;
+            pause_download(ContentIdRequest) -> ();
+            resume_download(ContentIdRequest) -> ();
+            /// Stops a download and deletes its partial data.
+            cancel_download(ContentIdRequest) -> ();
+            list_downloads() -> Vec<Download>;
+            /// The folder holding a resource; also opens it in the file manager on a desktop.
+            open_folder(ContentIdRequest) -> String;
+            /// A resource's file; also opens it in the system's application on a desktop.
+            open_file(ContentIdRequest) -> String;
+
+            // ----- shared folders -----
+            get_library() -> Library;
+            add_shared_folder(FolderRequest) -> Library;
+            remove_shared_folder(FolderRequest) -> Library;
+
+            // ----- chat -----
+            chat_status() -> ChatStatus;
+            /// Unlocks chat with the passphrase (choosing it, the first time).
+            unlock_chat(PassphraseRequest) -> ChatStatus;
+            change_passphrase(ChangePassphraseRequest) -> ();
+            list_rooms() -> Vec<RoomInfo>;
+            create_room(CreateRoomRequest) -> RoomInfo;
+            get_room(RoomIdRequest) -> RoomInfo;
+            rename_room(RenameRoomRequest) -> ();
+            invite(InviteRequest) -> ();
+            leave_room(RoomIdRequest) -> ();
+            delete_room(RoomIdRequest) -> ();
+            send_message(SendMessageRequest) -> ChatMessage;
+            room_history(HistoryRequest) -> HistoryPage;
+            mark_room_read(RoomIdRequest) -> ();
+            list_dms() -> Vec<DmConversation>;
+            send_dm(SendDmRequest) -> ChatMessage;
+            dm_history(DmHistoryRequest) -> HistoryPage;
+            mark_dm_read(PeerIdRequest) -> ();
+
+            // ----- events -----
+            /// Buffered events after `since` (a `resync` event when they are gone).
+            events_since(SinceRequest) -> Vec<Event>;
+        }
+    };
+}

@@ -1,0 +1,179 @@
+//! `hearth status`, `peers`, `profile`, `connect`, `block`, `unblock`, `bootstrap`: this node
+//! and its peers.
+
+use clap::Subcommand;
+use hearth::api::types::{AddrRequest, PeerIdRequest, Profile};
+use hearth::server::client::Client;
+
+use super::output::print;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Show this node's status.
+    Status,
+    /// List known peers.
+    Peers,
+    /// Show or change your profile.
+    Profile {
+        #[command(subcommand)]
+        action: Option<ProfileAction>,
+    },
+    /// Connect to a peer by multiaddress.
+    Connect { addr: String },
+    /// Block a peer: drop its connections and refuse new ones.
+    Block { peer_id: String },
+    /// Unblock a peer.
+    Unblock { peer_id: String },
+    /// Manage bootstrap addresses (peers to join through).
+    Bootstrap {
+        #[command(subcommand)]
+        action: BootstrapAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProfileAction {
+    /// Change your profile; fields not given stay as they are.
+    Set {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        affiliation: Option<String>,
+        #[arg(long)]
+        bio: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BootstrapAction {
+    List,
+    Add { addr: String },
+    Remove { addr: String },
+}
+
+pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Status => {
+            let s = client.status().await?;
+            print(json, &s, || {
+                let name = if s.profile.display_name.is_empty() {
+                    "(no name)"
+                } else {
+                    &s.profile.display_name
+                };
+                let mut out = format!(
+                    "{name}\npeer id:   {}\nversion:   {}\npeers:     {} online, {} connected\nnat:       {}\nuptime:    {}s\nlisten:\n",
+                    s.peer_id, s.version, s.peers_online, s.peers_connected, s.nat, s.uptime_secs
+                );
+                for a in &s.listen_addrs {
+                    out.push_str(&format!("  {a}\n"));
+                }
+                out
+            })
+        }
+        Command::Peers => {
+            let peers = client.list_peers().await?;
+            print(json, &peers, || {
+                if peers.is_empty() {
+                    return "no peers known yet\n".into();
+                }
+                let mut out = String::new();
+                for p in &peers {
+                    let name = p
+                        .profile
+                        .as_ref()
+                        .map(|p| p.display_name.as_str())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or("(unnamed)");
+                    let state = match (p.online, p.connected) {
+                        (true, true) => "online",
+                        (true, false) => "online (via others)",
+                        _ => "offline",
+                    };
+                    let rtt = p
+                        .rtt_ms
+                        .map(|r| format!("{r:.1} ms"))
+                        .unwrap_or_else(|| "-".into());
+                    let blocked = if p.blocked { "  [blocked]" } else { "" };
+                    out.push_str(&format!(
+                        "{name:<24} {state:<20} {rtt:>9}  {}{blocked}\n",
+                        p.peer_id
+                    ));
+                }
+                out
+            })
+        }
+        Command::Profile { action } => {
+            let profile: Profile = match action {
+                None => client.get_profile().await?,
+                Some(ProfileAction::Set {
+                    name,
+                    affiliation,
+                    bio,
+                }) => {
+                    let mut p: Profile = client.get_profile().await?;
+                    if let Some(v) = name {
+                        p.display_name = v;
+                    }
+                    if let Some(v) = affiliation {
+                        p.affiliation = v;
+                    }
+                    if let Some(v) = bio {
+                        p.bio = v;
+                    }
+                    client.set_profile(&p).await?
+                }
+            };
+            print(json, &profile, || {
+                format!(
+                    "name:        {}\naffiliation: {}\nbio:         {}\n",
+                    profile.display_name, profile.affiliation, profile.bio
+                )
+            })
+        }
+        Command::Connect { addr } => {
+            let () = client.connect(&AddrRequest { addr: addr.clone() }).await?;
+            print(json, &serde_json::json!({"connected": addr}), || {
+                format!("connected to {addr}\n")
+            })
+        }
+        Command::Block { peer_id } => {
+            let () = client
+                .block_peer(&PeerIdRequest {
+                    peer_id: peer_id.clone(),
+                })
+                .await?;
+            print(json, &serde_json::json!({"blocked": peer_id}), || {
+                format!("blocked {peer_id}\n")
+            })
+        }
+        Command::Unblock { peer_id } => {
+            let () = client
+                .unblock_peer(&PeerIdRequest {
+                    peer_id: peer_id.clone(),
+                })
+                .await?;
+            print(json, &serde_json::json!({"unblocked": peer_id}), || {
+                format!("unblocked {peer_id}\n")
+            })
+        }
+        Command::Bootstrap { action } => {
+            let s = match action {
+                BootstrapAction::List => client.get_settings().await?,
+                BootstrapAction::Add { addr } => {
+                    client.add_bootstrap(&AddrRequest { addr }).await?
+                }
+                BootstrapAction::Remove { addr } => {
+                    client.remove_bootstrap(&AddrRequest { addr }).await?
+                }
+            };
+            print(json, &s.bootstrap, || {
+                if s.bootstrap.is_empty() {
+                    "no bootstrap addresses\n".into()
+                } else {
+                    s.bootstrap.iter().map(|a| format!("{a}\n")).collect()
+                }
+            })
+        }
+    }
+}
