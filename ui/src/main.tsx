@@ -1,9 +1,10 @@
+// The base styles first: each feature's own styles come after them, with the feature.
+import './base.css';
 import { render } from 'preact';
 import { App } from './App';
 import { isTauri, selectBackend } from './backend';
 import { browserTokenEnv, loadToken, tokenFromHash } from './backend/token';
 import { NoToken } from './components/NoToken';
-import './styles.css';
 
 async function start() {
   const root = document.getElementById('app')!;

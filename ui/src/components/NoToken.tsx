@@ -5,7 +5,7 @@ export function NoToken({ rejected = false }: { rejected?: boolean }) {
   return (
     <main class="gate" data-testid="no-token">
       <div class="gate-card">
-        <div class="gate-icon">
+        <div class="icon-tile gate-icon">
           {rejected ? <LockIcon size={28} /> : <FlameIcon size={28} />}
         </div>
         <h1>{rejected ? 'This link is no longer valid' : 'Open Hearth from your node'}</h1>

@@ -41,7 +41,7 @@ export function Sidebar({ route }: { route: Route }) {
         <span class="brand-name">Hearth</span>
       </div>
 
-      <ul class="nav">
+      <ul class="list-col nav">
         {NAV.map((item) => (
           <li key={item.route}>
             <a

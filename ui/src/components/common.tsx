@@ -93,7 +93,7 @@ export function EmptyState({
 }) {
   return (
     <div class="empty" data-testid={testId}>
-      <div class="empty-icon">{icon}</div>
+      <div class="icon-tile empty-icon">{icon}</div>
       <h2>{title}</h2>
       <div class="empty-body">{children}</div>
     </div>

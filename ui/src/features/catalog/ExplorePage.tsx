@@ -17,6 +17,7 @@ import {
 import { onlineCount, peerName, shortId } from '../peers/peers';
 import { SearchController, initialSearchState, type SearchState } from './search';
 import { formatBytes, formatCount } from '../../util/format';
+import './explore.css';
 
 /**
  * What Explore showed last, so Back from a resource page returns to the same results at the
@@ -273,7 +274,7 @@ function Results({ state, controller }: { state: SearchState; controller: Search
   return (
     <div class={state.searching ? 'results is-searching' : 'results'}>
       {state.error && <SearchError message={state.error} onRetry={() => controller.reload()} inline />}
-      <ul class="result-list" data-testid="results">
+      <ul class="list-col result-list" data-testid="results">
         {state.items.map((r) => (
           <ResultRow key={r.content_id} resource={r} selfId={selfId} />
         ))}

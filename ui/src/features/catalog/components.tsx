@@ -7,6 +7,7 @@ import { KINDS, kindLabel } from './catalog';
 import { shortId } from '../peers/peers';
 import { formatDuration, parseTags as parseTagsText, safeThumbnailHash } from '../../util/format';
 import { AudioIcon, DatasetIcon, FileIcon, ImageIcon, PaperIcon, VideoIcon } from '../../components/icons';
+import './catalog.css';
 
 export function KindIcon({ kind, size = 18 }: { kind: ResourceKind; size?: number }): JSX.Element {
   switch (kind) {

@@ -50,7 +50,7 @@ export function ChatList({ open }: { open: ConvKey | null }) {
         {rooms.length === 0 ? (
           <p class="chat-list-empty">{chat.state.loaded ? 'No rooms yet.' : 'Loading…'}</p>
         ) : (
-          <ul class="chat-items" data-testid="room-list">
+          <ul class="list-col chat-items" data-testid="room-list">
             {rooms.map((r) => (
               <RoomItem
                 key={r.room_id}
@@ -65,7 +65,7 @@ export function ChatList({ open }: { open: ConvKey | null }) {
         {dms.length === 0 && !draftDm ? (
           <p class="chat-list-empty">{chat.state.loaded ? 'No conversations yet.' : 'Loading…'}</p>
         ) : (
-          <ul class="chat-items" data-testid="dm-list">
+          <ul class="list-col chat-items" data-testid="dm-list">
             {draftDm && <DmItem peerId={draftDm} conv={null} active text="New conversation" />}
             {dms.map((d) => (
               <DmItem

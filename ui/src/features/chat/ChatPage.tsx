@@ -7,6 +7,7 @@ import { onlineCount } from '../peers/peers';
 import { ChatList } from './ChatList';
 import { Conversation } from './Conversation';
 import { UnlockForm } from './UnlockForm';
+import './chat.css';
 
 /** The chat route's parameter: `room/<id>`, `dm/<peer id>` or nothing. */
 export function ChatPage({ param }: { param: string | null }) {

@@ -25,7 +25,7 @@ export function MemberList({
   return (
     <aside class="conv-members" aria-label="Members">
       <h3>Members · {members.length}</h3>
-      <ul data-testid="room-members">
+      <ul class="list-col" data-testid="room-members">
         {members.map((m) => {
           const name = m.peer_id === selfId ? nameOf(m.peer_id) : m.display_name?.trim() || nameOf(m.peer_id);
           const named = name !== shortId(m.peer_id);

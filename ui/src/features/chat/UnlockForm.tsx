@@ -42,7 +42,7 @@ export function UnlockForm({ choosing }: { choosing: boolean }) {
 
   return (
     <form class="card unlock-card" onSubmit={onSubmit} data-testid="chat-unlock">
-      <div class="unlock-icon">
+      <div class="icon-tile unlock-icon">
         <LockIcon size={26} />
       </div>
       <h2>{choosing ? 'Choose a chat passphrase' : 'Unlock your messages'}</h2>

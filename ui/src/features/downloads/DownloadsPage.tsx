@@ -45,7 +45,7 @@ export function DownloadsPage() {
         </EmptyState>
       )}
       {list.length > 0 && (
-        <ul class="download-list" data-testid="download-list">
+        <ul class="list-col download-list" data-testid="download-list">
           {list.map((d) => (
             <DownloadRow key={d.content_id} download={d} />
           ))}

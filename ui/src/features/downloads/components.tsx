@@ -8,6 +8,7 @@ import { CopyButton } from '../../components/common';
 import { ConfirmButton } from '../../components/ConfirmButton';
 import { CloseIcon, FolderIcon, PauseIcon, PlayIcon } from '../../components/icons';
 import type { Action } from '../../util/useAction';
+import './downloads.css';
 
 /** A bar from 0 to 100 with its value for assistive technology. */
 export function ProgressBar({

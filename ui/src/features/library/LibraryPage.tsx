@@ -21,6 +21,7 @@ import { applyResourceEvent, kindLabel, touchesLibrary } from '../catalog/catalo
 import { baseName, formatBytes, formatDate, parseTags } from '../../util/format';
 import { useReloadable } from '../../util/useReloadable';
 import { addVideoPreview, needsPreview } from '../video/preview';
+import './library.css';
 
 export function LibraryPage() {
   const backend = useBackend();
@@ -237,7 +238,7 @@ function PublishCard({ onPublished }: { onPublished: (r: Resource) => void }) {
           }}
           onDrop={onDrop}
         >
-          <span class="dropzone-icon">
+          <span class="icon-tile dropzone-icon">
             <UploadIcon size={24} />
           </span>
           <p class="dropzone-title">Drop files here to publish them</p>

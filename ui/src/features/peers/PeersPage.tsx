@@ -8,6 +8,7 @@ import { authorHref, href } from '../../router';
 import { onlineCount, peerName, shortId, sortedPeers, type NodeState } from './peers';
 import { useFollows, type FollowsView } from './useFollows';
 import { formatBytes, formatRtt, relativeTime, snippet } from '../../util/format';
+import './peers.css';
 
 export function PeersPage() {
   const backend = useBackend();
@@ -41,7 +42,7 @@ export function PeersPage() {
           </p>
         </EmptyState>
       ) : (
-        <ul class="peer-list" data-testid="peer-list">
+        <ul class="list-col peer-list" data-testid="peer-list">
           {peers.map((p) => (
             <PeerRow key={p.peer_id} peer={p} now={now} follows={follows} />
           ))}

@@ -22,6 +22,7 @@ import { applyResourceEvent, downloadBlocker, kindLabel } from '../catalog/catal
 import { shortId } from '../peers/peers';
 import { formatBytes, formatDate, percent } from '../../util/format';
 import { lastExploreHref } from '../catalog/ExplorePage';
+import './resource.css';
 
 type Loaded =
   | { status: 'loading' }

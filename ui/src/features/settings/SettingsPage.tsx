@@ -7,6 +7,7 @@ import { useBackend, useNodeEvents, useNodeView, useNow } from '../../context';
 import { href } from '../../router';
 import { useReloadable } from '../../util/useReloadable';
 import { bytesToGb, formatBytes, formatUptime, gbToBytes } from '../../util/format';
+import './settings.css';
 
 export function SettingsPage() {
   const backend = useBackend();

@@ -7,6 +7,7 @@ import { formatDuration } from '../../util/format';
 import { KindIcon, useThumbnailUrl } from '../catalog/components';
 import { CopyButton } from '../../components/common';
 import { AlertIcon, PlayIcon, RefreshIcon } from '../../components/icons';
+import './video.css';
 
 /** `MediaError.MEDIA_ERR_NETWORK`: the bytes stopped coming, the file itself may be fine. */
 const MEDIA_ERR_NETWORK = 2;
