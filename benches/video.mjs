@@ -179,17 +179,17 @@ function machineLine() {
 
 /** B holds nothing of `id` (no download, no partial data): the next read streams from A. */
 async function reset(b, id) {
-  const listed = (await api(b, '/api/downloads')).some((d) => d.content_id === id);
-  if (listed) await api(b, '/api/downloads/cancel', { method: 'POST', body: { content_id: id } });
+  const listed = (await api(b, 'list_downloads')).some((d) => d.content_id === id);
+  if (listed) await api(b, 'cancel_download', { content_id: id });
   await eventually(10_000, async () => {
-    const r = await api(b, `/api/resources/${id}`);
+    const r = await api(b, 'get_resource', { content_id: id });
     assert.equal(r.local, 'none', `B still has ${id}: ${r.local}`);
-    assert.ok(!(await api(b, '/api/downloads')).some((d) => d.content_id === id), 'still listed');
+    assert.ok(!(await api(b, 'list_downloads')).some((d) => d.content_id === id), 'still listed');
   });
 }
 
 async function progressOf(b, id) {
-  return (await api(b, '/api/downloads')).find((d) => d.content_id === id)?.progress ?? 0;
+  return (await api(b, 'list_downloads')).find((d) => d.content_id === id)?.progress ?? 0;
 }
 
 const mediaUrl = (b, id) => `${b.url}/media/${id}?token=${b.token}`;
@@ -364,7 +364,7 @@ async function stallTrial(browser, b, id, big) {
   const downloads = [];
   const startBig = async () => {
     const began = Date.now();
-    await api(b, '/api/downloads', { method: 'POST', body: { content_id: big.id } });
+    await api(b, 'start_download', { content_id: big.id });
     downloads.push({ began, done: null });
   };
   const page = await openResource(browser, b, id);
@@ -377,14 +377,14 @@ async function stallTrial(browser, b, id, big) {
     await eventually(
       (STALL_SECS + 60) * 1000,
       async () => {
-        const d = (await api(b, '/api/downloads')).find((x) => x.content_id === big.id);
+        const d = (await api(b, 'list_downloads')).find((x) => x.content_id === big.id);
         const cur = downloads.at(-1);
         if (d?.state === 'complete' && cur.done === null) cur.done = Date.now();
         const s = await page.getByTestId('player').evaluate((v) => ({ t: v.currentTime, ended: v.ended, err: v.error?.message }));
         if (s.err) return s;
         if (!restarted && s.t >= STALL_SECS / 2 && cur.done !== null) {
           restarted = true;
-          await api(b, '/api/downloads/cancel', { method: 'POST', body: { content_id: big.id } });
+          await api(b, 'cancel_download', { content_id: big.id });
           await startBig();
         }
         return (s.t >= STALL_SECS || s.ended) && downloads.every((x) => x.done !== null) ? s : false;
@@ -419,7 +419,7 @@ async function stallTrial(browser, b, id, big) {
     };
   } finally {
     await page.close();
-    await api(b, '/api/downloads/cancel', { method: 'POST', body: { content_id: big.id } }).catch(() => {});
+    await api(b, 'cancel_download', { content_id: big.id }).catch(() => {});
   }
 }
 
@@ -435,21 +435,21 @@ async function main() {
 
   const a = await startNode('Seeder', ['--bt-port', '0']);
   const statusA = await eventually(10_000, async () => {
-    const s = await api(a, '/api/status');
+    const s = await api(a, 'status');
     assert.ok(s.listen_addrs.length > 0);
     return s;
   });
   const b = await startNode('Viewer', ['--bt-port', '0', '--bootstrap', statusA.listen_addrs[0]]);
   await eventually(20_000, async () =>
-    assert.ok((await api(b, '/api/peers')).some((p) => p.peer_id === statusA.peer_id && p.online)),
+    assert.ok((await api(b, 'list_peers')).some((p) => p.peer_id === statusA.peer_id && p.online)),
   );
   log('publishing…');
   for (const v of [videos.start, videos.end, bigFile]) {
-    const r = await api(a, '/api/resources/publish', { method: 'POST', body: { path: v.path } });
+    const r = await api(a, 'publish', { path: v.path });
     v.id = r.content_id;
   }
   for (const v of [videos.start, videos.end, bigFile]) {
-    await eventually(60_000, async () => assert.ok((await api(b, `/api/resources/${v.id}`)).available));
+    await eventually(60_000, async () => assert.ok((await api(b, 'get_resource', { content_id: v.id })).available));
   }
   // The seeder's own copy through its media route: a binary older than the route answers
   // with the UI's index.html instead.
