@@ -28,6 +28,9 @@ export function setupApp(): void {
 /** Renders the app on `backend` at the hash route `hash`. */
 export async function mount(backend: Backend, hash: string): Promise<void> {
   window.location.hash = hash;
+  // Let the hashchange of that (and of the last test's clean-up) arrive before the app
+  // mounts: arriving after, it would count as a navigation and mount the page again.
+  await tick();
   render(<App backend={backend} />, root);
   await tick();
 }

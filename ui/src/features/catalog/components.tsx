@@ -6,7 +6,9 @@ import { useBackend } from '../../context';
 import { KINDS, kindLabel } from './catalog';
 import { shortId } from '../peers/peers';
 import { formatDuration, parseTags as parseTagsText, safeThumbnailHash } from '../../util/format';
-import { AudioIcon, DatasetIcon, FileIcon, ImageIcon, PaperIcon, VideoIcon } from '../../components/icons';
+import { AudioIcon, DatasetIcon, FileIcon, ImageIcon, PaperIcon, TrashIcon, VideoIcon } from '../../components/icons';
+import { ConfirmButton } from '../../components/ConfirmButton';
+import type { Action } from '../../util/useAction';
 import './catalog.css';
 
 export function KindIcon({ kind, size = 18 }: { kind: ResourceKind; size?: number }): JSX.Element {
@@ -249,5 +251,38 @@ export function ResourceEditor({
         </button>
       </div>
     </form>
+  );
+}
+
+/** Asks, then unpublishes one of my resources; `onRemoved` once the node has. */
+export function UnpublishButton({
+  contentId,
+  question,
+  action,
+  onRemoved,
+  testId,
+}: {
+  contentId: string;
+  question: string;
+  action: Action;
+  onRemoved: () => void;
+  testId: string;
+}) {
+  const backend = useBackend();
+  return (
+    <ConfirmButton
+      label="Unpublish"
+      confirmLabel="Unpublish"
+      question={question}
+      icon={<TrashIcon size={15} />}
+      onConfirm={() =>
+        action.run(async () => {
+          await backend.call('unpublish', { content_id: contentId });
+          onRemoved();
+        })
+      }
+      disabled={action.busy}
+      testId={testId}
+    />
   );
 }

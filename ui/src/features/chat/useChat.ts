@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useReducer, useRef } from 'preact/hooks';
 import type { ChatStatus, Event, RoomInfo } from '../../api/types';
-import { describeError, type Backend } from '../../backend';
+import type { Backend } from '../../backend';
+import { useSnapshot } from '../../util/useSnapshot';
 import {
   chatReducer,
   initialChat,
@@ -45,33 +46,25 @@ export function useChat(
   nameOf: (peerId: string) => string,
 ): ChatView {
   const [state, dispatch] = useReducer(chatReducer, initialChat);
-  const [error, setError] = useState<string | null>(null);
-  const loading = useRef<{ queue: Event[] } | null>(null);
-  const generation = useRef(0);
+  const snapshot = useSnapshot();
+  const error = snapshot.error;
   const latest = useRef({ state, open, nameOf });
   latest.current = { state, open, nameOf };
 
-  const refresh = useCallback(async () => {
-    const gen = ++generation.current;
-    const load = { queue: [] as Event[] };
-    loading.current = load;
-    try {
-      const status = await backend.call('chat_status');
-      if (gen !== generation.current) return;
-      dispatch({ type: 'status', status });
-      if (status.unlocked) {
+  const refresh = useCallback(
+    () =>
+      snapshot.run(async ({ current, queued }) => {
+        const status = await backend.call('chat_status');
+        if (!current()) return;
+        dispatch({ type: 'status', status });
+        if (!status.unlocked) return;
         const [rooms, dms] = await Promise.all([backend.call('list_rooms'), backend.call('list_dms')]);
-        if (gen !== generation.current) return;
+        if (!current()) return;
         dispatch({ type: 'snapshot', rooms, dms });
-        for (const event of load.queue) dispatch({ type: 'event', event });
-      }
-      setError(null);
-    } catch (e) {
-      if (gen === generation.current) setError(describeError(e));
-    } finally {
-      if (loading.current === load) loading.current = null;
-    }
-  }, [backend]);
+        for (const event of queued) dispatch({ type: 'event', event });
+      }),
+    [backend, snapshot.run],
+  );
 
   const notify = useCallback(
     (event: Event) => {
@@ -102,7 +95,7 @@ export function useChat(
         case 'message_state':
         case 'room_updated':
         case 'dm_updated':
-          loading.current?.queue.push(event);
+          snapshot.seen(event);
           dispatch({ type: 'event', event });
           notify(event);
           return;
@@ -110,7 +103,7 @@ export function useChat(
           return;
       }
     });
-  }, [listen, refresh, notify]);
+  }, [listen, refresh, notify, snapshot.seen]);
 
   // Keep retrying while loading fails (e.g. the node is still starting).
   useEffect(() => {

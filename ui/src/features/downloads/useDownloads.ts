@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useReducer, useState } from 'preact/hooks';
 import type { Download, Event } from '../../api/types';
-import { describeError, type Backend } from '../../backend';
+import type { Backend } from '../../backend';
+import { useSnapshot } from '../../util/useSnapshot';
 import { downloadsReducer, initialDownloads, type DownloadsState } from '../catalog/catalog';
 
 export interface DownloadsView {
@@ -25,27 +26,20 @@ export function useDownloads(
 ): DownloadsView {
   const [state, dispatch] = useReducer(downloadsReducer, initialDownloads);
   const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const loading = useRef<{ queue: Event[] } | null>(null);
-  const generation = useRef(0);
+  const snapshot = useSnapshot();
+  const error = snapshot.error;
 
-  const refresh = useCallback(async () => {
-    const gen = ++generation.current;
-    const load = { queue: [] as Event[] };
-    loading.current = load;
-    try {
-      const downloads = await backend.call('list_downloads');
-      if (gen !== generation.current) return;
-      dispatch({ type: 'snapshot', downloads });
-      for (const event of load.queue) dispatch({ type: 'event', event });
-      setLoaded(true);
-      setError(null);
-    } catch (e) {
-      if (gen === generation.current) setError(describeError(e));
-    } finally {
-      if (loading.current === load) loading.current = null;
-    }
-  }, [backend]);
+  const refresh = useCallback(
+    () =>
+      snapshot.run(async ({ current, queued }) => {
+        const downloads = await backend.call('list_downloads');
+        if (!current()) return;
+        dispatch({ type: 'snapshot', downloads });
+        for (const event of queued) dispatch({ type: 'event', event });
+        setLoaded(true);
+      }),
+    [backend, snapshot.run],
+  );
 
   useEffect(() => {
     void refresh();
@@ -55,10 +49,10 @@ export function useDownloads(
         return;
       }
       if (event.type !== 'download_progress' && event.type !== 'download_removed') return;
-      loading.current?.queue.push(event);
+      snapshot.seen(event);
       dispatch({ type: 'event', event });
     });
-  }, [listen, refresh]);
+  }, [listen, refresh, snapshot.seen]);
 
   // Keep retrying the first load while it fails (e.g. the node is still starting).
   useEffect(() => {

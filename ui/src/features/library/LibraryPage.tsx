@@ -3,7 +3,6 @@ import type { Event as NodeEvent, Library, Resource } from '../../api/types';
 import { describeError } from '../../backend';
 import { PageHeader } from '../../components/common';
 import { ResourceEditor, ResourceFields, Thumb, type ResourceDraft } from '../catalog/components';
-import { ConfirmButton } from '../../components/ConfirmButton';
 import { OpenFolderButton, ProgressBar } from '../downloads/components';
 import {
   CheckIcon,
@@ -12,7 +11,6 @@ import {
   FolderIcon,
   LibraryIcon,
   PlusIcon,
-  TrashIcon,
   UploadIcon,
 } from '../../components/icons';
 import { useBackend, useNodeEvents, useNodeView } from '../../context';
@@ -21,6 +19,8 @@ import { applyResourceEvent, kindLabel, touchesLibrary } from '../catalog/catalo
 import { baseName, formatBytes, formatDate, parseTags } from '../../util/format';
 import { useReloadable } from '../../util/useReloadable';
 import { addVideoPreview, needsPreview } from '../video/preview';
+import { useAction } from '../../util/useAction';
+import { UnpublishButton } from '../catalog/components';
 import './library.css';
 
 export function LibraryPage() {
@@ -400,22 +400,9 @@ function PublishedRow({
   onSaved: (r: Resource) => void;
   onRemoved: () => void;
 }) {
-  const backend = useBackend();
   const [editing, setEditing] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const unpublish = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await backend.call('unpublish', { content_id: r.content_id });
-      onRemoved();
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const action = useAction();
+  const { busy, error } = action;
   return (
     <li class="published-row" data-testid="published-item" data-content-id={r.content_id}>
       <div class="published-main">
@@ -450,13 +437,11 @@ function PublishedRow({
             >
               <EditIcon size={15} />
             </button>
-            <ConfirmButton
-              label="Unpublish"
-              confirmLabel="Unpublish"
+            <UnpublishButton
+              contentId={r.content_id}
               question="Remove from the catalog?"
-              icon={<TrashIcon size={15} />}
-              onConfirm={unpublish}
-              disabled={busy}
+              action={action}
+              onRemoved={onRemoved}
               testId="published-unpublish"
             />
           </div>

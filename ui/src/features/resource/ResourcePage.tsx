@@ -3,7 +3,6 @@ import type { Download, Holder, Resource } from '../../api/types';
 import { ApiError, describeError } from '../../backend';
 import { CopyButton, EmptyState } from '../../components/common';
 import { ResourceEditor, TagList, Thumb, authorName } from '../catalog/components';
-import { ConfirmButton } from '../../components/ConfirmButton';
 import { DownloadStats, OpenFolderButton, ProgressBar, toneOf } from '../downloads/components';
 import {
   ArrowLeftIcon,
@@ -11,7 +10,6 @@ import {
   EditIcon,
   PeersIcon,
   SearchIcon,
-  TrashIcon,
 } from '../../components/icons';
 import { MediaPlayer } from '../video/MediaPlayer';
 import { DownloadControls } from '../downloads/components';
@@ -22,6 +20,7 @@ import { applyResourceEvent, downloadBlocker, kindLabel } from '../catalog/catal
 import { shortId } from '../peers/peers';
 import { formatBytes, formatDate, percent } from '../../util/format';
 import { lastExploreHref } from '../catalog/ExplorePage';
+import { UnpublishButton } from '../catalog/components';
 import './resource.css';
 
 type Loaded =
@@ -401,32 +400,18 @@ function ManageActions({
   onEdit: () => void;
   onRemoved: () => void;
 }) {
-  const backend = useBackend();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const unpublish = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await backend.call('unpublish', { content_id: r.content_id });
-      onRemoved();
-    } catch (e) {
-      setError(describeError(e));
-      setBusy(false);
-    }
-  };
+  const action = useAction();
+  const { busy, error } = action;
   return (
     <div class="manage-row">
       <button type="button" class="btn" onClick={onEdit} disabled={busy} data-testid="resource-edit">
         <EditIcon size={15} /> Edit details
       </button>
-      <ConfirmButton
-        label="Unpublish"
-        confirmLabel="Unpublish"
+      <UnpublishButton
+        contentId={r.content_id}
         question="Remove it from the catalog? Copies others made stay theirs."
-        icon={<TrashIcon size={15} />}
-        onConfirm={unpublish}
-        disabled={busy}
+        action={action}
+        onRemoved={onRemoved}
         testId="resource-unpublish"
       />
       <a class="manage-link" href={href('library')}>
