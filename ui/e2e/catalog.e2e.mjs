@@ -9,60 +9,21 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { eventually, launchBrowser } from './lib/browser.mjs';
-import { SHOTS, api, checkPrerequisites, dumpLogs, startNode, stopAllNodes, watch } from './lib/nodes.mjs';
+import { eventually } from './lib/browser.mjs';
+import { api, startNode, watch, scenario, openBrowser, startListening, waitOnline, shot, shootOnFailure } from './lib/nodes.mjs';
 
-let browser;
-
-before(checkPrerequisites);
-
-after(async () => {
-  if (browser) await browser.close();
-  await stopAllNodes();
-});
-
-test('a file published in one browser is found, downloaded and listed in another', { timeout: 240_000 }, async () => {
-  try {
-    await catalogScenario();
-  } catch (e) {
-    dumpLogs();
-    throw e;
-  }
-});
+scenario('a file published in one browser is found, downloaded and listed in another', { timeout: 240_000 }, catalogScenario);
 
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 
-/** A screenshot once bars and highlights have finished their short transitions. */
-async function shot(page, name) {
-  await page.waitForTimeout(400);
-  await page.screenshot({ path: join(SHOTS, name), fullPage: true });
-}
-
-/** Takes a screenshot, then rethrows: for the step that failed. */
-function shootOnFailure(page, name) {
-  return async (e) => {
-    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`), fullPage: true }).catch(() => {});
-    throw e;
-  };
-}
-
 async function catalogScenario() {
   // Own BitTorrent ports (0 = any), so the two nodes never compete for the default one.
-  const a = await startNode('NodeA', ['--bt-port', '0']);
-  const statusA = await eventually(10_000, async () => {
-    const s = await api(a, 'status');
-    assert.ok(s.listen_addrs.length > 0, 'node A has no listen address yet');
-    return s;
-  });
+  const { node: a, status: statusA } = await startListening('NodeA', ['--bt-port', '0']);
   const b = await startNode('NodeB', ['--bt-port', '0', '--bootstrap', statusA.listen_addrs[0]]);
   // B must know A (online) before anything A publishes can reach it live.
-  await eventually(20_000, async () => {
-    const peers = await api(b, 'list_peers');
-    assert.ok(peers.some((p) => p.peer_id === statusA.peer_id && p.online), 'A is not online at B yet');
-  });
+  await waitOnline(b, statusA.peer_id, 'A is not online at B yet');
 
-  browser = await launchBrowser();
+  const browser = await openBrowser();
   const problems = [];
 
   // ---- Node A: publish a file picked in the Library -------------------------------------

@@ -8,45 +8,13 @@
 // Needs the node binary (`../target/debug/hearth`, or HEARTH_BIN) and Chromium (/usr/bin/chromium,
 // or CHROMIUM_BIN). Run with `npm run e2e`.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { eventually, launchBrowser } from './lib/browser.mjs';
-import { SHOTS, api, checkPrerequisites, dumpLogs, startNode, stopAllNodes, stopNode, watch } from './lib/nodes.mjs';
+import { eventually } from './lib/browser.mjs';
+import { api, startNode, stopNode, watch, scenario, openBrowser, shot, shootOnFailure } from './lib/nodes.mjs';
 
-let browser;
-
-before(checkPrerequisites);
-
-after(async () => {
-  if (browser) await browser.close();
-  await stopAllNodes();
-});
-
-test('a room carries messages between browsers, and catches up a member who was offline', { timeout: 300_000 }, async () => {
-  try {
-    await chatScenario();
-  } catch (e) {
-    dumpLogs();
-    throw e;
-  }
-});
+scenario('a room carries messages between browsers, and catches up a member who was offline', { timeout: 300_000 }, chatScenario);
 
 const PASSPHRASE = 'e2e chat passphrase';
 const unlocked = { HEARTH_PASSPHRASE: PASSPHRASE };
-
-/** A screenshot once transitions have settled. */
-async function shot(page, name) {
-  await page.waitForTimeout(400);
-  await page.screenshot({ path: join(SHOTS, name), fullPage: true });
-}
-
-/** Takes a screenshot, then rethrows: for the step that failed. */
-function shootOnFailure(page, name) {
-  return async (e) => {
-    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`), fullPage: true }).catch(() => {});
-    throw e;
-  };
-}
 
 /** The text messages a page shows, in order: id, body and state mark. */
 async function textMessages(page) {
@@ -120,7 +88,7 @@ async function chatScenario() {
   await eventually(30_000, sees(b, statusA.peer_id));
   await eventually(30_000, sees(c, statusA.peer_id));
 
-  browser = await launchBrowser();
+  const browser = await openBrowser();
   const problems = [];
 
   // ---- B: choose a passphrase in the form ------------------------------------------------

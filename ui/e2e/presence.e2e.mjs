@@ -5,40 +5,18 @@
 // or CHROMIUM_BIN). Run with `npm run e2e`.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { eventually, launchBrowser } from './lib/browser.mjs';
-import { SHOTS, api, checkPrerequisites, dumpLogs, startNode, stopAllNodes, watch } from './lib/nodes.mjs';
+import { eventually } from './lib/browser.mjs';
+import { SHOTS, api, startNode, watch, scenario, openBrowser, startListening } from './lib/nodes.mjs';
 
-let browser;
-
-before(checkPrerequisites);
-
-after(async () => {
-  if (browser) await browser.close();
-  await stopAllNodes();
-});
-
-test('a profile set on one node shows up live on the other node\'s Peers page', { timeout: 120_000 }, async () => {
-  try {
-    await presenceScenario();
-  } catch (e) {
-    dumpLogs();
-    throw e;
-  }
-});
+scenario('a profile set on one node shows up live on the other node\'s Peers page', { timeout: 120_000 }, presenceScenario);
 
 async function presenceScenario() {
-  const a = await startNode('NodeA');
-  const statusA = await eventually(10_000, async () => {
-    const s = await api(a, 'status');
-    assert.ok(s.listen_addrs.length > 0, 'node A has no listen address yet');
-    return s;
-  });
+  const { node: a, status: statusA } = await startListening('NodeA');
   const addrA = statusA.listen_addrs[0];
   assert.match(addrA, /\/p2p\//, 'a listen address includes the peer id');
   const b = await startNode('NodeB', ['--bootstrap', addrA]);
 
-  browser = await launchBrowser();
+  const browser = await openBrowser();
   const problems = [];
   const name = `Ada ${Date.now()}`;
 

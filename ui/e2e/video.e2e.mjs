@@ -15,33 +15,26 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { eventually, launchBrowser } from './lib/browser.mjs';
-import { SHOTS, api, checkPrerequisites, dumpLogs, startNode, stopAllNodes, watch } from './lib/nodes.mjs';
+import { eventually } from './lib/browser.mjs';
+import { api, startNode, watch, scenario, openBrowser, startListening, waitOnline, shot, shootOnFailure } from './lib/nodes.mjs';
 
 /** A's upload cap, bytes per second: the ~6 MB video takes ~15 s to reach B in full. */
 const UPLOAD_LIMIT_BPS = 400_000;
 /** Length of the test video, seconds. */
 const VIDEO_SECS = 36;
 
-let browser;
 const scratch = [];
 
-before(checkPrerequisites);
-
-after(async () => {
-  if (browser) await browser.close();
-  await stopAllNodes();
-  for (const d of scratch) rmSync(d, { recursive: true, force: true });
-});
-
-test('a video plays while it downloads from a peer, seeks, and an unplayable one offers the system player', { timeout: 110_000 }, async (t) => {
-  try {
-    await videoScenario(t);
-  } catch (e) {
-    dumpLogs();
-    throw e;
-  }
-});
+scenario(
+  'a video plays while it downloads from a peer, seeks, and an unplayable one offers the system player',
+  {
+    timeout: 110_000,
+    cleanup: () => {
+      for (const d of scratch) rmSync(d, { recursive: true, force: true });
+    },
+  },
+  videoScenario,
+);
 
 function tempDir(prefix) {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -92,18 +85,6 @@ function moovOffset(buf) {
   return -1;
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, name), fullPage: true });
-}
-
-/** Takes a screenshot, then rethrows: for the step that failed. */
-function shootOnFailure(page, name) {
-  return async (e) => {
-    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`), fullPage: true }).catch(() => {});
-    throw e;
-  };
-}
-
 /** What the page's player is doing now. */
 function playerState(page) {
   return page.getByTestId('player').evaluate((v) => ({
@@ -133,17 +114,9 @@ async function videoScenario(t) {
   // ---- Nodes: A publishes, uploads capped; B sees A online --------------------------------
   const dataA = tempDir('hearth-e2e-videoA-');
   writeFileSync(join(dataA, 'hearth.toml'), `bt_upload_limit_bps = ${UPLOAD_LIMIT_BPS}\n`);
-  const a = await startNode('NodeA', ['--bt-port', '0'], { dataDir: dataA });
-  const statusA = await eventually(10_000, async () => {
-    const s = await api(a, 'status');
-    assert.ok(s.listen_addrs.length > 0, 'node A has no listen address yet');
-    return s;
-  });
+  const { node: a, status: statusA } = await startListening('NodeA', ['--bt-port', '0'], { dataDir: dataA });
   const b = await startNode('NodeB', ['--bt-port', '0', '--bootstrap', statusA.listen_addrs[0]]);
-  await eventually(20_000, async () => {
-    const peers = await api(b, 'list_peers');
-    assert.ok(peers.some((p) => p.peer_id === statusA.peer_id && p.online), 'A is not online at B yet');
-  });
+  await waitOnline(b, statusA.peer_id, 'A is not online at B yet');
 
   const published = await api(a, 'publish', { path: videoPath });
   assert.equal(published.kind, 'video');
@@ -163,7 +136,7 @@ async function videoScenario(t) {
     (await api(b, 'list_downloads')).find((d) => d.content_id === contentId);
   assert.equal(await downloadOf(id), undefined, 'B has not started the video before play');
 
-  browser = await launchBrowser();
+  const browser = await openBrowser();
   const problems = [];
 
   // ---- B: play; it plays while the download is still running -----------------------------
@@ -220,7 +193,7 @@ async function videoScenario(t) {
     200,
   ).catch(shootOnFailure(page, 'video'));
   t.diagnostic(`seek to ${target.toFixed(1)} s: 1 s past it ${((Date.now() - seekedAt) / 1000).toFixed(1)} s later`);
-  await shot(page, 'video.png');
+  await shot(page, 'video.png', 0);
 
   // ---- B's media route, asked directly ---------------------------------------------------
   const mediaUrl = `${b.url}/media/${id}`;
@@ -289,7 +262,7 @@ async function videoScenario(t) {
   await pageJunk.getByTestId('player-error').waitFor({ timeout: 30_000 }).catch(junkFailed);
   await pageJunk.getByTestId('open-system-player').waitFor({ timeout: 5_000 }).catch(junkFailed);
   assert.ok(await pageJunk.getByTestId('open-system-player').isEnabled(), 'the system player button is on');
-  await shot(pageJunk, 'video-error.png');
+  await shot(pageJunk, 'video-error.png', 0);
 
   assert.deepEqual(problems, [], 'no page errors or CSP violations');
 }

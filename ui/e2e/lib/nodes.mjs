@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually } from './browser.mjs';
+import { after, before, test } from 'node:test';
+import { eventually, launchBrowser } from './browser.mjs';
 
 export const UI_DIR = fileURLToPath(new URL('../..', import.meta.url));
 export const HEARTH_BIN = process.env.HEARTH_BIN
@@ -147,4 +148,68 @@ export function watch(page, label, problems) {
   page.on('console', (m) => {
     if (/Content[- ]Security[- ]Policy|Refused to/i.test(m.text())) problems.push(`${label}: ${m.text()}`);
   });
+}
+
+/** Every browser opened by this test file (`openBrowser`), to close at the end. */
+const browsers = [];
+
+/** A headless Chromium (`launchBrowser`) that `scenario` closes at the end. */
+export async function openBrowser(opts) {
+  const browser = await launchBrowser(opts);
+  browsers.push(browser);
+  return browser;
+}
+
+/**
+ * A test file's one test: the prerequisites checked first, every node's log printed when it
+ * fails, and every node and browser stopped at the end (then `cleanup`, if given).
+ */
+export function scenario(name, { timeout, cleanup }, run) {
+  before(checkPrerequisites);
+  after(async () => {
+    for (const b of browsers.splice(0)) await b.close();
+    await stopAllNodes();
+    cleanup?.();
+  });
+  test(name, { timeout }, async (t) => {
+    try {
+      await run(t);
+    } catch (e) {
+      dumpLogs();
+      throw e;
+    }
+  });
+}
+
+/** Node `name` started, once it reports a listen address: the node and its status. */
+export async function startListening(name, extraArgs = [], opts = {}) {
+  const node = await startNode(name, extraArgs, opts);
+  const status = await eventually(10_000, async () => {
+    const s = await api(node, 'status');
+    assert.ok(s.listen_addrs.length > 0, `node ${name} has no listen address yet`);
+    return s;
+  });
+  return { node, status };
+}
+
+/** Waits until `node` knows the peer `peerId` online. */
+export async function waitOnline(node, peerId, what, timeoutMs = 20_000) {
+  await eventually(timeoutMs, async () => {
+    const peers = await api(node, 'list_peers');
+    assert.ok(peers.some((p) => p.peer_id === peerId && p.online), what);
+  });
+}
+
+/** A full-page screenshot into `SHOTS`, after `settleMs` for transitions to finish. */
+export async function shot(page, name, settleMs = 400) {
+  if (settleMs > 0) await page.waitForTimeout(settleMs);
+  await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+}
+
+/** Takes a screenshot, then rethrows: for the step that failed. */
+export function shootOnFailure(page, name) {
+  return async (e) => {
+    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`), fullPage: true }).catch(() => {});
+    throw e;
+  };
 }
