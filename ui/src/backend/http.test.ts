@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { COMMAND_NAMES, type CommandName } from '../api/commands';
 import type { Event } from '../api/types';
+import { peerInfo } from '../test/fake/builders';
+import { manualTimers } from '../test/timers';
 import { ApiError } from './errors';
 import { HttpBackend, backoffDelay, type SocketLike, type XhrLike } from './http';
 
@@ -531,8 +533,7 @@ class FakeSocket implements SocketLike {
 
 function streamHarness() {
   const sockets: FakeSocket[] = [];
-  const timers: { fn: () => void; ms: number; id: number }[] = [];
-  let nextTimer = 1;
+  const clock = manualTimers();
   const backend = new HttpBackend({
     baseUrl: BASE,
     token: 'tok 1',
@@ -542,15 +543,8 @@ function streamHarness() {
       sockets.push(s);
       return s;
     },
-    setTimeout: (fn, ms) => {
-      const id = nextTimer++;
-      timers.push({ fn, ms, id });
-      return id;
-    },
-    clearTimeout: (id) => {
-      const i = timers.findIndex((t) => t.id === id);
-      if (i >= 0) timers.splice(i, 1);
-    },
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
   });
   const events: Event[] = [];
   const states: boolean[] = [];
@@ -558,30 +552,10 @@ function streamHarness() {
     (e) => events.push(e),
     (c) => states.push(c),
   );
-  const fireTimer = () => {
-    const t = timers.shift();
-    if (!t) throw new Error('no timer pending');
-    t.fn();
-    return t.ms;
-  };
-  return { backend, sockets, timers, events, states, unsubscribe, fireTimer };
+  return { backend, sockets, timers: clock.timers, events, states, unsubscribe, fireTimer: clock.fire };
 }
 
-const online = (id: number, peer = 'A'): Event => ({
-  id,
-  time_ms: id * 1000,
-  type: 'peer_online',
-  peer: {
-    peer_id: peer,
-    profile: null,
-    addrs: [],
-    rtt_ms: null,
-    online: true,
-    connected: true,
-    last_seen_ms: null,
-    blocked: false,
-  },
-});
+const online = (id: number, peer = 'A'): Event => ({ id, time_ms: id * 1000, type: 'peer_online', peer: peerInfo(peer, null) });
 
 describe('HttpBackend event stream', () => {
   it('connects to the same host with since and token', () => {

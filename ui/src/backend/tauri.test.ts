@@ -21,6 +21,21 @@ function flush() {
   return new Promise((r) => setTimeout(r, 0));
 }
 
+/** A backend whose commands the test records and answers (`answer` may throw or reject). */
+function recorder(answer: (cmd: string) => unknown = () => null) {
+  const calls: unknown[][] = [];
+  const invoke = vi.fn(async (...args: unknown[]) => {
+    calls.push(args);
+    return answer(args[0] as string);
+  }) as unknown as InvokeFn;
+  const srcs: [string, string | undefined][] = [];
+  const convertFileSrc: FileSrcFn = (path, protocol) => {
+    srcs.push([path, protocol]);
+    return `${protocol}://localhost/${encodeURIComponent(path)}`;
+  };
+  return { calls, srcs, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn, convertFileSrc }) };
+}
+
 describe('TauriBackend commands', () => {
   it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const calls: [string, unknown][] = [];
@@ -82,14 +97,6 @@ describe('TauriBackend commands', () => {
 describe('TauriBackend catalog commands', () => {
   const ID = '0123456789abcdef0123456789abcdef01234567';
 
-  function recorder(answer: (cmd: string) => unknown = () => null) {
-    const calls: unknown[][] = [];
-    const invoke = vi.fn(async (...args: unknown[]) => {
-      calls.push(args);
-      return answer(args[0] as string);
-    }) as unknown as InvokeFn;
-    return { calls, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn }) };
-  }
 
   it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const { calls, backend: b } = recorder();
@@ -245,14 +252,6 @@ describe('TauriBackend chat commands', () => {
   const ROOM = 'ab'.repeat(32);
   const PEER = '12D3KooWPeer';
 
-  function recorder(answer: () => Promise<unknown> = async () => null) {
-    const calls: unknown[][] = [];
-    const invoke = vi.fn(async (...args: unknown[]) => {
-      calls.push(args);
-      return answer();
-    }) as unknown as InvokeFn;
-    return { calls, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn }) };
-  }
 
   it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const { calls, backend: b } = recorder();
@@ -320,19 +319,6 @@ describe('TauriBackend media, follows and mirrors', () => {
   const HASH = 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262';
   const PEER = '12D3KooWPeer';
 
-  function recorder(answer: (cmd: string) => unknown = () => null) {
-    const calls: unknown[][] = [];
-    const invoke = vi.fn(async (...args: unknown[]) => {
-      calls.push(args);
-      return answer(args[0] as string);
-    }) as unknown as InvokeFn;
-    const srcs: [string, string | undefined][] = [];
-    const convertFileSrc: FileSrcFn = (path, protocol) => {
-      srcs.push([path, protocol]);
-      return `${protocol}://localhost/${encodeURIComponent(path)}`;
-    };
-    return { calls, srcs, backend: new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn, convertFileSrc }) };
-  }
 
   it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
     const { calls, backend: b } = recorder();

@@ -1,3 +1,4 @@
+import { manualTimers } from '../../test/timers';
 import { describe, expect, it } from 'vitest';
 import type { SearchRequest, SearchResult } from '../../api/types';
 import { ApiError } from '../../backend/errors';
@@ -10,8 +11,7 @@ const flush = () => new Promise((r) => setTimeout(r, 0));
 /** A controller whose searches and timers the test answers by hand. */
 function harness(opts: { pageSize?: number; initial?: SearchState } = {}) {
   const calls: { req: SearchRequest; answer: ReturnType<typeof deferred<SearchResult>> }[] = [];
-  const timers: { fn: () => void; ms: number; id: number }[] = [];
-  let nextTimer = 1;
+  const clock = manualTimers();
   const states: SearchState[] = [];
   const c = new SearchController(opts.initial ?? initialSearchState(EMPTY_QUERY), {
     run: (req) => {
@@ -23,22 +23,9 @@ function harness(opts: { pageSize?: number; initial?: SearchState } = {}) {
     debounceMs: 250,
     refreshDelayMs: 600,
     pageSize: opts.pageSize ?? 2,
-    setTimeout: (fn, ms) => {
-      const id = nextTimer++;
-      timers.push({ fn, ms, id });
-      return id;
-    },
-    clearTimeout: (id) => {
-      const i = timers.findIndex((t) => t.id === id);
-      if (i >= 0) timers.splice(i, 1);
-    },
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
   });
-  const fire = () => {
-    const t = timers.shift();
-    if (!t) throw new Error('no timer pending');
-    t.fn();
-    return t.ms;
-  };
   const answer = async (i: number, res: SearchResult) => {
     calls[i]!.answer.resolve(res);
     await flush();
@@ -47,7 +34,7 @@ function harness(opts: { pageSize?: number; initial?: SearchState } = {}) {
     calls[i]!.answer.reject(e);
     await flush();
   };
-  return { c, calls, timers, states, fire, answer, fail, state: () => c.current };
+  return { c, calls, timers: clock.timers, states, fire: clock.fire, answer, fail, state: () => c.current };
 }
 
 const text = (t: string): ExploreQuery => ({ ...EMPTY_QUERY, text: t });

@@ -8,6 +8,7 @@ import { authorHref, href } from '../../router';
 import { onlineCount, peerName, shortId, sortedPeers, type NodeState } from './peers';
 import { useFollows, type FollowsView } from './useFollows';
 import { formatBytes, formatRtt, relativeTime, snippet } from '../../util/format';
+import { AddressInput } from '../../components/AddressInput';
 import './peers.css';
 
 export function PeersPage() {
@@ -85,19 +86,14 @@ function ConnectForm() {
         Connect to an address
       </label>
       <div class="input-row">
-        <input
+        <AddressInput
           id="connect-addr"
-          class="input mono"
-          type="text"
-          placeholder="/ip4/…/tcp/…/p2p/12D3Koo…"
-          autocomplete="off"
-          spellcheck={false}
           value={addr}
-          onInput={(e) => {
-            setAddr(e.currentTarget.value);
+          onChange={(v) => {
+            setAddr(v);
             setResult(null);
           }}
-          data-testid="connect-addr"
+          testId="connect-addr"
         />
         <button class="btn btn-primary" type="submit" disabled={busy || !addr.trim()} data-testid="connect-submit">
           <LinkIcon size={16} />

@@ -7,6 +7,7 @@ import { useBackend, useNodeEvents, useNodeView, useNow } from '../../context';
 import { href } from '../../router';
 import { useReloadable } from '../../util/useReloadable';
 import { bytesToGb, formatBytes, formatUptime, gbToBytes } from '../../util/format';
+import { AddressInput } from '../../components/AddressInput';
 import './settings.css';
 
 export function SettingsPage() {
@@ -304,19 +305,14 @@ function NetworkCard({ settings, loadError, onChanged }: SettingsProps) {
         )}
         {!settings && <p class={loadError ? 'form-msg err' : 'muted'}>{loadError ?? 'Loading…'}</p>}
         <form class="input-row" onSubmit={onAdd}>
-          <input
-            class="input mono"
-            type="text"
-            placeholder="/ip4/…/tcp/…/p2p/12D3Koo…"
-            autocomplete="off"
-            spellcheck={false}
+          <AddressInput
             value={addr}
-            onInput={(e) => {
-              setAddr(e.currentTarget.value);
+            onChange={(v) => {
+              setAddr(v);
               setError(null);
             }}
-            aria-label="Bootstrap address to add"
-            data-testid="bootstrap-addr"
+            label="Bootstrap address to add"
+            testId="bootstrap-addr"
           />
           <button class="btn" type="submit" disabled={busy || !addr.trim() || !settings} data-testid="bootstrap-add">
             <PlusIcon size={16} /> Add
