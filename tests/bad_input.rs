@@ -168,6 +168,31 @@ async fn send(
     }
 }
 
+/// Publishes every message on `topic`, letting the swarm run until the node has subscribed
+/// to it (gossipsub refuses to publish to nobody); fails after 10 s.
+async fn publish_all(
+    swarm: &mut Swarm<Attacker>,
+    topic: &gossipsub::IdentTopic,
+    messages: &[Vec<u8>],
+) {
+    let mut sent = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sent < messages.len() && tokio::time::Instant::now() < deadline {
+        match swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic.clone(), messages[sent].clone())
+        {
+            Ok(_) => sent += 1,
+            Err(_) => {
+                let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some())
+                    .await;
+            }
+        }
+    }
+    assert_eq!(sent, messages.len(), "every message published");
+}
+
 async fn connect(swarm: &mut Swarm<Attacker>, addr: &str) -> PeerId {
     let addr: Multiaddr = addr.parse().unwrap();
     swarm.dial(addr).unwrap();
@@ -247,23 +272,7 @@ async fn malformed_oversized_and_unknown_version_messages_fail_cleanly() {
         serde_json::to_vec(&serde_json::json!({"seq": 1, "profile": {"display_name": "x".repeat(5000), "affiliation": "", "bio": ""}, "addrs": []})).unwrap(),
         vec![b' '; 200_000],
     ];
-    let mut sent = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while sent < bad_announcements.len() && tokio::time::Instant::now() < deadline {
-        match swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(topic.clone(), bad_announcements[sent].clone())
-        {
-            Ok(_) => sent += 1,
-            Err(_) => {
-                // Not subscribed to each other yet: let the swarm run a little.
-                let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some())
-                    .await;
-            }
-        }
-    }
-    assert_eq!(sent, bad_announcements.len(), "gossip attacks sent");
+    publish_all(&mut swarm, &topic, &bad_announcements).await;
     let drive = async {
         loop {
             swarm.select_next_some().await;
@@ -395,22 +404,7 @@ async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_
         wire(&broken.signed),
         wire(&oversize),
     ];
-    let mut sent = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while sent < messages.len() && tokio::time::Instant::now() < deadline {
-        match swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(topic.clone(), messages[sent].clone())
-        {
-            Ok(_) => sent += 1,
-            Err(_) => {
-                let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some())
-                    .await;
-            }
-        }
-    }
-    assert_eq!(sent, messages.len(), "all entries sent");
+    publish_all(&mut swarm, &topic, &messages).await;
     let client = node.client.clone();
     let counted = async {
         eventually(Duration::from_secs(10), "every refusal counted", || async {

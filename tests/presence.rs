@@ -5,7 +5,7 @@ mod kit;
 use std::time::Duration;
 
 use hearth::api::types::PeerIdRequest;
-use kit::{eventually, TestNode, FAST_PRESENCE};
+use kit::{eventually, star, TestNode, FAST_PRESENCE};
 
 async fn online_ids(node: &TestNode) -> Vec<String> {
     node.peers()
@@ -77,14 +77,7 @@ async fn five_nodes_see_each_other_notice_a_kill_and_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_one_peer_cannot_reach_but_others_can_stays_online() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let b = TestNode::start(
-        "b",
-        &tmp.path().join("b"),
-        std::slice::from_ref(&a.addr),
-        FAST_PRESENCE,
-    )
-    .await;
+    let [a, b] = star(tmp.path(), ["a", "b"], FAST_PRESENCE).await;
     let mut x = TestNode::start(
         "x",
         &tmp.path().join("x"),

@@ -11,7 +11,7 @@ use hearth::api::types::{
     ContentIdRequest, Download, DownloadState, ErrorCode, Follow, Holder, PublishRequest,
     QuotaRequest, Resource, SearchRequest, SearchResult,
 };
-use kit::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
+use kit::{cli, eventually, random_file, star, TestNode, FAST_PRESENCE};
 
 const MIB: usize = 1024 * 1024;
 
@@ -191,14 +191,7 @@ async fn mirror_copies(node: &TestNode) -> Vec<Download> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let m = TestNode::start(
-        "m",
-        &tmp.path().join("m"),
-        std::slice::from_ref(&a.addr),
-        FAST_PRESENCE,
-    )
-    .await;
+    let [mut a, m] = star(tmp.path(), ["a", "m"], FAST_PRESENCE).await;
     let c = TestNode::start(
         "c",
         &tmp.path().join("c"),
@@ -300,14 +293,7 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let m = TestNode::start(
-        "m",
-        &tmp.path().join("m"),
-        std::slice::from_ref(&a.addr),
-        FAST_PRESENCE,
-    )
-    .await;
+    let [a, m] = star(tmp.path(), ["a", "m"], FAST_PRESENCE).await;
     // Room for two of a's 1 MiB files, not three.
     let quota = (2 * MIB + MIB / 2) as u64;
     let s: hearth::api::types::Settings = m
@@ -418,14 +404,7 @@ fn make_video(path: &Path, seconds: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_video_gets_a_thumbnail_and_duration_served_by_hash() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = TestNode::start("a", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
-    let b = TestNode::start(
-        "b",
-        &tmp.path().join("b"),
-        std::slice::from_ref(&a.addr),
-        FAST_PRESENCE,
-    )
-    .await;
+    let [a, b] = star(tmp.path(), ["a", "b"], FAST_PRESENCE).await;
     let video = tmp.path().join("files/clip.mp4");
     make_video(&video, 3);
     let id = publish(&a, &video).await.content_id;

@@ -288,3 +288,21 @@ pub fn rss_mb(pid: u32) -> f64 {
 pub async fn quiet_node(dir: &Path, bootstrap: &[String]) -> TestNode {
     Launch::quiet(dir).bootstrap(bootstrap).start().await
 }
+
+/// Starts one node per name under `root` (each in a folder of its name, with
+/// `config_toml`): the first alone, the others joining through it.
+pub async fn star<const N: usize>(
+    root: &Path,
+    names: [&str; N],
+    config_toml: &str,
+) -> [TestNode; N] {
+    let mut nodes: Vec<TestNode> = Vec::with_capacity(N);
+    for name in names {
+        let boot: Vec<String> = nodes.first().map(|n| n.addr.clone()).into_iter().collect();
+        nodes.push(TestNode::start(name, &root.join(name), &boot, config_toml).await);
+    }
+    match nodes.try_into() {
+        Ok(nodes) => nodes,
+        Err(_) => unreachable!("one node per name"),
+    }
+}
