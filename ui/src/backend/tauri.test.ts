@@ -38,12 +38,7 @@ function recorder(answer: (cmd: string) => unknown = () => null) {
 
 describe('TauriBackend commands', () => {
   it('invokes each command by its name with { req }, or {} when it takes nothing', async () => {
-    const calls: [string, unknown][] = [];
-    const invoke = vi.fn(async (cmd: string, args?: Record<string, unknown>) => {
-      calls.push([cmd, args]);
-      return null;
-    }) as unknown as InvokeFn;
-    const b = new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn });
+    const { calls, backend: b } = recorder();
     const profile = { display_name: 'A', affiliation: '', bio: '' };
     await b.call('status');
     await b.call('get_profile');
@@ -56,7 +51,7 @@ describe('TauriBackend commands', () => {
     await b.call('add_bootstrap', { addr: '/x' });
     await b.call('remove_bootstrap', { addr: '/x' });
     await b.call('events_since', { since: 4 });
-    expect(calls).toEqual([
+    expect(calls.map((c) => [c[0], c[1]])).toEqual([
       ['status', {}],
       ['get_profile', {}],
       ['set_profile', { req: profile }],
@@ -72,15 +67,10 @@ describe('TauriBackend commands', () => {
   });
 
   it('invokes every declared command the same way, with nothing special per command', async () => {
-    const calls: [string, unknown][] = [];
-    const invoke = vi.fn(async (cmd: string, args?: Record<string, unknown>) => {
-      calls.push([cmd, args]);
-      return null;
-    }) as unknown as InvokeFn;
-    const b = new TauriBackend({ invoke, listen: vi.fn() as unknown as ListenFn });
+    const { calls, backend: b } = recorder();
     const send = b.call as (cmd: CommandName, req?: unknown) => Promise<unknown>;
     for (const name of COMMAND_NAMES) await send.call(b, name, { probe: name });
-    expect(calls).toEqual(COMMAND_NAMES.map((n) => [n, { req: { probe: n } }]));
+    expect(calls.map((c) => [c[0], c[1]])).toEqual(COMMAND_NAMES.map((n) => [n, { req: { probe: n } }]));
   });
 
   it('turns a rejected command into an ApiError', async () => {
