@@ -14,7 +14,7 @@
 //! 3. Backlog: a member is killed, 1,000 messages are sent, it restarts; time from its API
 //!    answering until its history holds all 1,000.
 //!
-//! Baselines in the same run: an API round trip (`GET /api/chat/status`) and the nodes'
+//! Baselines in the same run: an API round trip (the `chat_status` command) and the nodes'
 //! own ping RTTs, the floor under any latency above.
 //!
 //! Writes `bench-results/chat.json` and prints a Markdown table.
