@@ -330,6 +330,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let ping_interval = config.presence.ping_interval();
     let mdns_on = config.mdns;
+    let (dns_cfg, dns_opts) = dns_config();
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -339,6 +340,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
         )
         .map_err(|e| setup(&e))?
         .with_quic()
+        .with_dns_config(dns_cfg, dns_opts)
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
         .with_behaviour(|key, relay| {
@@ -416,6 +418,24 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
     Ok(swarm)
+}
+
+/// The resolver for `/dns4`, `/dns6` and `/dnsaddr` addresses: the system's configuration
+/// (`/etc/resolv.conf`, and the hosts file), or the hosts file alone when the system names
+/// no name server (an offline machine still starts).
+fn dns_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts) {
+    match hickory_resolver::system_conf::read_system_conf() {
+        Ok(conf) => conf,
+        Err(e) => {
+            tracing::info!(
+                "no system DNS configuration ({e}); names resolve from the hosts file only"
+            );
+            (
+                libp2p::dns::ResolverConfig::from_parts(None, Vec::new(), Vec::new()),
+                libp2p::dns::ResolverOpts::default(),
+            )
+        }
+    }
 }
 
 /// Starts the network: builds the swarm, starts listening (waiting until every listener
