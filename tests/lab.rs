@@ -253,6 +253,24 @@ async fn a_file_moves_from_home_to_home() {
         r.items.iter().any(|r| r.content_id == id).then_some(())
     })
     .await;
+    for (name, node) in [("p", &p), ("a", &a), ("b", &b)] {
+        let status = node.client.status().await.expect("status");
+        eprintln!(
+            "{name}: NAT {}, listening on {:?}",
+            status.nat, status.listen_addrs
+        );
+        for peer in node.peers().await {
+            eprintln!(
+                "{name} sees {}: online {} connected {} addrs {:?}",
+                peer.profile.map(|p| p.display_name).unwrap_or_default(),
+                peer.online,
+                peer.connected,
+                peer.addrs
+            );
+        }
+    }
+    // Today this fails at once: the torrent's metadata is asked of the holder over a
+    // libp2p connection home B cannot open.
     b.client
         .start_download(&DownloadRequest {
             content_id: Some(id.clone()),
@@ -260,19 +278,12 @@ async fn a_file_moves_from_home_to_home() {
         })
         .await
         .expect("start download");
-    for (name, node) in [("a", &a), ("b", &b)] {
-        eprintln!("{name} peers: {:#?}", node.peers().await);
-    }
     eventually(
         Duration::from_secs(60),
         "the download to finish",
         || async {
             let list = b.client.list_downloads().await.ok()?;
             let d = list.into_iter().find(|d| d.content_id == id)?;
-            eprintln!(
-                "b: {:?} {}/{} bytes, {} peers",
-                d.state, d.have_bytes, d.total_bytes, d.peers
-            );
             (d.state == hearth::api::types::DownloadState::Complete).then_some(())
         },
     )
