@@ -165,6 +165,46 @@ async fn bootstrap_by_a_dns4_name_from_the_hosts_file() {
     all_see_each_other(&[&p, &a], Duration::from_secs(20)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_home_node_rejoins_from_its_peer_book_alone() {
+    let mut lab = Lab::new();
+    let public = lab.public("pub");
+    let home_a = lab.home("ha", Nat::EndpointIndependent, 1);
+    let home_b = lab.home("hb", Nat::EndpointIndependent, 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = lab
+        .start(&public, launch("public", &tmp.path().join("p"), &[]))
+        .await;
+    let boot = vec![p.tcp_addr()];
+    let mut a = lab
+        .start(&home_a.hosts[0], launch("a", &tmp.path().join("a"), &boot))
+        .await;
+    let b = lab
+        .start(&home_b.hosts[0], launch("b", &tmp.path().join("b"), &boot))
+        .await;
+    all_see_each_other(&[&p, &a, &b], Duration::from_secs(20)).await;
+
+    // kill -9, noticed by the others; then a start with no bootstrap at all.
+    a.kill();
+    let a_id = a.peer_id.clone();
+    eventually(Duration::from_secs(10), "p to mark a offline", || async {
+        (!online(&p).await.contains(&a_id)).then_some(())
+    })
+    .await;
+    drop(a);
+    // Written without a bootstrap entry: the file of the first start named none either.
+    let started = std::time::Instant::now();
+    a = lab
+        .start(&home_a.hosts[0], launch("a", &tmp.path().join("a"), &[]))
+        .await;
+    assert_eq!(a.peer_id, a_id, "same identity after the restart");
+    all_see_each_other(&[&p, &a, &b], Duration::from_secs(10)).await;
+    eprintln!(
+        "a back online with both others {:?} after its start",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn a_lab_leaves_no_namespace_behind_also_after_a_panic() {
     let mut names = Vec::new();

@@ -6,6 +6,7 @@
 
 pub mod codec;
 mod event_loop;
+pub mod peer_book;
 pub mod protocol;
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::api::types::{PeerInfo, Profile};
 use crate::config::Config;
 use crate::events::EventBus;
 use codec::JsonCodec;
+pub use peer_book::PeerBook;
 use protocol::*;
 
 /// Commands queued for the event loop; senders wait when it is full.
@@ -439,13 +441,15 @@ fn dns_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts) {
 }
 
 /// Starts the network: builds the swarm, starts listening (waiting until every listener
-/// has an address), dials the bootstrap peers and spawns the event loop on `tracker`.
+/// has an address), dials the bootstrap peers (or, with none configured, the freshest
+/// peers of `book`) and spawns the event loop on `tracker`.
 #[allow(clippy::too_many_arguments)] // what the network needs from the node, once
 pub async fn start(
     key: Keypair,
     config: &Config,
     profile: Profile,
     blocked: Vec<PeerId>,
+    book: PeerBook,
     bus: EventBus,
     inbound: mpsc::Sender<Inbound>,
     chat: mpsc::Sender<ChatInbound>,
@@ -486,6 +490,7 @@ pub async fn start(
         config.presence.clone(),
         profile,
         blocked,
+        book,
         inbound,
         chat,
         cancel,
@@ -493,6 +498,9 @@ pub async fn start(
     event_loop.wait_for_listeners(listeners).await;
     for addr in &config.bootstrap {
         event_loop.add_bootstrap(addr.clone());
+    }
+    if config.bootstrap.is_empty() {
+        event_loop.rejoin();
     }
     tracker.spawn(
         event_loop
