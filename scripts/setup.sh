@@ -3,7 +3,8 @@
 # system packages (apt, as root or through sudo), a Rust toolchain, Node.js >= 20.19,
 # and the UI's npm packages. Safe to run again: it only installs what is missing.
 #   scripts/setup.sh          everything for `make run`
-#   scripts/setup.sh --test   plus what the tests need (Xvfb, Chromium, ImageMagick, aria2)
+#   scripts/setup.sh --test   plus what the tests need (Xvfb, Chromium, ImageMagick, aria2,
+#                             iproute2 and iptables for the network lab)
 #   scripts/setup.sh --bench  plus what the benchmarks compare against (iperf3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,8 @@ packages=(build-essential pkg-config curl file libssl-dev libgtk-3-dev libwebkit
   # -good); ffmpeg makes video thumbnails and durations when publishing.
   gstreamer1.0-plugins-good gstreamer1.0-libav ffmpeg)
 # aria2: a standard BitTorrent client the interoperability tests exchange files with.
-test_packages=(xvfb xauth dbus-x11 chromium imagemagick aria2)
+# iproute2, iptables: the network lab (namespaces and NAT routers, tests/netlab).
+test_packages=(xvfb xauth dbus-x11 chromium imagemagick aria2 iproute2 iptables)
 bench_packages=(iperf3 iproute2)
 [ "$want_test" = 1 ] && packages+=("${test_packages[@]}")
 [ "$want_bench" = 1 ] && packages+=("${bench_packages[@]}")

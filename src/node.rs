@@ -100,6 +100,7 @@ impl Node {
             &config,
             profile.clone(),
             blocked,
+            net::PeerBook::open(&store)?,
             bus.clone(),
             inbound_tx,
             chat_tx,

@@ -18,6 +18,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::peer_book::{PeerBook, Source, REJOIN_DIALS};
 use super::protocol::*;
 use super::{
     Behaviour, BehaviourEvent, ChatInbound, Command, GossipError, Inbound, NetError, NetStatus,
@@ -68,6 +69,8 @@ pub(crate) struct EventLoop {
     catalog_channels: HashMap<u64, request_response::ResponseChannel<CatalogResponse>>,
     next_inbound_id: u64,
     provider_queries: HashMap<kad::QueryId, (Vec<PeerId>, oneshot::Sender<Vec<PeerId>>)>,
+    /// Known peers, persisted (see [`PeerBook`]).
+    book: PeerBook,
     cancel: CancellationToken,
 }
 
@@ -80,6 +83,7 @@ impl EventLoop {
         presence_config: PresenceConfig,
         profile: Profile,
         blocked: Vec<PeerId>,
+        mut book: PeerBook,
         inbound: mpsc::Sender<Inbound>,
         chat: mpsc::Sender<ChatInbound>,
         cancel: CancellationToken,
@@ -95,6 +99,7 @@ impl EventLoop {
         }
         let mut presence = Presence::new(local, presence_config.clone());
         for peer in blocked {
+            book.forget(&peer);
             presence.remember(peer, None, Vec::new(), true);
             swarm.behaviour_mut().blocked.block_peer(peer);
         }
@@ -121,7 +126,17 @@ impl EventLoop {
             catalog_channels: HashMap::new(),
             next_inbound_id: 0,
             provider_queries: HashMap::new(),
+            book,
             cancel,
+        }
+    }
+
+    /// Dials the peers of the book seen most recently: with no bootstrap configured, how a
+    /// restarted node finds its way back.
+    pub(crate) fn rejoin(&mut self) {
+        for (peer, addrs) in self.book.freshest(REJOIN_DIALS) {
+            tracing::debug!(%peer, "rejoining through a peer from the book");
+            self.presence(Input::Discovered { peer, addrs });
         }
     }
 
@@ -140,6 +155,13 @@ impl EventLoop {
     pub(crate) fn add_bootstrap(&mut self, addr: Multiaddr) {
         match peer_of(&addr) {
             Some(peer) => {
+                self.book.learn(
+                    peer,
+                    [addr.clone()],
+                    Source::Bootstrap,
+                    Some(&addr),
+                    now_ms(),
+                );
                 self.swarm
                     .behaviour_mut()
                     .kad
@@ -257,6 +279,7 @@ impl EventLoop {
                 reply,
             } => {
                 let input = if blocked {
+                    self.book.forget(&peer);
                     Input::Block { peer }
                 } else {
                     Input::Unblock { peer }
@@ -442,6 +465,7 @@ impl EventLoop {
                 let addr = endpoint
                     .is_dialer()
                     .then(|| endpoint.get_remote_address().clone());
+                self.book.connected(peer_id, addr.as_ref(), now_ms());
                 self.presence(Input::Connected {
                     peer: peer_id,
                     addr,
@@ -461,6 +485,7 @@ impl EventLoop {
                     remaining: num_established,
                 });
                 if num_established == 0 {
+                    self.book.disconnected(peer_id, now_ms());
                     self.hand_to_chat(ChatInbound::Disconnected(peer_id));
                 }
             }
@@ -479,6 +504,7 @@ impl EventLoop {
                     tracing::warn!(%addr, "bootstrap peer unreachable: {error}");
                 }
                 if let Some(peer) = peer_id {
+                    self.book.dial_failed(peer);
                     self.presence(Input::DialFailed { peer });
                 }
             }
@@ -491,6 +517,14 @@ impl EventLoop {
         match event {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(MAX_ADDRS).collect();
+                // The address the peer saw this node at tells which network links the two.
+                self.book.learn(
+                    peer_id,
+                    addrs.iter().cloned(),
+                    Source::Identify,
+                    Some(&info.observed_addr),
+                    now_ms(),
+                );
                 if info.protocols.contains(&KAD_PROTOCOL) {
                     for a in &addrs {
                         self.swarm
@@ -520,6 +554,8 @@ impl EventLoop {
                     by_peer.entry(peer).or_default().push(addr);
                 }
                 for (peer, addrs) in by_peer {
+                    self.book
+                        .learn(peer, addrs.iter().cloned(), Source::Mdns, None, now_ms());
                     self.presence(Input::Discovered { peer, addrs });
                 }
             }
@@ -764,6 +800,9 @@ impl EventLoop {
                     if self.presence.is_blocked(&author) {
                         gossipsub::MessageAcceptance::Ignore
                     } else {
+                        let addrs = announce.addrs.iter().filter_map(|a| a.parse().ok());
+                        self.book
+                            .learn(author, addrs, Source::Announcement, None, now_ms());
                         self.presence(Input::Announced {
                             peer: author,
                             announce,

@@ -6,6 +6,7 @@
 
 pub mod codec;
 mod event_loop;
+pub mod peer_book;
 pub mod protocol;
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::api::types::{PeerInfo, Profile};
 use crate::config::Config;
 use crate::events::EventBus;
 use codec::JsonCodec;
+pub use peer_book::PeerBook;
 use protocol::*;
 
 /// Commands queued for the event loop; senders wait when it is full.
@@ -330,6 +332,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let ping_interval = config.presence.ping_interval();
     let mdns_on = config.mdns;
+    let (dns_cfg, dns_opts) = dns_config();
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -339,6 +342,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
         )
         .map_err(|e| setup(&e))?
         .with_quic()
+        .with_dns_config(dns_cfg, dns_opts)
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
         .with_behaviour(|key, relay| {
@@ -418,14 +422,34 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
     Ok(swarm)
 }
 
+/// The resolver for `/dns4`, `/dns6` and `/dnsaddr` addresses: the system's configuration
+/// (`/etc/resolv.conf`, and the hosts file), or the hosts file alone when the system names
+/// no name server (an offline machine still starts).
+fn dns_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts) {
+    match hickory_resolver::system_conf::read_system_conf() {
+        Ok(conf) => conf,
+        Err(e) => {
+            tracing::info!(
+                "no system DNS configuration ({e}); names resolve from the hosts file only"
+            );
+            (
+                libp2p::dns::ResolverConfig::from_parts(None, Vec::new(), Vec::new()),
+                libp2p::dns::ResolverOpts::default(),
+            )
+        }
+    }
+}
+
 /// Starts the network: builds the swarm, starts listening (waiting until every listener
-/// has an address), dials the bootstrap peers and spawns the event loop on `tracker`.
+/// has an address), dials the bootstrap peers (or, with none configured, the freshest
+/// peers of `book`) and spawns the event loop on `tracker`.
 #[allow(clippy::too_many_arguments)] // what the network needs from the node, once
 pub async fn start(
     key: Keypair,
     config: &Config,
     profile: Profile,
     blocked: Vec<PeerId>,
+    book: PeerBook,
     bus: EventBus,
     inbound: mpsc::Sender<Inbound>,
     chat: mpsc::Sender<ChatInbound>,
@@ -466,6 +490,7 @@ pub async fn start(
         config.presence.clone(),
         profile,
         blocked,
+        book,
         inbound,
         chat,
         cancel,
@@ -473,6 +498,9 @@ pub async fn start(
     event_loop.wait_for_listeners(listeners).await;
     for addr in &config.bootstrap {
         event_loop.add_bootstrap(addr.clone());
+    }
+    if config.bootstrap.is_empty() {
+        event_loop.rejoin();
     }
     tracker.spawn(
         event_loop

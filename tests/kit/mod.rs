@@ -59,6 +59,14 @@ pub struct Launch<'a> {
     pub log: &'a str,
     /// Whether the node's log reaches this process's stderr.
     pub show_log: bool,
+    /// Network namespace to run in (`ip netns exec`); `None`: this process's own.
+    pub netns: Option<&'a str>,
+    /// Peer-to-peer listen addresses (`--listen`); empty: `/ip4/127.0.0.1/tcp/0`.
+    pub listen: Vec<String>,
+    /// Address of the HTTP API (`--http`); `None`: `127.0.0.1:0`.
+    pub http: Option<String>,
+    /// Local-network discovery (off unless a test wants it).
+    pub mdns: bool,
 }
 
 impl<'a> Launch<'a> {
@@ -71,6 +79,10 @@ impl<'a> Launch<'a> {
             passphrase: Some(PASSPHRASE),
             log: "warn,libp2p_kad=error",
             show_log: true,
+            netns: None,
+            listen: Vec::new(),
+            http: None,
+            mdns: false,
         }
     }
 
@@ -99,22 +111,57 @@ impl<'a> Launch<'a> {
         self
     }
 
+    /// Runs the node inside the network namespace `netns` (see `tests/netlab`).
+    pub fn netns(mut self, netns: &'a str) -> Self {
+        self.netns = Some(netns);
+        self
+    }
+
+    /// Listens for peers on `addrs` instead of loopback.
+    pub fn listen(mut self, addrs: Vec<String>) -> Self {
+        self.listen = addrs;
+        self
+    }
+
+    /// Serves the API on `addr` (inside the node's namespace).
+    pub fn http(mut self, addr: String) -> Self {
+        self.http = Some(addr);
+        self
+    }
+
+    pub fn mdns(mut self, on: bool) -> Self {
+        self.mdns = on;
+        self
+    }
+
     /// Spawns the node and waits until its API answers.
     pub async fn start(self) -> TestNode {
         std::fs::create_dir_all(self.dir).unwrap();
         if let Some(config) = self.config_toml {
             std::fs::write(self.dir.join("hearth.toml"), config).unwrap();
         }
-        let mut cmd = Command::new(HEARTH);
-        cmd.arg("run").arg("--data-dir").arg(self.dir).args([
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--http",
-            "127.0.0.1:0",
-            "--no-mdns",
-            "--bt-port",
-            "0",
-        ]);
+        // `ip netns exec` enters the namespace and executes the binary in place: the pid
+        // stays the node's.
+        let mut cmd = match self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, HEARTH]);
+                c
+            }
+            None => Command::new(HEARTH),
+        };
+        cmd.arg("run").arg("--data-dir").arg(self.dir);
+        if self.listen.is_empty() {
+            cmd.args(["--listen", "/ip4/127.0.0.1/tcp/0"]);
+        }
+        for addr in &self.listen {
+            cmd.args(["--listen", addr]);
+        }
+        cmd.args(["--http", self.http.as_deref().unwrap_or("127.0.0.1:0")])
+            .args(["--bt-port", "0"]);
+        if !self.mdns {
+            cmd.arg("--no-mdns");
+        }
         if !self.name.is_empty() {
             cmd.args(["--name", self.name]);
         }
