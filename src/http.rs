@@ -337,7 +337,7 @@ async fn media_file(
     media_response(&api, &content_id, file, &headers).await
 }
 
-/// The [`crate::media::Media`] answer as an HTTP response; the body streams as the pieces
+/// The [`crate::sharing::media::Media`] answer as an HTTP response; the body streams as the pieces
 /// arrive.
 async fn media_response(
     api: &Api,
@@ -364,7 +364,10 @@ async fn thumbnail(
     Ok((
         [
             (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, crate::media::THUMBNAIL_CACHE_CONTROL),
+            (
+                header::CACHE_CONTROL,
+                crate::sharing::media::THUMBNAIL_CACHE_CONTROL,
+            ),
         ],
         bytes,
     )

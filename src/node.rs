@@ -12,10 +12,10 @@ use crate::api::types::Profile;
 use crate::api::{Api, ApiParts, BLOCKED_TABLE, PROFILE_KEY, PROFILE_TABLE};
 use crate::catalog::{self, Catalog, CatalogError};
 use crate::config::Config;
-use crate::events::EventBus;
+use crate::infra::events::EventBus;
+use crate::infra::store::{Store, StoreError};
 use crate::net::{self, NetError};
 use crate::sharing::{Sharing, SharingError};
-use crate::store::{Store, StoreError};
 use crate::transfer::{Transfer, TransferConfig, TransferError};
 
 const IDENTITY_TABLE: &str = "identity_v1";
@@ -75,7 +75,7 @@ impl Node {
             profile.display_name = name
                 .trim()
                 .chars()
-                .take(crate::presence::MAX_DISPLAY_NAME)
+                .take(crate::net::presence::MAX_DISPLAY_NAME)
                 .collect();
             profiles.put(PROFILE_KEY, &profile).await?;
         }

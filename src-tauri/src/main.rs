@@ -155,7 +155,7 @@ async fn protocol(
                     .header(header::CONTENT_TYPE, mime)
                     .header(
                         header::CACHE_CONTROL,
-                        hearth::media::THUMBNAIL_CACHE_CONTROL,
+                        hearth::sharing::media::THUMBNAIL_CACHE_CONTROL,
                     )
                     .body(bytes)
                     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))

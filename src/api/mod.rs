@@ -15,13 +15,13 @@ use tokio::sync::{broadcast, Mutex};
 use crate::catalog::{Catalog, CatalogError};
 use crate::chat::actor::{ChatError, ChatHandle};
 use crate::config::{Config, ConfigFile};
-use crate::events::{EventBus, Gap};
-use crate::media::Media;
+use crate::infra::events::{EventBus, Gap};
+use crate::infra::store::{StoreError, Table};
 use crate::mirror::{Mirror, MirrorError};
+use crate::net::presence::validate_profile;
 use crate::net::{NetError, NetHandle};
-use crate::presence::validate_profile;
+use crate::sharing::media::Media;
 use crate::sharing::{Sharing, SharingError};
-use crate::store::{StoreError, Table};
 use types::*;
 
 /// An API failure, as the UI sees it: a code from a closed set and a sentence for people.
@@ -130,7 +130,7 @@ impl From<MirrorError> for ApiError {
 
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
-        use crate::vault::VaultError;
+        use crate::infra::vault::VaultError;
         let code = match &e {
             ChatError::Locked | ChatError::Stopped => ErrorCode::Unavailable,
             ChatError::NoSuchRoom => ErrorCode::NotFound,
@@ -253,7 +253,7 @@ impl Api {
             uptime_secs: self.inner.started.elapsed().as_secs(),
             nat: net.nat,
             bt_port: self.inner.bt_port,
-            video_previews: crate::thumbnail::ffmpeg_available(),
+            video_previews: crate::infra::thumbnail::ffmpeg_available(),
         })
     }
 
@@ -419,7 +419,7 @@ impl Api {
     }
 
     /// Bytes of file `file` (0 for a one-file resource) of a resource for a player, as the
-    /// `Range` header asks; see [`crate::media`]. Starts fetching it if it is not here.
+    /// `Range` header asks; see [`crate::sharing::media`]. Starts fetching it if it is not here.
     /// `limit` caps the bytes answered, for transports that cannot stream a body.
     pub async fn media(
         &self,
@@ -744,7 +744,7 @@ impl Api {
     fn resync_event(&self) -> Event {
         Event {
             id: self.inner.bus.last_id(),
-            time_ms: crate::events::now_ms(),
+            time_ms: crate::infra::events::now_ms(),
             kind: EventKind::Resync,
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod feed;
 pub mod log;
+pub mod search;
 pub mod sync;
 
 use std::collections::{HashMap, HashSet};
@@ -24,10 +25,10 @@ use crate::api::types::{
     EventKind, Holder, LocalState, Profile, RejectCounts, Resource, ResourceKind, SearchRequest,
     SearchResult, SortOrder,
 };
-use crate::events::{now_ms, EventBus};
+use crate::catalog::search::{IndexDoc, RecordRef, SearchError, SearchIndex, SearchQuery, SortBy};
+use crate::infra::events::{now_ms, EventBus};
+use crate::infra::store::{Store, StoreError, Table};
 use crate::net::protocol::{FeedHead, Holdings, MAX_ENTRIES_PER_RESPONSE, MAX_HEADS, MAX_HOLDINGS};
-use crate::search::{IndexDoc, RecordRef, SearchError, SearchIndex, SearchQuery, SortBy};
-use crate::store::{Store, StoreError, Table};
 use feed::{Append, Body, FeedError, Head, ResourceBody, SignedEntry, Verified};
 use log::{FeedLog, LogError};
 

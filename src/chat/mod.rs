@@ -4,7 +4,7 @@
 //! machines (`handle(event, now) -> actions`) with no I/O, clock or randomness of their own,
 //! tested by a seeded network simulator (`sim`) with delays, drops, duplicates, reordering,
 //! crashes and partitions. An actor drives them: it persists what they ask (sealed tables,
-//! [`crate::vault`]) before it sends anything of the same batch.
+//! [`crate::infra::vault`]) before it sends anything of the same batch.
 
 pub mod actor;
 pub mod dm;

@@ -2,10 +2,11 @@
 //!
 //! Everything else talks to it through a cloneable [`NetHandle`] that sends [`Command`]s
 //! over a bounded channel and gets answers on oneshot channels. What the network learns
-//! reaches the rest of the node as events on the [`EventBus`](crate::events::EventBus).
+//! reaches the rest of the node as events on the [`EventBus`](crate::infra::events::EventBus).
 
 pub mod codec;
 mod event_loop;
+pub mod presence;
 pub mod protocol;
 
 use std::time::Duration;
@@ -22,7 +23,7 @@ use tracing::Instrument;
 
 use crate::api::types::{PeerInfo, Profile};
 use crate::config::Config;
-use crate::events::EventBus;
+use crate::infra::events::EventBus;
 use codec::JsonCodec;
 use protocol::*;
 

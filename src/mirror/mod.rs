@@ -28,9 +28,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::types::{Event, EventKind, Follow, LocalState, SearchRequest, SortOrder};
 use crate::catalog::{Catalog, CatalogError};
-use crate::events::{now_ms, EventBus};
+use crate::infra::events::{now_ms, EventBus};
+use crate::infra::store::{Store, StoreError, Table};
 use crate::sharing::{Sharing, SharingError};
-use crate::store::{Store, StoreError, Table};
 
 const FOLLOWS_TABLE: &str = "follows_v1";
 const COPIES_TABLE: &str = "mirror_copies_v1";

@@ -42,11 +42,11 @@ use crate::api::types::{
     ChatMessage, ChatStatus, DmConversation, EventKind, HistoryPage, MessageKind, MessageState,
     RoomInfo, RoomMember,
 };
-use crate::events::{now_ms, EventBus};
+use crate::infra::events::{now_ms, EventBus};
+use crate::infra::store::{Store, StoreError, Table};
+use crate::infra::vault::Vault;
 use crate::net::protocol::ChatWire;
 use crate::net::{ChatInbound, NetHandle};
-use crate::store::{Store, StoreError, Table};
-use crate::vault::Vault;
 
 /// Commands queued for the actor; callers wait when it is full.
 pub const COMMAND_CHANNEL: usize = 256;

@@ -7,6 +7,9 @@
 //! an online holder, checks it against the content id, and hands it to the engine with the
 //! holders' BitTorrent addresses; every downloader then seeds.
 
+pub mod media;
+pub mod watcher;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,11 +29,11 @@ use crate::api::types::{
 use crate::catalog::feed::{self, Body, ResourceBody};
 use crate::catalog::sync::announce_have;
 use crate::catalog::{guess_kind, guess_mime, Catalog, CatalogError};
-use crate::events::{now_ms, EventBus};
-use crate::library::{FileInfo, FolderWatcher, LibraryEvent, WatchOptions};
+use crate::infra::events::{now_ms, EventBus};
+use crate::infra::store::{Store, StoreError, Table};
 use crate::net::protocol::{CatalogRequest, CatalogResponse, HaveMessage};
 use crate::net::NetHandle;
-use crate::store::{Store, StoreError, Table};
+use crate::sharing::watcher::{FileInfo, FolderWatcher, LibraryEvent, WatchOptions};
 use crate::transfer::{Transfer, TransferError, TransferState, TransferStats};
 
 const PUBLISHED_TABLE: &str = "published_v1";
@@ -292,7 +295,7 @@ impl Sharing {
             .unwrap_or_else(|| published.name.clone());
         let thumbnail = if kind == crate::api::types::ResourceKind::Image && meta_is_file(path) {
             let p = path.to_owned();
-            tokio::task::spawn_blocking(move || crate::thumbnail::image_thumbnail(&p))
+            tokio::task::spawn_blocking(move || crate::infra::thumbnail::image_thumbnail(&p))
                 .await
                 .ok()
                 .and_then(Result::ok)
@@ -353,7 +356,7 @@ impl Sharing {
             kind,
             crate::api::types::ResourceKind::Video | crate::api::types::ResourceKind::Audio
         ) && meta_is_file(path)
-            && crate::thumbnail::ffmpeg_available()
+            && crate::infra::thumbnail::ffmpeg_available()
         {
             self.spawn_preview(id.clone(), path.to_owned(), kind);
         }
@@ -507,9 +510,9 @@ impl Sharing {
         self.inner.tracker.spawn(async move {
             let video = kind == crate::api::types::ResourceKind::Video;
             let made = tokio::task::spawn_blocking(move || {
-                let duration = crate::thumbnail::media_duration_ms(&path).ok();
+                let duration = crate::infra::thumbnail::media_duration_ms(&path).ok();
                 let thumb = video
-                    .then(|| crate::thumbnail::video_thumbnail(&path, duration))
+                    .then(|| crate::infra::thumbnail::video_thumbnail(&path, duration))
                     .transpose();
                 (duration, thumb)
             });
@@ -545,10 +548,11 @@ impl Sharing {
         duration_ms: Option<u64>,
     ) -> Result<Resource, SharingError> {
         let bytes = image.to_vec();
-        let thumb = tokio::task::spawn_blocking(move || crate::thumbnail::from_image_bytes(&bytes))
-            .await
-            .map_err(|e| SharingError::BadRequest(e.to_string()))?
-            .map_err(|e| SharingError::BadRequest(format!("the preview image: {e}")))?;
+        let thumb =
+            tokio::task::spawn_blocking(move || crate::infra::thumbnail::from_image_bytes(&bytes))
+                .await
+                .map_err(|e| SharingError::BadRequest(e.to_string()))?
+                .map_err(|e| SharingError::BadRequest(format!("the preview image: {e}")))?;
         self.describe_preview(id, Some(thumb), duration_ms).await
     }
 
@@ -909,8 +913,8 @@ impl Sharing {
         index: usize,
         range: Option<&str>,
         limit: Option<u64>,
-    ) -> Result<crate::media::Media, SharingError> {
-        use crate::media::{content_type, parse_range, ByteRange, Media, MediaBody};
+    ) -> Result<crate::sharing::media::Media, SharingError> {
+        use crate::sharing::media::{content_type, parse_range, ByteRange, Media, MediaBody};
         let record = self.inner.catalog.get(id)?;
         match self.inner.catalog.local_state(id) {
             LocalState::None => {

@@ -1,0 +1,7 @@
+//! Infrastructure: the plumbing every feature stands on.
+
+pub mod events;
+pub(crate) mod fs;
+pub mod store;
+pub mod thumbnail;
+pub mod vault;
