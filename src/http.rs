@@ -63,27 +63,6 @@ struct Guard {
     origins: Vec<String>,
 }
 
-/// A fresh access token: 32 random bytes, hex.
-pub fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// Logs to stderr (`RUST_LOG` overrides the default filter), coloured only on a terminal.
-/// For the binaries that run a node.
-pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 /// Binds the listener; when `fallback` is set and the port is taken, any free port will do.
 pub async fn bind(addr: SocketAddr, fallback: bool) -> std::io::Result<TcpListener> {
     match TcpListener::bind(addr).await {

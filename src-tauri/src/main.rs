@@ -22,6 +22,8 @@ use hearth::api::types::{Follow, MirrorRequest, PreviewRequest, QuotaRequest};
 use hearth::api::{Api, ApiError};
 use hearth::client::ApiFile;
 use hearth::config::{Config, Overrides};
+use hearth::infra::logging::init_logging;
+use hearth::infra::token::random_token;
 use hearth::{http, Node};
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -293,7 +295,7 @@ fn start_node(
         let Ok(local) = listener.local_addr() else {
             return;
         };
-        let token = http::random_token();
+        let token = random_token();
         media_tx.send_replace(Some(MediaServer {
             url: format!("http://{local}"),
             token: token.clone(),
@@ -335,7 +337,7 @@ fn quit(app: &tauri::AppHandle) {
 }
 
 fn main() {
-    http::init_logging();
+    init_logging();
 
     let result = tauri::Builder::default()
         // The native file picker: publishing by path, so no file passes through memory.

@@ -2,6 +2,8 @@
 
 pub mod events;
 pub(crate) mod fs;
+pub mod logging;
 pub mod store;
 pub mod thumbnail;
+pub mod token;
 pub mod vault;

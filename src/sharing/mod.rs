@@ -378,7 +378,10 @@ impl Sharing {
         use futures::StreamExt;
         let name = safe_file_name(name)?;
         let dir = &self.inner.uploads_dir;
-        let tmp = dir.join(format!(".upload-{}.part", crate::http::random_token()));
+        let tmp = dir.join(format!(
+            ".upload-{}.part",
+            crate::infra::token::random_token()
+        ));
         let io = |source| SharingError::Io {
             path: tmp.clone(),
             source,
