@@ -8,6 +8,7 @@
 //! holders' BitTorrent addresses; every downloader then seeds.
 
 pub mod media;
+pub mod mime;
 pub mod watcher;
 
 use std::collections::HashMap;
@@ -28,13 +29,14 @@ use crate::api::types::{
 };
 use crate::catalog::feed::{self, Body, ResourceBody};
 use crate::catalog::sync::announce_have;
-use crate::catalog::{guess_kind, guess_mime, Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError};
 use crate::infra::events::{now_ms, EventBus};
 use crate::infra::store::{Store, StoreError, Table};
 use crate::net::protocol::{CatalogRequest, CatalogResponse, HaveMessage};
 use crate::net::NetHandle;
 use crate::sharing::watcher::{FileInfo, FolderWatcher, LibraryEvent, WatchOptions};
 use crate::transfer::{Transfer, TransferError, TransferState, TransferStats};
+use mime::{guess_kind, guess_mime};
 
 const PUBLISHED_TABLE: &str = "published_v1";
 const FOLDER_FILES_TABLE: &str = "folder_files_v1";
