@@ -80,7 +80,7 @@ impl From<StoreError> for ApiError {
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         let code = match e {
-            CatalogError::NotFound(_) => ErrorCode::NotFound,
+            CatalogError::UnknownResource(_) => ErrorCode::NotFound,
             CatalogError::NotMine(_) => ErrorCode::Forbidden,
             CatalogError::Feed(_) => ErrorCode::BadRequest,
             _ => ErrorCode::Internal,
@@ -99,10 +99,29 @@ impl From<SharingError> for ApiError {
                     _ => unreachable!("matched above"),
                 }
             }
-            SharingError::BadRequest(_) => ErrorCode::BadRequest,
-            SharingError::NotFound(_) => ErrorCode::NotFound,
-            SharingError::Conflict(_) => ErrorCode::Conflict,
-            SharingError::Unavailable(_) => ErrorCode::Unavailable,
+            SharingError::Watch(_)
+            | SharingError::NotAbsolute(_)
+            | SharingError::Unreadable { .. }
+            | SharingError::NotAFileOrFolder(_)
+            | SharingError::InvalidRecord(_)
+            | SharingError::UploadInterrupted(_)
+            | SharingError::UploadTooLarge
+            | SharingError::BadFileName(_)
+            | SharingError::BadPreview(_)
+            | SharingError::BadPeerAddress(_)
+            | SharingError::BadContentId
+            | SharingError::TorrentMismatch
+            | SharingError::BlockingTask(_) => ErrorCode::BadRequest,
+            SharingError::NotPublished { .. }
+            | SharingError::UnknownResource { .. }
+            | SharingError::NotInCatalog { .. }
+            | SharingError::DownloadVanished { .. }
+            | SharingError::NoSuchDownload { .. }
+            | SharingError::NotOnDisk => ErrorCode::NotFound,
+            SharingError::AlreadyHere => ErrorCode::Conflict,
+            SharingError::NoHolders
+            | SharingError::NoMetadata(_)
+            | SharingError::TooManyStreams => ErrorCode::Unavailable,
             SharingError::Transfer(
                 TransferError::Meta(_) | TransferError::Magnet(_) | TransferError::BadInfoHash(_),
             ) => ErrorCode::BadRequest,
@@ -134,7 +153,12 @@ impl From<ChatError> for ApiError {
         let code = match &e {
             ChatError::Locked | ChatError::Stopped => ErrorCode::Unavailable,
             ChatError::NoSuchRoom => ErrorCode::NotFound,
-            ChatError::BadRequest(_) | ChatError::Dm(_) => ErrorCode::BadRequest,
+            ChatError::OwnRoom
+            | ChatError::AlreadyMember
+            | ChatError::EmptyMessage
+            | ChatError::MessageToSelf
+            | ChatError::Encode(_)
+            | ChatError::Dm(_) => ErrorCode::BadRequest,
             ChatError::Room(r) => match r {
                 crate::chat::room::RoomError::NotMember
                 | crate::chat::room::RoomError::NotCreator

@@ -75,7 +75,7 @@ pub enum CatalogError {
     #[error(transparent)]
     Log(#[from] LogError),
     #[error("no resource {0} in the catalog")]
-    NotFound(String),
+    UnknownResource(String),
     #[error("only its publisher can change resource {0}")]
     NotMine(String),
 }
@@ -542,7 +542,7 @@ impl Catalog {
     pub fn resource(&self, content_id: &str) -> Result<Resource, CatalogError> {
         let stored = self
             .get(content_id)?
-            .ok_or_else(|| CatalogError::NotFound(content_id.to_owned()))?;
+            .ok_or_else(|| CatalogError::UnknownResource(content_id.to_owned()))?;
         Ok(self.to_resource(stored))
     }
 

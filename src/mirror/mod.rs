@@ -304,7 +304,7 @@ impl Mirror {
         // The record goes first, so the removal event is not taken for a person's cancel.
         self.inner.copies.remove(id).await?;
         match self.inner.sharing.cancel(id).await {
-            Ok(()) | Err(SharingError::NotFound(_)) => Ok(()),
+            Ok(()) | Err(SharingError::NoSuchDownload { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

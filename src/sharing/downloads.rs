@@ -26,9 +26,9 @@ impl Sharing {
             .peers
             .iter()
             .map(|p| {
-                p.trim().parse().map_err(|_| {
-                    SharingError::BadRequest(format!("{p:?} is not an ip:port address"))
-                })
+                p.trim()
+                    .parse()
+                    .map_err(|_| SharingError::BadPeerAddress(p.clone()))
             })
             .collect::<Result<_, _>>()?;
         if let Some(magnet) = req.magnet.as_deref().filter(|m| !m.trim().is_empty()) {
@@ -49,19 +49,16 @@ impl Sharing {
             .content_id
             .map(|s| s.trim().to_ascii_lowercase())
             .filter(|s| feed::is_hex(s, 40))
-            .ok_or_else(|| {
-                SharingError::BadRequest("give a content id (40 hex digits) or a magnet URI".into())
-            })?;
-        let record =
-            self.inner.catalog.get(&id)?.ok_or_else(|| {
-                SharingError::NotFound(format!("no resource {id} in the catalog"))
+            .ok_or(SharingError::BadContentId)?;
+        let record = self
+            .inner
+            .catalog
+            .get(&id)?
+            .ok_or_else(|| SharingError::NotInCatalog {
+                content_id: id.clone(),
             })?;
         match self.inner.catalog.local_state(&id) {
-            LocalState::Published | LocalState::Complete => {
-                return Err(SharingError::Conflict(
-                    "you already have this resource".into(),
-                ))
-            }
+            LocalState::Published | LocalState::Complete => return Err(SharingError::AlreadyHere),
             LocalState::Downloading => {
                 if let Some(d) = self.download(&id)? {
                     return Ok(d);
@@ -83,9 +80,7 @@ impl Sharing {
         }
         let holders = self.inner.catalog.holder_addrs(&id);
         if holders.is_empty() && extra.is_empty() {
-            return Err(SharingError::Unavailable(
-                "no one who has this resource is online right now".into(),
-            ));
+            return Err(SharingError::NoHolders);
         }
         let torrent = self.fetch_torrent(&id, &holders).await?;
         let mut peers: Vec<std::net::SocketAddr> =
@@ -93,9 +88,7 @@ impl Sharing {
         peers.extend(extra);
         let got = self.inner.transfer.download(&torrent, peers).await?;
         if got != id {
-            return Err(SharingError::BadRequest(
-                "the torrent does not match the resource".into(),
-            ));
+            return Err(SharingError::TorrentMismatch);
         }
         self.record_download(&id, record.body.title, mirror).await
     }
@@ -124,7 +117,9 @@ impl Sharing {
         self.have(vec![], vec![id.to_owned()], vec![]);
         let d = self
             .download(id)?
-            .ok_or_else(|| SharingError::NotFound(format!("download {id} vanished")))?;
+            .ok_or_else(|| SharingError::DownloadVanished {
+                content_id: id.to_owned(),
+            })?;
         self.inner.bus.emit(EventKind::DownloadProgress {
             download: d.clone(),
         });
@@ -199,9 +194,7 @@ impl Sharing {
                 Err(e) => last = format!("{peer} sent bad metadata: {e}"),
             }
         }
-        Err(SharingError::Unavailable(format!(
-            "cannot get the torrent metadata: {last}"
-        )))
+        Err(SharingError::NoMetadata(last))
     }
 
     pub async fn pause(&self, id: &str) -> Result<(), SharingError> {
@@ -251,7 +244,9 @@ impl Sharing {
         self.inner
             .downloads
             .get(id)?
-            .ok_or_else(|| SharingError::NotFound(format!("no download {id}")))
+            .ok_or_else(|| SharingError::NoSuchDownload {
+                content_id: id.to_owned(),
+            })
     }
 
     pub fn downloads(&self) -> Result<Vec<Download>, SharingError> {
@@ -282,7 +277,7 @@ impl Sharing {
         self.inner
             .transfer
             .file_path(id)
-            .ok_or_else(|| SharingError::NotFound("this resource is not on this disk".into()))
+            .ok_or(SharingError::NotOnDisk)
     }
 
     pub(super) fn to_download(&self, id: &str, rec: &DownloadRec) -> Download {

@@ -18,8 +18,8 @@ impl Sharing {
         let folder = folder.to_owned();
         tokio::task::spawn_blocking(move || me.inner.watcher.add_folder(&folder))
             .await
-            .map_err(|e| SharingError::BadRequest(e.to_string()))?
-            .map_err(|e| SharingError::BadRequest(e.to_string()))
+            .map_err(|e| SharingError::BlockingTask(e.to_string()))?
+            .map_err(SharingError::Watch)
     }
 
     /// Stops watching `folder` and unpublishes what was published from it.

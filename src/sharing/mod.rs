@@ -31,14 +31,15 @@ use crate::api::types::{
     Download, DownloadRequest, DownloadState, EventKind, Library, LocalState, PublishRequest,
     Resource, UpdateResourceRequest,
 };
-use crate::catalog::feed::{self, Body, ResourceBody};
+use crate::catalog::feed::{self, Body, FeedError, ResourceBody};
 use crate::catalog::sync::announce_have;
 use crate::catalog::{Catalog, CatalogError};
 use crate::infra::events::{now_ms, EventBus};
 use crate::infra::store::{Store, StoreError, Table};
+use crate::infra::thumbnail::ThumbnailError;
 use crate::net::protocol::{CatalogRequest, CatalogResponse, HaveMessage};
 use crate::net::NetHandle;
-use crate::sharing::watcher::{FileInfo, FolderWatcher, WatchEvent, WatchOptions};
+use crate::sharing::watcher::{FileInfo, FolderWatcher, WatchError, WatchEvent, WatchOptions};
 use crate::transfer::{Transfer, TransferError, TransferState, TransferStats};
 use mime::{guess_kind, guess_mime};
 
@@ -67,14 +68,59 @@ pub enum SharingError {
     Transfer(#[from] TransferError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    #[error("{0:?} is not an absolute path")]
+    NotAbsolute(String),
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a file or folder", .0.display())]
+    NotAFileOrFolder(PathBuf),
+    /// The record described would not pass the feed's checks.
     #[error("{0}")]
-    BadRequest(String),
+    InvalidRecord(FeedError),
+    #[error("upload interrupted: {0}")]
+    UploadInterrupted(String),
+    #[error("the file is too large")]
+    UploadTooLarge,
+    #[error("{0:?} is not a usable file name")]
+    BadFileName(String),
+    #[error("the preview image: {0}")]
+    BadPreview(ThumbnailError),
+    #[error("{0:?} is not an ip:port address")]
+    BadPeerAddress(String),
+    #[error("give a content id (40 hex digits) or a magnet URI")]
+    BadContentId,
+    #[error("the torrent does not match the resource")]
+    TorrentMismatch,
+    /// A blocking task (watching a folder, decoding an image) panicked or was cancelled.
     #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Unavailable(String),
+    BlockingTask(String),
+    /// Not a resource this node published, nor one in the catalog.
+    #[error("no resource {content_id}")]
+    NotPublished { content_id: String },
+    /// Not a resource of this node's catalog.
+    #[error("no resource {content_id}")]
+    UnknownResource { content_id: String },
+    #[error("no resource {content_id} in the catalog")]
+    NotInCatalog { content_id: String },
+    #[error("download {content_id} vanished")]
+    DownloadVanished { content_id: String },
+    #[error("no download {content_id}")]
+    NoSuchDownload { content_id: String },
+    #[error("this resource is not on this disk")]
+    NotOnDisk,
+    #[error("you already have this resource")]
+    AlreadyHere,
+    #[error("no one who has this resource is online right now")]
+    NoHolders,
+    #[error("cannot get the torrent metadata: {0}")]
+    NoMetadata(String),
+    #[error("too many streams are open; try again")]
+    TooManyStreams,
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -152,8 +198,7 @@ impl Sharing {
         cancel: CancellationToken,
     ) -> Result<Self, SharingError> {
         let (tx, rx) = mpsc::channel(WATCH_CHANNEL);
-        let watcher = FolderWatcher::start(WatchOptions::default(), tx, cancel.child_token())
-            .map_err(|e| SharingError::BadRequest(e.to_string()))?;
+        let watcher = FolderWatcher::start(WatchOptions::default(), tx, cancel.child_token())?;
         std::fs::create_dir_all(&uploads_dir).map_err(|source| SharingError::Io {
             path: uploads_dir.clone(),
             source,
@@ -320,9 +365,7 @@ fn safe_file_name(name: &str) -> Result<String, SharingError> {
         || base.len() > 255
         || base.chars().any(|c| c.is_control());
     if bad {
-        return Err(SharingError::BadRequest(format!(
-            "{name:?} is not a usable file name"
-        )));
+        return Err(SharingError::BadFileName(name.to_owned()));
     }
     Ok(base.to_owned())
 }

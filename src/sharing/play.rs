@@ -22,9 +22,9 @@ impl Sharing {
         match self.inner.catalog.local_state(id) {
             LocalState::None => {
                 if record.is_none() {
-                    return Err(SharingError::NotFound(format!(
-                        "no resource {id} in the catalog"
-                    )));
+                    return Err(SharingError::NotInCatalog {
+                        content_id: id.to_owned(),
+                    });
                 }
                 match self
                     .start_download(DownloadRequest {
@@ -33,7 +33,7 @@ impl Sharing {
                     })
                     .await
                 {
-                    Ok(_) | Err(SharingError::Conflict(_)) => {}
+                    Ok(_) | Err(SharingError::AlreadyHere) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -49,9 +49,7 @@ impl Sharing {
             .streams
             .clone()
             .try_acquire_owned()
-            .map_err(|_| {
-                SharingError::Unavailable("too many streams are open; try again".into())
-            })?;
+            .map_err(|_| SharingError::TooManyStreams)?;
         let (stream, len, path) = self.inner.transfer.stream(id, index).await?;
         let one_file = record.as_ref().is_some_and(|r| r.body.files.len() <= 1);
         let mime = record.as_ref().map(|r| r.body.mime.as_str()).unwrap_or("");

@@ -9,19 +9,16 @@ impl Sharing {
     pub async fn publish(&self, req: PublishRequest) -> Result<Resource, SharingError> {
         let path = PathBuf::from(req.path.trim());
         if !path.is_absolute() {
-            return Err(SharingError::BadRequest(format!(
-                "{:?} is not an absolute path",
-                req.path
-            )));
+            return Err(SharingError::NotAbsolute(req.path));
         }
-        let meta = tokio::fs::metadata(&path).await.map_err(|e| {
-            SharingError::BadRequest(format!("cannot read {}: {e}", path.display()))
-        })?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|source| SharingError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
         if !(meta.is_file() || meta.is_dir()) {
-            return Err(SharingError::BadRequest(format!(
-                "{} is not a file or folder",
-                path.display()
-            )));
+            return Err(SharingError::NotAFileOrFolder(path));
         }
         let _guard = self.inner.publishing.lock().await;
         self.publish_locked(&path, req, false).await
@@ -107,7 +104,7 @@ impl Sharing {
         feed::validate_body(&Body::Publish {
             resource: body.clone(),
         })
-        .map_err(|e| SharingError::BadRequest(e.to_string()))?;
+        .map_err(SharingError::InvalidRecord)?;
         i.published
             .put(
                 &id,
@@ -161,11 +158,10 @@ impl Sharing {
         let mut written: u64 = 0;
         let result: Result<(), SharingError> = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk
-                    .map_err(|e| SharingError::BadRequest(format!("upload interrupted: {e}")))?;
+                let chunk = chunk.map_err(|e| SharingError::UploadInterrupted(e.to_string()))?;
                 written += chunk.len() as u64;
                 if written > MAX_UPLOAD_BYTES {
-                    return Err(SharingError::BadRequest("the file is too large".into()));
+                    return Err(SharingError::UploadTooLarge);
                 }
                 file.write_all(&chunk).await.map_err(io)?;
             }
@@ -211,7 +207,11 @@ impl Sharing {
             Some(r) if r.author == mine => {}
             Some(_) => return Err(CatalogError::NotMine(content_id.to_owned()).into()),
             None if i.published.contains(content_id)? => {}
-            None => return Err(SharingError::NotFound(format!("no resource {content_id}"))),
+            None => {
+                return Err(SharingError::NotPublished {
+                    content_id: content_id.to_owned(),
+                })
+            }
         }
         if record.is_some() {
             i.catalog
@@ -260,7 +260,9 @@ impl Sharing {
         let stored = i
             .catalog
             .get(id)?
-            .ok_or_else(|| SharingError::NotFound(format!("no resource {id}")))?;
+            .ok_or_else(|| SharingError::UnknownResource {
+                content_id: id.to_owned(),
+            })?;
         if stored.author != i.catalog.local_peer().to_string() {
             return Err(CatalogError::NotMine(id.to_owned()).into());
         }
@@ -270,7 +272,7 @@ impl Sharing {
             .append_local(Body::Publish { resource: body })
             .await
             .map_err(|e| match e {
-                CatalogError::Feed(f) => SharingError::BadRequest(f.to_string()),
+                CatalogError::Feed(f) => SharingError::InvalidRecord(f),
                 e => e.into(),
             })?;
         Ok(i.catalog.resource(id)?)
@@ -330,8 +332,8 @@ impl Sharing {
         let thumb =
             tokio::task::spawn_blocking(move || crate::infra::thumbnail::from_image_bytes(&bytes))
                 .await
-                .map_err(|e| SharingError::BadRequest(e.to_string()))?
-                .map_err(|e| SharingError::BadRequest(format!("the preview image: {e}")))?;
+                .map_err(|e| SharingError::BlockingTask(e.to_string()))?
+                .map_err(SharingError::BadPreview)?;
         self.describe_preview(id, Some(thumb), duration_ms).await
     }
 

@@ -292,9 +292,7 @@ impl Actor {
     ) -> Result<RoomInfo, ChatError> {
         let name = name.trim().to_owned();
         if members.contains(&self.me) {
-            return Err(ChatError::BadRequest(
-                "you are a member of your own room already".into(),
-            ));
+            return Err(ChatError::OwnRoom);
         }
         let mut id: RoomId = [0; 32];
         rand::thread_rng().fill_bytes(&mut id);
@@ -330,13 +328,13 @@ impl Actor {
         let event = match op {
             RoomOp::Send(body) => {
                 if body.trim().is_empty() {
-                    return Err(ChatError::BadRequest("the message is empty".into()));
+                    return Err(ChatError::EmptyMessage);
                 }
                 RoomEvent::Send { id, body }
             }
             RoomOp::Invite(peer) => {
                 if peer == self.me {
-                    return Err(ChatError::BadRequest("you are a member already".into()));
+                    return Err(ChatError::AlreadyMember);
                 }
                 RoomEvent::Invite { id, peer }
             }
@@ -384,16 +382,15 @@ impl Actor {
         fx: &mut Effects,
     ) -> Result<ChatMessage, ChatError> {
         if peer == self.me {
-            return Err(ChatError::BadRequest("you cannot message yourself".into()));
+            return Err(ChatError::MessageToSelf);
         }
         if body.trim().is_empty() {
-            return Err(ChatError::BadRequest("the message is empty".into()));
+            return Err(ChatError::EmptyMessage);
         }
         if body.len() > MAX_TEXT_BYTES {
             return Err(ChatError::Dm(DmError::BodyTooLarge));
         }
-        let wire = serde_json::to_string(&DmBody::Text(body.clone()))
-            .map_err(|e| ChatError::BadRequest(e.to_string()))?;
+        let wire = serde_json::to_string(&DmBody::Text(body.clone())).map_err(ChatError::Encode)?;
         let id = random_id();
         let now = now_ms();
         let actions = self.open_mut()?.dm.handle(

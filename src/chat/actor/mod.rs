@@ -81,8 +81,16 @@ pub enum ChatError {
     Locked,
     #[error("there is no such room here")]
     NoSuchRoom,
+    #[error("you are a member of your own room already")]
+    OwnRoom,
+    #[error("you are a member already")]
+    AlreadyMember,
+    #[error("the message is empty")]
+    EmptyMessage,
+    #[error("you cannot message yourself")]
+    MessageToSelf,
     #[error("{0}")]
-    BadRequest(String),
+    Encode(serde_json::Error),
     #[error(transparent)]
     Room(#[from] RoomError),
     #[error(transparent)]
