@@ -5,6 +5,13 @@
 //! Entries reach the catalog from this node ([`Catalog::append_local`]) or from the
 //! network ([`Catalog::ingest`]); both go through the same checks and the same append path.
 //! Replication (gossip, catch-up, holder exchange) lives in [`sync`].
+//!
+//! Files: [`feed`] (pure signing, verification and chain checks), [`log`] (the append-only
+//! feed log on disk), [`search`] (the full-text index), `availability` (holders and the
+//! `availability_changed` events), [`sync`] (the replication actor).
+//!
+//! **Uses:** `net` (handle, protocol types, presence's profile rules), `infra` (store, events,
+//! thumbnail checks), the DTOs of `api::types`. Used by `sharing`, `mirror` and `api`.
 
 mod availability;
 pub mod feed;

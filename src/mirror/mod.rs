@@ -15,6 +15,11 @@
 //! - A resource larger than the whole quota is never mirrored.
 //! - A mirror download that the person cancels is not fetched again.
 //! - Turning a mirror off (or unfollowing) deletes its mirror copies.
+//!
+//! Files: [`plan`](mod@plan) (the quota rule, pure); the actor is here.
+//!
+//! **Uses:** `catalog`, `sharing`, `infra` (store, events), the DTOs of `api::types`. Used by
+//! `api`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

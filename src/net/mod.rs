@@ -2,7 +2,13 @@
 //!
 //! Everything else talks to it through a cloneable [`NetHandle`] that sends [`Command`]s
 //! over a bounded channel and gets answers on oneshot channels. What the network learns
-//! reaches the rest of the node as events on the [`EventBus`](crate::infra::events::EventBus).
+//! reaches the rest of the node as events on the [`EventBus`].
+//!
+//! **Uses:** `infra` (events), `config`, the DTOs of `api::types`, and the wire types that
+//! travel in its protocols: `catalog::feed` (signed entries and their verification, so gossip is
+//! checked before it is relayed), `chat::room::Wire` and `chat::dm::DmWire`. Drives
+//! [`presence`], the pure state machine of who is online. Features use `net`; `net` never calls
+//! a feature.
 
 pub mod codec;
 mod event_loop;

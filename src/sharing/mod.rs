@@ -6,6 +6,15 @@
 //! entry to this node's feed. Downloading fetches the torrent's metadata over libp2p from
 //! an online holder, checks it against the content id, and hands it to the engine with the
 //! holders' BitTorrent addresses; every downloader then seeds.
+//!
+//! Files: `publish` (publish, upload, unpublish, edit, previews), `folders` (shared folders
+//! to publish/unpublish), `downloads`, `play` (byte ranges for a player), [`media`] (range rules
+//! and the streamed body), [`mime`] (MIME type and kind from a file name), [`watcher`] (the
+//! shared-folder watcher, on `notify`).
+//!
+//! **Uses:** `catalog` (records, holders, announcing holdings), `transfer` (the bytes), `net`
+//! (handle, protocol types), `infra` (store, events, thumbnails, tokens), the DTOs of
+//! `api::types`. Used by `mirror` and `api`.
 
 mod downloads;
 mod folders;

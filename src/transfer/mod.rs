@@ -13,6 +13,9 @@
 //! State in `state_dir`: `session/` is librqbit's JSON persistence and fastresume bitfields
 //! (`<hash>.bitv`, `<hash>.torrent`, `session.json`), `transfers.json` is ours (which torrents
 //! are published originals, known peers), `transfer.lock` keeps a second process out.
+//!
+//! **Uses:** librqbit only; no other Hearth module, so it is tested on its own. Its tasks run on
+//! the task tracker the node passes to [`Transfer::start`].
 
 mod bencode;
 mod meta;

@@ -34,6 +34,12 @@
 //!   stops and [`SearchHits::total_is_lower_bound`] is set.
 //! - One indexing thread with tantivy's smallest writer heap (15 MB), one merge thread; the reader
 //!   is reloaded by [`SearchIndex::commit`] before it returns (and after background merges).
+//!
+//! Files: `schema` (fields, analyzer, merge policy), `query` (the user's words to a tantivy
+//! query to a page), `collect` (collectors over fast columns); opening, writing, committing and
+//! locating are here.
+//!
+//! **Uses:** tantivy only; no other Hearth module, so it is tested on its own.
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt;

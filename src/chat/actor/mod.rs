@@ -18,6 +18,10 @@
 //! **Direct messages carry invitations.** A room's host sends each new member an
 //! [`Invitation`] as a direct message (so it waits in the persistent DM outbox until the
 //! invitee is online); the invitee joins when it arrives from a member of the invitation.
+//!
+//! Files: this one holds the handle, the loop and the inputs from the network; `commands`
+//! (what the API asks), `drive` (feeding the state machines and carrying out their actions),
+//! `views` (what the UI reads).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -106,6 +106,10 @@
 //! log summary in a refusal `MAX_SEGMENTS`, remembered displayed-then-truncated ids
 //! `MAX_ORPHANS`. The log itself is the room's history and grows with it; this module keeps
 //! it (and an id index over it) in memory.
+//!
+//! Files: this one holds the types, the room's state and its constructors; `machine` (the
+//! entry points and dispatch), `outbox`, `host`, `follower`, `election` each add the methods of
+//! one part of the protocol.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

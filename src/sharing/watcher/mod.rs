@@ -43,6 +43,8 @@
 //! Folders are stored canonicalised (symlinks and `..` resolved): `Snapshot::folder`,
 //! [`FileInfo::path`] and [`FolderWatcher::folders`] use that form. Two shared folders may
 //! not contain one another.
+//!
+//! **Uses:** notify and tokio only; no other Hearth module, so it is tested on its own.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
