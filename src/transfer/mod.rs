@@ -14,6 +14,10 @@
 //! (`<hash>.bitv`, `<hash>.torrent`, `session.json`), `transfers.json` is ours (which torrents
 //! are published originals, known peers), `transfer.lock` keeps a second process out.
 //!
+//! Over 1,200 lines: it is one type, `Transfer`, and its engine state (`Inner`) around one
+//! librqbit session; the pieces that stand alone are already apart (`meta`, `bencode`, `state`,
+//! `tracker`).
+//!
 //! **Uses:** librqbit only; no other Hearth module, so it is tested on its own. Its tasks run on
 //! the task tracker the node passes to [`Transfer::start`].
 

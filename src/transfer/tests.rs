@@ -1,4 +1,7 @@
 //! Real librqbit sessions on 127.0.0.1 in temporary folders, plus aria2c for interop.
+//!
+//! Over 1,200 lines on purpose: every test drives the one `Transfer` type through the same
+//! small set of helpers (sessions, seeded files, waits) at the top of this file.
 
 use super::*;
 use std::{future::Future, net::TcpListener as StdListener, time::Instant};
