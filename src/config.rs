@@ -143,7 +143,7 @@ impl ConfigFile {
             name: "config",
             message: e.to_string(),
         })?;
-        crate::fsutil::write_atomic(&path, text.as_bytes())
+        crate::infra::fs::write_atomic(&path, text.as_bytes())
             .map_err(|source| ConfigError::Write { path, source })
     }
 }

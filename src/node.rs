@@ -12,10 +12,10 @@ use crate::api::types::Profile;
 use crate::api::{Api, ApiParts, BLOCKED_TABLE, PROFILE_KEY, PROFILE_TABLE};
 use crate::catalog::{self, Catalog, CatalogError};
 use crate::config::Config;
-use crate::events::EventBus;
+use crate::infra::events::EventBus;
+use crate::infra::store::{Store, StoreError};
 use crate::net::{self, NetError};
 use crate::sharing::{Sharing, SharingError};
-use crate::store::{Store, StoreError};
 use crate::transfer::{Transfer, TransferConfig, TransferError};
 
 const IDENTITY_TABLE: &str = "identity_v1";
@@ -75,7 +75,7 @@ impl Node {
             profile.display_name = name
                 .trim()
                 .chars()
-                .take(crate::presence::MAX_DISPLAY_NAME)
+                .take(crate::net::presence::MAX_DISPLAY_NAME)
                 .collect();
             profiles.put(PROFILE_KEY, &profile).await?;
         }
@@ -90,7 +90,7 @@ impl Node {
         let tracker = TaskTracker::new();
         let cancel = CancellationToken::new();
         let catalog = Catalog::open(&store, &config.data_dir, key.clone(), bus.clone())?;
-        let transfer = start_transfer(&config, cancel.child_token()).await?;
+        let transfer = start_transfer(&config, &tracker, cancel.child_token()).await?;
         // Subscribed before the network starts, so no presence event is missed.
         let catalog_events = bus.receiver();
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(net::INBOUND_CHANNEL);
@@ -206,7 +206,11 @@ impl Node {
 }
 
 /// Starts the BitTorrent engine; a taken default port falls back to any free one.
-async fn start_transfer(config: &Config, cancel: CancellationToken) -> Result<Transfer, NodeError> {
+async fn start_transfer(
+    config: &Config,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) -> Result<Transfer, NodeError> {
     let make = |port| TransferConfig {
         state_dir: config.data_dir.join(TRANSFER_DIR),
         download_dir: config.download_dir.clone(),
@@ -215,13 +219,13 @@ async fn start_transfer(config: &Config, cancel: CancellationToken) -> Result<Tr
         download_limit_bps: config.bt_download_limit_bps,
         upload_limit_bps: config.bt_upload_limit_bps,
     };
-    match Transfer::start(make(config.bt_port), cancel.clone()).await {
+    match Transfer::start(make(config.bt_port), tracker, cancel.clone()).await {
         Err(e) if config.bt_port_is_default => {
             tracing::info!(
                 "BitTorrent port {} unavailable ({e}); using any free port",
                 config.bt_port
             );
-            Ok(Transfer::start(make(0), cancel).await?)
+            Ok(Transfer::start(make(0), tracker, cancel).await?)
         }
         other => Ok(other?),
     }

@@ -195,7 +195,7 @@ fn presence_and_profile_messages_are_pinned() {
     let profile: serde_json::Value = serde_json::json!({
         "display_name": "Ada", "affiliation": "Analytical Society", "bio": "Notes"
     });
-    let announce: hearth::presence::Announce = serde_json::from_value(serde_json::json!({
+    let announce: hearth::net::presence::Announce = serde_json::from_value(serde_json::json!({
         "seq": 3,
         "profile": profile,
         "addrs": ["/ip4/203.0.113.7/tcp/4710"]

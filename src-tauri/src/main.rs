@@ -11,6 +11,8 @@ use futures::StreamExt;
 use hearth::api::types::{ErrorCode, PublishRequest, Resource};
 use hearth::api::{Api, ApiError};
 use hearth::config::{Config, Overrides};
+use hearth::infra::logging::init_logging;
+use hearth::infra::token::random_token;
 use hearth::server::client::ApiFile;
 use hearth::server::http;
 use hearth::Node;
@@ -119,7 +121,7 @@ async fn protocol(
                     .header(header::CONTENT_TYPE, mime)
                     .header(
                         header::CACHE_CONTROL,
-                        hearth::media::THUMBNAIL_CACHE_CONTROL,
+                        hearth::sharing::media::THUMBNAIL_CACHE_CONTROL,
                     )
                     .body(bytes)
                     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
@@ -252,7 +254,7 @@ fn start_node(
         let Ok(local) = listener.local_addr() else {
             return;
         };
-        let token = http::random_token();
+        let token = random_token();
         media_tx.send_replace(Some(MediaServer {
             url: format!("http://{local}"),
             token: token.clone(),
@@ -294,7 +296,7 @@ fn quit(app: &tauri::AppHandle) {
 }
 
 fn main() {
-    http::init_logging();
+    init_logging();
 
     let result = tauri::Builder::default()
         // The native file picker: publishing by path, so no file passes through memory.

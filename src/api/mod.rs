@@ -17,13 +17,13 @@ use tokio::sync::{broadcast, Mutex};
 use crate::catalog::{Catalog, CatalogError};
 use crate::chat::actor::{ChatError, ChatHandle};
 use crate::config::{Config, ConfigFile};
-use crate::events::{EventBus, Gap};
-use crate::media::Media;
+use crate::infra::events::{EventBus, Gap};
+use crate::infra::store::{StoreError, Table};
 use crate::mirror::{Mirror, MirrorError};
+use crate::net::presence::validate_profile;
 use crate::net::{NetError, NetHandle};
-use crate::presence::validate_profile;
+use crate::sharing::media::Media;
 use crate::sharing::{Sharing, SharingError};
-use crate::store::{StoreError, Table};
 use types::*;
 
 /// An API failure, as the UI sees it: a code from a closed set and a sentence for people.
@@ -82,7 +82,7 @@ impl From<StoreError> for ApiError {
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         let code = match e {
-            CatalogError::NotFound(_) => ErrorCode::NotFound,
+            CatalogError::UnknownResource(_) => ErrorCode::NotFound,
             CatalogError::NotMine(_) => ErrorCode::Forbidden,
             CatalogError::Feed(_) => ErrorCode::BadRequest,
             _ => ErrorCode::Internal,
@@ -101,10 +101,29 @@ impl From<SharingError> for ApiError {
                     _ => unreachable!("matched above"),
                 }
             }
-            SharingError::BadRequest(_) => ErrorCode::BadRequest,
-            SharingError::NotFound(_) => ErrorCode::NotFound,
-            SharingError::Conflict(_) => ErrorCode::Conflict,
-            SharingError::Unavailable(_) => ErrorCode::Unavailable,
+            SharingError::Watch(_)
+            | SharingError::NotAbsolute(_)
+            | SharingError::Unreadable { .. }
+            | SharingError::NotAFileOrFolder(_)
+            | SharingError::InvalidRecord(_)
+            | SharingError::UploadInterrupted(_)
+            | SharingError::UploadTooLarge
+            | SharingError::BadFileName(_)
+            | SharingError::BadPreview(_)
+            | SharingError::BadPeerAddress(_)
+            | SharingError::BadContentId
+            | SharingError::TorrentMismatch
+            | SharingError::BlockingTask(_) => ErrorCode::BadRequest,
+            SharingError::NotPublished { .. }
+            | SharingError::UnknownResource { .. }
+            | SharingError::NotInCatalog { .. }
+            | SharingError::DownloadVanished { .. }
+            | SharingError::NoSuchDownload { .. }
+            | SharingError::NotOnDisk => ErrorCode::NotFound,
+            SharingError::AlreadyHere => ErrorCode::Conflict,
+            SharingError::NoHolders
+            | SharingError::NoMetadata(_)
+            | SharingError::TooManyStreams => ErrorCode::Unavailable,
             SharingError::Transfer(
                 TransferError::Meta(_) | TransferError::Magnet(_) | TransferError::BadInfoHash(_),
             ) => ErrorCode::BadRequest,
@@ -132,11 +151,16 @@ impl From<MirrorError> for ApiError {
 
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
-        use crate::vault::VaultError;
+        use crate::infra::vault::VaultError;
         let code = match &e {
             ChatError::Locked | ChatError::Stopped => ErrorCode::Unavailable,
             ChatError::NoSuchRoom => ErrorCode::NotFound,
-            ChatError::BadRequest(_) | ChatError::Dm(_) => ErrorCode::BadRequest,
+            ChatError::OwnRoom
+            | ChatError::AlreadyMember
+            | ChatError::EmptyMessage
+            | ChatError::MessageToSelf
+            | ChatError::Encode(_)
+            | ChatError::Dm(_) => ErrorCode::BadRequest,
             ChatError::Room(r) => match r {
                 crate::chat::room::RoomError::NotMember
                 | crate::chat::room::RoomError::NotCreator
@@ -255,7 +279,7 @@ impl Api {
             uptime_secs: self.inner.started.elapsed().as_secs(),
             nat: net.nat,
             bt_port: self.inner.bt_port,
-            video_previews: crate::thumbnail::ffmpeg_available(),
+            video_previews: crate::infra::thumbnail::ffmpeg_available(),
         })
     }
 
@@ -424,7 +448,7 @@ impl Api {
     }
 
     /// Bytes of file `file` (0 for a one-file resource) of a resource for a player, as the
-    /// `Range` header asks; see [`crate::media`]. Starts fetching it if it is not here.
+    /// `Range` header asks; see [`crate::sharing::media`]. Starts fetching it if it is not here.
     /// `limit` caps the bytes answered, for transports that cannot stream a body.
     pub async fn media(
         &self,
@@ -754,7 +778,7 @@ impl Api {
     fn resync_event(&self) -> Event {
         Event {
             id: self.inner.bus.last_id(),
-            time_ms: crate::events::now_ms(),
+            time_ms: crate::infra::events::now_ms(),
             kind: EventKind::Resync,
         }
     }

@@ -31,7 +31,7 @@ pub const MAX_MAGNET: usize = 2048;
 pub const MAX_RECORD_FILES: usize = 500;
 pub const MAX_FILE_PATH: usize = 1024;
 /// Raw thumbnail bytes (JPEG/PNG/WebP) carried in a publish entry.
-pub const MAX_THUMBNAIL: usize = crate::thumbnail::MAX_THUMBNAIL_BYTES;
+pub const MAX_THUMBNAIL: usize = crate::infra::thumbnail::MAX_THUMBNAIL_BYTES;
 /// Longest play length a record may claim.
 pub const MAX_DURATION_MS: u64 = 7 * 24 * 3600 * 1000;
 /// Entries may claim a time at most this far in the future.
@@ -245,7 +245,7 @@ pub fn verify(signed: SignedEntry) -> Result<Verified, FeedError> {
         return Err(FeedError::BadSignature);
     }
     validate_body(&entry.body)?;
-    if entry.ts_ms > crate::events::now_ms().saturating_add(MAX_CLOCK_SKEW_MS) {
+    if entry.ts_ms > crate::infra::events::now_ms().saturating_add(MAX_CLOCK_SKEW_MS) {
         return Err(FeedError::InvalidBody("timestamp is in the future".into()));
     }
     let hash = hash_of(&signed);
@@ -351,7 +351,7 @@ pub fn validate_body(body: &Body) -> Result<(), FeedError> {
                 if bytes.len() > MAX_THUMBNAIL {
                     return bad("thumbnail is too large".into());
                 }
-                crate::thumbnail::validate(&bytes)
+                crate::infra::thumbnail::validate(&bytes)
                     .map_err(|e| FeedError::InvalidBody(format!("thumbnail: {e}")))?;
             }
             Ok(())
@@ -364,7 +364,7 @@ pub fn validate_body(body: &Body) -> Result<(), FeedError> {
             }
         }
         Body::Profile { profile } => {
-            crate::presence::validate_profile(profile).map_err(FeedError::InvalidBody)
+            crate::net::presence::validate_profile(profile).map_err(FeedError::InvalidBody)
         }
     }
 }

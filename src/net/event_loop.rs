@@ -26,8 +26,8 @@ use super::{
 use crate::api::types::Profile;
 use crate::catalog::feed;
 use crate::config::PresenceConfig;
-use crate::events::{now_ms, EventBus};
-use crate::presence::{strip_p2p, Announce, Input, Output, Presence, MAX_ADDRS};
+use crate::infra::events::{now_ms, EventBus};
+use crate::net::presence::{strip_p2p, Announce, Input, Output, Presence, MAX_ADDRS};
 
 /// How often presence timers (votes, staleness, redials) are checked.
 const TICK: Duration = Duration::from_millis(200);
@@ -591,7 +591,7 @@ impl EventLoop {
                             .send_response(channel, self.profile.clone());
                     }
                     request_response::Message::Response { response, .. } => {
-                        match crate::presence::validate_profile(&response) {
+                        match crate::net::presence::validate_profile(&response) {
                             Ok(()) => self.presence(Input::ProfileFetched {
                                 peer,
                                 profile: response,

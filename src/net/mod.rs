@@ -2,11 +2,18 @@
 //!
 //! Everything else talks to it through a cloneable [`NetHandle`] that sends [`Command`]s
 //! over a bounded channel and gets answers on oneshot channels. What the network learns
-//! reaches the rest of the node as events on the [`EventBus`](crate::events::EventBus).
+//! reaches the rest of the node as events on the [`EventBus`].
+//!
+//! **Uses:** `infra` (events), `config`, the DTOs of `api::types`, and the wire types that
+//! travel in its protocols: `catalog::feed` (signed entries and their verification, so gossip is
+//! checked before it is relayed), `chat::room::Wire` and `chat::dm::DmWire`. Drives
+//! [`presence`], the pure state machine of who is online. Features use `net`; `net` never calls
+//! a feature.
 
 pub mod codec;
 mod event_loop;
 pub mod peer_book;
+pub mod presence;
 pub mod protocol;
 
 use std::time::Duration;
@@ -23,7 +30,7 @@ use tracing::Instrument;
 
 use crate::api::types::{PeerInfo, Profile};
 use crate::config::Config;
-use crate::events::EventBus;
+use crate::infra::events::EventBus;
 use codec::JsonCodec;
 pub use peer_book::PeerBook;
 use protocol::*;

@@ -20,7 +20,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Store, StoreError, Table};
+use crate::infra::store::{Store, StoreError, Table};
 
 /// The table holding the book, one record per peer id.
 pub const PEER_BOOK_TABLE: &str = "peer_book_v1";

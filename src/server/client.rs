@@ -35,7 +35,7 @@ pub struct ApiFile {
 impl ApiFile {
     pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::fsutil::write_private(&data_dir.join(API_FILE), &text)
+        crate::infra::fs::write_private(&data_dir.join(API_FILE), &text)
     }
 
     pub fn read(data_dir: &Path) -> Result<Self, ClientError> {

@@ -45,27 +45,6 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-/// A fresh access token: 32 random bytes, hex.
-pub fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// Logs to stderr (`RUST_LOG` overrides the default filter), coloured only on a terminal.
-/// For the binaries that run a node.
-pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 /// Binds the listener; when `fallback` is set and the port is taken, any free port will do.
 pub async fn bind(addr: SocketAddr, fallback: bool) -> std::io::Result<TcpListener> {
     match TcpListener::bind(addr).await {
@@ -172,7 +151,7 @@ async fn media_file(
     media_response(&api, &content_id, file, &headers).await
 }
 
-/// The [`crate::media::Media`] answer as an HTTP response; the body streams as the pieces
+/// The [`crate::sharing::media::Media`] answer as an HTTP response; the body streams as the pieces
 /// arrive.
 async fn media_response(
     api: &Api,
@@ -199,7 +178,10 @@ async fn thumbnail(
     Ok((
         [
             (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, crate::media::THUMBNAIL_CACHE_CONTROL),
+            (
+                header::CACHE_CONTROL,
+                crate::sharing::media::THUMBNAIL_CACHE_CONTROL,
+            ),
         ],
         bytes,
     )

@@ -13,6 +13,13 @@
 //! State in `state_dir`: `session/` is librqbit's JSON persistence and fastresume bitfields
 //! (`<hash>.bitv`, `<hash>.torrent`, `session.json`), `transfers.json` is ours (which torrents
 //! are published originals, known peers), `transfer.lock` keeps a second process out.
+//!
+//! Over 1,200 lines: it is one type, `Transfer`, and its engine state (`Inner`) around one
+//! librqbit session; the pieces that stand alone are already apart (`meta`, `bencode`, `state`,
+//! `tracker`).
+//!
+//! **Uses:** librqbit only; no other Hearth module, so it is tested on its own. Its tasks run on
+//! the task tracker the node passes to [`Transfer::start`].
 
 mod bencode;
 mod meta;
@@ -42,6 +49,7 @@ use librqbit::{
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use meta::{
     validate_metainfo, MetaError, PathProblem, ValidatedMeta, MAX_FILES, MAX_NAME_BYTES,
@@ -255,6 +263,8 @@ struct Inner {
     kicks: Mutex<HashMap<String, Instant>>,
     /// Ours: cancels librqbit, the tracker and our tasks. Cancelled last, on shutdown.
     token: CancellationToken,
+    /// The node's tasks: ours run on it, so none outlives the node's shutdown.
+    tasks: TaskTracker,
     shutdown: tokio::sync::OnceCell<()>,
     lock_file: Mutex<Option<File>>,
 }
@@ -311,8 +321,10 @@ impl Transfer {
     /// Starts the librqbit session: restores every torrent from `state_dir` (fastresume, no
     /// rehash), listens on `listen_addr:listen_port`. Cancelling `cancel` stops everything after
     /// writing the fastresume data; await [`Transfer::shutdown`] to know when that is done.
+    /// Every task of the engine's own runs on `tasks`.
     pub async fn start(
         cfg: TransferConfig,
+        tasks: &TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Self, TransferError> {
         std::fs::create_dir_all(&cfg.state_dir)
@@ -344,7 +356,7 @@ impl Transfer {
                 book.add(id.0, &rec.peers);
             }
         }
-        let tracker = Tracker::start(book.clone(), token.clone())
+        let tracker = Tracker::start(book.clone(), tasks, token.clone())
             .await
             .map_err(io_err("cannot start the local peer tracker"))?;
         let tracker_url: url::Url = tracker
@@ -426,6 +438,7 @@ impl Transfer {
             adds: tokio::sync::Mutex::new(()),
             kicks: Mutex::new(HashMap::new()),
             token: token.clone(),
+            tasks: tasks.clone(),
             shutdown: tokio::sync::OnceCell::new(),
             lock_file: Mutex::new(Some(lock_file)),
         });
@@ -469,7 +482,7 @@ impl Transfer {
     fn spawn_tasks(&self, cancel: CancellationToken) {
         let token = self.inner.token.clone();
         let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {
                     if let Some(inner) = weak.upgrade() {
@@ -481,7 +494,7 @@ impl Transfer {
         });
         let token = self.inner.token.clone();
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             let mut written: HashMap<String, usize> = HashMap::new();
             loop {
                 tokio::select! {
@@ -636,16 +649,19 @@ impl Transfer {
         // (some malformed ones make it panic), so the lookup runs in its own task.
         let url = format!("magnet:?xt=urn:btih:{hash}");
         let initial = peers.clone();
-        let lookup = tokio::spawn(async move {
+        let stop = self.inner.token.clone();
+        let lookup = self.inner.tasks.spawn(async move {
             let opts = AddTorrentOptions {
                 list_only: true,
                 initial_peers: Some(initial),
                 ..Default::default()
             };
-            match session
-                .add_torrent(AddTorrent::from_url(url), Some(opts))
-                .await
-            {
+            // Ends with the engine even when the caller stopped waiting for it.
+            let added = tokio::select! {
+                r = session.add_torrent(AddTorrent::from_url(url), Some(opts)) => r,
+                _ = stop.cancelled() => return Err("the engine stopped".to_string()),
+            };
+            match added {
                 Ok(AddTorrentResponse::ListOnly(l)) => Ok((l.torrent_bytes, l.seen_peers)),
                 Ok(_) => Err("unexpected answer from librqbit".to_string()),
                 Err(e) => Err(format!("{e:#}")),
@@ -1248,7 +1264,7 @@ impl Inner {
     fn watch_original(inner: &Arc<Self>, hash: String, handle: Arc<ManagedTorrent>) {
         let weak = Arc::downgrade(inner);
         let token = inner.token.clone();
-        tokio::spawn(async move {
+        inner.tasks.spawn(async move {
             let ready = tokio::select! {
                 r = handle.wait_until_initialized() => r.is_ok(),
                 _ = token.cancelled() => return,

@@ -1,4 +1,7 @@
 //! Real librqbit sessions on 127.0.0.1 in temporary folders, plus aria2c for interop.
+//!
+//! Over 1,200 lines on purpose: every test drives the one `Transfer` type through the same
+//! small set of helpers (sessions, seeded files, waits) at the top of this file.
 
 use super::*;
 use std::{future::Future, net::TcpListener as StdListener, time::Instant};
@@ -73,7 +76,7 @@ impl Node {
             upload_limit_bps: None,
         };
         let cancel = CancellationToken::new();
-        let t = Transfer::start(cfg, cancel.clone())
+        let t = Transfer::start(cfg, &TaskTracker::new(), cancel.clone())
             .await
             .expect("start transfer");
         assert_ne!(t.bt_port(), 0);
@@ -979,7 +982,7 @@ async fn aria2_downloads_from_hearth() {
     hex::decode_to_slice(&p.info_hash, &mut hash).unwrap();
     book.add(hash, &[seeder.addr()]);
     let tracker_token = CancellationToken::new();
-    let tr = tracker::Tracker::start(book, tracker_token.clone())
+    let tr = tracker::Tracker::start(book, &TaskTracker::new(), tracker_token.clone())
         .await
         .unwrap();
 
@@ -1098,7 +1101,7 @@ async fn errors_are_clear() {
         upload_limit_bps: None,
     };
     assert!(matches!(
-        Transfer::start(cfg, CancellationToken::new()).await,
+        Transfer::start(cfg, &TaskTracker::new(), CancellationToken::new()).await,
         Err(TransferError::StateDirLocked(_))
     ));
     // Port in use.
@@ -1111,7 +1114,7 @@ async fn errors_are_clear() {
         listen_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         ..cfg
     };
-    let e = Transfer::start(cfg, CancellationToken::new())
+    let e = Transfer::start(cfg, &TaskTracker::new(), CancellationToken::new())
         .await
         .expect_err("port is busy");
     assert!(matches!(e, TransferError::Listen { .. }), "{e}");
@@ -1207,7 +1210,7 @@ async fn known_holder_is_redialled_when_passed_again() {
         listen_port: port,
         ..TransferConfig::new(tmp.path().join("s/state"), tmp.path().join("s/downloads"))
     };
-    let seeder = Transfer::start(cfg, CancellationToken::new())
+    let seeder = Transfer::start(cfg, &TaskTracker::new(), CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(seeder.bt_port(), port);

@@ -19,6 +19,7 @@ use tokio::{
     sync::Semaphore,
 };
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::bencode;
 
@@ -87,9 +88,10 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    /// Binds 127.0.0.1:0 and serves until `cancel`.
+    /// Binds 127.0.0.1:0 and serves until `cancel`; its tasks run on `tasks`.
     pub(crate) async fn start(
         book: Arc<PeerBook>,
+        tasks: &TaskTracker,
         cancel: CancellationToken,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
@@ -98,7 +100,8 @@ impl Tracker {
         let url = format!("http://{addr}/{secret}/announce");
         let path = format!("/{secret}/announce");
         let served = book;
-        tokio::spawn(async move {
+        let conns = tasks.clone();
+        tasks.spawn(async move {
             let sem = Arc::new(Semaphore::new(MAX_CONNECTIONS));
             loop {
                 let permit = tokio::select! {
@@ -118,7 +121,7 @@ impl Tracker {
                 };
                 let book = served.clone();
                 let path = path.clone();
-                tokio::spawn(async move {
+                conns.spawn(async move {
                     let _permit = permit;
                     let _ =
                         tokio::time::timeout(Duration::from_secs(5), serve(stream, &path, &book))

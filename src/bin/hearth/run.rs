@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use hearth::config::{Config, Overrides};
+use hearth::infra::logging::init_logging;
+use hearth::infra::token::random_token;
 use hearth::server::client::ApiFile;
 use hearth::server::http;
 use hearth::Node;
@@ -57,7 +59,7 @@ fn find_ui_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 pub async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()> {
-    http::init_logging();
+    init_logging();
     let config = Config::load(Overrides {
         data_dir,
         listen: args.listen,
@@ -76,7 +78,7 @@ pub async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()>
         .await
         .map_err(|e| anyhow::anyhow!("cannot serve the UI on {http_addr}: {e}"))?;
     let local = listener.local_addr()?;
-    let token = http::random_token();
+    let token = random_token();
     let ui_dir = find_ui_dir(args.ui_dir);
     if ui_dir.is_none() {
         tracing::warn!("the UI is not built; the API works, the browser shows a notice");

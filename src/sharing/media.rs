@@ -225,7 +225,7 @@ pub fn content_type(record_mime: &str, path: &str, one_file: bool) -> String {
     if one_file && !record_mime.is_empty() {
         return record_mime.to_owned();
     }
-    crate::catalog::guess_mime(std::path::Path::new(path)).to_owned()
+    super::mime::guess_mime(std::path::Path::new(path)).to_owned()
 }
 
 #[cfg(test)]

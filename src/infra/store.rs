@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::vault::{Vault, VaultError, WrappedKey};
+use crate::infra::vault::{Vault, VaultError, WrappedKey};
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -28,7 +28,7 @@ const LOCK_FILE: &str = "hearth.lock";
 
 const META_TREE: &str = "meta_v1";
 const SCHEMA_KEY: &[u8] = b"schema_version";
-/// The wrapped data key of sealed tables (see [`crate::vault`]).
+/// The wrapped data key of sealed tables (see [`crate::infra::vault`]).
 const VAULT_TABLE: &str = "vault_v1";
 const VAULT_KEY: &str = "data_key";
 
