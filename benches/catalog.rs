@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use hearth::api::types::{FileEntry, ResourceKind, SearchRequest, SortOrder};
+use hearth::api::dto::{FileEntry, ResourceKind, SearchRequest, SortOrder};
 use hearth::catalog::feed::{self, Body, Head, ResourceBody, Verified};
 use hearth::catalog::Catalog;
 use hearth::infra::events::EventBus;

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hearth::api::types::{
+use hearth::api::dto::{
     ChatMessage, CreateRoomRequest, Event, EventKind, HistoryPage, HistoryRequest, MessageKind,
     PeerInfo, RoomIdRequest, RoomInfo, SendMessageRequest,
 };

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 #[path = "../tests/kit/mod.rs"]
 mod kit;
 
-use hearth::api::types::PeerInfo;
+use hearth::api::dto::PeerInfo;
 use kit::{percentile, quiet_node, rss_mb, TestNode, HEARTH};
 
 const TRIALS: usize = 10;

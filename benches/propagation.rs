@@ -15,7 +15,7 @@ mod kit;
 
 use std::time::{Duration, Instant};
 
-use hearth::api::types::{PublishRequest, Resource};
+use hearth::api::dto::{PublishRequest, Resource};
 use kit::{percentile, quiet_node};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -42,7 +42,7 @@ async fn main() {
     loop {
         let mut ok = 0;
         for p in &others {
-            let s: hearth::api::types::Status = p.client.status().await.unwrap();
+            let s: hearth::api::dto::Status = p.client.status().await.unwrap();
             if s.peers_online as usize >= nodes - 1 {
                 ok += 1;
             }

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[path = "../tests/kit/mod.rs"]
 mod kit;
 
-use hearth::api::types::{
+use hearth::api::dto::{
     Download, DownloadRequest, DownloadState, PublishRequest, Resource, SearchRequest, Status,
 };
 use kit::{quiet_node, TestNode};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::types::Profile;
+use crate::api::dto::Profile;
 use crate::api::{Api, ApiParts, BLOCKED_TABLE, PROFILE_KEY, PROFILE_TABLE};
 use crate::catalog::{self, Catalog, CatalogError};
 use crate::config::Config;

@@ -5,7 +5,7 @@ mod kit;
 use std::time::Duration;
 
 use futures::StreamExt;
-use hearth::api::types::{
+use hearth::api::dto::{
     AddrRequest, ApiErrorBody, ErrorCode, Event, EventKind, PeerIdRequest, Profile, SinceRequest,
 };
 use kit::{TestNode, FAST_PRESENCE};

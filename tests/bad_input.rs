@@ -8,7 +8,7 @@ use std::io;
 use std::time::Duration;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
-use hearth::api::types::Status;
+use hearth::api::dto::Status;
 use kit::{eventually, TestNode, FAST_PRESENCE};
 use libp2p::request_response::{self, OutboundFailure, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -337,7 +337,7 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
 }
 
 fn resource_body(title: &str, n: u8) -> hearth::catalog::feed::Body {
-    use hearth::api::types::{FileEntry, ResourceKind};
+    use hearth::api::dto::{FileEntry, ResourceKind};
     let id = hex::encode([n; 20]);
     hearth::catalog::feed::Body::Publish {
         resource: hearth::catalog::feed::ResourceBody {
@@ -362,7 +362,7 @@ fn resource_body(title: &str, n: u8) -> hearth::catalog::feed::Body {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_broken_forked_and_oversize_feed_entries_are_refused_counted_and_not_stored() {
-    use hearth::api::types::{CatalogStats, SearchRequest, SearchResult};
+    use hearth::api::dto::{CatalogStats, SearchRequest, SearchResult};
     use hearth::catalog::feed::{sign_next, Head, SignedEntry};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -452,9 +452,9 @@ fn dm_wire(id: u8, seq: u64, text: &str) -> Vec<u8> {
 }
 
 async fn dm_texts(node: &TestNode, peer: &PeerId) -> Vec<String> {
-    let page: hearth::api::types::HistoryPage = node
+    let page: hearth::api::dto::HistoryPage = node
         .client
-        .dm_history(&hearth::api::types::DmHistoryRequest {
+        .dm_history(&hearth::api::dto::DmHistoryRequest {
             peer_id: peer.to_string(),
             before: None,
             limit: Some(100),
@@ -512,9 +512,9 @@ async fn replayed_forged_and_malformed_chat_messages_are_shown_once_or_not_at_al
     assert_eq!(texts, ["hello once", "second", "third"]);
 
     // A stranger cannot write into a room, not even in the name of its creator.
-    let room: hearth::api::types::RoomInfo = node
+    let room: hearth::api::dto::RoomInfo = node
         .client
-        .create_room(&hearth::api::types::CreateRoomRequest {
+        .create_room(&hearth::api::dto::CreateRoomRequest {
             name: "private".into(),
             members: vec![],
         })
@@ -562,9 +562,9 @@ async fn replayed_forged_and_malformed_chat_messages_are_shown_once_or_not_at_al
             .then_some(())
     })
     .await;
-    let history: hearth::api::types::HistoryPage = node
+    let history: hearth::api::dto::HistoryPage = node
         .client
-        .room_history(&hearth::api::types::HistoryRequest {
+        .room_history(&hearth::api::dto::HistoryRequest {
             room_id: room.room_id.clone(),
             before: None,
             limit: None,
@@ -574,7 +574,7 @@ async fn replayed_forged_and_malformed_chat_messages_are_shown_once_or_not_at_al
     let kinds: Vec<_> = history.messages.iter().map(|m| m.kind).collect();
     assert_eq!(
         kinds,
-        [hearth::api::types::MessageKind::Created],
+        [hearth::api::dto::MessageKind::Created],
         "{history:?}"
     );
 }

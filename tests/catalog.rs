@@ -7,7 +7,7 @@ mod kit;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hearth::api::types::{
+use hearth::api::dto::{
     CatalogStats, ContentIdRequest, Download, DownloadRequest, DownloadState, Library,
     PublishRequest, Resource, SearchRequest, SearchResult,
 };
@@ -199,7 +199,7 @@ async fn publishing_offline_is_queued_and_sent_on_reconnect() {
     let b = TestNode::start("bob", &tmp.path().join("b"), &[], FAST_PRESENCE).await;
     let () = a
         .client
-        .connect(&hearth::api::types::AddrRequest {
+        .connect(&hearth::api::dto::AddrRequest {
             addr: b.addr.clone(),
         })
         .await

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hearth::api::types::{
+use hearth::api::dto::{
     ChatMessage, ChatStatus, CreateRoomRequest, DmConversation, DmHistoryRequest, HistoryPage,
     HistoryRequest, MessageKind, MessageState, PassphraseRequest, RoomIdRequest, RoomInfo,
     SendDmRequest, SendMessageRequest,

@@ -8,7 +8,7 @@ mod netlab;
 use std::path::Path;
 use std::time::Duration;
 
-use hearth::api::types::{DownloadRequest, PublishRequest, SearchRequest};
+use hearth::api::dto::{DownloadRequest, PublishRequest, SearchRequest};
 use kit::{eventually, random_file, Launch, FAST_PRESENCE};
 use netlab::{Lab, LabNode, Nat};
 
@@ -324,7 +324,7 @@ async fn a_file_moves_from_home_to_home() {
         || async {
             let list = b.client.list_downloads().await.ok()?;
             let d = list.into_iter().find(|d| d.content_id == id)?;
-            (d.state == hearth::api::types::DownloadState::Complete).then_some(())
+            (d.state == hearth::api::dto::DownloadState::Complete).then_some(())
         },
     )
     .await;

@@ -4,7 +4,7 @@ mod kit;
 
 use std::time::Duration;
 
-use hearth::api::types::AddrRequest;
+use hearth::api::dto::AddrRequest;
 use hearth::{Config, Node};
 use kit::eventually;
 
@@ -54,7 +54,7 @@ fn no_task_outlives_shutdown() {
         .await;
         // A handle kept past shutdown gets a clear error, not a hang or a panic.
         let err = api.status().await.unwrap_err();
-        assert_eq!(err.code, hearth::api::types::ErrorCode::Unavailable);
+        assert_eq!(err.code, hearth::api::dto::ErrorCode::Unavailable);
     });
 }
 
@@ -64,7 +64,7 @@ async fn identity_and_profile_survive_a_restart_and_the_lock_is_released() {
     let dir = tmp.path().join("n");
     let node = Node::start(config(&dir)).await.unwrap();
     let id = node.peer_id();
-    let profile = hearth::api::types::Profile {
+    let profile = hearth::api::dto::Profile {
         display_name: "Rosalind".into(),
         affiliation: "King's College".into(),
         bio: "X-ray crystallography".into(),

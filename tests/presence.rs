@@ -4,7 +4,7 @@ mod kit;
 
 use std::time::Duration;
 
-use hearth::api::types::PeerIdRequest;
+use hearth::api::dto::PeerIdRequest;
 use kit::{eventually, star, TestNode, FAST_PRESENCE};
 
 async fn online_ids(node: &TestNode) -> Vec<String> {

@@ -7,7 +7,7 @@ mod kit;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hearth::api::types::{
+use hearth::api::dto::{
     ContentIdRequest, Download, DownloadState, ErrorCode, Follow, Holder, PublishRequest,
     QuotaRequest, Resource, SearchRequest, SearchResult,
 };
@@ -260,7 +260,7 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
     for (id, bytes) in &files {
         let d: Download = eventually(Duration::from_secs(30), "c starts from m", || async {
             c.client
-                .start_download(&hearth::api::types::DownloadRequest {
+                .start_download(&hearth::api::dto::DownloadRequest {
                     content_id: Some(id.clone()),
                     ..Default::default()
                 })
@@ -284,7 +284,7 @@ async fn a_mirror_keeps_a_publisher_available_when_it_goes_offline() {
         mirror_copies(&m).await.is_empty().then_some(())
     })
     .await;
-    let s: hearth::api::types::Settings = m.client.get_settings().await.unwrap();
+    let s: hearth::api::dto::Settings = m.client.get_settings().await.unwrap();
     assert_eq!(s.mirror_used_bytes, 0);
     let follows = cli(&m.dir, &["unfollow", &a.peer_id]);
     assert_eq!(follows, serde_json::json!([]));
@@ -296,7 +296,7 @@ async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     let [a, m] = star(tmp.path(), ["a", "m"], FAST_PRESENCE).await;
     // Room for two of a's 1 MiB files, not three.
     let quota = (2 * MIB + MIB / 2) as u64;
-    let s: hearth::api::types::Settings = m
+    let s: hearth::api::dto::Settings = m
         .client
         .set_mirror_quota(&QuotaRequest { bytes: quota })
         .await
@@ -304,7 +304,7 @@ async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     assert_eq!(s.mirror_quota_bytes, quota);
     let _: Vec<Follow> = m
         .client
-        .set_mirror(&hearth::api::types::MirrorRequest {
+        .set_mirror(&hearth::api::dto::MirrorRequest {
             peer_id: a.peer_id.clone(),
             on: true,
         })
@@ -349,7 +349,7 @@ async fn the_mirror_quota_evicts_the_copy_watched_longest_ago() {
     random_file(&path(3), MIB, 3);
     let third = publish(&a, &path(3)).await.content_id;
     held(vec![first.clone(), third.clone()]).await;
-    let s: hearth::api::types::Settings = m.client.get_settings().await.unwrap();
+    let s: hearth::api::dto::Settings = m.client.get_settings().await.unwrap();
     assert!(
         s.mirror_used_bytes <= quota,
         "{} > {quota}",
@@ -452,7 +452,7 @@ async fn a_published_video_gets_a_thumbnail_and_duration_served_by_hash() {
     };
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
-    let req = |thumbnail: String| hearth::api::types::PreviewRequest {
+    let req = |thumbnail: String| hearth::api::dto::PreviewRequest {
         content_id: id.clone(),
         thumbnail,
         duration_ms: Some(3000),

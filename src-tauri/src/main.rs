@@ -8,7 +8,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use futures::StreamExt;
-use hearth::api::types::{ErrorCode, PublishRequest, Resource};
+use hearth::api::dto::{ErrorCode, PublishRequest, Resource};
 use hearth::api::{Api, ApiError};
 use hearth::config::{Config, Overrides};
 use hearth::infra::logging::init_logging;
@@ -40,7 +40,7 @@ macro_rules! tauri_commands {
     ($( $(#[$doc:meta])* $name:ident ( $($req:ty)? ) -> $res:ty ; )*) => {
         mod commands {
             use super::Backend;
-            use hearth::api::types::*;
+            use hearth::api::dto::*;
             use hearth::api::ApiError;
             use tauri::State;
             $( tauri_commands!(@one $name ($($req)?) -> $res); )*

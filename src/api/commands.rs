@@ -14,10 +14,10 @@
 //! answering `Result<Response, ApiError>`), and its use in the UI. `make types` rewrites the
 //! generated files.
 //!
-//! The types are named bare: a caller brings `crate::api::types::*` into scope. The list itself
+//! The types are named bare: a caller brings `crate::api::dto::*` into scope. The list itself
 //! is in `command_list.rs`, which `src-tauri/build.rs` also includes (for the names).
 
-use super::types::*;
+use super::dto::*;
 use super::{Api, ApiError};
 
 /// One declared command, as the generators see it.

@@ -4,7 +4,10 @@
 
 mod command_list;
 pub mod commands;
-pub mod types;
+pub mod dto;
+mod error;
+
+pub use error::ApiError;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,176 +17,17 @@ use futures::Stream;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, Mutex};
 
-use crate::catalog::{Catalog, CatalogError};
-use crate::chat::actor::{ChatError, ChatHandle};
+use crate::catalog::Catalog;
+use crate::chat::actor::ChatHandle;
 use crate::config::{Config, ConfigFile};
 use crate::infra::events::{EventBus, Gap};
-use crate::infra::store::{StoreError, Table};
-use crate::mirror::{Mirror, MirrorError};
+use crate::infra::store::Table;
+use crate::mirror::Mirror;
 use crate::net::presence::validate_profile;
-use crate::net::{NetError, NetHandle};
+use crate::net::NetHandle;
 use crate::sharing::media::Media;
-use crate::sharing::{Sharing, SharingError};
-use types::*;
-
-/// An API failure, as the UI sees it: a code from a closed set and a sentence for people.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::BadRequest, message)
-    }
-    pub fn body(&self) -> ApiErrorBody {
-        ApiErrorBody {
-            code: self.code,
-            message: self.message.clone(),
-        }
-    }
-}
-
-/// Errors cross IPC as their `{code, message}` body.
-impl serde::Serialize for ApiError {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.body().serialize(s)
-    }
-}
-
-impl From<NetError> for ApiError {
-    fn from(e: NetError) -> Self {
-        let code = match e {
-            NetError::Stopped => ErrorCode::Unavailable,
-            NetError::Dial { .. }
-            | NetError::DialTimeout(_)
-            | NetError::Busy
-            | NetError::Request { .. } => ErrorCode::Unavailable,
-            _ => ErrorCode::Internal,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self::new(ErrorCode::Internal, e.to_string())
-    }
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(e: CatalogError) -> Self {
-        let code = match e {
-            CatalogError::UnknownResource(_) => ErrorCode::NotFound,
-            CatalogError::NotMine(_) => ErrorCode::Forbidden,
-            CatalogError::Feed(_) => ErrorCode::BadRequest,
-            _ => ErrorCode::Internal,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
-impl From<SharingError> for ApiError {
-    fn from(e: SharingError) -> Self {
-        use crate::transfer::TransferError;
-        let code = match &e {
-            SharingError::Catalog(_) => {
-                return match e {
-                    SharingError::Catalog(c) => c.into(),
-                    _ => unreachable!("matched above"),
-                }
-            }
-            SharingError::Watch(_)
-            | SharingError::NotAbsolute(_)
-            | SharingError::Unreadable { .. }
-            | SharingError::NotAFileOrFolder(_)
-            | SharingError::InvalidRecord(_)
-            | SharingError::UploadInterrupted(_)
-            | SharingError::UploadTooLarge
-            | SharingError::BadFileName(_)
-            | SharingError::BadPreview(_)
-            | SharingError::BadPeerAddress(_)
-            | SharingError::BadContentId
-            | SharingError::TorrentMismatch
-            | SharingError::BlockingTask(_) => ErrorCode::BadRequest,
-            SharingError::NotPublished { .. }
-            | SharingError::UnknownResource { .. }
-            | SharingError::NotInCatalog { .. }
-            | SharingError::DownloadVanished { .. }
-            | SharingError::NoSuchDownload { .. }
-            | SharingError::NotOnDisk => ErrorCode::NotFound,
-            SharingError::AlreadyHere => ErrorCode::Conflict,
-            SharingError::NoHolders
-            | SharingError::NoMetadata(_)
-            | SharingError::TooManyStreams => ErrorCode::Unavailable,
-            SharingError::Transfer(
-                TransferError::Meta(_) | TransferError::Magnet(_) | TransferError::BadInfoHash(_),
-            ) => ErrorCode::BadRequest,
-            SharingError::Transfer(TransferError::TargetExists(_)) => ErrorCode::Conflict,
-            SharingError::Transfer(TransferError::NotFound(_) | TransferError::NoSuchFile(_)) => {
-                ErrorCode::NotFound
-            }
-            _ => ErrorCode::Internal,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
-impl From<MirrorError> for ApiError {
-    fn from(e: MirrorError) -> Self {
-        match e {
-            MirrorError::Sharing(s) => s.into(),
-            MirrorError::Catalog(c) => c.into(),
-            MirrorError::Store(s) => s.into(),
-            MirrorError::BadPeer(_) | MirrorError::IsSelf => Self::bad_request(e.to_string()),
-            MirrorError::TooMany => Self::new(ErrorCode::Conflict, e.to_string()),
-        }
-    }
-}
-
-impl From<ChatError> for ApiError {
-    fn from(e: ChatError) -> Self {
-        use crate::infra::vault::VaultError;
-        let code = match &e {
-            ChatError::Locked | ChatError::Stopped => ErrorCode::Unavailable,
-            ChatError::NoSuchRoom => ErrorCode::NotFound,
-            ChatError::OwnRoom
-            | ChatError::AlreadyMember
-            | ChatError::EmptyMessage
-            | ChatError::MessageToSelf
-            | ChatError::Encode(_)
-            | ChatError::Dm(_) => ErrorCode::BadRequest,
-            ChatError::Room(r) => match r {
-                crate::chat::room::RoomError::NotMember
-                | crate::chat::room::RoomError::NotCreator
-                | crate::chat::room::RoomError::LeftRoom
-                | crate::chat::room::RoomError::RoomDeleted => ErrorCode::Forbidden,
-                _ => ErrorCode::BadRequest,
-            },
-            ChatError::Store(StoreError::Vault(VaultError::WrongPassphrase)) => {
-                ErrorCode::Forbidden
-            }
-            ChatError::Store(StoreError::Vault(VaultError::Kdf(_))) => ErrorCode::Internal,
-            ChatError::Store(StoreError::Vault(_)) => ErrorCode::BadRequest,
-            ChatError::Store(_) => ErrorCode::Internal,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
-impl From<crate::config::ConfigError> for ApiError {
-    fn from(e: crate::config::ConfigError) -> Self {
-        Self::new(ErrorCode::Internal, e.to_string())
-    }
-}
+use crate::sharing::Sharing;
+use dto::*;
 
 /// Largest preview image the UI may send (it is recompressed to a small thumbnail).
 const MAX_PREVIEW_UPLOAD: usize = 4 * 1024 * 1024;

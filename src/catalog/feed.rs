@@ -13,7 +13,7 @@ use libp2p::identity::{Keypair, PublicKey};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use crate::api::types::{FileEntry, Profile, ResourceKind};
+use crate::api::dto::{FileEntry, Profile, ResourceKind};
 
 /// Largest signed entry accepted from anyone, as it travels (payload, signature, framing).
 /// A publish entry with a full thumbnail fits comfortably.

@@ -11,7 +11,7 @@
 //! `availability_changed` events), [`sync`] (the replication actor).
 //!
 //! **Uses:** `net` (handle, protocol types, presence's profile rules), `infra` (store, events,
-//! thumbnail checks), the DTOs of `api::types`. Used by `sharing`, `mirror` and `api`.
+//! thumbnail checks), the DTOs of `api::dto`. Used by `sharing`, `mirror` and `api`.
 
 mod availability;
 pub mod feed;
@@ -31,7 +31,7 @@ use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use crate::api::types::{
+use crate::api::dto::{
     EventKind, Holder, LocalState, Profile, RejectCounts, Resource, SearchRequest, SearchResult,
     SortOrder,
 };
@@ -621,9 +621,9 @@ impl Catalog {
         })
     }
 
-    pub fn stats(&self) -> crate::api::types::CatalogStats {
+    pub fn stats(&self) -> crate::api::dto::CatalogStats {
         let s = self.state();
-        crate::api::types::CatalogStats {
+        crate::api::dto::CatalogStats {
             resources: self.inner.search.len(),
             feeds: s.heads.len() as u64,
             entries: s.heads.values().map(|h| h.seq).sum(),

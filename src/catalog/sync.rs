@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{feed, Catalog, CatalogError, Ingested};
-use crate::api::types::{Event, EventKind, PeerInfo};
+use crate::api::dto::{Event, EventKind, PeerInfo};
 use crate::net::protocol::{
     CatalogRequest, CatalogResponse, HaveMessage, FEED_TOPIC, HAVE_TOPIC, MAX_ENTRIES_PER_RESPONSE,
 };

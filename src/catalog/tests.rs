@@ -1,7 +1,7 @@
 //! The catalog against a real store: ingest rules, holders, availability, search.
 
 use super::*;
-use crate::api::types::Event;
+use crate::api::dto::Event;
 
 fn open(dir: &std::path::Path, key: Keypair) -> (Catalog, EventBus, Store) {
     let store = Store::open(dir).unwrap();

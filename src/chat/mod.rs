@@ -10,7 +10,7 @@
 //! messages), [`actor`] (the task that drives them), `sim` (the simulator, tests only).
 //!
 //! **Uses:** the state machines use nothing of Hearth; the actor uses `net` (handle and
-//! protocol types), `infra` (store, sealed tables, vault, events) and the DTOs of `api::types`.
+//! protocol types), `infra` (store, sealed tables, vault, events) and the DTOs of `api::dto`.
 //! Used by `api` (and `net::protocol` carries the wire types).
 
 pub mod actor;

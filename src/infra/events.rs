@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 
-use crate::api::types::{Event, EventKind};
+use crate::api::dto::{Event, EventKind};
 
 /// Events kept for resuming clients. A client further behind than this is told to resync.
 pub const BUFFER: usize = 4096;

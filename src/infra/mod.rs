@@ -11,7 +11,7 @@
 //!   binaries' tracing set-up).
 //!
 //! **Uses:** sled, argon2, chacha20poly1305, image and the like; of Hearth, only the DTOs of
-//! `api::types` (the events carry them; wire and UI types are to be separated). Everything else
+//! `api::dto` (the events carry them; wire and UI types are to be separated). Everything else
 //! may use `infra`.
 
 pub mod events;

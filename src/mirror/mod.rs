@@ -18,7 +18,7 @@
 //!
 //! Files: [`plan`](mod@plan) (the quota rule, pure); the actor is here.
 //!
-//! **Uses:** `catalog`, `sharing`, `infra` (store, events), the DTOs of `api::types`. Used by
+//! **Uses:** `catalog`, `sharing`, `infra` (store, events), the DTOs of `api::dto`. Used by
 //! `api`.
 
 use std::collections::{HashMap, HashSet};
@@ -31,7 +31,7 @@ use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::types::{Event, EventKind, Follow, LocalState, SearchRequest, SortOrder};
+use crate::api::dto::{Event, EventKind, Follow, LocalState, SearchRequest, SortOrder};
 use crate::catalog::{Catalog, CatalogError};
 use crate::infra::events::{now_ms, EventBus};
 use crate::infra::store::{Store, StoreError, Table};

@@ -23,7 +23,7 @@ use super::protocol::*;
 use super::{
     Behaviour, BehaviourEvent, ChatInbound, Command, GossipError, Inbound, NetError, NetStatus,
 };
-use crate::api::types::Profile;
+use crate::api::dto::Profile;
 use crate::catalog::feed;
 use crate::config::PresenceConfig;
 use crate::infra::events::{now_ms, EventBus};

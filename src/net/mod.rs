@@ -4,7 +4,7 @@
 //! over a bounded channel and gets answers on oneshot channels. What the network learns
 //! reaches the rest of the node as events on the [`EventBus`].
 //!
-//! **Uses:** `infra` (events), `config`, the DTOs of `api::types`, and the wire types that
+//! **Uses:** `infra` (events), `config`, the DTOs of `api::dto`, and the wire types that
 //! travel in its protocols: `catalog::feed` (signed entries and their verification, so gossip is
 //! checked before it is relayed), `chat::room::Wire` and `chat::dm::DmWire`. Drives
 //! [`presence`], the pure state machine of who is online. Features use `net`; `net` never calls
@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::api::types::{PeerInfo, Profile};
+use crate::api::dto::{PeerInfo, Profile};
 use crate::config::Config;
 use crate::infra::events::EventBus;
 use codec::JsonCodec;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
-use crate::api::types::{EventKind, PeerInfo, Profile};
+use crate::api::dto::{EventKind, PeerInfo, Profile};
 use crate::config::PresenceConfig;
 
 /// Most peers kept in the table; beyond it the longest-offline peer is forgotten.

@@ -4,7 +4,7 @@
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 
-use crate::api::types::Profile;
+use crate::api::dto::Profile;
 
 /// Ask a peer for its profile.
 pub const PROFILE_PROTOCOL: StreamProtocol = StreamProtocol::new("/hearth/profile/1");

@@ -137,7 +137,7 @@ impl Client {
 /// One typed method per declared command, named as the command.
 macro_rules! client_methods {
     ($( $(#[$doc:meta])* $name:ident ( $($req:ty)? ) -> $res:ty ; )*) => {
-        use crate::api::types::*;
+        use crate::api::dto::*;
         impl Client {
             $( client_methods!(@one $(#[$doc])* $name ($($req)?) -> $res); )*
         }

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::types::ErrorCode;
+use crate::api::dto::ErrorCode;
 use crate::api::ApiError;
 
 /// What requests must match: the token, and the `Host`/`Origin` values of this server.

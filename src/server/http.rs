@@ -25,7 +25,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::guard::{check_host_and_origin, require_token, Guard};
-use crate::api::types::{ErrorCode, Event, PublishRequest, Resource, ResourceKind};
+use crate::api::dto::{ErrorCode, Event, PublishRequest, Resource, ResourceKind};
 use crate::api::{Api, ApiError};
 
 /// Largest request body the API accepts.

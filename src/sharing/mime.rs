@@ -1,6 +1,6 @@
 //! What a file is, from its name: its MIME type and the resource kind that follows.
 
-use crate::api::types::ResourceKind;
+use crate::api::dto::ResourceKind;
 
 /// The MIME type of a file, from its extension.
 pub fn guess_mime(path: &std::path::Path) -> &'static str {

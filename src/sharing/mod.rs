@@ -14,7 +14,7 @@
 //!
 //! **Uses:** `catalog` (records, holders, announcing holdings), `transfer` (the bytes), `net`
 //! (handle, protocol types), `infra` (store, events, thumbnails, tokens), the DTOs of
-//! `api::types`. Used by `mirror` and `api`.
+//! `api::dto`. Used by `mirror` and `api`.
 
 mod downloads;
 mod folders;
@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::types::{
+use crate::api::dto::{
     Download, DownloadRequest, DownloadState, EventKind, Library, LocalState, PublishRequest,
     Resource, UpdateResourceRequest,
 };

@@ -61,7 +61,7 @@ impl Sharing {
             .or(path.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| published.name.clone());
-        let thumbnail = if kind == crate::api::types::ResourceKind::Image && meta_is_file(path) {
+        let thumbnail = if kind == crate::api::dto::ResourceKind::Image && meta_is_file(path) {
             let p = path.to_owned();
             tokio::task::spawn_blocking(move || crate::infra::thumbnail::image_thumbnail(&p))
                 .await
@@ -92,7 +92,7 @@ impl Sharing {
                 .files
                 .iter()
                 .take(feed::MAX_RECORD_FILES)
-                .map(|f| crate::api::types::FileEntry {
+                .map(|f| crate::api::dto::FileEntry {
                     path: f.path.clone(),
                     size: f.size,
                 })
@@ -122,7 +122,7 @@ impl Sharing {
         tracing::info!(%id, path = %path.display(), "published");
         if matches!(
             kind,
-            crate::api::types::ResourceKind::Video | crate::api::types::ResourceKind::Audio
+            crate::api::dto::ResourceKind::Video | crate::api::dto::ResourceKind::Audio
         ) && meta_is_file(path)
             && crate::infra::thumbnail::ffmpeg_available()
         {
@@ -285,11 +285,11 @@ impl Sharing {
         &self,
         id: String,
         path: PathBuf,
-        kind: crate::api::types::ResourceKind,
+        kind: crate::api::dto::ResourceKind,
     ) {
         let me = self.clone();
         self.inner.tracker.spawn(async move {
-            let video = kind == crate::api::types::ResourceKind::Video;
+            let video = kind == crate::api::dto::ResourceKind::Video;
             let made = tokio::task::spawn_blocking(move || {
                 let duration = crate::infra::thumbnail::media_duration_ms(&path).ok();
                 let thumb = video

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hearth::api::types::PeerInfo;
+use hearth::api::dto::PeerInfo;
 use hearth::server::client::{ApiFile, Client};
 
 /// The `hearth` binary under test.

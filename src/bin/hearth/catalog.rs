@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use hearth::api::types::{
+use hearth::api::dto::{
     ContentIdRequest, Download, DownloadRequest, DownloadState, PublishRequest, ResourceKind,
     SearchRequest, SortOrder,
 };
@@ -230,7 +230,7 @@ saved to {}
             })
         }
         Command::Holders { content_id } => {
-            let list: Vec<hearth::api::types::Holder> = client
+            let list: Vec<hearth::api::dto::Holder> = client
                 .list_holders(&ContentIdRequest {
                     content_id: content_id.trim().into(),
                 })

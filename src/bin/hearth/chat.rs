@@ -4,7 +4,7 @@
 use std::io::BufRead;
 
 use clap::Subcommand;
-use hearth::api::types::{
+use hearth::api::dto::{
     ChatMessage, ChatStatus, CreateRoomRequest, DmConversation, DmHistoryRequest, HistoryPage,
     HistoryRequest, InviteRequest, MessageKind, MessageState, PassphraseRequest, PeerIdRequest,
     RenameRoomRequest, RoomIdRequest, RoomInfo, SendDmRequest, SendMessageRequest,

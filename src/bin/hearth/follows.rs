@@ -1,7 +1,7 @@
 //! `hearth follow`, `unfollow`, `follows`, `mirror`: following peers and mirroring them.
 
 use clap::Subcommand;
-use hearth::api::types::{Follow, MirrorRequest, PeerIdRequest};
+use hearth::api::dto::{Follow, MirrorRequest, PeerIdRequest};
 use hearth::server::client::Client;
 
 use super::output::{bytes, print};

@@ -2,7 +2,7 @@
 //! and its peers.
 
 use clap::Subcommand;
-use hearth::api::types::{AddrRequest, PeerIdRequest, Profile};
+use hearth::api::dto::{AddrRequest, PeerIdRequest, Profile};
 use hearth::server::client::Client;
 
 use super::output::print;

@@ -42,7 +42,7 @@ use super::room::{
     self, Action, Content, DeliveryState, Entry, Event as RoomEvent, Invitation, Item, Meta, MsgId,
     OutItem, PersistOp, Room, RoomError, RoomId, Snapshot,
 };
-use crate::api::types::{
+use crate::api::dto::{
     ChatMessage, ChatStatus, DmConversation, EventKind, HistoryPage, MessageKind, MessageState,
     RoomInfo, RoomMember,
 };
@@ -347,7 +347,7 @@ struct Actor {
     store: Store,
     net: NetHandle,
     bus: EventBus,
-    bus_rx: broadcast::Receiver<crate::api::types::Event>,
+    bus_rx: broadcast::Receiver<crate::api::dto::Event>,
     /// Peers with an open connection.
     connected: BTreeSet<PeerId>,
     /// Display names heard from the network.
@@ -559,7 +559,7 @@ impl Actor {
 
     // ----- inputs -----
 
-    fn on_bus(&mut self, event: Result<crate::api::types::Event, broadcast::error::RecvError>) {
+    fn on_bus(&mut self, event: Result<crate::api::dto::Event, broadcast::error::RecvError>) {
         let Ok(event) = event else { return };
         match event.kind {
             EventKind::PeerOnline { peer } | EventKind::PeerUpdated { peer } => {

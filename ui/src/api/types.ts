@@ -1,4 +1,4 @@
-// Generated from the Rust API types (src/api/types.rs) by `make types`. Do not edit.
+// Generated from the Rust API types (src/api/dto.rs) by `make types`. Do not edit.
 
 export type Profile = { display_name: string, affiliation: string, bio: string, };
 export type Status = { peer_id: string, version: string, profile: Profile, 

@@ -748,7 +748,7 @@ pub fn typescript_bindings() -> String {
         ErrorCode::decl(),
     ];
     let mut out = String::from(
-        "// Generated from the Rust API types (src/api/types.rs) by `make types`. Do not edit.\n\n",
+        "// Generated from the Rust API types (src/api/dto.rs) by `make types`. Do not edit.\n\n",
     );
     for decl in decls {
         out.push_str("export ");
@@ -772,7 +772,7 @@ mod tests {
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             actual == expected,
-            "ui/src/api/types.ts is out of date with src/api/types.rs: run `make types`"
+            "ui/src/api/types.ts is out of date with src/api/dto.rs: run `make types`"
         );
     }
 }
