@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use hearth::api::dto::{FileEntry, ResourceKind, SearchRequest, SortOrder};
+use hearth::api::dto::{ResourceKind, SearchRequest, SortOrder};
+use hearth::catalog::feed::RecordFile;
 use hearth::catalog::feed::{self, Body, Head, ResourceBody, Verified};
 use hearth::catalog::Catalog;
 use hearth::infra::events::EventBus;
@@ -112,11 +113,11 @@ fn body(rng: &mut StdRng, vocab: &[String], i: usize) -> Body {
             content_id,
             title: sentence(rng, vocab, 3, 10),
             description: sentence(rng, vocab, 20, 60),
-            kind,
+            kind: kind.into(),
             tags,
             size: rng.gen_range(1_000..10_000_000_000),
             mime: "application/octet-stream".into(),
-            files: vec![FileEntry {
+            files: vec![RecordFile {
                 path: format!("file-{i}.bin"),
                 size: 1_000,
             }],

@@ -1,5 +1,7 @@
 //! `make bench` (transfer part): throughput and swarm behaviour of real `hearth run`
-//! processes on loopback, each beside baselines measured in the same run.
+//! processes on loopback, each beside baselines measured in the same run. It is longer than
+//! 1,200 lines because each scenario keeps its baseline (stock librqbit, aria2, iperf3)
+//! beside it, so a figure and what it is compared with are read in one place.
 //!
 //! 1. One seeder -> one downloader, `HEARTH_BENCH_TRANSFER_MIB` (default 1024) of random data:
 //!    node A publishes the file, a fresh node B (one per trial) bootstraps from A and waits

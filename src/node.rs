@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::dto::Profile;
 use crate::api::{Api, ApiParts, BLOCKED_TABLE, PROFILE_KEY, PROFILE_TABLE};
+use crate::catalog::feed::FeedProfile;
 use crate::catalog::{self, Catalog, CatalogError};
 use crate::config::Config;
 use crate::infra::events::EventBus;
@@ -65,8 +66,9 @@ impl Node {
         let store = Store::open(&config.data_dir)?;
         let key = load_or_create_identity(&store).await?;
 
-        let profiles = store.table::<Profile>(PROFILE_TABLE)?;
-        let mut profile = profiles.get(PROFILE_KEY)?.unwrap_or_default();
+        // Stored as the feed's profile body: its bytes never follow the UI's `Profile`.
+        let profiles = store.table::<FeedProfile>(PROFILE_TABLE)?;
+        let mut profile: Profile = profiles.get(PROFILE_KEY)?.unwrap_or_default().into();
         if let Some(name) = config
             .display_name
             .as_ref()
@@ -77,7 +79,9 @@ impl Node {
                 .chars()
                 .take(crate::net::presence::MAX_DISPLAY_NAME)
                 .collect();
-            profiles.put(PROFILE_KEY, &profile).await?;
+            profiles
+                .put(PROFILE_KEY, &FeedProfile::from(profile.clone()))
+                .await?;
         }
         let blocked_table = store.table::<bool>(BLOCKED_TABLE)?;
         let blocked: Vec<PeerId> = blocked_table
@@ -95,6 +99,7 @@ impl Node {
         let catalog_events = bus.receiver();
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(net::INBOUND_CHANNEL);
         let (chat_tx, chat_rx) = tokio::sync::mpsc::channel(net::CHAT_INBOUND_CHANNEL);
+        let (feed_check, checked_rx) = catalog::sync::feed_check();
         let net = net::start(
             key,
             &config,
@@ -104,6 +109,10 @@ impl Node {
             bus.clone(),
             inbound_tx,
             chat_tx,
+            net::Checks {
+                feed: Box::new(feed_check),
+                chat: crate::chat::ChatWire::is_well_formed,
+            },
             &tracker,
             cancel.child_token(),
         )
@@ -137,6 +146,7 @@ impl Node {
             catalog.clone(),
             net.clone(),
             inbound_rx,
+            checked_rx,
             catalog_events,
             catalog::sync::SyncDeps { torrents, bt_port },
             tracker.clone(),

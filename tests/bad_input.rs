@@ -337,7 +337,7 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
 }
 
 fn resource_body(title: &str, n: u8) -> hearth::catalog::feed::Body {
-    use hearth::api::dto::{FileEntry, ResourceKind};
+    use hearth::catalog::feed::{Kind, RecordFile};
     let id = hex::encode([n; 20]);
     hearth::catalog::feed::Body::Publish {
         resource: hearth::catalog::feed::ResourceBody {
@@ -345,11 +345,11 @@ fn resource_body(title: &str, n: u8) -> hearth::catalog::feed::Body {
             content_id: id,
             title: title.into(),
             description: String::new(),
-            kind: ResourceKind::Paper,
+            kind: Kind::Paper,
             tags: vec![],
             size: 10,
             mime: "application/pdf".into(),
-            files: vec![FileEntry {
+            files: vec![RecordFile {
                 path: "a.pdf".into(),
                 size: 10,
             }],

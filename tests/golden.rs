@@ -8,9 +8,10 @@
 use hearth::catalog::feed::{self, Body, ResourceBody};
 use hearth::chat::dm::DmWire;
 use hearth::chat::room::{Content, Epoch, Item, LogPos, Wire};
+use hearth::chat::ChatWire;
 use hearth::net::protocol::{
-    CatalogRequest, CatalogResponse, ChatAck, ChatWire, FeedHead, HaveMessage, Holdings,
-    ProfileRequest, VoteRequest, VoteResponse,
+    CatalogRequest, CatalogResponse, ChatAck, FeedHead, HaveMessage, Holdings, ProfileRequest,
+    VoteRequest, VoteResponse,
 };
 use libp2p::identity::Keypair;
 use libp2p::PeerId;

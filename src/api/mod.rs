@@ -17,6 +17,7 @@ use futures::Stream;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, Mutex};
 
+use crate::catalog::feed::FeedProfile;
 use crate::catalog::Catalog;
 use crate::chat::actor::ChatHandle;
 use crate::config::{Config, ConfigFile};
@@ -41,7 +42,7 @@ struct Inner {
     bus: EventBus,
     started: Instant,
     profile: Mutex<Profile>,
-    profiles: Table<Profile>,
+    profiles: Table<FeedProfile>,
     blocked: Table<bool>,
     /// Serialises edits of `hearth.toml`.
     config: Mutex<Config>,
@@ -57,7 +58,7 @@ pub(crate) struct ApiParts {
     pub net: NetHandle,
     pub bus: EventBus,
     pub profile: Profile,
-    pub profiles: Table<Profile>,
+    pub profiles: Table<FeedProfile>,
     pub blocked: Table<bool>,
     pub config: Config,
     pub catalog: Catalog,
@@ -140,14 +141,17 @@ impl Api {
         };
         validate_profile(&profile).map_err(ApiError::bad_request)?;
         let mut current = self.inner.profile.lock().await;
-        self.inner.profiles.put(PROFILE_KEY, &profile).await?;
+        self.inner
+            .profiles
+            .put(PROFILE_KEY, &FeedProfile::from(profile.clone()))
+            .await?;
         *current = profile.clone();
         self.inner.net.set_profile(profile.clone()).await?;
         // Also in the feed, so the name travels with this node's catalog while it is offline.
         self.inner
             .catalog
             .append_local(crate::catalog::feed::Body::Profile {
-                profile: profile.clone(),
+                profile: profile.clone().into(),
             })
             .await?;
         self.inner.bus.emit(EventKind::ProfileChanged {

@@ -54,15 +54,9 @@ pub enum FeedError {
     Fork(u64),
 }
 
-/// What travels and what is stored: the payload exactly as signed, and the signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignedEntry {
-    /// JSON of an [`Entry`].
-    pub payload: String,
-    /// ed25519 signature over the payload bytes, base64.
-    pub sig: String,
-}
+/// What travels and what is stored: the payload exactly as signed, and the signature (a
+/// wire type, defined with the protocol that carries it).
+pub use crate::net::protocol::SignedEntry;
 
 /// The signed content of an entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,7 +91,7 @@ impl Entry {
 pub enum Body {
     Publish { resource: ResourceBody },
     Unpublish { content_id: String },
-    Profile { profile: Profile },
+    Profile { profile: FeedProfile },
 }
 
 /// A published resource, as its author describes it.
@@ -109,11 +103,11 @@ pub struct ResourceBody {
     pub magnet: String,
     pub title: String,
     pub description: String,
-    pub kind: ResourceKind,
+    pub kind: Kind,
     pub tags: Vec<String>,
     pub size: u64,
     pub mime: String,
-    pub files: Vec<FileEntry>,
+    pub files: Vec<RecordFile>,
     pub created_ms: u64,
     /// Small image, base64.
     #[serde(default)]
@@ -121,6 +115,101 @@ pub struct ResourceBody {
     /// Play length of a video or audio file, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+}
+
+// The feed's own vocabulary. These are signed and stored, so they never change with the
+// UI's types (`api::dto`), which convert to and from them; `tests/golden.rs` pins the bytes.
+
+/// What kind of thing a resource is, as its author's entry says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Paper,
+    Dataset,
+    Video,
+    Audio,
+    Image,
+    Other,
+}
+
+/// One file of a published resource: its path inside the resource ('/'-separated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFile {
+    pub path: String,
+    pub size: u64,
+}
+
+/// What a person says about themselves in their feed (and this node keeps of its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedProfile {
+    pub display_name: String,
+    pub affiliation: String,
+    pub bio: String,
+}
+
+impl From<Kind> for ResourceKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Paper => Self::Paper,
+            Kind::Dataset => Self::Dataset,
+            Kind::Video => Self::Video,
+            Kind::Audio => Self::Audio,
+            Kind::Image => Self::Image,
+            Kind::Other => Self::Other,
+        }
+    }
+}
+
+impl From<ResourceKind> for Kind {
+    fn from(k: ResourceKind) -> Self {
+        match k {
+            ResourceKind::Paper => Self::Paper,
+            ResourceKind::Dataset => Self::Dataset,
+            ResourceKind::Video => Self::Video,
+            ResourceKind::Audio => Self::Audio,
+            ResourceKind::Image => Self::Image,
+            ResourceKind::Other => Self::Other,
+        }
+    }
+}
+
+impl From<RecordFile> for FileEntry {
+    fn from(f: RecordFile) -> Self {
+        Self {
+            path: f.path,
+            size: f.size,
+        }
+    }
+}
+
+impl From<FileEntry> for RecordFile {
+    fn from(f: FileEntry) -> Self {
+        Self {
+            path: f.path,
+            size: f.size,
+        }
+    }
+}
+
+impl From<FeedProfile> for Profile {
+    fn from(p: FeedProfile) -> Self {
+        Self {
+            display_name: p.display_name,
+            affiliation: p.affiliation,
+            bio: p.bio,
+        }
+    }
+}
+
+impl From<Profile> for FeedProfile {
+    fn from(p: Profile) -> Self {
+        Self {
+            display_name: p.display_name,
+            affiliation: p.affiliation,
+            bio: p.bio,
+        }
+    }
 }
 
 /// An entry whose signature and body were checked.
@@ -364,7 +453,8 @@ pub fn validate_body(body: &Body) -> Result<(), FeedError> {
             }
         }
         Body::Profile { profile } => {
-            crate::net::presence::validate_profile(profile).map_err(FeedError::InvalidBody)
+            crate::net::presence::validate_profile(&Profile::from(profile.clone()))
+                .map_err(FeedError::InvalidBody)
         }
     }
 }
@@ -401,11 +491,11 @@ pub(crate) mod tests {
             content_id: id,
             title: format!("Notes on topic {n}"),
             description: "A description".into(),
-            kind: ResourceKind::Paper,
+            kind: Kind::Paper,
             tags: vec!["physics".into()],
             size: 100,
             mime: "application/pdf".into(),
-            files: vec![FileEntry {
+            files: vec![RecordFile {
                 path: format!("file{n}.pdf"),
                 size: 100,
             }],

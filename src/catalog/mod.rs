@@ -32,8 +32,7 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 use crate::api::dto::{
-    EventKind, Holder, LocalState, Profile, RejectCounts, Resource, SearchRequest, SearchResult,
-    SortOrder,
+    EventKind, Holder, LocalState, RejectCounts, Resource, SearchRequest, SearchResult, SortOrder,
 };
 use crate::catalog::search::{IndexDoc, RecordRef, SearchError, SearchIndex, SearchQuery, SortBy};
 use crate::infra::events::{now_ms, EventBus};
@@ -59,6 +58,31 @@ const HOLDINGS_TABLE: &str = "holdings_v1";
 const QUEUE_TABLE: &str = "announce_queue_v1";
 const COUNTERS_TABLE: &str = "catalog_counters_v1";
 const COUNTERS_KEY: &str = "rejected";
+
+/// Entries refused from the network, by reason: what `catalog_counters_v1` keeps (its own
+/// type: stored bytes never follow the UI's `RejectCounts`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Refusals {
+    bad_signature: u64,
+    broken_chain: u64,
+    fork: u64,
+    oversize: u64,
+    malformed: u64,
+    invalid: u64,
+}
+
+impl From<Refusals> for RejectCounts {
+    fn from(r: Refusals) -> Self {
+        Self {
+            bad_signature: r.bad_signature,
+            broken_chain: r.broken_chain,
+            fork: r.fork,
+            oversize: r.oversize,
+            malformed: r.malformed,
+            invalid: r.invalid,
+        }
+    }
+}
 /// Entries read at a time when indexing the feed log again.
 const REPLAY_BATCH: usize = 4096;
 /// Indexing the feed log again commits every this many entries, which bounds the index's
@@ -128,7 +152,7 @@ struct State {
     mirrored: HashSet<String>,
     /// Peers I follow: their feeds are fetched from them directly and often.
     followed: HashSet<PeerId>,
-    rejected: RejectCounts,
+    rejected: Refusals,
     /// Store writes (profiles) not yet flushed.
     dirty: bool,
     counters_dirty: bool,
@@ -139,10 +163,10 @@ struct Inner {
     local: PeerId,
     store: Store,
     feeds: FeedLog,
-    authors: Table<Profile>,
+    authors: Table<feed::FeedProfile>,
     holdings: Table<Holdings>,
     queue: Table<u64>,
-    counters: Table<RejectCounts>,
+    counters: Table<Refusals>,
     search: SearchIndex,
     state: Mutex<State>,
     /// Serialises appends, so a feed's head never moves under a check.
@@ -177,8 +201,8 @@ impl Catalog {
             Err(e) => return Err(e.into()),
         };
         let holdings = store.table::<Holdings>(HOLDINGS_TABLE)?;
-        let authors = store.table::<Profile>(AUTHORS_TABLE)?;
-        let counters = store.table::<RejectCounts>(COUNTERS_TABLE)?;
+        let authors = store.table::<feed::FeedProfile>(AUTHORS_TABLE)?;
+        let counters = store.table::<Refusals>(COUNTERS_TABLE)?;
         for table in RETIRED_TABLES {
             if store.drop_table(table)? {
                 tracing::info!(table, "deleted a table of an earlier layout");
@@ -628,7 +652,7 @@ impl Catalog {
             feeds: s.heads.len() as u64,
             entries: s.heads.values().map(|h| h.seq).sum(),
             queued_announcements: self.inner.queue.len() as u64,
-            rejected: s.rejected.clone(),
+            rejected: s.rejected.clone().into(),
         }
     }
 
@@ -674,11 +698,11 @@ impl Catalog {
             magnet: b.magnet,
             title: b.title,
             description: b.description,
-            kind: b.kind,
+            kind: b.kind.into(),
             tags: b.tags,
             size: b.size,
             mime: b.mime,
-            files: b.files,
+            files: b.files.into_iter().map(Into::into).collect(),
             created_ms: b.created_ms,
             author: r.author,
         }
@@ -703,7 +727,7 @@ fn index_doc(r: &StoredResource, record: RecordRef) -> IndexDoc<'_> {
         title: &r.body.title,
         description: &r.body.description,
         tags: &r.body.tags,
-        kind: r.body.kind.as_str(),
+        kind: crate::api::dto::ResourceKind::from(r.body.kind).as_str(),
         author: &r.author,
         created_ms: r.body.created_ms,
         size: r.body.size,

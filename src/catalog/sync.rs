@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use libp2p::PeerId;
+use libp2p::{gossipsub, PeerId};
 use rand::seq::IteratorRandom;
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -27,7 +27,7 @@ use crate::api::dto::{Event, EventKind, PeerInfo};
 use crate::net::protocol::{
     CatalogRequest, CatalogResponse, HaveMessage, FEED_TOPIC, HAVE_TOPIC, MAX_ENTRIES_PER_RESPONSE,
 };
-use crate::net::{GossipError, Inbound, NetHandle};
+use crate::net::{GossipCheck, GossipError, Inbound, NetHandle};
 
 /// How often new index entries are committed (made searchable) and writes flushed.
 const COMMIT_EVERY: Duration = Duration::from_millis(100);
@@ -64,11 +64,72 @@ struct Syncer {
     permits: Arc<Semaphore>,
 }
 
+/// Feed entries the network's gossip check accepted, or refused (to be counted).
+#[derive(Debug)]
+pub enum Checked {
+    Entry {
+        from: PeerId,
+        entry: Box<feed::Verified>,
+    },
+    Refused(feed::FeedError),
+}
+
+/// Feed entries queued from the gossip check to the sync actor; a full queue drops the entry,
+/// which feed catch-up fetches again later.
+const CHECKED_CHANNEL: usize = 1024;
+
+/// The catalog's check of feed gossip ([`GossipCheck`]): every entry is verified completely
+/// (size, signature, body) before gossipsub relays it, and one by a blocked author is ignored.
+pub struct FeedCheck {
+    checked: mpsc::Sender<Checked>,
+}
+
+/// The check to give the network, and the queue of what it accepts, for [`run`].
+pub fn feed_check() -> (FeedCheck, mpsc::Receiver<Checked>) {
+    let (checked, rx) = mpsc::channel(CHECKED_CHANNEL);
+    (FeedCheck { checked }, rx)
+}
+
+impl GossipCheck for FeedCheck {
+    fn check(
+        &mut self,
+        source: PeerId,
+        data: &[u8],
+        blocked: &dyn Fn(&PeerId) -> bool,
+    ) -> gossipsub::MessageAcceptance {
+        match feed::decode(data) {
+            Ok(entry) => {
+                let author_blocked = entry
+                    .entry
+                    .author
+                    .parse::<PeerId>()
+                    .map(|a| blocked(&a))
+                    .unwrap_or(true);
+                if author_blocked {
+                    return gossipsub::MessageAcceptance::Ignore;
+                }
+                let _ = self.checked.try_send(Checked::Entry {
+                    from: source,
+                    entry: Box::new(entry),
+                });
+                gossipsub::MessageAcceptance::Accept
+            }
+            Err(e) => {
+                tracing::debug!(%source, "rejected feed entry: {e}");
+                let _ = self.checked.try_send(Checked::Refused(e));
+                gossipsub::MessageAcceptance::Reject
+            }
+        }
+    }
+}
+
 /// Runs until `cancel` fires.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     catalog: Catalog,
     net: NetHandle,
     mut inbound: mpsc::Receiver<Inbound>,
+    mut checked: mpsc::Receiver<Checked>,
     mut events: broadcast::Receiver<Event>,
     deps: SyncDeps,
     tracker: TaskTracker,
@@ -97,6 +158,10 @@ pub async fn run(
             _ = cancel.cancelled() => break,
             msg = inbound.recv() => match msg {
                 Some(m) => syncer.on_inbound(m).await,
+                None => break,
+            },
+            item = checked.recv() => match item {
+                Some(c) => syncer.on_checked(c).await,
                 None => break,
             },
             event = events.recv() => match event {
@@ -149,9 +214,9 @@ fn ips_of(peer: &PeerInfo) -> Vec<IpAddr> {
 }
 
 impl Syncer {
-    async fn on_inbound(self: &Arc<Self>, msg: Inbound) {
-        match msg {
-            Inbound::Entry { from, entry } => {
+    async fn on_checked(self: &Arc<Self>, item: Checked) {
+        match item {
+            Checked::Entry { from, entry } => {
                 let author = entry.entry.author.clone();
                 match self.catalog.ingest(*entry).await {
                     Ok(Ingested::Gap { have }) => self.spawn_catch_up(from, author, have),
@@ -159,12 +224,17 @@ impl Syncer {
                     Err(e) => tracing::debug!(%from, "entry refused: {e}"),
                 }
             }
+            Checked::Refused(e) => self.catalog.count_refused(&e),
+        }
+    }
+
+    async fn on_inbound(self: &Arc<Self>, msg: Inbound) {
+        match msg {
             Inbound::Have { holder, have } => {
                 if let Err(e) = self.catalog.apply_have(holder, have).await {
                     tracing::warn!("cannot record holdings: {e}");
                 }
             }
-            Inbound::Rejected(e) => self.catalog.count_refused(&e),
             Inbound::Request { id, peer, request } => {
                 let response = self.answer(request).unwrap_or_else(|e| {
                     tracing::warn!(%peer, "cannot answer catalog request: {e}");

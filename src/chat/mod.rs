@@ -11,13 +11,32 @@
 //!
 //! **Uses:** the state machines use nothing of Hearth; the actor uses `net` (handle and
 //! protocol types), `infra` (store, sealed tables, vault, events) and the DTOs of `api::dto`.
-//! Used by `api` (and `net::protocol` carries the wire types).
+//! Used by `api`. The network carries [`ChatWire`] as bytes it does not read: it only asks
+//! [`ChatWire::is_well_formed`] before acknowledging one.
 
 pub mod actor;
 pub mod dm;
 pub mod room;
 #[cfg(test)]
 mod sim;
+
+/// One chat message on the wire (`/hearth/chat/1`, one per request, answered `{}` on
+/// receipt; the chat protocols acknowledge on their own). The sender is the connection's
+/// authenticated peer.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatWire {
+    Room(room::Wire<libp2p::PeerId>),
+    Dm(dm::DmWire),
+}
+
+impl ChatWire {
+    /// Whether `bytes` decode as a chat message: the network's check before it acknowledges
+    /// one (anything else fails the stream, like malformed JSON).
+    pub fn is_well_formed(bytes: &[u8]) -> bool {
+        serde_json::from_slice::<ChatWire>(bytes).is_ok()
+    }
+}
 
 impl room::PeerKey for libp2p::PeerId {
     fn key_bytes(&self) -> Vec<u8> {

@@ -16,6 +16,36 @@ pub struct JsonCodec<Req, Resp> {
     _t: PhantomData<fn() -> (Req, Resp)>,
 }
 
+/// Checks a request's bytes before they are accepted: the owner of a protocol whose messages
+/// the network only carries says which are well-formed.
+pub type RequestCheck = fn(&[u8]) -> bool;
+
+/// A protocol whose requests the network carries as bytes for their owner (a feature),
+/// size-limited and checked by the owner's [`RequestCheck`] in the connection's task; the
+/// answers are JSON. Requests that fail the check fail the stream, like malformed JSON.
+#[derive(Clone)]
+pub struct CheckedCodec<Resp> {
+    max_request: usize,
+    max_response: usize,
+    check: RequestCheck,
+    _t: PhantomData<fn() -> Resp>,
+}
+
+impl<Resp> CheckedCodec<Resp> {
+    pub fn new(max_request: usize, max_response: usize, check: RequestCheck) -> Self {
+        Self {
+            max_request,
+            max_response,
+            check,
+            _t: PhantomData,
+        }
+    }
+}
+
+/// A request a [`CheckedCodec`] accepted: the bytes as they came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedBytes(pub Vec<u8>);
+
 impl<Req, Resp> JsonCodec<Req, Resp> {
     pub fn new(max_request: usize, max_response: usize) -> Self {
         Self {
@@ -32,10 +62,9 @@ impl<Req, Resp> Clone for JsonCodec<Req, Resp> {
     }
 }
 
-async fn read_limited<T, M>(io: &mut T, max: usize) -> io::Result<M>
+async fn read_bytes<T>(io: &mut T, max: usize) -> io::Result<Vec<u8>>
 where
     T: AsyncRead + Unpin + Send,
-    M: DeserializeOwned,
 {
     let mut buf = Vec::new();
     io.take(max as u64 + 1).read_to_end(&mut buf).await?;
@@ -45,6 +74,15 @@ where
             format!("message larger than {max} bytes"),
         ));
     }
+    Ok(buf)
+}
+
+async fn read_limited<T, M>(io: &mut T, max: usize) -> io::Result<M>
+where
+    T: AsyncRead + Unpin + Send,
+    M: DeserializeOwned,
+{
+    let buf = read_bytes(io, max).await?;
     serde_json::from_slice(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
@@ -93,6 +131,67 @@ where
         T: AsyncWrite + Unpin + Send,
     {
         write_json(io, &req, self.max_request).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Resp,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_json(io, &res, self.max_response).await
+    }
+}
+
+impl<Resp> libp2p::request_response::Codec for CheckedCodec<Resp>
+where
+    Resp: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Protocol = StreamProtocol;
+    type Request = CheckedBytes;
+    type Response = Resp;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<CheckedBytes>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let buf = read_bytes(io, self.max_request).await?;
+        if !(self.check)(&buf) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a well-formed message of this protocol",
+            ));
+        }
+        Ok(CheckedBytes(buf))
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Resp>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_limited(io, self.max_response).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: CheckedBytes,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        if req.0.len() > self.max_request {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "outgoing message too large",
+            ));
+        }
+        io.write_all(&req.0).await?;
+        io.close().await
     }
 
     async fn write_response<T>(

@@ -21,10 +21,10 @@ use tokio_util::sync::CancellationToken;
 use super::peer_book::{PeerBook, Source, REJOIN_DIALS};
 use super::protocol::*;
 use super::{
-    Behaviour, BehaviourEvent, ChatInbound, Command, GossipError, Inbound, NetError, NetStatus,
+    Behaviour, BehaviourEvent, ChatInbound, Command, GossipCheck, GossipError, Inbound, NetError,
+    NetStatus,
 };
 use crate::api::dto::Profile;
-use crate::catalog::feed;
 use crate::config::PresenceConfig;
 use crate::infra::events::{now_ms, EventBus};
 use crate::net::presence::{strip_p2p, Announce, Input, Output, Presence, MAX_ADDRS};
@@ -62,6 +62,8 @@ pub(crate) struct EventLoop {
     have_topic: gossipsub::IdentTopic,
     inbound: mpsc::Sender<Inbound>,
     chat: mpsc::Sender<ChatInbound>,
+    /// The catalog's check of feed gossip.
+    feed_check: Box<dyn GossipCheck>,
     catalog_requests: HashMap<
         request_response::OutboundRequestId,
         oneshot::Sender<Result<CatalogResponse, NetError>>,
@@ -86,6 +88,7 @@ impl EventLoop {
         mut book: PeerBook,
         inbound: mpsc::Sender<Inbound>,
         chat: mpsc::Sender<ChatInbound>,
+        feed_check: Box<dyn GossipCheck>,
         cancel: CancellationToken,
     ) -> Self {
         let local = *swarm.local_peer_id();
@@ -122,6 +125,7 @@ impl EventLoop {
             have_topic,
             inbound,
             chat,
+            feed_check,
             catalog_requests: HashMap::new(),
             catalog_channels: HashMap::new(),
             next_inbound_id: 0,
@@ -218,7 +222,7 @@ impl EventLoop {
         match command {
             Command::ChatSend { peer, msg } => {
                 if !self.presence.is_blocked(&peer) {
-                    self.swarm.behaviour_mut().chat.send_request(&peer, *msg);
+                    self.swarm.behaviour_mut().chat.send_request(&peer, msg);
                 }
             }
             Command::ConnectedPeers { reply } => {
@@ -364,7 +368,7 @@ impl EventLoop {
         self.announce_seq = now_ms().max(self.announce_seq + 1);
         let announce = Announce {
             seq: self.announce_seq,
-            profile: self.profile.clone(),
+            profile: self.profile.clone().into(),
             addrs: self
                 .listen_addrs
                 .iter()
@@ -588,9 +592,10 @@ impl EventLoop {
                             .swarm
                             .behaviour_mut()
                             .profile
-                            .send_response(channel, self.profile.clone());
+                            .send_response(channel, self.profile.clone().into());
                     }
                     request_response::Message::Response { response, .. } => {
+                        let response = Profile::from(response);
                         match crate::net::presence::validate_profile(&response) {
                             Ok(()) => self.presence(Input::ProfileFetched {
                                 peer,
@@ -673,7 +678,7 @@ impl EventLoop {
                     .send_response(channel, ChatAck {});
                 self.hand_to_chat(ChatInbound::Wire {
                     from: peer,
-                    msg: Box::new(request),
+                    msg: request,
                 });
             }
             BehaviourEvent::Chat(request_response::Event::InboundFailure {
@@ -825,36 +830,16 @@ impl EventLoop {
 }
 
 impl EventLoop {
-    /// Checks a feed entry completely (size, signature, body) before anyone relays it.
+    /// The catalog checks a feed entry completely (size, signature, body, author not
+    /// blocked) before anyone relays it, and takes what it accepts.
     fn on_feed_gossip(
         &mut self,
         source: PeerId,
         message: &gossipsub::Message,
     ) -> gossipsub::MessageAcceptance {
-        match feed::decode(&message.data) {
-            Ok(entry) => {
-                let blocked = entry
-                    .entry
-                    .author
-                    .parse::<PeerId>()
-                    .map(|a| self.presence.is_blocked(&a))
-                    .unwrap_or(true);
-                if blocked {
-                    return gossipsub::MessageAcceptance::Ignore;
-                }
-                // A full channel drops the entry; feed catch-up fetches it again later.
-                let _ = self.inbound.try_send(Inbound::Entry {
-                    from: source,
-                    entry: Box::new(entry),
-                });
-                gossipsub::MessageAcceptance::Accept
-            }
-            Err(e) => {
-                tracing::debug!(%source, "rejected feed entry: {e}");
-                let _ = self.inbound.try_send(Inbound::Rejected(e));
-                gossipsub::MessageAcceptance::Reject
-            }
-        }
+        let presence = &self.presence;
+        self.feed_check
+            .check(source, &message.data, &|peer| presence.is_blocked(peer))
     }
 
     fn on_have_gossip(&mut self, message: &gossipsub::Message) -> gossipsub::MessageAcceptance {

@@ -4,11 +4,11 @@
 //! over a bounded channel and gets answers on oneshot channels. What the network learns
 //! reaches the rest of the node as events on the [`EventBus`].
 //!
-//! **Uses:** `infra` (events), `config`, the DTOs of `api::dto`, and the wire types that
-//! travel in its protocols: `catalog::feed` (signed entries and their verification, so gossip is
-//! checked before it is relayed), `chat::room::Wire` and `chat::dm::DmWire`. Drives
-//! [`presence`], the pure state machine of who is online. Features use `net`; `net` never calls
-//! a feature.
+//! **Uses:** `infra` (events), `config` and the DTOs of `api::dto`. Drives [`presence`], the
+//! pure state machine of who is online, and the [`peer_book`]. Features use `net`; `net` never
+//! names a feature: messages a feature owns (feed entries on gossip, chat messages) it
+//! carries as bytes, and the owner checks them through [`Checks`] before they are relayed or
+//! acknowledged.
 
 pub mod codec;
 mod event_loop;
@@ -31,7 +31,7 @@ use tracing::Instrument;
 use crate::api::dto::{PeerInfo, Profile};
 use crate::config::Config;
 use crate::infra::events::EventBus;
-use codec::JsonCodec;
+use codec::{CheckedCodec, JsonCodec, RequestCheck};
 pub use peer_book::PeerBook;
 use protocol::*;
 
@@ -119,7 +119,7 @@ pub(crate) enum Command {
     },
     ChatSend {
         peer: PeerId,
-        msg: Box<ChatWire>,
+        msg: ChatBytes,
     },
     ConnectedPeers {
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -135,14 +135,11 @@ pub enum GossipError {
     Other(String),
 }
 
-/// What the network hands to the catalog: verified feed entries, holder announcements,
-/// requests to answer (with [`NetHandle::catalog_respond`]) and refused entries to count.
+/// What the network hands to the catalog: holder announcements and requests to answer
+/// (with [`NetHandle::catalog_respond`]). Feed entries reach the catalog through its own
+/// [`GossipCheck`].
 #[derive(Debug)]
 pub enum Inbound {
-    Entry {
-        from: PeerId,
-        entry: Box<crate::catalog::feed::Verified>,
-    },
     Have {
         holder: PeerId,
         have: HaveMessage,
@@ -152,7 +149,27 @@ pub enum Inbound {
         peer: PeerId,
         request: CatalogRequest,
     },
-    Rejected(crate::catalog::feed::FeedError),
+}
+
+/// A feature's check of the gossip on a topic it owns, run on the network task before
+/// gossipsub relays a message (so keep it quick). What it accepts it hands to its owner
+/// itself; `blocked` says whether a peer is blocked.
+pub trait GossipCheck: Send + 'static {
+    fn check(
+        &mut self,
+        source: PeerId,
+        data: &[u8],
+        blocked: &dyn Fn(&PeerId) -> bool,
+    ) -> gossipsub::MessageAcceptance;
+}
+
+/// How the features that own messages the network carries check them, so that the network
+/// refuses what is malformed without reading it itself.
+pub struct Checks {
+    /// Feed entries gossiped on [`FEED_TOPIC`] (the catalog's).
+    pub feed: Box<dyn GossipCheck>,
+    /// A `/hearth/chat/1` request, before it is acknowledged (chat's).
+    pub chat: RequestCheck,
 }
 
 /// What the network hands to the chat actor.
@@ -160,7 +177,7 @@ pub enum Inbound {
 pub enum ChatInbound {
     Wire {
         from: PeerId,
-        msg: Box<ChatWire>,
+        msg: ChatBytes,
     },
     /// The first connection to the peer opened.
     Connected(PeerId),
@@ -294,12 +311,9 @@ impl NetHandle {
 
     /// Sends a chat message to `peer` (dialing it if needed). Fire and forget: the chat
     /// protocols acknowledge and retransmit on their own.
-    pub async fn chat_send(&self, peer: PeerId, msg: ChatWire) -> Result<(), NetError> {
+    pub async fn chat_send(&self, peer: PeerId, msg: ChatBytes) -> Result<(), NetError> {
         self.tx
-            .send(Command::ChatSend {
-                peer,
-                msg: Box::new(msg),
-            })
+            .send(Command::ChatSend { peer, msg })
             .await
             .map_err(|_| NetError::Stopped)
     }
@@ -332,10 +346,14 @@ pub(crate) struct Behaviour {
     profile: request_response::Behaviour<JsonCodec<ProfileRequest, ProfileResponse>>,
     vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
     catalog: request_response::Behaviour<JsonCodec<CatalogRequest, CatalogResponse>>,
-    chat: request_response::Behaviour<JsonCodec<ChatWire, ChatAck>>,
+    chat: request_response::Behaviour<CheckedCodec<ChatAck>>,
 }
 
-fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetError> {
+fn build_swarm(
+    key: Keypair,
+    config: &Config,
+    chat_check: RequestCheck,
+) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let ping_interval = config.presence.ping_interval();
     let mdns_on = config.mdns;
@@ -417,7 +435,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
                     rr_config.clone().with_max_concurrent_streams(64),
                 ),
                 chat: request_response::Behaviour::with_codec(
-                    JsonCodec::new(MAX_CHAT_REQUEST, MAX_CHAT_RESPONSE),
+                    CheckedCodec::new(MAX_CHAT_REQUEST, MAX_CHAT_RESPONSE, chat_check),
                     rr(CHAT_PROTOCOL),
                     rr_config.with_max_concurrent_streams(256),
                 ),
@@ -460,11 +478,12 @@ pub async fn start(
     bus: EventBus,
     inbound: mpsc::Sender<Inbound>,
     chat: mpsc::Sender<ChatInbound>,
+    checks: Checks,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> Result<NetHandle, NetError> {
     let local = key.public().to_peer_id();
-    let mut swarm = build_swarm(key, config)?;
+    let mut swarm = build_swarm(key, config, checks.chat)?;
     let mut listeners = 0;
     for addr in &config.listen {
         match swarm.listen_on(addr.clone()) {
@@ -500,6 +519,7 @@ pub async fn start(
         book,
         inbound,
         chat,
+        checks.feed,
         cancel,
     );
     event_loop.wait_for_listeners(listeners).await;

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::dto::{EventKind, PeerInfo, Profile};
 use crate::config::PresenceConfig;
+use crate::net::protocol::WireProfile;
 
 /// Most peers kept in the table; beyond it the longest-offline peer is forgotten.
 pub const MAX_PEERS: usize = 4096;
@@ -67,7 +68,7 @@ pub fn validate_profile(p: &Profile) -> Result<(), String> {
 #[serde(deny_unknown_fields)]
 pub struct Announce {
     pub seq: u64,
-    pub profile: Profile,
+    pub profile: WireProfile,
     pub addrs: Vec<String>,
 }
 
@@ -85,7 +86,7 @@ impl Announce {
             ));
         }
         let a: Announce = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        validate_profile(&a.profile)?;
+        validate_profile(&Profile::from(a.profile.clone()))?;
         if a.addrs.len() > MAX_ADDRS {
             return Err(format!("more than {MAX_ADDRS} addresses"));
         }
@@ -457,7 +458,7 @@ impl Presence {
             &mut st.addrs,
             a.addrs.iter().filter_map(|s| s.parse().ok()).collect(),
         );
-        Self::set_profile(peer, st, a.profile, out);
+        Self::set_profile(peer, st, a.profile.into(), out);
         if !st.online && !st.blocked {
             st.online = true;
             out.push(Output::Emit(EventKind::PeerOnline {
@@ -726,7 +727,7 @@ mod tests {
         // Still vouched for well after the vote, as long as announcements keep coming.
         let ann = Announce {
             seq: 5,
-            profile: Profile::default(),
+            profile: WireProfile::default(),
             addrs: vec![],
         };
         p.handle(
@@ -861,7 +862,7 @@ mod tests {
         );
         let ann = |seq| Announce {
             seq,
-            profile: Profile {
+            profile: WireProfile {
                 display_name: "X".into(),
                 ..Default::default()
             },
@@ -971,7 +972,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let valid = serde_json::to_vec(&Announce {
             seq: 3,
-            profile: Profile {
+            profile: WireProfile {
                 display_name: "Ada".into(),
                 affiliation: "A".into(),
                 bio: "b".into(),

@@ -29,7 +29,36 @@ pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {}
 
-pub type ProfileResponse = Profile;
+pub type ProfileResponse = WireProfile;
+
+/// A profile as peers send it: the profile protocol's answer and every announcement. Its own
+/// type, so the UI's `Profile` can change without changing what goes on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireProfile {
+    pub display_name: String,
+    pub affiliation: String,
+    pub bio: String,
+}
+
+impl From<Profile> for WireProfile {
+    fn from(p: Profile) -> Self {
+        Self {
+            display_name: p.display_name,
+            affiliation: p.affiliation,
+            bio: p.bio,
+        }
+    }
+}
+
+impl From<WireProfile> for Profile {
+    fn from(p: WireProfile) -> Self {
+        Self {
+            display_name: p.display_name,
+            affiliation: p.affiliation,
+            bio: p.bio,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +71,24 @@ pub struct VoteRequest {
 #[serde(deny_unknown_fields)]
 pub struct VoteResponse {
     pub reachable: bool,
+}
+
+/// A signed feed entry as it travels and is stored: the payload exactly as signed (JSON of
+/// `catalog::feed::Entry`), and the signature. The catalog signs and verifies it; the network
+/// only carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedEntry {
+    pub payload: String,
+    /// ed25519 signature over the payload bytes, base64.
+    pub sig: String,
+}
+
+/// 40 lowercase hex digits: a BitTorrent info-hash, as content ids are written.
+fn is_content_id(s: &str) -> bool {
+    s.len() == 40
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Catalog replication and holder exchange (request-response).
@@ -95,7 +142,7 @@ pub enum CatalogResponse {
         heads: Vec<FeedHead>,
     },
     Entries {
-        entries: Vec<crate::catalog::feed::SignedEntry>,
+        entries: Vec<SignedEntry>,
     },
     Holdings(Holdings),
     /// The .torrent file, base64.
@@ -145,7 +192,7 @@ impl HaveMessage {
             .chain(&m.partial)
             .chain(&m.dropped)
             .chain(&m.mirrored)
-            .any(|id| !crate::catalog::feed::is_hex(id, 40))
+            .any(|id| !is_content_id(id))
         {
             return Err("not a content id".into());
         }
@@ -161,13 +208,9 @@ pub const CHAT_PROTOCOL: StreamProtocol = StreamProtocol::new("/hearth/chat/1");
 pub const MAX_CHAT_REQUEST: usize = 4 * 1024 * 1024;
 pub const MAX_CHAT_RESPONSE: usize = 64;
 
-/// One chat message on the wire. The sender is the connection's authenticated peer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChatWire {
-    Room(crate::chat::room::Wire<libp2p::PeerId>),
-    Dm(crate::chat::dm::DmWire),
-}
+/// What the chat protocol carries: a chat message's bytes, checked by their owner
+/// (`chat::ChatWire::is_well_formed`) before they are acknowledged.
+pub type ChatBytes = super::codec::CheckedBytes;
 
 /// "Received."
 #[derive(Debug, Clone, Serialize, Deserialize)]

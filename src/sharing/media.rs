@@ -1,7 +1,7 @@
 //! Byte ranges of a resource's file for the player, read from the torrent's streaming reader
 //! (pieces just ahead of the reader are fetched first, so a video plays while it downloads).
 //!
-//! [`Api::media`](crate::api::Api::media) answers one request; the headless HTTP route
+//! The API's `media` call answers one request with a [`Media`]; the headless HTTP route
 //! (`/media/...`) and the desktop shell's `hearth:` protocol only turn the [`Media`] answer
 //! into their response type. Ranges follow RFC 9110: one `bytes=` range (first-last,
 //! first-, or -suffix) gets 206 with `Content-Range`; several ranges, or a header that is not

@@ -84,7 +84,7 @@ impl Sharing {
             magnet: published.magnet.clone(),
             title,
             description: req.description.unwrap_or_default().trim().to_owned(),
-            kind,
+            kind: kind.into(),
             tags: clean_tags(req.tags),
             size: published.total_size,
             mime,
@@ -92,7 +92,7 @@ impl Sharing {
                 .files
                 .iter()
                 .take(feed::MAX_RECORD_FILES)
-                .map(|f| crate::api::dto::FileEntry {
+                .map(|f| feed::RecordFile {
                     path: f.path.clone(),
                     size: f.size,
                 })
@@ -242,7 +242,7 @@ impl Sharing {
         self.redescribe(&req.content_id, |body| {
             body.title = req.title.trim().to_owned();
             body.description = req.description.trim().to_owned();
-            body.kind = req.kind;
+            body.kind = req.kind.into();
             body.tags = clean_tags(req.tags);
         })
         .await

@@ -229,7 +229,7 @@ impl Actor {
             };
             let c = conversations.entry(peer).or_default();
             c.next = c.next.max(n + 1);
-            if record.mine && !matches!(record.state, MessageState::Delivered) {
+            if record.mine && record.state != DmMark::Delivered {
                 pending_dms.insert(record.id, (peer, n));
                 c.pending += 1;
             }
@@ -414,7 +414,7 @@ impl Actor {
             mine: true,
             body,
             sent_ms: now,
-            state: MessageState::Queued,
+            state: DmMark::Queued,
         };
         let open = self.open_mut()?;
         let c = open.conversations.entry(peer).or_default();
@@ -434,7 +434,7 @@ impl Actor {
                 DmAction::State { id: i, state } if *i == id => Some(dm_message_state(*state)),
                 _ => None,
             })
-            .unwrap_or(record.state);
+            .map_or(record.state, DmMark::from);
         self.dm_actions(actions, fx);
         Ok(dm_message(
             &self.me,

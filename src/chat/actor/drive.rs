@@ -170,7 +170,7 @@ impl Actor {
                     mine: false,
                     body: text,
                     sent_ms,
-                    state: MessageState::Received,
+                    state: DmMark::Received,
                 };
                 let c = open.conversations.entry(from).or_default();
                 let n = c.next;
@@ -238,10 +238,10 @@ impl Actor {
         let Some(mut record) = open.tables.dm_history.get(&key)? else {
             return Ok(());
         };
-        if record.state == state {
+        if MessageState::from(record.state) == state {
             return Ok(());
         }
-        record.state = state;
+        record.state = state.into();
         open.tables.dm_history.insert(&key, &record)?;
         fx.wrote = true;
         if let Some(c) = open.conversations.get_mut(&peer) {

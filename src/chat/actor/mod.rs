@@ -46,10 +46,11 @@ use crate::api::dto::{
     ChatMessage, ChatStatus, DmConversation, EventKind, HistoryPage, MessageKind, MessageState,
     RoomInfo, RoomMember,
 };
+use crate::chat::ChatWire;
 use crate::infra::events::{now_ms, EventBus};
 use crate::infra::store::{Store, StoreError, Table};
 use crate::infra::vault::Vault;
-use crate::net::protocol::ChatWire;
+use crate::net::codec::CheckedBytes;
 use crate::net::{ChatInbound, NetHandle};
 
 mod commands;
@@ -303,7 +304,46 @@ struct DmRecord {
     mine: bool,
     body: String,
     sent_ms: u64,
-    state: MessageState,
+    state: DmMark,
+}
+
+/// Where a direct message is, as `chat_dm_history_v1` keeps it: its own type, so the stored
+/// bytes never follow the UI's `MessageState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DmMark {
+    Sending,
+    HeldByHost,
+    Delivered,
+    Queued,
+    NotDeliveredYet,
+    Received,
+}
+
+impl From<DmMark> for MessageState {
+    fn from(m: DmMark) -> Self {
+        match m {
+            DmMark::Sending => Self::Sending,
+            DmMark::HeldByHost => Self::HeldByHost,
+            DmMark::Delivered => Self::Delivered,
+            DmMark::Queued => Self::Queued,
+            DmMark::NotDeliveredYet => Self::NotDeliveredYet,
+            DmMark::Received => Self::Received,
+        }
+    }
+}
+
+impl From<MessageState> for DmMark {
+    fn from(s: MessageState) -> Self {
+        match s {
+            MessageState::Sending => Self::Sending,
+            MessageState::HeldByHost => Self::HeldByHost,
+            MessageState::Delivered => Self::Delivered,
+            MessageState::Queued => Self::Queued,
+            MessageState::NotDeliveredYet => Self::NotDeliveredYet,
+            MessageState::Received => Self::Received,
+        }
+    }
 }
 
 /// What the actor keeps in memory about one direct conversation.
@@ -500,7 +540,14 @@ impl Actor {
             }
         }
         for (peer, msg) in fx.sends.drain(..) {
-            if self.net.chat_send(peer, msg).await.is_err() {
+            let bytes = match serde_json::to_vec(&msg) {
+                Ok(b) => CheckedBytes(b),
+                Err(e) => {
+                    tracing::error!("chat: cannot encode a message: {e}");
+                    continue;
+                }
+            };
+            if self.net.chat_send(peer, bytes).await.is_err() {
                 break;
             }
         }
@@ -586,8 +633,10 @@ impl Actor {
                     self.room_event(room, RoomEvent::Rtt { peer, ms }, fx);
                 }
             }
-            ChatInbound::Wire { from, msg } => match *msg {
-                ChatWire::Room(msg) => {
+            ChatInbound::Wire { from, msg } => match serde_json::from_slice(&msg.0) {
+                // The network checked it with `ChatWire::is_well_formed`.
+                Err(e) => tracing::debug!(%from, "undecodable chat message: {e}"),
+                Ok(ChatWire::Room(msg)) => {
                     let room = *msg.room();
                     if self
                         .open
@@ -597,7 +646,7 @@ impl Actor {
                         self.room_event(room, RoomEvent::Wire { from, msg }, fx);
                     }
                 }
-                ChatWire::Dm(msg) => self.dm_event(DmEvent::Wire { from, msg }, fx),
+                Ok(ChatWire::Dm(msg)) => self.dm_event(DmEvent::Wire { from, msg }, fx),
             },
         }
     }
@@ -760,7 +809,7 @@ fn dm_message(me: &PeerId, peer: &PeerId, n: u64, record: &DmRecord) -> ChatMess
         body: record.body.clone(),
         seq: Some(n),
         sent_ms: record.sent_ms,
-        state: record.state,
+        state: record.state.into(),
     }
 }
 

@@ -1,4 +1,5 @@
 //! The index's behaviour: matching, ranking, paging, caps, persistence and locking.
+//! Uses only the index itself (and a temporary folder).
 
 use super::*;
 use tempfile::TempDir;
