@@ -93,13 +93,20 @@ where
 {
     let bytes =
         serde_json::to_vec(msg).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    write_bytes(io, &bytes, max).await
+}
+
+async fn write_bytes<T>(io: &mut T, bytes: &[u8], max: usize) -> io::Result<()>
+where
+    T: AsyncWrite + Unpin + Send,
+{
     if bytes.len() > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "outgoing message too large",
         ));
     }
-    io.write_all(&bytes).await?;
+    io.write_all(bytes).await?;
     io.close().await
 }
 
@@ -184,14 +191,7 @@ where
     where
         T: AsyncWrite + Unpin + Send,
     {
-        if req.0.len() > self.max_request {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "outgoing message too large",
-            ));
-        }
-        io.write_all(&req.0).await?;
-        io.close().await
+        write_bytes(io, &req.0, self.max_request).await
     }
 
     async fn write_response<T>(

@@ -627,6 +627,29 @@ fn info(peer: PeerId, st: &PeerState) -> PeerInfo {
 mod tests {
     use super::*;
 
+    /// A first connection to `peer` at `now`.
+    fn connect(p: &mut Presence, peer: PeerId, now: u64) -> Vec<Output> {
+        p.handle(
+            Input::Connected {
+                peer,
+                addr: None,
+                established: 1,
+            },
+            now,
+        )
+    }
+
+    /// A node connected to three peers at time 0: the one the tests are about (`x`) and two
+    /// that can vote on it.
+    fn connected_to_three() -> (Presence, PeerId, PeerId, PeerId) {
+        let (x, a, b) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let mut p = Presence::new(PeerId::random(), cfg());
+        for peer in [x, a, b] {
+            connect(&mut p, peer, 0);
+        }
+        (p, x, a, b)
+    }
+
     fn cfg() -> PresenceConfig {
         PresenceConfig {
             offline_after_ms: 3_000,
@@ -656,14 +679,7 @@ mod tests {
     fn a_connected_peer_is_online_and_its_profile_is_fetched() {
         let (me, x) = (PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        let out = p.handle(
-            Input::Connected {
-                peer: x,
-                addr: None,
-                established: 1,
-            },
-            1,
-        );
+        let out = connect(&mut p, x, 1);
         assert!(out.contains(&Output::FetchProfile { peer: x }));
         assert!(matches!(
             out.last(),
@@ -674,23 +690,7 @@ mod tests {
 
     #[test]
     fn one_lost_connection_alone_does_not_make_a_peer_offline_when_others_reach_it() {
-        let (me, x, a, b) = (
-            PeerId::random(),
-            PeerId::random(),
-            PeerId::random(),
-            PeerId::random(),
-        );
-        let mut p = Presence::new(me, cfg());
-        for peer in [x, a, b] {
-            p.handle(
-                Input::Connected {
-                    peer,
-                    addr: None,
-                    established: 1,
-                },
-                0,
-            );
-        }
+        let (mut p, x, a, b) = connected_to_three();
         let out = p.handle(
             Input::Disconnected {
                 peer: x,
@@ -743,23 +743,7 @@ mod tests {
 
     #[test]
     fn a_peer_everyone_lost_is_voted_offline() {
-        let (me, x, a, b) = (
-            PeerId::random(),
-            PeerId::random(),
-            PeerId::random(),
-            PeerId::random(),
-        );
-        let mut p = Presence::new(me, cfg());
-        for peer in [x, a, b] {
-            p.handle(
-                Input::Connected {
-                    peer,
-                    addr: None,
-                    established: 1,
-                },
-                0,
-            );
-        }
+        let (mut p, x, a, b) = connected_to_three();
         p.handle(
             Input::Disconnected {
                 peer: x,
@@ -794,14 +778,7 @@ mod tests {
     fn with_nobody_to_ask_the_peer_goes_offline_at_once() {
         let (me, x) = (PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(
-            Input::Connected {
-                peer: x,
-                addr: None,
-                established: 1,
-            },
-            0,
-        );
+        connect(&mut p, x, 0);
         let out = p.handle(
             Input::Disconnected {
                 peer: x,
@@ -818,22 +795,8 @@ mod tests {
     fn silent_voters_time_out_and_count_as_no_answer() {
         let (me, x, a) = (PeerId::random(), PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(
-            Input::Connected {
-                peer: x,
-                addr: None,
-                established: 1,
-            },
-            0,
-        );
-        p.handle(
-            Input::Connected {
-                peer: a,
-                addr: None,
-                established: 1,
-            },
-            0,
-        );
+        connect(&mut p, x, 0);
+        connect(&mut p, a, 0);
         p.handle(
             Input::Disconnected {
                 peer: x,
@@ -852,14 +815,7 @@ mod tests {
     fn announcements_bring_a_peer_online_but_replays_do_not() {
         let (me, x, a) = (PeerId::random(), PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(
-            Input::Connected {
-                peer: a,
-                addr: None,
-                established: 1,
-            },
-            0,
-        );
+        connect(&mut p, a, 0);
         let ann = |seq| Announce {
             seq,
             profile: WireProfile {
@@ -910,14 +866,7 @@ mod tests {
     fn two_failed_pings_close_the_connection() {
         let (me, x) = (PeerId::random(), PeerId::random());
         let mut p = Presence::new(me, cfg());
-        p.handle(
-            Input::Connected {
-                peer: x,
-                addr: None,
-                established: 1,
-            },
-            0,
-        );
+        connect(&mut p, x, 0);
         assert!(p.handle(Input::Ping { peer: x, rtt: None }, 1).is_empty());
         assert!(!p.reaches(&x), "a failing peer is not vouched for");
         assert_eq!(
@@ -939,14 +888,7 @@ mod tests {
         );
         let out = p.handle(Input::Block { peer: x }, 1);
         assert!(out.contains(&Output::Disconnect { peer: x }));
-        let out = p.handle(
-            Input::Connected {
-                peer: x,
-                addr: None,
-                established: 1,
-            },
-            2,
-        );
+        let out = connect(&mut p, x, 2);
         assert_eq!(out, vec![Output::Disconnect { peer: x }]);
         assert!(!p
             .handle(Input::Tick, 100_000)

@@ -175,7 +175,8 @@ impl DmSim {
         }
     }
 
-    fn step(&mut self) -> bool {
+    /// Handles the earliest queued event (`false` when there is none).
+    fn step_one(&mut self) -> bool {
         let Some(((t, _), ev)) = self.queue.pop_first() else {
             return false;
         };
@@ -238,17 +239,6 @@ impl DmSim {
         true
     }
 
-    fn run_until(&mut self, t: u64) {
-        while self
-            .queue
-            .first_key_value()
-            .is_some_and(|((when, _), _)| *when <= t)
-        {
-            self.step();
-        }
-        self.now = self.now.max(t);
-    }
-
     fn set_cut(&mut self, a: usize, b: usize, cut: bool) {
         let k = (a.min(b), a.max(b));
         if cut {
@@ -288,6 +278,18 @@ impl DmSim {
             }
         }
         Ok(())
+    }
+}
+
+impl Stepper for DmSim {
+    fn next_due(&self) -> Option<u64> {
+        self.queue.first_key_value().map(|((when, _), _)| *when)
+    }
+    fn step(&mut self) -> bool {
+        self.step_one()
+    }
+    fn advance_to(&mut self, t: u64) {
+        self.now = self.now.max(t);
     }
 }
 

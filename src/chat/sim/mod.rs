@@ -25,6 +25,24 @@ mod rooms;
 
 type Peer = u64;
 
+/// What both simulators share: a queue of events by (time, insertion order) and a clock.
+trait Stepper {
+    /// When the earliest queued event is due.
+    fn next_due(&self) -> Option<u64>;
+    /// Handles the earliest queued event.
+    fn step(&mut self) -> bool;
+    /// Moves the clock forward to `t` (never back).
+    fn advance_to(&mut self, t: u64);
+
+    /// Handles every event due by `t`, then sets the clock to `t`.
+    fn run_until(&mut self, t: u64) {
+        while self.next_due().is_some_and(|when| when <= t) {
+            self.step();
+        }
+        self.advance_to(t);
+    }
+}
+
 /// splitmix64: tiny, good enough, no dependency.
 struct Rng(u64);
 

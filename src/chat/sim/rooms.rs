@@ -362,7 +362,8 @@ impl Sim {
             .max_by_key(|&i| self.nodes[i].room.as_ref().map(|r| r.host().0))
     }
 
-    fn step(&mut self) -> bool {
+    /// Handles the earliest queued event (`false` when there is none).
+    fn step_one(&mut self) -> bool {
         let Some(((t, _), ev)) = self.queue.pop_first() else {
             return false;
         };
@@ -412,29 +413,23 @@ impl Sim {
         true
     }
 
-    fn run_until(&mut self, t: u64) {
-        while self
-            .queue
-            .first_key_value()
-            .is_some_and(|((when, _), _)| *when <= t)
-        {
-            self.step();
-        }
-        self.now = self.now.max(t);
-    }
-
-    /// Node 0 creates the room and invites everyone else; wait until all have joined.
-    fn setup_room(&mut self) {
+    /// Node 0 creates the room `name` and invites the nodes `invited`.
+    fn create_and_invite(&mut self, name: &str, invited: std::ops::Range<usize>) {
         let (room, actions) =
-            Room::create(self.room_id, 0, "general".to_string(), self.now).expect("create");
+            Room::create(self.room_id, 0, name.to_string(), self.now).expect("create");
         self.nodes[0].room = Some(room);
         self.perform(0, actions);
         self.relink();
-        for i in 1..self.nodes.len() {
+        for i in invited {
             let id = self.fresh_id();
             let peer = self.nodes[i].id;
             self.feed(0, Event::Invite { id, peer });
         }
+    }
+
+    /// Node 0 creates the room and invites everyone else; wait until all have joined.
+    fn setup_room(&mut self) {
+        self.create_and_invite("general", 1..self.nodes.len());
         let deadline = self.now + 20_000;
         while self.now < deadline {
             self.run_until(self.now + 500);
@@ -683,8 +678,17 @@ fn random_run(seed: u64, partitions: bool) -> Result<Report, String> {
     Ok(report)
 }
 
-#[cfg(test)]
-mod tests;
+impl Stepper for Sim {
+    fn next_due(&self) -> Option<u64> {
+        self.queue.first_key_value().map(|((when, _), _)| *when)
+    }
+    fn step(&mut self) -> bool {
+        self.step_one()
+    }
+    fn advance_to(&mut self, t: u64) {
+        self.now = self.now.max(t);
+    }
+}
 
 /// Replays one random run with a trace: `SEED=n [PART=1] SIM_VERBOSE=1 cargo test
 /// debug_seed -- --ignored --nocapture`.
@@ -703,3 +707,6 @@ mod debug {
         eprintln!("{:?}", random_run(seed, partitions));
     }
 }
+
+#[cfg(test)]
+mod tests;

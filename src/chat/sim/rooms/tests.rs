@@ -255,20 +255,7 @@ fn minority_keeps_chatting() {
 fn non_member_cannot_join_or_read() {
     let mut sim = Sim::new(13, 4, NetCfg::clean());
     // Only nodes 0..3 become members; node 3 forges an invitation.
-    let (room, actions) = Room::create(sim.room_id, 0, "private".into(), 0).expect("create");
-    sim.nodes[0].room = Some(room);
-    sim.perform(0, actions);
-    sim.relink();
-    for i in 1..3 {
-        let id = sim.fresh_id();
-        sim.feed(
-            0,
-            Event::Invite {
-                id,
-                peer: i as Peer,
-            },
-        );
-    }
+    sim.create_and_invite("private", 1..3);
     sim.run_until(5_000);
     let mut forged = sim.room(0).invitation();
     forged.members.insert(3);
@@ -426,20 +413,7 @@ fn leave_removes_member_or_mutes_when_host_unreachable() {
 fn rename_and_late_invite_are_ordered_and_the_newcomer_reads_history() {
     let mut sim = Sim::new(23, 4, NetCfg::lossy());
     // Members 0..3 first; node 3 is invited later.
-    let (room, actions) = Room::create(sim.room_id, 0, "a".into(), 0).expect("create");
-    sim.nodes[0].room = Some(room);
-    sim.perform(0, actions);
-    sim.relink();
-    for i in 1..3 {
-        let id = sim.fresh_id();
-        sim.feed(
-            0,
-            Event::Invite {
-                id,
-                peer: i as Peer,
-            },
-        );
-    }
+    sim.create_and_invite("a", 1..3);
     sim.run_until(3_000);
     sim.schedule_messages(&[0, 1, 2], 40, 3_000, 6_000);
     let r = sim.fresh_id();
