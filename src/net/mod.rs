@@ -12,6 +12,7 @@
 
 pub mod codec;
 mod event_loop;
+pub mod nat;
 pub mod peer_book;
 pub mod presence;
 pub mod protocol;
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::api::types::{PeerInfo, Profile};
+use crate::api::types::{PeerInfo, Profile, RelayService};
 use crate::config::Config;
 use crate::infra::events::EventBus;
 use codec::JsonCodec;
@@ -69,6 +70,9 @@ pub struct NetStatus {
     pub peers_online: usize,
     pub peers_connected: usize,
     pub nat: String,
+    /// Relays (peer ids) holding a slot for this node.
+    pub relay_reservations: Vec<String>,
+    pub relay_service: RelayService,
 }
 
 pub(crate) enum Command {
@@ -329,6 +333,8 @@ pub(crate) struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     dcutr: dcutr::Behaviour,
     autonat: autonat::Behaviour,
+    /// Circuit relay v2 for others (`relay_service`; see `nat` for its limits).
+    relay_server: Toggle<relay::Behaviour>,
     profile: request_response::Behaviour<JsonCodec<ProfileRequest, ProfileResponse>>,
     vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
     catalog: request_response::Behaviour<JsonCodec<CatalogRequest, CatalogResponse>>,
@@ -339,6 +345,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let ping_interval = config.presence.ping_interval();
     let mdns_on = config.mdns;
+    let relay_on = config.relay_service;
     let (dns_cfg, dns_opts) = dns_config();
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -400,7 +407,10 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
                 kad,
                 gossipsub,
                 dcutr: dcutr::Behaviour::new(local),
-                autonat: autonat::Behaviour::new(local, autonat::Config::default()),
+                autonat: autonat::Behaviour::new(local, nat::autonat_config()),
+                relay_server: relay_on
+                    .then(|| relay::Behaviour::new(local, nat::relay_config()))
+                    .into(),
                 profile: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_PROFILE_REQUEST, MAX_PROFILE_RESPONSE),
                     rr(PROFILE_PROTOCOL),
@@ -501,6 +511,7 @@ pub async fn start(
         inbound,
         chat,
         cancel,
+        config.relay_service,
     );
     event_loop.wait_for_listeners(listeners).await;
     for addr in &config.bootstrap {

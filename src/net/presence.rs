@@ -619,6 +619,11 @@ fn info(peer: PeerId, st: &PeerState) -> PeerInfo {
         connected: st.connections > 0,
         last_seen_ms: st.last_seen,
         blocked: st.blocked,
+        // The network task fills these in (`nat::Traversal::annotate`).
+        connection: None,
+        relay: None,
+        last_dial_error: None,
+        hole_punch_error: None,
     }
 }
 
