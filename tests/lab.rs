@@ -6,9 +6,12 @@ mod kit;
 mod netlab;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hearth::api::types::{DownloadRequest, PublishRequest, SearchRequest};
+use hearth::api::types::{
+    ChatMessage, CreateRoomRequest, DownloadRequest, HistoryRequest, MessageKind, PeerIdRequest,
+    PublishRequest, RoomIdRequest, SearchRequest, SendMessageRequest,
+};
 use kit::{eventually, random_file, Launch, FAST_PRESENCE};
 use netlab::{Lab, LabNode, Nat};
 
@@ -46,9 +49,13 @@ async fn all_see_each_other(nodes: &[&LabNode], timeout: Duration) {
 }
 
 fn launch<'a>(name: &'a str, dir: &'a Path, bootstrap: &'a [String]) -> Launch<'a> {
-    Launch::new(name, dir)
+    let mut l = Launch::new(name, dir)
         .bootstrap(bootstrap)
-        .config(FAST_PRESENCE)
+        .config(FAST_PRESENCE);
+    if let Ok(log) = std::env::var("LAB_LOG") {
+        l.log = Box::leak(log.into_boxed_str());
+    }
+    l
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,6 +253,282 @@ fn a_lab_leaves_no_namespace_behind_also_after_a_panic() {
             "{ns}'s /etc/netns"
         );
     }
+}
+
+/// How `node` reaches `peer` now (`lan`, `direct`, `hole_punched`, `relayed`), if at all.
+async fn link(node: &LabNode, peer: &LabNode) -> Option<String> {
+    node.peer(&peer.peer_id).await?.connection
+}
+
+/// Waits for `node`'s AutoNAT verdict.
+async fn nat_becomes(node: &LabNode, want: &str, timeout: Duration) {
+    eventually(timeout, &format!("{} to find its NAT {want}", node.name), || async {
+        let s = node.client.status().await.ok()?;
+        (s.nat == want).then_some(())
+    })
+    .await;
+}
+
+/// Waits until `node` holds a relay slot on `relay`.
+async fn reserved_on(node: &LabNode, relay: &LabNode, timeout: Duration) {
+    eventually(
+        timeout,
+        &format!("{} to reserve a slot on {}", node.name, relay.name),
+        || async {
+            let s = node.client.status().await.ok()?;
+            let relayed = s.listen_addrs.iter().any(|a| a.contains("/p2p-circuit"));
+            (s.relay_reservations.contains(&relay.peer_id) && relayed).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Creates a room on `host` with `members`, and waits until every member has joined.
+async fn room_of(host: &LabNode, members: &[&LabNode]) -> String {
+    let room = host
+        .client
+        .create_room(&CreateRoomRequest {
+            name: "Across NAT".into(),
+            members: members.iter().map(|m| m.peer_id.clone()).collect(),
+        })
+        .await
+        .expect("create room");
+    let n = members.len() + 1;
+    for node in std::iter::once(&host).chain(members) {
+        eventually(Duration::from_secs(15), &format!("{} joined", node.name), || async {
+            let r = node
+                .client
+                .get_room(&RoomIdRequest {
+                    room_id: room.room_id.clone(),
+                })
+                .await
+                .ok()?;
+            (r.members.len() == n).then_some(())
+        })
+        .await;
+    }
+    room.room_id
+}
+
+/// Each node says something; every node's history ends up with every line.
+async fn everyone_says_something(room: &str, nodes: &[&LabNode], tag: &str) {
+    for node in nodes {
+        node.client
+            .send_message(&SendMessageRequest {
+                room_id: room.into(),
+                body: format!("{tag} from {}", node.name),
+            })
+            .await
+            .expect("send");
+    }
+    for node in nodes {
+        eventually(
+            Duration::from_secs(15),
+            &format!("{} to see every {tag} message", node.name),
+            || async {
+                let page = node
+                    .client
+                    .room_history(&HistoryRequest {
+                        room_id: room.into(),
+                        before: None,
+                        limit: Some(1000),
+                    })
+                    .await
+                    .ok()?;
+                let texts: Vec<&ChatMessage> = page
+                    .messages
+                    .iter()
+                    .filter(|m| m.kind == MessageKind::Text && m.seq.is_some())
+                    .collect();
+                nodes
+                    .iter()
+                    .all(|n| {
+                        let line = format!("{tag} from {}", n.name);
+                        texts.iter().any(|m| m.body == line)
+                    })
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+}
+
+/// A public node and two homes behind NAT routers, started together; the clock starts
+/// when the homes are launched.
+async fn three(
+    lab: &mut Lab,
+    tmp: &Path,
+    nat_a: Nat,
+    nat_b: Nat,
+) -> (LabNode, LabNode, LabNode, Instant) {
+    let public = lab.public("pub");
+    let home_a = lab.home("ha", nat_a, 1);
+    let home_b = lab.home("hb", nat_b, 1);
+    let p = lab.start(&public, launch("public", &tmp.join("p"), &[])).await;
+    let boot = vec![p.tcp_addr()];
+    let started = Instant::now();
+    let a = lab
+        .start(&home_a.hosts[0], launch("a", &tmp.join("a"), &boot))
+        .await;
+    let b = lab
+        .start(&home_b.hosts[0], launch("b", &tmp.join("b"), &boot))
+        .await;
+    (p, a, b, started)
+}
+
+/// Waits until `a` has any connection to `b` and returns its kind, first seen.
+async fn first_link(a: &LabNode, b: &LabNode, timeout: Duration) -> String {
+    eventually(timeout, "a to connect to b", || link(a, b)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_homes_connect_through_the_relay_then_punch_a_direct_connection_and_chat() {
+    let mut lab = Lab::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let (p, a, b, started) = three(
+        &mut lab,
+        tmp.path(),
+        Nat::EndpointIndependent,
+        Nat::EndpointIndependent,
+    )
+    .await;
+    nat_becomes(&p, "public", Duration::from_secs(15)).await;
+    reserved_on(&a, &p, Duration::from_secs(15)).await;
+    reserved_on(&b, &p, Duration::from_secs(15)).await;
+    let reserved = started.elapsed();
+    // Each home announces its relayed address; the other one learns it.
+    eventually(Duration::from_secs(10), "a to learn b's relayed address", || async {
+        let peer = a.peer(&b.peer_id).await?;
+        peer.addrs
+            .iter()
+            .any(|x| x.contains(&format!("/p2p/{}/p2p-circuit", p.peer_id)))
+            .then_some(())
+    })
+    .await;
+    let first = first_link(&a, &b, Duration::from_secs(15)).await;
+    let connected = started.elapsed();
+    eventually(Duration::from_secs(15), "a hole-punched connection a-b", || async {
+        (link(&a, &b).await.as_deref() == Some("hole_punched")
+            && link(&b, &a).await.as_deref() == Some("hole_punched"))
+        .then_some(())
+    })
+    .await;
+    let punched = started.elapsed();
+    eprintln!(
+        "measured: reserved {reserved:?}, a-b connected {connected:?} (first seen {first}), \
+         hole-punched {punched:?} after the homes' start"
+    );
+    // The public node reaches the homes over their own outbound connections: direct.
+    assert_eq!(link(&p, &a).await.as_deref(), Some("direct"));
+    let doctor = a
+        .client
+        .doctor(&PeerIdRequest {
+            peer_id: b.peer_id.clone(),
+        })
+        .await
+        .expect("doctor");
+    assert!(doctor.reachable, "{doctor:?}");
+    assert_eq!(doctor.connection.as_deref(), Some("hole_punched"));
+    nat_becomes(&a, "private", Duration::from_secs(15)).await;
+
+    let room = room_of(&a, &[&b, &p]).await;
+    everyone_says_something(&room, &[&a, &b, &p], "hello").await;
+    eprintln!("measured: room chat done {:?} after start", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_behind_symmetric_nat_stays_relayed_and_catalog_and_chat_work() {
+    let mut lab = Lab::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let (p, a, b, started) =
+        three(&mut lab, tmp.path(), Nat::EndpointIndependent, Nat::Symmetric).await;
+    reserved_on(&a, &p, Duration::from_secs(15)).await;
+    reserved_on(&b, &p, Duration::from_secs(15)).await;
+    let first = first_link(&a, &b, Duration::from_secs(15)).await;
+    eprintln!(
+        "measured: a-b connected {:?} after the homes' start ({first})",
+        started.elapsed()
+    );
+    // Punching through a symmetric NAT fails; the relay keeps carrying the pair.
+    eventually(Duration::from_secs(15), "a hole-punch failure", || async {
+        let peer = a.peer(&b.peer_id).await?;
+        let other = b.peer(&a.peer_id).await?;
+        (peer.hole_punch_error.is_some() || other.hole_punch_error.is_some()).then_some(())
+    })
+    .await;
+    let peer = a.peer(&b.peer_id).await.expect("b listed");
+    assert_eq!(peer.connection.as_deref(), Some("relayed"), "{peer:?}");
+    assert_eq!(peer.relay.as_deref(), Some(p.peer_id.as_str()), "{peer:?}");
+    let doctor = b
+        .client
+        .doctor(&PeerIdRequest {
+            peer_id: a.peer_id.clone(),
+        })
+        .await
+        .expect("doctor");
+    assert_eq!(doctor.summary, "relayed only", "{doctor:?}");
+    assert!(!doctor.fixes.is_empty(), "{doctor:?}");
+
+    // The catalog: home A's record reaches home B.
+    let file = tmp.path().join("files/notes.bin");
+    random_file(&file, 32 << 10, 3);
+    let published = a
+        .client
+        .publish(&PublishRequest {
+            path: file.display().to_string(),
+            title: Some("Field notes".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("publish");
+    eventually(Duration::from_secs(15), "home B to find the record", || async {
+        let found = b
+            .client
+            .search(&SearchRequest {
+                text: "field".into(),
+                ..Default::default()
+            })
+            .await
+            .ok()?;
+        found
+            .items
+            .iter()
+            .any(|r| r.content_id == published.content_id)
+            .then_some(())
+    })
+    .await;
+    // Chat between the two homes goes through the relay.
+    let room = room_of(&a, &[&b]).await;
+    everyone_says_something(&room, &[&a, &b], "relayed").await;
+    assert_eq!(link(&a, &b).await.as_deref(), Some("relayed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_punching_the_homes_keep_chatting_without_the_public_node() {
+    let mut lab = Lab::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut p, a, b, _) = three(
+        &mut lab,
+        tmp.path(),
+        Nat::EndpointIndependent,
+        Nat::EndpointIndependent,
+    )
+    .await;
+    eventually(Duration::from_secs(30), "a hole-punched connection a-b", || async {
+        (link(&a, &b).await.as_deref() == Some("hole_punched")).then_some(())
+    })
+    .await;
+    let room = room_of(&a, &[&b]).await;
+    everyone_says_something(&room, &[&a, &b], "before").await;
+    p.kill();
+    eventually(Duration::from_secs(10), "a to lose the public node", || async {
+        let peer = a.peer(&p.peer_id).await?;
+        (!peer.connected).then_some(())
+    })
+    .await;
+    everyone_says_something(&room, &[&a, &b], "after").await;
+    assert_eq!(link(&a, &b).await.as_deref(), Some("hole_punched"));
+    assert_eq!(link(&b, &a).await.as_deref(), Some("hole_punched"));
 }
 
 /// What happens today to a file between two homes: run with `--ignored` to see it. The

@@ -44,6 +44,8 @@ pub const MAX_RELAYS_USED: usize = 2;
 const MAX_RELAY_CANDIDATES: usize = 32;
 /// A relay that refused or went away is not asked again before this.
 const RELAY_RETRY: Duration = Duration::from_secs(30);
+/// How long a reservation waits for the QUIC connection to its relay.
+const QUIC_WAIT: Duration = Duration::from_secs(3);
 /// Peers whose last dial error and hole-punch error are remembered.
 const MAX_ERRORS: usize = 1024;
 /// Longest error text kept.
@@ -130,6 +132,11 @@ impl Kind {
     }
 }
 
+/// Whether `addr` is a QUIC address.
+pub fn is_quic(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::QuicV1))
+}
+
 /// Whether `addr` goes through a relay (`.../p2p-circuit/...`).
 pub fn is_relayed(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
@@ -169,11 +176,17 @@ pub(crate) struct Traversal {
     /// Connected peers that serve relay v2 and are publicly reachable, with the address to
     /// reach them at.
     candidates: HashMap<PeerId, Multiaddr>,
+    /// Their QUIC addresses: this node keeps a QUIC connection to each relay it uses.
+    quic_addrs: HashMap<PeerId, Multiaddr>,
+    /// When a QUIC connection to a relay was last dialled.
+    quic_dialed: HashMap<PeerId, Instant>,
     /// Relay listeners this node opened.
     reservations: HashMap<libp2p::core::transport::ListenerId, Reservation>,
     /// Relays that refused or went away, and when.
     resting: HashMap<PeerId, Instant>,
     connections: HashMap<ConnectionId, (PeerId, Kind)>,
+    /// Which of them run over QUIC.
+    quic: std::collections::HashSet<ConnectionId>,
     dial_errors: HashMap<PeerId, String>,
     punch_errors: HashMap<PeerId, String>,
     served: Served,
@@ -185,9 +198,12 @@ impl Traversal {
             relay_service,
             nat: autonat::NatStatus::Unknown,
             candidates: HashMap::new(),
+            quic_addrs: HashMap::new(),
+            quic_dialed: HashMap::new(),
             reservations: HashMap::new(),
             resting: HashMap::new(),
             connections: HashMap::new(),
+            quic: Default::default(),
             dial_errors: HashMap::new(),
             punch_errors: HashMap::new(),
             served: Served::default(),
@@ -239,13 +255,18 @@ impl Traversal {
         if kind != Kind::Lan && !matches!(kind, Kind::Relayed(_)) {
             self.dial_errors.remove(&peer);
         }
+        if is_quic(remote) {
+            self.quic.insert(id);
+        }
         self.connections.insert(id, (peer, kind));
     }
 
     pub fn on_closed(&mut self, peer: PeerId, id: ConnectionId, remaining: u32) {
         self.connections.remove(&id);
+        self.quic.remove(&id);
         if remaining == 0 {
             self.candidates.remove(&peer);
+            self.quic_addrs.remove(&peer);
         }
     }
 
@@ -289,19 +310,26 @@ impl Traversal {
             .listen_addrs
             .iter()
             .filter(|a| is_public(a) && !is_relayed(a))
-            // TCP first: a relay's circuits are long-lived; either works.
-            .min_by_key(|a| a.iter().any(|p| matches!(p, Protocol::QuicV1)))
+            // QUIC first: the connection to the relay then keeps this node's UDP port
+            // mapped in its router, and identify over it tells this node its public QUIC
+            // address, the one hole punching works best with (a router that answers an
+            // early TCP SYN with a reset defeats TCP's simultaneous open).
+            .min_by_key(|a| !a.iter().any(|p| matches!(p, Protocol::QuicV1)))
             .cloned();
         match (serves, addr) {
             (true, Some(addr)) => {
                 if self.candidates.len() < MAX_RELAY_CANDIDATES
                     || self.candidates.contains_key(&peer)
                 {
+                    if is_quic(&addr) {
+                        self.quic_addrs.insert(peer, addr.clone());
+                    }
                     self.candidates.insert(peer, addr);
                 }
             }
             _ => {
                 self.candidates.remove(&peer);
+                self.quic_addrs.remove(&peer);
             }
         }
     }
@@ -386,8 +414,41 @@ impl Traversal {
             self.on_listener_closed(id);
         }
         let used: Vec<PeerId> = self.reservations.values().map(|r| r.relay).collect();
+        // Over a QUIC connection to the relay, identify tells this node its public UDP
+        // address and port, which DCUtR offers for hole punching; the connection also keeps
+        // the router's UDP mapping open. The reservation may ride an older TCP connection,
+        // so open one when there is none.
+        for relay in &used {
+            let recent = self
+                .quic_dialed
+                .get(relay)
+                .is_some_and(|t| now.duration_since(*t) < RELAY_RETRY);
+            if let (false, false, Some(addr)) =
+                (self.has_quic(relay), recent, self.quic_addrs.get(relay))
+            {
+                self.quic_dialed.insert(*relay, now);
+                dial_quic(swarm, *relay, addr.clone());
+            }
+        }
+        self.quic_dialed
+            .retain(|_, t| now.duration_since(*t) < RELAY_RETRY);
         let picks = pick_relays(&self.candidates, &used, &self.resting, MAX_RELAYS_USED);
         for (relay, addr) in picks {
+            // Reserve once the QUIC connection is up (or after waiting for it in vain), so
+            // the first relayed connection's hole punching already knows the UDP address.
+            if let Some(quic) = self.quic_addrs.get(&relay) {
+                if !self.has_quic(&relay) {
+                    match self.quic_dialed.get(&relay) {
+                        None => {
+                            self.quic_dialed.insert(relay, now);
+                            dial_quic(swarm, relay, quic.clone());
+                            continue;
+                        }
+                        Some(t) if now.duration_since(*t) < QUIC_WAIT => continue,
+                        Some(_) => {}
+                    }
+                }
+            }
             let circuit = addr
                 .with_p2p(relay)
                 .unwrap_or_else(|a| a)
@@ -409,6 +470,12 @@ impl Traversal {
                 }
             }
         }
+    }
+
+    fn has_quic(&self, peer: &PeerId) -> bool {
+        self.connections
+            .iter()
+            .any(|(id, (p, _))| p == peer && self.quic.contains(id))
     }
 
     /// Relays holding a slot for this node.
@@ -452,6 +519,16 @@ impl Traversal {
         };
         info.last_dial_error = self.dial_errors.get(&peer).cloned();
         info.hole_punch_error = self.punch_errors.get(&peer).cloned();
+    }
+}
+
+fn dial_quic(swarm: &mut Swarm<Behaviour>, relay: PeerId, addr: Multiaddr) {
+    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(relay)
+        .addresses(vec![addr])
+        .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+        .build();
+    if let Err(e) = swarm.dial(opts) {
+        tracing::debug!(%relay, "cannot dial the relay over QUIC: {e}");
     }
 }
 

@@ -310,6 +310,26 @@ impl Lab {
             self,
             &["-A", "FORWARD", "-i", "lan", "-o", "wan", "-j", "ACCEPT"],
         );
+        // The router itself takes nothing unasked from the internet, as home routers do.
+        // (Were it to answer an early hole-punching packet with a port-unreachable, the
+        // conntrack entry that answer leaves would clash with the home's own packet to
+        // that peer a moment later, and the router would give that one a new port.)
+        ipt(
+            self,
+            &[
+                "-A",
+                "INPUT",
+                "-i",
+                "wan",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "ESTABLISHED,RELATED",
+                "-j",
+                "ACCEPT",
+            ],
+        );
+        ipt(self, &["-A", "INPUT", "-i", "wan", "-j", "DROP"]);
         // Bridged LAN traffic, should the kernel pass it through iptables.
         ipt(
             self,
