@@ -119,10 +119,17 @@ impl Kind {
         }
     }
 
-    /// The kind of a connection over `remote` (the peer's address as this side sees it).
-    pub fn of(remote: &Multiaddr) -> Kind {
+    /// The kind of a connection. An inbound relayed connection shows only `/p2p/<src>` as
+    /// the remote address; its local address is the relayed one.
+    pub fn of(endpoint: &ConnectedPoint) -> Kind {
+        let remote = endpoint.get_remote_address();
         if is_relayed(remote) {
             return Kind::Relayed(relay_of(remote));
+        }
+        if let ConnectedPoint::Listener { local_addr, .. } = endpoint {
+            if is_relayed(local_addr) {
+                return Kind::Relayed(relay_of(local_addr));
+            }
         }
         if is_public(remote) {
             Kind::Direct
@@ -233,7 +240,7 @@ impl Traversal {
         endpoint: &ConnectedPoint,
     ) {
         let remote = endpoint.get_remote_address();
-        let mut kind = Kind::of(remote);
+        let mut kind = Kind::of(endpoint);
         // A direct connection to a peer we reach through a relay at this moment: DCUtR's
         // work (its event confirms it, possibly a moment later).
         if kind == Kind::Direct
@@ -728,15 +735,25 @@ mod tests {
     fn connections_are_classified_by_their_remote_address() {
         let relay = PeerId::random();
         let dst = PeerId::random();
-        assert_eq!(Kind::of(&addr("/ip4/203.0.113.5/tcp/4001")), Kind::Direct);
-        assert_eq!(Kind::of(&addr("/ip4/10.0.1.5/tcp/4001")), Kind::Lan);
-        assert_eq!(Kind::of(&addr("/ip4/127.0.0.1/udp/1/quic-v1")), Kind::Lan);
-        let circuit = addr(&format!(
-            "/ip4/203.0.113.10/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{dst}"
-        ));
-        assert_eq!(Kind::of(&circuit), Kind::Relayed(Some(relay)));
-        assert_eq!(relay_of(&circuit), Some(relay));
-        assert_eq!(Kind::of(&addr("/p2p-circuit")), Kind::Relayed(None));
+        let dialed = |a: &str| ConnectedPoint::Dialer {
+            address: addr(a),
+            role_override: libp2p::core::Endpoint::Dialer,
+            port_use: libp2p::core::transport::PortUse::Reuse,
+        };
+        assert_eq!(Kind::of(&dialed("/ip4/203.0.113.5/tcp/4001")), Kind::Direct);
+        assert_eq!(Kind::of(&dialed("/ip4/10.0.1.5/tcp/4001")), Kind::Lan);
+        assert_eq!(Kind::of(&dialed("/ip4/127.0.0.1/udp/1/quic-v1")), Kind::Lan);
+        let circuit = format!("/ip4/203.0.113.10/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{dst}");
+        assert_eq!(Kind::of(&dialed(&circuit)), Kind::Relayed(Some(relay)));
+        assert_eq!(relay_of(&addr(&circuit)), Some(relay));
+        // Inbound through a relay: the remote is only `/p2p/<src>`.
+        let inbound = ConnectedPoint::Listener {
+            local_addr: addr(&format!(
+                "/ip4/203.0.113.10/udp/4001/quic-v1/p2p/{relay}/p2p-circuit"
+            )),
+            send_back_addr: addr(&format!("/p2p/{dst}")),
+        };
+        assert_eq!(Kind::of(&inbound), Kind::Relayed(Some(relay)));
     }
 
     #[test]

@@ -34,6 +34,8 @@ const MAX_ADDR_LEN: usize = 256;
 const MAX_FAILED_PINGS: u32 = 2;
 /// A peer that is not connected is redialled at most this often.
 const REDIAL_EVERY_MS: u64 = 5_000;
+/// Soonest redial of a peer that announced an address not known before.
+const NEW_ADDRS_REDIAL_MS: u64 = 1_000;
 /// Most peers asked in one vote.
 const MAX_VOTERS: usize = 8;
 
@@ -453,10 +455,21 @@ impl Presence {
         st.last_announce_seq = a.seq;
         st.last_seen = Some(now);
         st.vouched_until = now + offline_after;
+        let before = st.addrs.clone();
         merge_addrs(
             &mut st.addrs,
             a.addrs.iter().filter_map(|s| s.parse().ok()).collect(),
         );
+        // A new address (a relay slot the peer just took) is worth a dial soon, not at the
+        // next redial; still at most one per NEW_ADDRS_REDIAL_MS per announcer.
+        if st.addrs.iter().any(|x| !before.contains(x)) && st.last_dial != 0 {
+            // The next redial comes NEW_ADDRS_REDIAL_MS after the last dial, not
+            // REDIAL_EVERY_MS.
+            st.last_dial = st
+                .last_dial
+                .saturating_sub(REDIAL_EVERY_MS - NEW_ADDRS_REDIAL_MS)
+                .max(1);
+        }
         Self::set_profile(peer, st, a.profile, out);
         if !st.online && !st.blocked {
             st.online = true;
