@@ -527,6 +527,135 @@ async fn after_punching_the_homes_keep_chatting_without_the_public_node() {
     assert_eq!(link(&b, &a).await.as_deref(), Some("hole_punched"));
 }
 
+/// The packet counters of `ns`'s OUTPUT chain, one per rule, in order.
+fn output_counters(lab: &Lab, ns: &str) -> Vec<u64> {
+    lab.output(ns, "iptables", &["-L", "OUTPUT", "-v", "-n", "-x"])
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_crowd_cannot_exhaust_the_relay_or_make_it_dial_without_bounds() {
+    use hearth::net::nat::{RELAY_MAX_CIRCUITS, RELAY_MAX_RESERVATIONS};
+    let mut lab = Lab::new();
+    let public = lab.public("pub");
+    let public2 = lab.public("pub2");
+    let evil = lab.public("evil");
+    let home = lab.home("h", Nat::EndpointIndependent, 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = lab
+        .start(&public, launch("public", &tmp.path().join("p"), &[]))
+        .await;
+    // An honest home: AutoNAT on the public node needs someone to dial it back.
+    let w = lab
+        .start(
+            &home.hosts[0],
+            launch("w", &tmp.path().join("w"), &[p.tcp_addr()]),
+        )
+        .await;
+    // Another public node, through which the liars' announcements reach the relay.
+    let q = lab
+        .start(
+            &public2,
+            launch("q", &tmp.path().join("q"), &[p.tcp_addr()]),
+        )
+        .await;
+    nat_becomes(&p, "public", Duration::from_secs(15)).await;
+    reserved_on(&w, &p, Duration::from_secs(15)).await;
+
+    // Count every connection the relay starts. A default route onto the lab's bridge makes
+    // even a dial to a private range reach OUTPUT (and die there: nobody answers ARP).
+    lab.ip(&public.ns, &["route", "add", "default", "dev", "eth0"]);
+    let new = ["-m", "conntrack", "--ctstate", "NEW"];
+    let api_port = p.forwarder.port.to_string();
+    let rules: Vec<Vec<&str>> = vec![
+        vec!["-o", "eth0"],
+        vec!["-o", "lo", "-p", "tcp", "!", "--dport", &api_port],
+        vec!["-o", "lo", "-p", "udp"],
+        vec!["-d", "10.0.0.0/8"],
+        vec!["-d", "172.16.0.0/12"],
+        vec!["-d", "192.168.0.0/16"],
+        vec!["-d", "100.64.0.0/10"],
+        vec!["-d", "169.254.0.0/16"],
+        vec!["-d", "203.0.113.200"],
+    ];
+    for r in &rules {
+        let mut args = vec!["-A", "OUTPUT"];
+        args.extend(r);
+        args.extend(new);
+        lab.exec(&public.ns, "iptables", &args);
+    }
+    let pid = p.child.id();
+    let rss_before = kit::rss_mb(pid);
+
+    let relay: libp2p::Multiaddr = p.tcp_addr().parse().unwrap();
+    let via: libp2p::Multiaddr = q.tcp_addr().parse().unwrap();
+    let crowd = netlab::in_namespace(&evil.ns, move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(netlab::hostile::run(
+                relay,
+                via,
+                RELAY_MAX_RESERVATIONS + 16,
+                10,
+                6,
+                8,
+                Duration::from_secs(10),
+            ))
+    });
+    let outcome = tokio::task::spawn_blocking(move || crowd.join().expect("the crowd"))
+        .await
+        .unwrap();
+    let status = p.client.status().await.expect("status");
+    let counters = output_counters(&lab, &public.ns);
+    let rss_after = kit::rss_mb(pid);
+    eprintln!(
+        "measured: crowd {outcome:?}; relay {:?}; relay RSS {rss_before:.1} -> {rss_after:.1} MB; \
+         new outbound flows {counters:?}",
+        status.relay_service
+    );
+
+    // Reservations and circuits stop at the limits, and the refusals are counted.
+    assert!(outcome.reservations_accepted <= RELAY_MAX_RESERVATIONS, "{outcome:?}");
+    assert!(outcome.reservations_refused > 0, "{outcome:?}");
+    assert!(outcome.circuits_opened <= RELAY_MAX_CIRCUITS, "{outcome:?}");
+    let served = &status.relay_service;
+    assert!(served.active);
+    assert!(served.reservations as usize <= RELAY_MAX_RESERVATIONS, "{served:?}");
+    assert!(served.circuits as usize <= RELAY_MAX_CIRCUITS, "{served:?}");
+    assert!(served.refused > 0, "{served:?}");
+    assert!(outcome.announcements > 100, "{outcome:?}");
+    // Not one dial to loopback or a private range; to the public decoy, at most one per
+    // announcer per second (each a SYN and its retransmissions); overall bounded.
+    assert_eq!(counters.len(), rules.len(), "{counters:?}");
+    assert_eq!(&counters[1..8], &[0; 7], "dials to loopback or private ranges");
+    assert!(counters[8] <= 8 * 12 * 3, "dials to the decoy: {}", counters[8]);
+    assert!(counters[0] <= 400, "new outbound flows: {}", counters[0]);
+    assert!(
+        rss_after - rss_before < 64.0,
+        "relay memory grew from {rss_before:.1} to {rss_after:.1} MB"
+    );
+    // The liars are online for the relay (heard through q), so their claims were weighed.
+    let liars = p
+        .peers()
+        .await
+        .into_iter()
+        .filter(|x| {
+            x.profile
+                .as_ref()
+                .is_some_and(|pr| pr.display_name.starts_with("mallory"))
+        })
+        .count();
+    assert!(liars > 0, "the relay never heard the liars");
+    // The relay still serves the honest home.
+    let s = w.client.status().await.expect("status");
+    assert!(s.relay_reservations.contains(&p.peer_id), "{s:?}");
+}
+
 /// What happens today to a file between two homes: run with `--ignored` to see it. The
 /// holder's BitTorrent engine is behind its NAT and nobody relays, so this waits in vain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -281,7 +281,7 @@ impl EventLoop {
                     relay_reservations: self.traversal.reserved_relays(),
                     relay_service: self
                         .traversal
-                        .relay_service(self.swarm.external_addresses().next().is_some()),
+                        .relay_service(self.swarm.external_addresses().any(|a| !is_relayed(a))),
                 });
             }
             Command::SetProfile { profile, reply } => {

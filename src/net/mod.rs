@@ -334,7 +334,7 @@ pub(crate) struct Behaviour {
     dcutr: dcutr::Behaviour,
     autonat: autonat::Behaviour,
     /// Circuit relay v2 for others (`relay_service`; see `nat` for its limits).
-    relay_server: Toggle<relay::Behaviour>,
+    relay_server: Toggle<nat::RelayServer>,
     profile: request_response::Behaviour<JsonCodec<ProfileRequest, ProfileResponse>>,
     vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
     catalog: request_response::Behaviour<JsonCodec<CatalogRequest, CatalogResponse>>,
@@ -409,7 +409,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
                 dcutr: dcutr::Behaviour::new(local),
                 autonat: autonat::Behaviour::new(local, nat::autonat_config()),
                 relay_server: relay_on
-                    .then(|| relay::Behaviour::new(local, nat::relay_config()))
+                    .then(|| nat::RelayServer::new(local))
                     .into(),
                 profile: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_PROFILE_REQUEST, MAX_PROFILE_RESPONSE),

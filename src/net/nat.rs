@@ -66,6 +66,84 @@ pub fn relay_config() -> relay::Config {
     }
 }
 
+/// libp2p's relay server, shielded from two things it mishandles (libp2p-relay 0.22):
+/// - it records relayed connections too (whose handler is a dummy), and when its status
+///   flips it sends every recorded connection a message only its real handler knows,
+///   which panics that connection's task;
+/// - it starts serving as soon as any external address is confirmed, including the
+///   relayed address this node's own relay client confirms after a reservation, so a
+///   node behind NAT would advertise a relay nobody can reach.
+///
+/// It therefore never hears of relayed connections nor of relayed external addresses; a
+/// confirmed direct address (AutoNAT's verdict "public") is what turns it on.
+pub struct RelayServer(relay::Behaviour);
+
+impl RelayServer {
+    pub fn new(local: PeerId) -> Self {
+        Self(relay::Behaviour::new(local, relay_config()))
+    }
+}
+
+impl libp2p::swarm::NetworkBehaviour for RelayServer {
+    type ConnectionHandler = <relay::Behaviour as libp2p::swarm::NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = relay::Event;
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        local_addr: &Multiaddr,
+        remote_addr: &Multiaddr,
+    ) -> Result<libp2p::swarm::THandler<Self>, libp2p::swarm::ConnectionDenied> {
+        self.0
+            .handle_established_inbound_connection(id, peer, local_addr, remote_addr)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role_override: libp2p::core::Endpoint,
+        port_use: libp2p::core::transport::PortUse,
+    ) -> Result<libp2p::swarm::THandler<Self>, libp2p::swarm::ConnectionDenied> {
+        self.0
+            .handle_established_outbound_connection(id, peer, addr, role_override, port_use)
+    }
+
+    fn on_swarm_event(&mut self, event: libp2p::swarm::FromSwarm) {
+        use libp2p::swarm::FromSwarm;
+        let relayed = match &event {
+            FromSwarm::ConnectionEstablished(e) => e.endpoint.is_relayed(),
+            FromSwarm::ConnectionClosed(e) => e.endpoint.is_relayed(),
+            FromSwarm::ExternalAddrConfirmed(e) => is_relayed(e.addr),
+            FromSwarm::ExternalAddrExpired(e) => is_relayed(e.addr),
+            FromSwarm::NewExternalAddrCandidate(e) => is_relayed(e.addr),
+            _ => false,
+        };
+        if !relayed {
+            self.0.on_swarm_event(event);
+        }
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        event: libp2p::swarm::THandlerOutEvent<Self>,
+    ) {
+        self.0.on_connection_handler_event(peer, id, event)
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<libp2p::swarm::ToSwarm<Self::ToSwarm, libp2p::swarm::THandlerInEvent<Self>>>
+    {
+        self.0.poll(cx)
+    }
+}
+
 /// AutoNAT as Hearth runs it: quick first answers (a node should know within seconds
 /// whether others can reach it), and Hearth's own notion of "public" (anything but
 /// loopback, RFC 1918, CGNAT, link-local and ULA), enforced by choosing the servers
