@@ -424,12 +424,25 @@ impl EventLoop {
                     if addrs.is_empty() || !self.dial_allowed() {
                         continue;
                     }
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(addrs)
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, "dial not started: {e}");
+                    // Relayed addresses get their own attempt, even while a direct one is
+                    // still pending: a QUIC dial to a private address of another home
+                    // waits out its handshake timeout, and the relay answers at once.
+                    let (relayed, direct): (Vec<Multiaddr>, Vec<Multiaddr>) =
+                        addrs.into_iter().partition(is_relayed);
+                    for (addrs, condition) in [
+                        (direct, PeerCondition::DisconnectedAndNotDialing),
+                        (relayed, PeerCondition::Disconnected),
+                    ] {
+                        if addrs.is_empty() {
+                            continue;
+                        }
+                        let opts = DialOpts::peer_id(peer)
+                            .addresses(addrs)
+                            .condition(condition)
+                            .build();
+                        if let Err(e) = self.swarm.dial(opts) {
+                            tracing::debug!(%peer, "dial not started: {e}");
+                        }
                     }
                 }
                 Output::Disconnect { peer } => {
