@@ -84,9 +84,12 @@ pub struct RelayService {
     pub reservations: u32,
     /// Relayed connections open through this node now.
     pub circuits: u32,
-    /// Reservations and circuits refused (over the limits) since start.
+    /// Reservations refused (over the limits) since start.
     #[ts(type = "number")]
-    pub refused: u64,
+    pub refused_reservations: u64,
+    /// Circuits refused (over the limits) since start.
+    #[ts(type = "number")]
+    pub refused_circuits: u64,
 }
 
 /// Why a peer can or cannot be reached, in plain words (`doctor`).

@@ -251,7 +251,8 @@ struct Reservation {
 struct Served {
     reservations: HashMap<PeerId, u32>,
     circuits: u32,
-    refused: u64,
+    refused_reservations: u64,
+    refused_circuits: u64,
 }
 
 /// The network task's NAT-traversal state.
@@ -452,9 +453,8 @@ impl Traversal {
                     }
                 }
             }
-            relay::Event::ReservationReqDenied { .. } | relay::Event::CircuitReqDenied { .. } => {
-                self.served.refused += 1;
-            }
+            relay::Event::ReservationReqDenied { .. } => self.served.refused_reservations += 1,
+            relay::Event::CircuitReqDenied { .. } => self.served.refused_circuits += 1,
             relay::Event::CircuitReqAccepted { .. } => self.served.circuits += 1,
             relay::Event::CircuitClosed { .. } => {
                 self.served.circuits = self.served.circuits.saturating_sub(1)
@@ -582,7 +582,8 @@ impl Traversal {
             active: self.relay_service && serving,
             reservations: self.served.reservations.values().sum(),
             circuits: self.served.circuits,
-            refused: self.served.refused,
+            refused_reservations: self.served.refused_reservations,
+            refused_circuits: self.served.refused_circuits,
         }
     }
 

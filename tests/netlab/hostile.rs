@@ -59,6 +59,8 @@ pub struct Outcome {
     pub circuits_opened: usize,
     pub circuits_failed: usize,
     pub announcements: usize,
+    /// The first few reasons circuits failed.
+    pub circuit_errors: Vec<String>,
 }
 
 /// Runs the crowd against `relay` (its TCP address, ending in `/p2p/ID`) for about
@@ -84,7 +86,7 @@ pub async fn run(
     };
     let circuit_base = relay.clone().with(Protocol::P2pCircuit);
     let deadline = Instant::now() + duration;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
 
     // Reservers: listen on the relay, and stay to accept circuits.
     let mut reserved: Vec<PeerId> = Vec::new();
@@ -97,7 +99,7 @@ pub async fn run(
         tokio::spawn(async move {
             let me = *swarm.local_peer_id();
             if swarm.listen_on(circuit_base).is_err() {
-                let _ = tx.send("refused");
+                let _ = tx.send("refused".into());
                 return;
             }
             let stop = tokio::time::sleep_until(deadline.into());
@@ -109,11 +111,11 @@ pub async fn run(
                         SwarmEvent::Behaviour(CrowdEvent::Relay(
                             relay::client::Event::ReservationReqAccepted { renewal: false, .. },
                         )) => {
-                            let _ = tx.send("accepted");
+                            let _ = tx.send("accepted".into());
                             let _ = res_tx.send(me);
                         }
                         SwarmEvent::ListenerClosed { .. } => {
-                            let _ = tx.send("refused");
+                            let _ = tx.send("refused".into());
                         }
                         _ => {}
                     },
@@ -136,20 +138,20 @@ pub async fn run(
     for i in 0..dialers {
         let mut swarm = member();
         let tx = tx.clone();
+        // Distinct destinations per dialer: the relay's per-peer limit is not what stops them.
         let targets: Vec<PeerId> = reserved
             .iter()
             .cycle()
-            .skip(i)
+            .skip(i * circuits_each)
             .take(circuits_each.min(reserved.len()))
             .copied()
             .collect();
         let base = circuit_base.clone();
+        let relay = relay.clone();
         tokio::spawn(async move {
-            for t in &targets {
-                let addr = base.clone().with(Protocol::P2p(*t));
-                if swarm.dial(addr).is_err() {
-                    let _ = tx.send("circuit_failed");
-                }
+            // Connected to the relay first, then every circuit at once.
+            if swarm.dial(relay).is_err() {
+                return;
             }
             let stop = tokio::time::sleep_until(deadline.into());
             tokio::pin!(stop);
@@ -157,13 +159,23 @@ pub async fn run(
                 tokio::select! {
                     _ = &mut stop => break,
                     event = swarm.select_next_some() => match event {
+                        SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. }
+                            if peer_id == relay_id && !endpoint.is_relayed() =>
+                        {
+                            for t in &targets {
+                                let addr = base.clone().with(Protocol::P2p(*t));
+                                if swarm.dial(addr).is_err() {
+                                    let _ = tx.send("circuit_failed dial".into());
+                                }
+                            }
+                        }
                         SwarmEvent::Behaviour(CrowdEvent::Relay(
                             relay::client::Event::OutboundCircuitEstablished { .. },
                         )) => {
-                            let _ = tx.send("circuit_opened");
+                            let _ = tx.send("circuit_opened".into());
                         }
-                        SwarmEvent::OutgoingConnectionError { .. } => {
-                            let _ = tx.send("circuit_failed");
+                        SwarmEvent::OutgoingConnectionError { error, .. } => {
+                            let _ = tx.send(format!("circuit_failed {error}"));
                         }
                         _ => {}
                     },
@@ -220,7 +232,7 @@ pub async fn run(
                         };
                         let bytes = serde_json::to_vec(&announce).unwrap();
                         if swarm.behaviour_mut().gossipsub.publish(topic.clone(), bytes).is_ok() {
-                            let _ = tx.send("announced");
+                            let _ = tx.send("announced".into());
                         }
                     }
                     _ = swarm.select_next_some() => {}
@@ -232,8 +244,13 @@ pub async fn run(
 
     let mut out = Outcome::default();
     out.reservations_accepted = reserved.len();
-    let _ = relay_id;
     while let Some(what) = rx.recv().await {
+        if let Some(error) = what.strip_prefix("circuit_failed ") {
+            if out.circuit_errors.len() < 3 {
+                out.circuit_errors.push(error.chars().take(300).collect());
+            }
+        }
+        let what = what.split(' ').next().unwrap_or_default();
         match what {
             "accepted" => {} // counted from `reserved` (and late ones below)
             "refused" => out.reservations_refused += 1,

@@ -78,7 +78,7 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                 }
                 let r = &s.relay_service;
                 out.push_str(&format!(
-                    "relaying:  {} ({} reservations, {} circuits, {} refused)\n",
+                    "relaying:  {} ({} reservations, {} circuits; refused {} reservations, {} circuits)\n",
                     match (r.enabled, r.active) {
                         (false, _) => "off",
                         (true, false) => "on, waiting until others can reach this node",
@@ -86,7 +86,8 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                     },
                     r.reservations,
                     r.circuits,
-                    r.refused
+                    r.refused_reservations,
+                    r.refused_circuits
                 ));
                 out
             })

@@ -84,9 +84,13 @@ reservations: number,
  */
 circuits: number, 
 /**
- * Reservations and circuits refused (over the limits) since start.
+ * Reservations refused (over the limits) since start.
  */
-refused: number, };
+refused_reservations: number, 
+/**
+ * Circuits refused (over the limits) since start.
+ */
+refused_circuits: number, };
 export type Diagnosis = { peer_id: string, 
 /**
  * A connection to the peer is open.

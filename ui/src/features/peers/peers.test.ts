@@ -47,7 +47,7 @@ function status(extra: Partial<Status> = {}): Status {
     uptime_secs: 1,
     nat: 'unknown',
     relay_reservations: [],
-    relay_service: { enabled: true, active: false, reservations: 0, circuits: 0, refused: 0 },
+    relay_service: { enabled: true, active: false, reservations: 0, circuits: 0, refused_reservations: 0, refused_circuits: 0 },
     bt_port: 0,
     video_previews: true,
     ...extra,
