@@ -402,7 +402,11 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
                     identify::Config::new(IDENTIFY_VERSION.into(), key.public())
                         .with_agent_version(format!("hearth/{}", env!("CARGO_PKG_VERSION"))),
                 ),
-                ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
+                ping: ping::Behaviour::new(
+                    ping::Config::new()
+                        .with_interval(ping_interval)
+                        .with_timeout(ping_timeout(ping_interval)),
+                ),
                 mdns: mdns.into(),
                 kad,
                 gossipsub,
@@ -437,6 +441,13 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
     Ok(swarm)
+}
+
+/// How long a ping may take: four intervals, within 2 to 20 seconds. A peer killed without
+/// closing its QUIC connections is only noticed by pings failing (or QUIC's idle
+/// timeout), and presence counts two failures in a row as "gone".
+fn ping_timeout(interval: Duration) -> Duration {
+    (interval * 4).clamp(Duration::from_secs(2), Duration::from_secs(20))
 }
 
 /// The resolver for `/dns4`, `/dns6` and `/dnsaddr` addresses: the system's configuration
