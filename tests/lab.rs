@@ -606,7 +606,7 @@ async fn a_hostile_crowd_cannot_exhaust_the_relay_or_make_it_dial_without_bounds
                 12,
                 8,
                 8,
-                Duration::from_secs(10),
+                Duration::from_secs(12),
             ))
     });
     let outcome = tokio::task::spawn_blocking(move || crowd.join().expect("the crowd"))

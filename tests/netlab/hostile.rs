@@ -125,9 +125,9 @@ pub async fn run(
     }
     drop(res_tx);
 
-    // Give the reservations a moment, then collect who got one.
-    let settle = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < settle {
+    // Collect who got a slot: until half the reservers have one, at most half the time.
+    let settle = Instant::now() + duration / 2;
+    while reserved.len() < reservers / 2 {
         match tokio::time::timeout_at(settle.into(), res_rx.recv()).await {
             Ok(Some(peer)) => reserved.push(peer),
             _ => break,
