@@ -263,10 +263,14 @@ async fn link(node: &LabNode, peer: &LabNode) -> Option<String> {
 
 /// Waits for `node`'s AutoNAT verdict.
 async fn nat_becomes(node: &LabNode, want: &str, timeout: Duration) {
-    eventually(timeout, &format!("{} to find its NAT {want}", node.name), || async {
-        let s = node.client.status().await.ok()?;
-        (s.nat == want).then_some(())
-    })
+    eventually(
+        timeout,
+        &format!("{} to find its NAT {want}", node.name),
+        || async {
+            let s = node.client.status().await.ok()?;
+            (s.nat == want).then_some(())
+        },
+    )
     .await;
 }
 
@@ -296,16 +300,20 @@ async fn room_of(host: &LabNode, members: &[&LabNode]) -> String {
         .expect("create room");
     let n = members.len() + 1;
     for node in std::iter::once(&host).chain(members) {
-        eventually(Duration::from_secs(15), &format!("{} joined", node.name), || async {
-            let r = node
-                .client
-                .get_room(&RoomIdRequest {
-                    room_id: room.room_id.clone(),
-                })
-                .await
-                .ok()?;
-            (r.members.len() == n).then_some(())
-        })
+        eventually(
+            Duration::from_secs(15),
+            &format!("{} joined", node.name),
+            || async {
+                let r = node
+                    .client
+                    .get_room(&RoomIdRequest {
+                        room_id: room.room_id.clone(),
+                    })
+                    .await
+                    .ok()?;
+                (r.members.len() == n).then_some(())
+            },
+        )
         .await;
     }
     room.room_id
@@ -365,7 +373,9 @@ async fn three(
     let public = lab.public("pub");
     let home_a = lab.home("ha", nat_a, 1);
     let home_b = lab.home("hb", nat_b, 1);
-    let p = lab.start(&public, launch("public", &tmp.join("p"), &[])).await;
+    let p = lab
+        .start(&public, launch("public", &tmp.join("p"), &[]))
+        .await;
     let boot = vec![p.tcp_addr()];
     let started = Instant::now();
     let a = lab
@@ -398,21 +408,29 @@ async fn two_homes_connect_through_the_relay_then_punch_a_direct_connection_and_
     reserved_on(&b, &p, Duration::from_secs(15)).await;
     let reserved = started.elapsed();
     // Each home announces its relayed address; the other one learns it.
-    eventually(Duration::from_secs(10), "a to learn b's relayed address", || async {
-        let peer = a.peer(&b.peer_id).await?;
-        peer.addrs
-            .iter()
-            .any(|x| x.contains(&format!("/p2p/{}/p2p-circuit", p.peer_id)))
-            .then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "a to learn b's relayed address",
+        || async {
+            let peer = a.peer(&b.peer_id).await?;
+            peer.addrs
+                .iter()
+                .any(|x| x.contains(&format!("/p2p/{}/p2p-circuit", p.peer_id)))
+                .then_some(())
+        },
+    )
     .await;
     let first = first_link(&a, &b, Duration::from_secs(15)).await;
     let connected = started.elapsed();
-    eventually(Duration::from_secs(15), "a hole-punched connection a-b", || async {
-        (link(&a, &b).await.as_deref() == Some("hole_punched")
-            && link(&b, &a).await.as_deref() == Some("hole_punched"))
-        .then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "a hole-punched connection a-b",
+        || async {
+            (link(&a, &b).await.as_deref() == Some("hole_punched")
+                && link(&b, &a).await.as_deref() == Some("hole_punched"))
+            .then_some(())
+        },
+    )
     .await;
     let punched = started.elapsed();
     eprintln!(
@@ -434,15 +452,23 @@ async fn two_homes_connect_through_the_relay_then_punch_a_direct_connection_and_
 
     let room = room_of(&a, &[&b, &p]).await;
     everyone_says_something(&room, &[&a, &b, &p], "hello").await;
-    eprintln!("measured: room chat done {:?} after start", started.elapsed());
+    eprintln!(
+        "measured: room chat done {:?} after start",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_home_behind_symmetric_nat_stays_relayed_and_catalog_and_chat_work() {
     let mut lab = Lab::new();
     let tmp = tempfile::tempdir().unwrap();
-    let (p, a, b, started) =
-        three(&mut lab, tmp.path(), Nat::EndpointIndependent, Nat::Symmetric).await;
+    let (p, a, b, started) = three(
+        &mut lab,
+        tmp.path(),
+        Nat::EndpointIndependent,
+        Nat::Symmetric,
+    )
+    .await;
     reserved_on(&a, &p, Duration::from_secs(15)).await;
     reserved_on(&b, &p, Duration::from_secs(15)).await;
     let first = first_link(&a, &b, Duration::from_secs(15)).await;
@@ -463,21 +489,25 @@ async fn a_home_behind_symmetric_nat_stays_relayed_and_catalog_and_chat_work() {
         })
         .await
         .expect("publish");
-    eventually(Duration::from_secs(15), "home B to find the record", || async {
-        let found = b
-            .client
-            .search(&SearchRequest {
-                text: "field".into(),
-                ..Default::default()
-            })
-            .await
-            .ok()?;
-        found
-            .items
-            .iter()
-            .any(|r| r.content_id == published.content_id)
-            .then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "home B to find the record",
+        || async {
+            let found = b
+                .client
+                .search(&SearchRequest {
+                    text: "field".into(),
+                    ..Default::default()
+                })
+                .await
+                .ok()?;
+            found
+                .items
+                .iter()
+                .any(|r| r.content_id == published.content_id)
+                .then_some(())
+        },
+    )
     .await;
     // Chat between the two homes goes through the relay.
     let room = room_of(&a, &[&b]).await;
@@ -511,18 +541,24 @@ async fn after_punching_the_homes_keep_chatting_without_the_public_node() {
         Nat::EndpointIndependent,
     )
     .await;
-    eventually(Duration::from_secs(30), "a hole-punched connection a-b", || async {
-        (link(&a, &b).await.as_deref() == Some("hole_punched")).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "a hole-punched connection a-b",
+        || async { (link(&a, &b).await.as_deref() == Some("hole_punched")).then_some(()) },
+    )
     .await;
     let room = room_of(&a, &[&b]).await;
     everyone_says_something(&room, &[&a, &b], "before").await;
     p.kill();
     // Its QUIC connections end by QUIC's 10 s idle timeout after a kill -9.
-    eventually(Duration::from_secs(20), "a to lose the public node", || async {
-        let peer = a.peer(&p.peer_id).await?;
-        (!peer.connected).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "a to lose the public node",
+        || async {
+            let peer = a.peer(&p.peer_id).await?;
+            (!peer.connected).then_some(())
+        },
+    )
     .await;
     everyone_says_something(&room, &[&a, &b], "after").await;
     assert_eq!(link(&a, &b).await.as_deref(), Some("hole_punched"));
@@ -622,12 +658,18 @@ async fn a_hostile_crowd_cannot_exhaust_the_relay_or_make_it_dial_without_bounds
     );
 
     // Reservations and circuits stop at the limits, and the refusals are counted.
-    assert!(outcome.reservations_accepted <= RELAY_MAX_RESERVATIONS, "{outcome:?}");
+    assert!(
+        outcome.reservations_accepted <= RELAY_MAX_RESERVATIONS,
+        "{outcome:?}"
+    );
     assert!(outcome.reservations_refused > 0, "{outcome:?}");
     assert!(outcome.circuits_opened <= RELAY_MAX_CIRCUITS, "{outcome:?}");
     let served = &status.relay_service;
     assert!(served.active);
-    assert!(served.reservations as usize <= RELAY_MAX_RESERVATIONS, "{served:?}");
+    assert!(
+        served.reservations as usize <= RELAY_MAX_RESERVATIONS,
+        "{served:?}"
+    );
     assert!(served.circuits as usize <= RELAY_MAX_CIRCUITS, "{served:?}");
     assert!(served.refused_reservations > 0, "{served:?}");
     assert!(served.refused_circuits > 0, "{served:?}");
@@ -635,8 +677,16 @@ async fn a_hostile_crowd_cannot_exhaust_the_relay_or_make_it_dial_without_bounds
     // Not one dial to loopback or a private range; to the public decoy, at most one per
     // announcer per second (each a SYN and its retransmissions); overall bounded.
     assert_eq!(counters.len(), rules.len(), "{counters:?}");
-    assert_eq!(&counters[1..8], &[0; 7], "dials to loopback or private ranges");
-    assert!(counters[8] <= 8 * 12 * 3, "dials to the decoy: {}", counters[8]);
+    assert_eq!(
+        &counters[1..8],
+        &[0; 7],
+        "dials to loopback or private ranges"
+    );
+    assert!(
+        counters[8] <= 8 * 12 * 3,
+        "dials to the decoy: {}",
+        counters[8]
+    );
     assert!(counters[0] <= 400, "new outbound flows: {}", counters[0]);
     assert!(
         rss_after - rss_before < 64.0,

@@ -412,9 +412,7 @@ fn build_swarm(key: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetErr
                 gossipsub,
                 dcutr: dcutr::Behaviour::new(local),
                 autonat: autonat::Behaviour::new(local, nat::autonat_config()),
-                relay_server: relay_on
-                    .then(|| nat::RelayServer::new(local))
-                    .into(),
+                relay_server: relay_on.then(|| nat::RelayServer::new(local)).into(),
                 profile: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_PROFILE_REQUEST, MAX_PROFILE_RESPONSE),
                     rr(PROFILE_PROTOCOL),

@@ -85,7 +85,8 @@ impl RelayServer {
 }
 
 impl libp2p::swarm::NetworkBehaviour for RelayServer {
-    type ConnectionHandler = <relay::Behaviour as libp2p::swarm::NetworkBehaviour>::ConnectionHandler;
+    type ConnectionHandler =
+        <relay::Behaviour as libp2p::swarm::NetworkBehaviour>::ConnectionHandler;
     type ToSwarm = relay::Event;
 
     fn handle_established_inbound_connection(
@@ -442,7 +443,9 @@ impl Traversal {
         match event {
             relay::Event::ReservationReqAccepted { src_peer_id, .. } => {
                 let n = self.served.reservations.entry(src_peer_id).or_default();
-                *n = n.saturating_add(1).min(RELAY_MAX_RESERVATIONS_PER_PEER as u32);
+                *n = n
+                    .saturating_add(1)
+                    .min(RELAY_MAX_RESERVATIONS_PER_PEER as u32);
             }
             relay::Event::ReservationClosed { src_peer_id }
             | relay::Event::ReservationTimedOut { src_peer_id } => {
@@ -480,7 +483,8 @@ impl Traversal {
     /// relays that went away, drops all once the node is publicly reachable.
     pub fn maintain(&mut self, swarm: &mut Swarm<Behaviour>, listen: &[Multiaddr]) {
         let now = Instant::now();
-        self.resting.retain(|_, t| now.duration_since(*t) < RELAY_RETRY);
+        self.resting
+            .retain(|_, t| now.duration_since(*t) < RELAY_RETRY);
         if !self.wants_relays(listen) {
             for id in self.reservations.drain().map(|(id, _)| id) {
                 swarm.remove_listener(id);
@@ -722,7 +726,11 @@ pub fn diagnose(f: Facts<'_>) -> Diagnosis {
             fixes,
         };
     };
-    let relayed_addrs = p.addrs.iter().filter(|a| a.contains("/p2p-circuit")).count();
+    let relayed_addrs = p
+        .addrs
+        .iter()
+        .filter(|a| a.contains("/p2p-circuit"))
+        .count();
     let public_addrs = p
         .addrs
         .iter()
@@ -741,7 +749,9 @@ pub fn diagnose(f: Facts<'_>) -> Diagnosis {
             "connected directly".to_owned()
         }
         Some("hole_punched") => {
-            findings.push("Connected directly: both routers let a hole-punched connection through.".into());
+            findings.push(
+                "Connected directly: both routers let a hole-punched connection through.".into(),
+            );
             "connected directly (hole punched)".to_owned()
         }
         Some("relayed") => {
@@ -782,7 +792,10 @@ pub fn diagnose(f: Facts<'_>) -> Diagnosis {
                 fixes.push("Both of you are behind routers with no relay: one publicly reachable Hearth node you both connect to is enough.".into());
             }
             if f.relay_service.enabled && !f.relay_service.active && f.nat == "public" {
-                fixes.push("This node could relay for others once AutoNAT confirms its public address.".into());
+                fixes.push(
+                    "This node could relay for others once AutoNAT confirms its public address."
+                        .into(),
+                );
             }
             "not connected".to_owned()
         }

@@ -9,8 +9,8 @@ use hearth::api::types::Profile;
 use hearth::net::presence::Announce;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{
-    gossipsub, identify, multiaddr::Protocol, noise, relay, tcp, yamux, Multiaddr, PeerId,
-    Swarm, SwarmBuilder,
+    gossipsub, identify, multiaddr::Protocol, noise, relay, tcp, yamux, Multiaddr, PeerId, Swarm,
+    SwarmBuilder,
 };
 
 #[derive(NetworkBehaviour)]
@@ -243,7 +243,6 @@ pub async fn run(
     drop(tx);
 
     let mut out = Outcome::default();
-    out.reservations_accepted = reserved.len();
     while let Some(what) = rx.recv().await {
         if let Some(error) = what.strip_prefix("circuit_failed ") {
             if out.circuit_errors.len() < 3 {

@@ -136,7 +136,13 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                     .list_peers()
                     .await?
                     .into_iter()
-                    .filter(|p| !p.blocked && !matches!(p.connection.as_deref(), Some("direct" | "lan" | "hole_punched")))
+                    .filter(|p| {
+                        !p.blocked
+                            && !matches!(
+                                p.connection.as_deref(),
+                                Some("direct" | "lan" | "hole_punched")
+                            )
+                    })
                     .map(|p| p.peer_id)
                     .take(16)
                     .collect(),
