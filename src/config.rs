@@ -120,6 +120,9 @@ pub struct ConfigFile {
     pub bt_upload_limit_bps: Option<u32>,
     /// Folders whose files are published automatically.
     pub shared_folders: Option<Vec<PathBuf>>,
+    /// Serve circuit relay v2 for peers behind NAT (on by default; it only serves once
+    /// AutoNAT finds this node publicly reachable).
+    pub relay_service: Option<bool>,
 }
 
 impl ConfigFile {
@@ -184,6 +187,8 @@ pub struct Config {
     pub bt_download_limit_bps: Option<u32>,
     pub bt_upload_limit_bps: Option<u32>,
     pub shared_folders: Vec<PathBuf>,
+    /// Serve circuit relay v2 for others (see `ConfigFile::relay_service`).
+    pub relay_service: bool,
     /// Unlocks chat at start (from `HEARTH_PASSPHRASE`, or the first line of the file
     /// `HEARTH_PASSPHRASE_FILE` names); never read from or written to the data dir.
     pub chat_passphrase: Option<Secret>,
@@ -350,6 +355,7 @@ impl Config {
             bt_download_limit_bps: file.bt_download_limit_bps,
             bt_upload_limit_bps: file.bt_upload_limit_bps,
             shared_folders: file.shared_folders.unwrap_or_default(),
+            relay_service: file.relay_service.unwrap_or(true),
             chat_passphrase: passphrase_from_env()?,
             data_dir,
         })
@@ -372,6 +378,7 @@ impl Config {
             bt_download_limit_bps: None,
             bt_upload_limit_bps: None,
             shared_folders: Vec::new(),
+            relay_service: true,
             chat_passphrase: None,
             data_dir,
         }
@@ -407,7 +414,7 @@ mod tests {
         std::fs::write(
             dir.path().join(CONFIG_FILE),
             "listen = [\"/ip4/127.0.0.1/tcp/5000\"]\nmdns = false\ndisplay_name = \"From file\"\n\
-             [presence]\noffline_after_ms = 1500\n",
+             relay_service = false\n[presence]\noffline_after_ms = 1500\n",
         )
         .unwrap();
         let cfg = Config::load(Overrides {
@@ -422,6 +429,7 @@ mod tests {
         );
         assert!(!cfg.listen_is_default);
         assert!(!cfg.mdns);
+        assert!(!cfg.relay_service);
         assert_eq!(cfg.display_name.as_deref(), Some("From flag"));
         assert_eq!(cfg.presence.offline_after_ms, 1500);
         assert_eq!(

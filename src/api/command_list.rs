@@ -15,6 +15,8 @@ macro_rules! for_each_command {
             /// Saves the profile, announces it, and emits `profile_changed`.
             set_profile(Profile) -> Profile;
             list_peers() -> Vec<PeerInfo>;
+            /// Explains in plain words how a peer is reached, or why not and what would fix it.
+            doctor(PeerIdRequest) -> Diagnosis;
             /// Connects to a peer by address and waits until the connection is up.
             connect(AddrRequest) -> ();
             /// Drops the peer's connections and refuses new ones, across restarts.

@@ -28,6 +28,11 @@ pub struct Status {
     pub uptime_secs: u64,
     /// `public`, `private` or `unknown`, as AutoNAT last judged it.
     pub nat: String,
+    /// Relays (peer ids) holding a slot for this node, so peers behind other routers can
+    /// reach it through them. Empty when the node is publicly reachable.
+    pub relay_reservations: Vec<String>,
+    /// What this node's relay service does for others.
+    pub relay_service: RelayService,
     /// The TCP port of this node's BitTorrent engine.
     pub bt_port: u16,
     /// This node makes video thumbnails and durations itself (ffmpeg is installed). When
@@ -52,6 +57,62 @@ pub struct PeerInfo {
     #[ts(type = "number | null")]
     pub last_seen_ms: Option<u64>,
     pub blocked: bool,
+    /// How the open connection reaches the peer: `lan`, `direct`, `hole_punched` or
+    /// `relayed`; `null` when not connected.
+    #[serde(default)]
+    pub connection: Option<String>,
+    /// The relay's peer id when `connection` is `relayed`.
+    #[serde(default)]
+    pub relay: Option<String>,
+    /// Why the last connection attempt to the peer failed.
+    #[serde(default)]
+    pub last_dial_error: Option<String>,
+    /// Why the last hole-punching attempt failed (the connection stays relayed).
+    #[serde(default)]
+    pub hole_punch_error: Option<String>,
+}
+
+/// The circuit relay v2 service a node offers to peers behind NAT. It only serves once
+/// AutoNAT has confirmed the node is publicly reachable (`active`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RelayService {
+    /// `relay_service` in `hearth.toml` (on by default).
+    pub enabled: bool,
+    /// Enabled, and others can reach this node: it accepts reservations.
+    pub active: bool,
+    /// Slots held for other peers now.
+    pub reservations: u32,
+    /// Relayed connections open through this node now.
+    pub circuits: u32,
+    /// Reservations refused (over the limits) since start.
+    #[ts(type = "number")]
+    pub refused_reservations: u64,
+    /// Circuits refused (over the limits) since start.
+    #[ts(type = "number")]
+    pub refused_circuits: u64,
+}
+
+/// Why a peer can or cannot be reached, in plain words (`doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Diagnosis {
+    pub peer_id: String,
+    /// A connection to the peer is open.
+    pub reachable: bool,
+    /// `lan`, `direct`, `hole_punched`, `relayed`, or `null`.
+    pub connection: Option<String>,
+    pub relay: Option<String>,
+    /// This node's NAT status (`public`, `private`, `unknown`).
+    pub nat: String,
+    pub relay_reservations: Vec<String>,
+    /// The peer's known addresses.
+    pub addrs: Vec<String>,
+    pub last_dial_error: Option<String>,
+    /// One line: `connected directly`, `relayed only`, `not connected`...
+    pub summary: String,
+    /// What was found, one sentence each.
+    pub findings: Vec<String>,
+    /// What would fix it, one sentence each.
+    pub fixes: Vec<String>,
 }
 
 /// User-editable network settings.
@@ -698,6 +759,8 @@ pub fn typescript_bindings() -> String {
         Profile::decl(),
         Status::decl(),
         PeerInfo::decl(),
+        RelayService::decl(),
+        Diagnosis::decl(),
         Settings::decl(),
         AddrRequest::decl(),
         SinceRequest::decl(),

@@ -123,6 +123,8 @@ impl Api {
             peers_connected: net.peers_connected as u32,
             uptime_secs: self.inner.started.elapsed().as_secs(),
             nat: net.nat,
+            relay_reservations: net.relay_reservations,
+            relay_service: net.relay_service,
             bt_port: self.inner.bt_port,
             video_previews: crate::infra::thumbnail::ffmpeg_available(),
         })
@@ -163,6 +165,23 @@ impl Api {
 
     pub async fn list_peers(&self) -> Result<Vec<PeerInfo>, ApiError> {
         Ok(self.inner.net.peers().await?)
+    }
+
+    /// Explains in plain words how a peer is reached, or why it cannot be and what would
+    /// fix it.
+    pub async fn doctor(&self, req: PeerIdRequest) -> Result<Diagnosis, ApiError> {
+        let net = self.inner.net.status().await?;
+        let peers = self.inner.net.peers().await?;
+        let listen: Vec<String> = net.listen_addrs.iter().map(ToString::to_string).collect();
+        let peer = peers.iter().find(|p| p.peer_id == req.peer_id);
+        Ok(crate::net::nat::diagnose(crate::net::nat::Facts {
+            nat: &net.nat,
+            listen_addrs: &listen,
+            relay_reservations: &net.relay_reservations,
+            relay_service: &net.relay_service,
+            peer_id: &req.peer_id,
+            peer,
+        }))
     }
 
     /// Connects to a peer by address and waits until the connection is up.

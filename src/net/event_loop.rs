@@ -18,7 +18,8 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::peer_book::{PeerBook, Source, REJOIN_DIALS};
+use super::nat::{is_relayed, Traversal};
+use super::peer_book::{dialable, PeerBook, Source, REJOIN_DIALS};
 use super::protocol::*;
 use super::{
     Behaviour, BehaviourEvent, ChatInbound, Command, GossipCheck, GossipError, Inbound, NetError,
@@ -41,6 +42,12 @@ const MAX_PENDING_REQUESTS: usize = 1024;
 const MAX_INBOUND_REQUESTS: usize = 256;
 /// Provider lookups in flight.
 const MAX_PROVIDER_QUERIES: usize = 64;
+/// Peer dials presence may start per [`DIAL_WINDOW`], whoever asks: thousands of
+/// announcing identities cannot turn this node into a dialer without bounds.
+const DIAL_BUDGET: u32 = 64;
+const DIAL_WINDOW: Duration = Duration::from_secs(10);
+/// Relayed addresses put in an announcement (the rest are the direct ones).
+const MAX_ANNOUNCED_RELAYED: usize = 4;
 
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
@@ -53,7 +60,10 @@ pub(crate) struct EventLoop {
     announce_due: bool,
     topic: gossipsub::IdentTopic,
     listen_addrs: Vec<Multiaddr>,
-    nat: autonat::NatStatus,
+    /// Relays, AutoNAT, hole punching and how each connection reaches its peer.
+    traversal: Traversal,
+    /// Presence dials started in the current [`DIAL_WINDOW`], and when it began.
+    dials: (u32, tokio::time::Instant),
     pending_dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, NetError>>)>,
     /// Connections opened to bootstrap addresses that did not name a peer id.
     bootstrap_connections: HashMap<ConnectionId, Multiaddr>,
@@ -90,6 +100,7 @@ impl EventLoop {
         chat: mpsc::Sender<ChatInbound>,
         feed_check: Box<dyn GossipCheck>,
         cancel: CancellationToken,
+        relay_service: bool,
     ) -> Self {
         let local = *swarm.local_peer_id();
         let topic = gossipsub::IdentTopic::new(PRESENCE_TOPIC);
@@ -117,7 +128,8 @@ impl EventLoop {
             announce_due: true,
             topic,
             listen_addrs: Vec::new(),
-            nat: autonat::NatStatus::Unknown,
+            traversal: Traversal::new(relay_service),
+            dials: (0, tokio::time::Instant::now()),
             pending_dials: HashMap::new(),
             bootstrap_connections: HashMap::new(),
             votes: HashMap::new(),
@@ -208,6 +220,7 @@ impl EventLoop {
                 _ = tick.tick() => {
                     let out = self.presence.handle(Input::Tick, now_ms());
                     self.apply(out);
+                    self.traversal.maintain(&mut self.swarm, &self.listen_addrs);
                     if self.announce_due {
                         self.announce();
                     }
@@ -257,19 +270,22 @@ impl EventLoop {
                 }
             }
             Command::Peers { reply } => {
-                let _ = reply.send(self.presence.peers());
+                let mut peers = self.presence.peers();
+                for p in &mut peers {
+                    self.traversal.annotate(p);
+                }
+                let _ = reply.send(peers);
             }
             Command::Status { reply } => {
                 let _ = reply.send(NetStatus {
                     listen_addrs: self.listen_addrs.clone(),
                     peers_online: self.presence.online_count(),
                     peers_connected: self.presence.connected_count(),
-                    nat: match self.nat {
-                        autonat::NatStatus::Public(_) => "public",
-                        autonat::NatStatus::Private => "private",
-                        autonat::NatStatus::Unknown => "unknown",
-                    }
-                    .into(),
+                    nat: self.traversal.nat_name().into(),
+                    relay_reservations: self.traversal.reserved_relays(),
+                    relay_service: self
+                        .traversal
+                        .relay_service(self.swarm.external_addresses().any(|a| !is_relayed(a))),
                 });
             }
             Command::SetProfile { profile, reply } => {
@@ -366,12 +382,17 @@ impl EventLoop {
     fn announce(&mut self) {
         self.announce_due = false;
         self.announce_seq = now_ms().max(self.announce_seq + 1);
+        // Relayed addresses first (bounded), so peers behind other routers always learn
+        // one; then the direct ones.
+        let (relayed, direct): (Vec<&Multiaddr>, Vec<&Multiaddr>) =
+            self.listen_addrs.iter().partition(|a| is_relayed(a));
         let announce = Announce {
             seq: self.announce_seq,
             profile: self.profile.clone().into(),
-            addrs: self
-                .listen_addrs
-                .iter()
+            addrs: relayed
+                .into_iter()
+                .take(MAX_ANNOUNCED_RELAYED)
+                .chain(direct)
                 .take(MAX_ADDRS)
                 .map(|a| strip_p2p(a.clone()).to_string())
                 .collect(),
@@ -398,12 +419,34 @@ impl EventLoop {
                     self.bus.emit(kind);
                 }
                 Output::Dial { peer, addrs } => {
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(addrs)
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        tracing::debug!(%peer, "dial not started: {e}");
+                    // Only what this node may dial (no loopback or foreign LAN a peer
+                    // claims), within the budget.
+                    let addrs: Vec<Multiaddr> = addrs
+                        .into_iter()
+                        .filter(|a| dialable(a, &self.listen_addrs))
+                        .collect();
+                    if addrs.is_empty() || !self.dial_allowed() {
+                        continue;
+                    }
+                    // Relayed addresses get their own attempt, even while a direct one is
+                    // still pending: a QUIC dial to a private address of another home
+                    // waits out its handshake timeout, and the relay answers at once.
+                    let (relayed, direct): (Vec<Multiaddr>, Vec<Multiaddr>) =
+                        addrs.into_iter().partition(is_relayed);
+                    for (addrs, condition) in [
+                        (direct, PeerCondition::DisconnectedAndNotDialing),
+                        (relayed, PeerCondition::Disconnected),
+                    ] {
+                        if addrs.is_empty() {
+                            continue;
+                        }
+                        let opts = DialOpts::peer_id(peer)
+                            .addresses(addrs)
+                            .condition(condition)
+                            .build();
+                        if let Err(e) = self.swarm.dial(opts) {
+                            tracing::debug!(%peer, "dial not started: {e}");
+                        }
                     }
                 }
                 Output::Disconnect { peer } => {
@@ -431,6 +474,20 @@ impl EventLoop {
         }
     }
 
+    /// Whether another presence dial fits in this window's budget.
+    fn dial_allowed(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        if now.duration_since(self.dials.1) >= DIAL_WINDOW {
+            self.dials = (0, now);
+        }
+        if self.dials.0 >= DIAL_BUDGET {
+            tracing::debug!("dial budget spent; waiting for the next window");
+            return false;
+        }
+        self.dials.0 += 1;
+        true
+    }
+
     fn presence(&mut self, input: Input) {
         let out = self.presence.handle(input, now_ms());
         self.apply(out);
@@ -451,6 +508,23 @@ impl EventLoop {
                 let local = *self.swarm.local_peer_id();
                 let full = address.with_p2p(local).unwrap_or_else(|a| a);
                 self.listen_addrs.retain(|a| *a != full);
+                self.announce_due = true;
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                reason,
+            } => {
+                if let Err(e) = reason {
+                    tracing::debug!("listener closed: {e}");
+                }
+                let local = *self.swarm.local_peer_id();
+                for address in addresses {
+                    let full = address.with_p2p(local).unwrap_or_else(|a| a);
+                    self.listen_addrs.retain(|a| *a != full);
+                }
+                self.traversal.on_listener_closed(listener_id);
+                self.announce_due = true;
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -466,6 +540,8 @@ impl EventLoop {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
+                self.traversal
+                    .on_established(&mut self.swarm, peer_id, connection_id, &endpoint);
                 let addr = endpoint
                     .is_dialer()
                     .then(|| endpoint.get_remote_address().clone());
@@ -481,9 +557,12 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 ..
             } => {
+                self.traversal
+                    .on_closed(peer_id, connection_id, num_established);
                 self.presence(Input::Disconnected {
                     peer: peer_id,
                     remaining: num_established,
@@ -508,6 +587,7 @@ impl EventLoop {
                     tracing::warn!(%addr, "bootstrap peer unreachable: {error}");
                 }
                 if let Some(peer) = peer_id {
+                    self.traversal.on_dial_error(peer, &error.to_string());
                     self.book.dial_failed(peer);
                     self.presence(Input::DialFailed { peer });
                 }
@@ -520,7 +600,15 @@ impl EventLoop {
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(MAX_ADDRS).collect();
+                self.traversal.on_identify(peer_id, &info);
+                let own = &self.listen_addrs;
+                let addrs: Vec<Multiaddr> = info
+                    .listen_addrs
+                    .into_iter()
+                    .take(4 * MAX_ADDRS)
+                    .filter(|a| dialable(a, own))
+                    .take(MAX_ADDRS)
+                    .collect();
                 // The address the peer saw this node at tells which network links the two.
                 self.book.learn(
                     peer_id,
@@ -583,8 +671,11 @@ impl EventLoop {
                 self.announce_due = true;
             }
             BehaviourEvent::Autonat(autonat::Event::StatusChanged { new, .. }) => {
-                self.nat = new;
+                self.traversal.set_nat(new);
             }
+            BehaviourEvent::Relay(event) => self.traversal.on_relay_client(event),
+            BehaviourEvent::RelayServer(event) => self.traversal.on_relay_server(event),
+            BehaviourEvent::Dcutr(event) => self.traversal.on_dcutr(&mut self.swarm, event),
             BehaviourEvent::Profile(request_response::Event::Message { peer, message, .. }) => {
                 match message {
                     request_response::Message::Request { channel, .. } => {
@@ -805,9 +896,17 @@ impl EventLoop {
                     if self.presence.is_blocked(&author) {
                         gossipsub::MessageAcceptance::Ignore
                     } else {
-                        let addrs = announce.addrs.iter().filter_map(|a| a.parse().ok());
+                        let addrs: Vec<Multiaddr> = announce
+                            .addrs
+                            .iter()
+                            .filter_map(|a| a.parse().ok())
+                            .collect();
+                        let (relayed, direct): (Vec<_>, Vec<_>) =
+                            addrs.into_iter().partition(is_relayed);
                         self.book
-                            .learn(author, addrs, Source::Announcement, None, now_ms());
+                            .learn(author, relayed, Source::Relay, None, now_ms());
+                        self.book
+                            .learn(author, direct, Source::Announcement, None, now_ms());
                         self.presence(Input::Announced {
                             peer: author,
                             announce,

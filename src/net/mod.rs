@@ -12,6 +12,7 @@
 
 pub mod codec;
 mod event_loop;
+pub mod nat;
 pub mod peer_book;
 pub mod presence;
 pub mod protocol;
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::api::dto::{PeerInfo, Profile};
+use crate::api::dto::{PeerInfo, Profile, RelayService};
 use crate::config::Config;
 use crate::infra::events::EventBus;
 use codec::{CheckedCodec, JsonCodec, RequestCheck};
@@ -69,6 +70,9 @@ pub struct NetStatus {
     pub peers_online: usize,
     pub peers_connected: usize,
     pub nat: String,
+    /// Relays (peer ids) holding a slot for this node.
+    pub relay_reservations: Vec<String>,
+    pub relay_service: RelayService,
 }
 
 pub(crate) enum Command {
@@ -343,6 +347,8 @@ pub(crate) struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     dcutr: dcutr::Behaviour,
     autonat: autonat::Behaviour,
+    /// Circuit relay v2 for others (`relay_service`; see `nat` for its limits).
+    relay_server: Toggle<nat::RelayServer>,
     profile: request_response::Behaviour<JsonCodec<ProfileRequest, ProfileResponse>>,
     vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
     catalog: request_response::Behaviour<JsonCodec<CatalogRequest, CatalogResponse>>,
@@ -357,6 +363,7 @@ fn build_swarm(
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let ping_interval = config.presence.ping_interval();
     let mdns_on = config.mdns;
+    let relay_on = config.relay_service;
     let (dns_cfg, dns_opts) = dns_config();
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -413,12 +420,17 @@ fn build_swarm(
                     identify::Config::new(IDENTIFY_VERSION.into(), key.public())
                         .with_agent_version(format!("hearth/{}", env!("CARGO_PKG_VERSION"))),
                 ),
-                ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
+                ping: ping::Behaviour::new(
+                    ping::Config::new()
+                        .with_interval(ping_interval)
+                        .with_timeout(ping_timeout(ping_interval)),
+                ),
                 mdns: mdns.into(),
                 kad,
                 gossipsub,
                 dcutr: dcutr::Behaviour::new(local),
-                autonat: autonat::Behaviour::new(local, autonat::Config::default()),
+                autonat: autonat::Behaviour::new(local, nat::autonat_config()),
+                relay_server: relay_on.then(|| nat::RelayServer::new(local)).into(),
                 profile: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_PROFILE_REQUEST, MAX_PROFILE_RESPONSE),
                     rr(PROFILE_PROTOCOL),
@@ -445,6 +457,13 @@ fn build_swarm(
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
     Ok(swarm)
+}
+
+/// How long a ping may take: four intervals, within 2 to 20 seconds. A peer killed without
+/// closing its QUIC connections is only noticed by pings failing (or QUIC's idle
+/// timeout), and presence counts two failures in a row as "gone".
+fn ping_timeout(interval: Duration) -> Duration {
+    (interval * 4).clamp(Duration::from_secs(2), Duration::from_secs(20))
 }
 
 /// The resolver for `/dns4`, `/dns6` and `/dnsaddr` addresses: the system's configuration
@@ -521,6 +540,7 @@ pub async fn start(
         chat,
         checks.feed,
         cancel,
+        config.relay_service,
     );
     event_loop.wait_for_listeners(listeners).await;
     for addr in &config.bootstrap {

@@ -47,6 +47,8 @@ pub enum Source {
     Bootstrap,
     /// The peer's presence announcement (gossip, possibly relayed by others).
     Announcement,
+    /// A relayed (`/p2p-circuit`) address the peer announced: reachable through a relay.
+    Relay,
 }
 
 /// One remembered address.
@@ -136,6 +138,25 @@ fn scope(addr: &Multiaddr) -> Scope {
         Some(Protocol::Ip4(ip)) => scope_of_ip(ip.into()),
         Some(Protocol::Ip6(ip)) => scope_of_ip(ip.into()),
         _ => Scope::Public,
+    }
+}
+
+/// Whether `addr` is publicly routable by Hearth's rule: anything but loopback, RFC 1918,
+/// CGNAT (100.64/10), link-local and IPv6 ULA/link-local; names count as public.
+pub fn is_public(addr: &Multiaddr) -> bool {
+    scope(addr) == Scope::Public
+}
+
+/// Whether this node should dial `addr`, a peer's claim: public addresses, and private or
+/// loopback ones only when this node itself listens in that scope (a lying peer cannot
+/// point it at 127.0.0.1 or at a LAN it is not on).
+pub fn dialable(addr: &Multiaddr, own: &[Multiaddr]) -> bool {
+    if addr.to_string().len() > MAX_ADDR_LEN {
+        return false;
+    }
+    match scope(addr) {
+        Scope::Public => true,
+        s => own.iter().any(|o| scope(o) == s),
     }
 }
 

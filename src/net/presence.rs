@@ -35,6 +35,8 @@ const MAX_ADDR_LEN: usize = 256;
 const MAX_FAILED_PINGS: u32 = 2;
 /// A peer that is not connected is redialled at most this often.
 const REDIAL_EVERY_MS: u64 = 5_000;
+/// Soonest redial of a peer that announced an address not known before.
+const NEW_ADDRS_REDIAL_MS: u64 = 1_000;
 /// Most peers asked in one vote.
 const MAX_VOTERS: usize = 8;
 
@@ -454,10 +456,21 @@ impl Presence {
         st.last_announce_seq = a.seq;
         st.last_seen = Some(now);
         st.vouched_until = now + offline_after;
+        let before = st.addrs.clone();
         merge_addrs(
             &mut st.addrs,
             a.addrs.iter().filter_map(|s| s.parse().ok()).collect(),
         );
+        // A new address (a relay slot the peer just took) is worth a dial soon, not at the
+        // next redial; still at most one per NEW_ADDRS_REDIAL_MS per announcer.
+        if st.addrs.iter().any(|x| !before.contains(x)) && st.last_dial != 0 {
+            // The next redial comes NEW_ADDRS_REDIAL_MS after the last dial, not
+            // REDIAL_EVERY_MS.
+            st.last_dial = st
+                .last_dial
+                .saturating_sub(REDIAL_EVERY_MS - NEW_ADDRS_REDIAL_MS)
+                .max(1);
+        }
         Self::set_profile(peer, st, a.profile.into(), out);
         if !st.online && !st.blocked {
             st.online = true;
@@ -620,6 +633,11 @@ fn info(peer: PeerId, st: &PeerState) -> PeerInfo {
         connected: st.connections > 0,
         last_seen_ms: st.last_seen,
         blocked: st.blocked,
+        // The network task fills these in (`nat::Traversal::annotate`).
+        connection: None,
+        relay: None,
+        last_dial_error: None,
+        hole_punch_error: None,
     }
 }
 

@@ -24,6 +24,8 @@ use std::sync::Arc;
 
 use crate::kit::{Launch, TestNode};
 
+pub mod hostile;
+
 /// Every lab namespace's name starts with this, then the pid of the process that made it.
 pub const PREFIX: &str = "hl";
 /// The internet's first three octets (203.0.113.0/24, TEST-NET-3).
@@ -310,6 +312,26 @@ impl Lab {
             self,
             &["-A", "FORWARD", "-i", "lan", "-o", "wan", "-j", "ACCEPT"],
         );
+        // The router itself takes nothing unasked from the internet, as home routers do.
+        // (Were it to answer an early hole-punching packet with a port-unreachable, the
+        // conntrack entry that answer leaves would clash with the home's own packet to
+        // that peer a moment later, and the router would give that one a new port.)
+        ipt(
+            self,
+            &[
+                "-A",
+                "INPUT",
+                "-i",
+                "wan",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "ESTABLISHED,RELATED",
+                "-j",
+                "ACCEPT",
+            ],
+        );
+        ipt(self, &["-A", "INPUT", "-i", "wan", "-j", "DROP"]);
         // Bridged LAN traffic, should the kernel pass it through iptables.
         ipt(
             self,
@@ -444,6 +466,19 @@ impl std::ops::DerefMut for LabNode {
 pub struct Forwarder {
     pub port: u16,
     stop: Arc<AtomicBool>,
+}
+
+/// Runs `f` on a new thread inside the network namespace `ns` (sockets it opens live
+/// there), and returns its result.
+pub fn in_namespace<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let ns = ns.to_owned();
+    std::thread::spawn(move || {
+        enter_namespace(&ns).unwrap_or_else(|e| panic!("network lab: cannot enter {ns}: {e}"));
+        f()
+    })
 }
 
 /// Enters the network namespace `ns` on this thread only.

@@ -1,5 +1,5 @@
-//! `hearth status`, `peers`, `profile`, `connect`, `block`, `unblock`, `bootstrap`: this node
-//! and its peers.
+//! `hearth status`, `peers`, `doctor`, `profile`, `connect`, `block`, `unblock`,
+//! `bootstrap`: this node and its peers.
 
 use clap::Subcommand;
 use hearth::api::dto::{AddrRequest, PeerIdRequest, Profile};
@@ -13,6 +13,9 @@ pub enum Command {
     Status,
     /// List known peers.
     Peers,
+    /// Explain how a peer is reached, or why it cannot be and what would fix it. Without a
+    /// peer id: this node's NAT and relays, and every known peer not connected directly.
+    Doctor { peer_id: Option<String> },
     /// Show or change your profile.
     Profile {
         #[command(subcommand)]
@@ -68,6 +71,24 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                 for a in &s.listen_addrs {
                     out.push_str(&format!("  {a}\n"));
                 }
+                if s.relay_reservations.is_empty() {
+                    out.push_str("relays:    none holds a slot for this node\n");
+                } else {
+                    out.push_str(&format!("relays:    {}\n", s.relay_reservations.join(", ")));
+                }
+                let r = &s.relay_service;
+                out.push_str(&format!(
+                    "relaying:  {} ({} reservations, {} circuits; refused {} reservations, {} circuits)\n",
+                    match (r.enabled, r.active) {
+                        (false, _) => "off",
+                        (true, false) => "on, waiting until others can reach this node",
+                        (true, true) => "serving",
+                    },
+                    r.reservations,
+                    r.circuits,
+                    r.refused_reservations,
+                    r.refused_circuits
+                ));
                 out
             })
         }
@@ -85,6 +106,11 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                         .map(|p| p.display_name.as_str())
                         .filter(|n| !n.is_empty())
                         .unwrap_or("(unnamed)");
+                    let link = p
+                        .connection
+                        .as_deref()
+                        .map(|c| c.replace('_', "-"))
+                        .unwrap_or_default();
                     let state = match (p.online, p.connected) {
                         (true, true) => "online",
                         (true, false) => "online (via others)",
@@ -96,9 +122,55 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                         .unwrap_or_else(|| "-".into());
                     let blocked = if p.blocked { "  [blocked]" } else { "" };
                     out.push_str(&format!(
-                        "{name:<24} {state:<20} {rtt:>9}  {}{blocked}\n",
+                        "{name:<24} {state:<20} {link:<12} {rtt:>9}  {}{blocked}\n",
                         p.peer_id
                     ));
+                }
+                out
+            })
+        }
+        Command::Doctor { peer_id } => {
+            let ids: Vec<String> = match peer_id {
+                Some(id) => vec![id],
+                None => client
+                    .list_peers()
+                    .await?
+                    .into_iter()
+                    .filter(|p| {
+                        !p.blocked
+                            && !matches!(
+                                p.connection.as_deref(),
+                                Some("direct" | "lan" | "hole_punched")
+                            )
+                    })
+                    .map(|p| p.peer_id)
+                    .take(16)
+                    .collect(),
+            };
+            let mut all = Vec::new();
+            for id in ids {
+                all.push(client.doctor(&PeerIdRequest { peer_id: id }).await?);
+            }
+            if all.is_empty() {
+                let s = client.status().await?;
+                return print(json, &s, || {
+                    format!(
+                        "NAT: {}; relays holding a slot: {}\nevery known peer is connected directly\n",
+                        s.nat,
+                        if s.relay_reservations.is_empty() { "none".into() } else { s.relay_reservations.join(", ") }
+                    )
+                });
+            }
+            print(json, &all, || {
+                let mut out = String::new();
+                for d in &all {
+                    out.push_str(&format!("{}: {}\n", d.peer_id, d.summary));
+                    for f in &d.findings {
+                        out.push_str(&format!("  - {f}\n"));
+                    }
+                    for f in &d.fixes {
+                        out.push_str(&format!("  fix: {f}\n"));
+                    }
                 }
                 out
             })

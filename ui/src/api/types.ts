@@ -11,6 +11,15 @@ listen_addrs: Array<string>, peers_online: number, peers_connected: number, upti
  */
 nat: string, 
 /**
+ * Relays (peer ids) holding a slot for this node, so peers behind other routers can
+ * reach it through them. Empty when the node is publicly reachable.
+ */
+relay_reservations: Array<string>, 
+/**
+ * What this node's relay service does for others.
+ */
+relay_service: RelayService, 
+/**
  * The TCP port of this node's BitTorrent engine.
  */
 bt_port: number, 
@@ -39,7 +48,78 @@ connected: boolean,
 /**
  * Unix time in milliseconds when the peer was last heard from.
  */
-last_seen_ms: number | null, blocked: boolean, };
+last_seen_ms: number | null, blocked: boolean, 
+/**
+ * How the open connection reaches the peer: `lan`, `direct`, `hole_punched` or
+ * `relayed`; `null` when not connected.
+ */
+connection: string | null, 
+/**
+ * The relay's peer id when `connection` is `relayed`.
+ */
+relay: string | null, 
+/**
+ * Why the last connection attempt to the peer failed.
+ */
+last_dial_error: string | null, 
+/**
+ * Why the last hole-punching attempt failed (the connection stays relayed).
+ */
+hole_punch_error: string | null, };
+export type RelayService = { 
+/**
+ * `relay_service` in `hearth.toml` (on by default).
+ */
+enabled: boolean, 
+/**
+ * Enabled, and others can reach this node: it accepts reservations.
+ */
+active: boolean, 
+/**
+ * Slots held for other peers now.
+ */
+reservations: number, 
+/**
+ * Relayed connections open through this node now.
+ */
+circuits: number, 
+/**
+ * Reservations refused (over the limits) since start.
+ */
+refused_reservations: number, 
+/**
+ * Circuits refused (over the limits) since start.
+ */
+refused_circuits: number, };
+export type Diagnosis = { peer_id: string, 
+/**
+ * A connection to the peer is open.
+ */
+reachable: boolean, 
+/**
+ * `lan`, `direct`, `hole_punched`, `relayed`, or `null`.
+ */
+connection: string | null, relay: string | null, 
+/**
+ * This node's NAT status (`public`, `private`, `unknown`).
+ */
+nat: string, relay_reservations: Array<string>, 
+/**
+ * The peer's known addresses.
+ */
+addrs: Array<string>, last_dial_error: string | null, 
+/**
+ * One line: `connected directly`, `relayed only`, `not connected`...
+ */
+summary: string, 
+/**
+ * What was found, one sentence each.
+ */
+findings: Array<string>, 
+/**
+ * What would fix it, one sentence each.
+ */
+fixes: Array<string>, };
 export type Settings = { bootstrap: Array<string>, mdns: boolean, listen: Array<string>, data_dir: string, 
 /**
  * Where downloads are saved.

@@ -176,6 +176,15 @@ function PeerRow({ peer, now, follows }: { peer: PeerInfo; now: number; follows:
               {peer.connected ? 'connected' : 'via others'}
             </span>
           )}
+          {peer.connected && peer.connection !== null && (
+            <span
+              class="chip"
+              data-testid="peer-link"
+              title={peer.relay !== null ? `Through the relay ${peer.relay}` : 'How the connection reaches the peer'}
+            >
+              {linkLabel(peer.connection)}
+            </span>
+          )}
           {peer.blocked && <span class="chip chip-danger">blocked</span>}
           {peer.online && peer.rtt_ms !== null && (
             <span class="meta-item" title="Round-trip time" data-testid="peer-rtt">
@@ -404,4 +413,18 @@ function MirroredStats({ follow: f, testId }: { follow: Follow; testId: string }
         : `${f.mirrored_items.toLocaleString()} ${f.mirrored_items === 1 ? 'item' : 'items'} · ${formatBytes(f.mirrored_bytes)} mirrored`}
     </span>
   );
+}
+
+/** How a connection reaches a peer, in the words the Peers page uses. */
+function linkLabel(connection: string): string {
+  switch (connection) {
+    case 'lan':
+      return 'LAN';
+    case 'hole_punched':
+      return 'direct (hole-punched)';
+    case 'relayed':
+      return 'relayed';
+    default:
+      return 'direct';
+  }
 }

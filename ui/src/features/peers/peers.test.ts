@@ -28,6 +28,10 @@ function peer(id: string, extra: Partial<PeerInfo> = {}): PeerInfo {
     connected: true,
     last_seen_ms: 1000,
     blocked: false,
+    connection: null,
+    relay: null,
+    last_dial_error: null,
+    hole_punch_error: null,
     ...extra,
   };
 }
@@ -42,6 +46,8 @@ function status(extra: Partial<Status> = {}): Status {
     peers_connected: 0,
     uptime_secs: 1,
     nat: 'unknown',
+    relay_reservations: [],
+    relay_service: { enabled: true, active: false, reservations: 0, circuits: 0, refused_reservations: 0, refused_circuits: 0 },
     bt_port: 0,
     video_previews: true,
     ...extra,

@@ -85,6 +85,8 @@ export function status(extra: Partial<Status> = {}): Status {
     peers_connected: 0,
     uptime_secs: 1,
     nat: 'unknown',
+    relay_reservations: [],
+    relay_service: { enabled: true, active: false, reservations: 0, circuits: 0, refused_reservations: 0, refused_circuits: 0 },
     bt_port: 6881,
     video_previews: true,
     ...extra,
@@ -101,6 +103,10 @@ export function peerInfo(id: string, name: string | null): PeerInfo {
     connected: true,
     last_seen_ms: null,
     blocked: false,
+    connection: null,
+    relay: null,
+    last_dial_error: null,
+    hole_punch_error: null,
   };
 }
 

@@ -49,6 +49,10 @@ function peers(now: number): PeerInfo[] {
     connected: true,
     last_seen_ms: now,
     blocked: false,
+    connection: 'direct',
+    relay: null,
+    last_dial_error: null,
+    hole_punch_error: null,
     ...extra,
   });
   return [
@@ -57,7 +61,7 @@ function peers(now: number): PeerInfo[] {
       affiliation: 'Analytical Engine Society',
       bio: 'Notes on the Analytical Engine, Bernoulli numbers and the poetry of science. Sharing my translations and annotations.',
     }),
-    p(GRACE, { display_name: 'Grace Hopper', affiliation: 'US Navy · Harvard Computation Lab', bio: 'Compilers, nanoseconds and debugging moths.' }, { connected: false, rtt_ms: null }),
+    p(GRACE, { display_name: 'Grace Hopper', affiliation: 'US Navy · Harvard Computation Lab', bio: 'Compilers, nanoseconds and debugging moths.' }, { connected: false, connection: null, rtt_ms: null }),
     p(NO_PROFILE, null, { rtt_ms: 87 }),
     p(
       EMMY,
@@ -66,9 +70,9 @@ function peers(now: number): PeerInfo[] {
         affiliation: 'Göttingen',
         bio: '<img src=x onerror=alert(1)> Symmetries and conservation laws. <script>alert("xss")</script>',
       },
-      { online: false, connected: false, rtt_ms: null, last_seen_ms: now - 42 * MIN },
+      { online: false, connected: false, connection: null, rtt_ms: null, last_seen_ms: now - 42 * MIN },
     ),
-    p(SPAM, { display_name: 'Spam Bot', affiliation: '', bio: 'Buy now!' }, { blocked: true, online: false, connected: false, rtt_ms: null, last_seen_ms: now - 3 * DAY }),
+    p(SPAM, { display_name: 'Spam Bot', affiliation: '', bio: 'Buy now!' }, { blocked: true, online: false, connected: false, connection: null, rtt_ms: null, last_seen_ms: now - 3 * DAY }),
   ];
 }
 

@@ -293,6 +293,22 @@ export class FakeNode implements Backend {
       return { ...p };
     },
     list_peers: async () => this.peers.map((p) => ({ ...p })),
+    doctor: async ({ peer_id }) => {
+      const p = this.peers.find((x) => x.peer_id === peer_id);
+      return {
+        peer_id,
+        reachable: !!p?.connected,
+        connection: p?.connection ?? null,
+        relay: p?.relay ?? null,
+        nat: this.statusNow.nat,
+        relay_reservations: [...this.statusNow.relay_reservations],
+        addrs: p ? [...p.addrs] : [],
+        last_dial_error: p?.last_dial_error ?? null,
+        summary: p ? (p.connected ? 'connected directly' : 'not connected') : 'unknown peer',
+        findings: [],
+        fixes: [],
+      };
+    },
     connect: async ({ addr }) => {
       if (!addr.startsWith('/')) fail('bad_request', 'invalid multiaddr', 400);
       return null;
