@@ -22,23 +22,35 @@ for _ in $(seq 1 120); do
   kill -0 $pid 2>/dev/null || break
   sleep 0.25
 done
-sleep 1 # let the first paint settle
-import -window root "$shot" 2>/dev/null || true
+# WebKit paints some time after the first IPC answer (seconds on a fresh, busy machine):
+# take screenshots until one shows the rendered UI (hundreds of colours; a blank window
+# has a handful), for up to 60 s.
+painted=0
+if [ $ok = 1 ]; then
+  for _ in $(seq 1 120); do
+    import -window root "$shot" 2>/dev/null || true
+    colors=$(identify -format '%k' "$shot" 2>/dev/null || echo 0)
+    if [ "${colors:-0}" -ge 100 ]; then painted=1; break; fi
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.5
+  done
+fi
 kill $pid 2>/dev/null; wait $pid 2>/dev/null
-[ $ok = 1 ]
+[ $ok = 1 ] || exit 1
+[ $painted = 1 ] || exit 2
 INNER
 
 status=0
 xvfb-run -a -s "-screen 0 1280x800x24" bash "$work/inner.sh" "$bin" "$work" "$shots/desktop.png" || status=$?
-if [ $status != 0 ]; then
+if [ $status = 1 ]; then
   echo "desktop-smoke: FAILED: the window did not load the UI and reach the core over IPC" >&2
   cat "$work/log" >&2
   exit 1
 fi
-# A blank or black window has a handful of colours; the rendered UI has hundreds.
-colors=$(identify -format '%k' "$shots/desktop.png")
-if [ "$colors" -lt 100 ]; then
-  echo "desktop-smoke: FAILED: the window looks blank ($colors colours in $shots/desktop.png)" >&2
+colors=$(identify -format '%k' "$shots/desktop.png" 2>/dev/null || echo 0)
+if [ $status != 0 ]; then
+  echo "desktop-smoke: FAILED: the window stayed blank for 60 s after the UI loaded ($colors colours in $shots/desktop.png)" >&2
+  cat "$work/log" >&2
   exit 1
 fi
 echo "desktop-smoke: ok (UI loaded, IPC answered, $colors colours on screen)"
