@@ -279,6 +279,8 @@ impl Api {
             uptime_secs: self.inner.started.elapsed().as_secs(),
             nat: net.nat,
             bt_port: self.inner.bt_port,
+            bt_streams: self.inner.net.bt_streams().open_streams() as u32,
+            bt_streams_total: self.inner.net.bt_streams().opened_streams(),
             video_previews: crate::infra::thumbnail::ffmpeg_available(),
         })
     }

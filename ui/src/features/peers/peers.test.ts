@@ -43,6 +43,8 @@ function status(extra: Partial<Status> = {}): Status {
     uptime_secs: 1,
     nat: 'unknown',
     bt_port: 0,
+    bt_streams: 0,
+    bt_streams_total: 0,
     video_previews: true,
     ...extra,
   };

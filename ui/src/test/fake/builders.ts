@@ -67,6 +67,8 @@ export function download(extra: Partial<Download> = {}): Download {
     error: null,
     started_ms: 1_700_000_000_000,
     mirror: false,
+    route: null,
+    note: null,
     ...extra,
   };
 }
@@ -86,6 +88,8 @@ export function status(extra: Partial<Status> = {}): Status {
     uptime_secs: 1,
     nat: 'unknown',
     bt_port: 6881,
+    bt_streams: 0,
+    bt_streams_total: 0,
     video_previews: true,
     ...extra,
   };
