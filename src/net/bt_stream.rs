@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub const BT_PROTOCOL: StreamProtocol = StreamProtocol::new("/hearth/bt/1");
 /// Open `/hearth/bt/1` streams with one peer, both directions.
-pub const MAX_STREAMS_PER_PEER: usize = 8;
+pub const MAX_STREAMS_PER_PEER: usize = 16;
 /// Open `/hearth/bt/1` streams in all.
 pub const MAX_STREAMS: usize = 256;
 /// Accepted streams waiting for the BitTorrent engine; more are reset.
@@ -298,6 +298,7 @@ impl BtStreams {
         tracing::debug!(%peer, relayed, "opened a BitTorrent stream");
         Ok(BtStream {
             inner: stream,
+            relayed,
             _slot: slot,
         })
     }
@@ -321,7 +322,15 @@ impl Drop for Slot {
 /// A `/hearth/bt/1` stream as a tokio byte stream.
 pub struct BtStream {
     inner: Stream,
+    relayed: bool,
     _slot: Slot,
+}
+
+impl BtStream {
+    /// It runs over a relayed connection (within the relay's budget).
+    pub fn relayed(&self) -> bool {
+        self.relayed
+    }
 }
 
 impl tokio::io::AsyncRead for BtStream {
@@ -497,6 +506,7 @@ impl Handler {
             relayed: self.relayed,
             stream: BtStream {
                 inner: stream,
+                relayed: self.relayed,
                 _slot: slot,
             },
         };
@@ -626,5 +636,217 @@ mod tests {
             .unwrap();
         assert!(is_relayed(&relayed));
         assert!(!is_relayed(&"/ip4/10.0.1.10/tcp/4001".parse().unwrap()));
+    }
+
+    // Three swarms in this process on loopback: a relay (circuit relay v2, with a small byte
+    // budget), and two peers that first meet only through it, then also directly.
+    mod over_relay {
+        use super::super::*;
+        use futures::StreamExt;
+        use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+        use libp2p::{noise, relay, tcp, yamux, Swarm, SwarmBuilder};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        const BUDGET: u64 = 64 << 10;
+
+        #[derive(NetworkBehaviour)]
+        struct Peer {
+            relay: relay::client::Behaviour,
+            bt: Behaviour,
+        }
+
+        fn peer() -> Swarm<Peer> {
+            SwarmBuilder::with_new_identity()
+                .with_tokio()
+                .with_tcp(
+                    tcp::Config::default(),
+                    noise::Config::new,
+                    yamux::Config::default,
+                )
+                .unwrap()
+                .with_relay_client(noise::Config::new, yamux::Config::default)
+                .unwrap()
+                .with_behaviour(|_, relay| Peer {
+                    relay,
+                    bt: Behaviour::new(),
+                })
+                .unwrap()
+                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+                .build()
+        }
+
+        /// Drives a swarm in the background; addresses sent on the channel are dialled.
+        fn drive<B>(mut swarm: Swarm<B>) -> mpsc::UnboundedSender<Multiaddr>
+        where
+            B: NetworkBehaviour + Send + 'static,
+        {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Multiaddr>();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        Some(addr) = rx.recv() => { let _ = swarm.dial(addr); }
+                        _ = swarm.select_next_some() => {}
+                    }
+                }
+            });
+            tx
+        }
+
+        async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+            tokio::time::timeout(Duration::from_secs(20), f)
+                .await
+                .unwrap_or_else(|_| panic!("timed out: {what}"))
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn streams_prefer_a_direct_connection_and_stay_within_the_relay_budget() {
+            // The relay.
+            let mut server = SwarmBuilder::with_new_identity()
+                .with_tokio()
+                .with_tcp(
+                    tcp::Config::default(),
+                    noise::Config::new,
+                    yamux::Config::default,
+                )
+                .unwrap()
+                .with_behaviour(|k| {
+                    relay::Behaviour::new(
+                        k.public().to_peer_id(),
+                        relay::Config {
+                            max_circuit_bytes: BUDGET,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .unwrap()
+                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+                .build();
+            let relay_id = *server.local_peer_id();
+            server
+                .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+                .unwrap();
+            let relay_addr = within("relay listens", async {
+                loop {
+                    if let SwarmEvent::NewListenAddr { address, .. } =
+                        server.select_next_some().await
+                    {
+                        break address;
+                    }
+                }
+            })
+            .await;
+            server.add_external_address(relay_addr.clone());
+            drive(server);
+            let circuit = relay_addr
+                .with(Protocol::P2p(relay_id))
+                .with(Protocol::P2pCircuit);
+
+            // A: reserves a slot on the relay, and listens directly too.
+            let mut a = peer();
+            let a_id = *a.local_peer_id();
+            let a_bt = a.behaviour().bt.control();
+            let mut incoming = a_bt.take_incoming().unwrap();
+            a.listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+                .unwrap();
+            a.listen_on(circuit.clone()).unwrap();
+            let a_direct = within("A listens and reserves", async {
+                let (mut direct, mut reserved) = (None, false);
+                while direct.is_none() || !reserved {
+                    match a.select_next_some().await {
+                        SwarmEvent::NewListenAddr { address, .. } if !is_relayed(&address) => {
+                            direct = Some(address)
+                        }
+                        SwarmEvent::Behaviour(PeerEvent::Relay(
+                            relay::client::Event::ReservationReqAccepted { .. },
+                        )) => reserved = true,
+                        _ => {}
+                    }
+                }
+                direct.unwrap()
+            })
+            .await;
+            drive(a);
+
+            // B: reaches A through the relay only.
+            let mut b = peer();
+            let b_id = *b.local_peer_id();
+            let b_bt = b.behaviour().bt.control();
+            b.dial(circuit.with(Protocol::P2p(a_id))).unwrap();
+            within("B connects to A through the relay", async {
+                loop {
+                    if let SwarmEvent::ConnectionEstablished { peer_id, .. } =
+                        b.select_next_some().await
+                    {
+                        if peer_id == a_id {
+                            break;
+                        }
+                    }
+                }
+            })
+            .await;
+            let b_dial = drive(b);
+
+            assert_eq!(b_bt.route(&a_id), Route::RelayOnly);
+            let mut relayed = within("stream over the relay", b_bt.open(a_id))
+                .await
+                .unwrap();
+            assert!(relayed.relayed());
+            let mut relayed_in = within("accepted", incoming.recv()).await.unwrap();
+            assert_eq!(relayed_in.peer, b_id);
+            assert!(relayed_in.relayed);
+            assert_eq!(relayed_in.addr, addr_of(&b_id));
+            relayed.write_all(b"hello").await.unwrap();
+            relayed.flush().await.unwrap();
+            let mut got = [0u8; 5];
+            within("hello", relayed_in.stream.read_exact(&mut got))
+                .await
+                .unwrap();
+            assert_eq!(&got, b"hello");
+
+            // A direct connection opens beside the relayed one: new streams take it.
+            b_dial.send(a_direct).unwrap();
+            within("a direct connection", async {
+                while b_bt.route(&a_id) != Route::Direct {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+            let mut direct = within("stream, direct", b_bt.open(a_id)).await.unwrap();
+            assert!(!direct.relayed());
+            let mut direct_in = within("accepted", incoming.recv()).await.unwrap();
+            assert!(!direct_in.relayed);
+            let data = vec![7u8; 1 << 20];
+            let send = data.clone();
+            let writer = tokio::spawn(async move {
+                direct.write_all(&send).await.unwrap();
+                direct.shutdown().await.unwrap();
+                direct
+            });
+            let mut back = Vec::new();
+            within("1 MiB direct", direct_in.stream.read_to_end(&mut back))
+                .await
+                .unwrap();
+            assert_eq!(back, data, "far beyond the relay's budget, direct");
+            let _direct = writer.await.unwrap();
+            assert_eq!(b_bt.open_streams(), 2);
+
+            // The relayed stream runs within the relay's budget: past it, it ends (it does
+            // not hang).
+            tokio::spawn(async move {
+                let _ = relayed.write_all(&vec![1u8; 1 << 20]).await;
+                let _ = relayed.shutdown().await;
+            });
+            let mut sink = Vec::new();
+            let r = within(
+                "the relayed stream ends",
+                relayed_in.stream.read_to_end(&mut sink),
+            )
+            .await;
+            assert!(
+                (sink.len() as u64) < BUDGET,
+                "{} bytes through a {BUDGET}-byte budget ({r:?})",
+                sink.len()
+            );
+        }
     }
 }
