@@ -94,7 +94,10 @@ impl Node {
         let tracker = TaskTracker::new();
         let cancel = CancellationToken::new();
         let catalog = Catalog::open(&store, &config.data_dir, key.clone(), bus.clone())?;
-        let transfer = start_transfer(&config, &tracker, cancel.child_token()).await?;
+        // BitTorrent over libp2p streams: the engine's connector, bound once the network runs.
+        let bt_link = crate::sharing::bt_link::BtLink::new();
+        let transfer =
+            start_transfer(&config, bt_link.clone(), &tracker, cancel.child_token()).await?;
         // Subscribed before the network starts, so no presence event is missed.
         let catalog_events = bus.receiver();
         let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(net::INBOUND_CHANNEL);
@@ -117,6 +120,14 @@ impl Node {
             cancel.child_token(),
         )
         .await?;
+        bt_link.bind(net.bt_streams().clone());
+        if let Some(incoming) = net.bt_streams().take_incoming() {
+            tracker.spawn(crate::sharing::bt_link::serve(
+                transfer.clone(),
+                incoming,
+                cancel.child_token(),
+            ));
+        }
         let sharing = Sharing::start(
             catalog.clone(),
             transfer.clone(),
@@ -218,6 +229,7 @@ impl Node {
 /// Starts the BitTorrent engine; a taken default port falls back to any free one.
 async fn start_transfer(
     config: &Config,
+    connector: std::sync::Arc<crate::sharing::bt_link::BtLink>,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> Result<Transfer, NodeError> {
@@ -228,6 +240,7 @@ async fn start_transfer(
         listen_port: port,
         download_limit_bps: config.bt_download_limit_bps,
         upload_limit_bps: config.bt_upload_limit_bps,
+        connector: Some(connector.clone()),
     };
     match Transfer::start(make(config.bt_port), tracker, cancel.clone()).await {
         Err(e) if config.bt_port_is_default => {

@@ -35,6 +35,13 @@ pub struct Status {
     pub relay_service: RelayService,
     /// The TCP port of this node's BitTorrent engine.
     pub bt_port: u16,
+    /// BitTorrent peer connections open now over libp2p streams (`/hearth/bt/1`).
+    #[serde(default)]
+    pub bt_streams: u32,
+    /// BitTorrent peer connections made over libp2p streams since the node started.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub bt_streams_total: u64,
     /// This node makes video thumbnails and durations itself (ffmpeg is installed). When
     /// false, the UI takes a frame in the player after publishing a video.
     pub video_previews: bool,
@@ -315,6 +322,18 @@ pub enum DownloadState {
     Failed,
 }
 
+/// How the holders of a running download are reached over libp2p, where BitTorrent rides
+/// `/hearth/bt/1` streams (holders are also dialled over plain TCP where that works).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadRoute {
+    /// At least one holder has a direct (or hole-punched) connection with us.
+    Direct,
+    /// The holders are connected only through relays, which limit the bytes and time of
+    /// each connection: the download may stall until a direct connection opens.
+    RelayOnly,
+}
+
 /// A download (or a finished one, which now seeds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Download {
@@ -344,6 +363,13 @@ pub struct Download {
     pub started_ms: u64,
     /// Fetched automatically because its publisher is mirrored.
     pub mirror: bool,
+    /// How the holders are reached over libp2p while it downloads; `None` when no holder is
+    /// connected over libp2p (or it is complete).
+    #[serde(default)]
+    pub route: Option<DownloadRoute>,
+    /// A plain-words remark on why it may not progress (e.g. "relay only: ..."), or `None`.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// Start a download: a content id from the catalog, or a magnet URI with peers to ask.
@@ -776,6 +802,7 @@ pub fn typescript_bindings() -> String {
         SearchResult::decl(),
         Holder::decl(),
         DownloadState::decl(),
+        DownloadRoute::decl(),
         Download::decl(),
         DownloadRequest::decl(),
         FolderRequest::decl(),

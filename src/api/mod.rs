@@ -126,6 +126,8 @@ impl Api {
             relay_reservations: net.relay_reservations,
             relay_service: net.relay_service,
             bt_port: self.inner.bt_port,
+            bt_streams: self.inner.net.bt_streams().open_streams() as u32,
+            bt_streams_total: self.inner.net.bt_streams().opened_streams(),
             video_previews: crate::infra::thumbnail::ffmpeg_available(),
         })
     }

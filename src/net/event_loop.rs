@@ -116,6 +116,7 @@ impl EventLoop {
             book.forget(&peer);
             presence.remember(peer, None, Vec::new(), true);
             swarm.behaviour_mut().blocked.block_peer(peer);
+            swarm.behaviour().bt.control().set_blocked(peer, true);
         }
         Self {
             swarm,
@@ -306,6 +307,11 @@ impl EventLoop {
                 };
                 let out = self.presence.handle(input, now_ms());
                 self.apply(out);
+                self.swarm
+                    .behaviour()
+                    .bt
+                    .control()
+                    .set_blocked(peer, blocked);
                 let _ = reply.send(());
             }
             Command::AddBootstrap { addr, reply } => {

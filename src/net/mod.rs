@@ -10,6 +10,7 @@
 //! carries as bytes, and the owner checks them through [`Checks`] before they are relayed or
 //! acknowledged.
 
+pub mod bt_stream;
 pub mod codec;
 mod event_loop;
 pub mod nat;
@@ -207,11 +208,17 @@ pub const INBOUND_CHANNEL: usize = 1024;
 pub struct NetHandle {
     tx: mpsc::Sender<Command>,
     local: PeerId,
+    bt: bt_stream::BtStreams,
 }
 
 impl NetHandle {
     pub fn local_peer_id(&self) -> PeerId {
         self.local
+    }
+
+    /// BitTorrent peer connections over libp2p streams (`/hearth/bt/1`).
+    pub fn bt_streams(&self) -> &bt_stream::BtStreams {
+        &self.bt
     }
 
     async fn ask<T>(
@@ -353,6 +360,7 @@ pub(crate) struct Behaviour {
     vote: request_response::Behaviour<JsonCodec<VoteRequest, VoteResponse>>,
     catalog: request_response::Behaviour<JsonCodec<CatalogRequest, CatalogResponse>>,
     chat: request_response::Behaviour<CheckedCodec<ChatAck>>,
+    bt: bt_stream::Behaviour,
 }
 
 fn build_swarm(
@@ -451,6 +459,7 @@ fn build_swarm(
                     rr(CHAT_PROTOCOL),
                     rr_config.with_max_concurrent_streams(256),
                 ),
+                bt: bt_stream::Behaviour::new(),
             })
         })
         .map_err(|e| setup(&e))?
@@ -528,6 +537,7 @@ pub async fn start(
         }
     }
     let (tx, rx) = mpsc::channel(COMMAND_CHANNEL);
+    let bt = swarm.behaviour().bt.control();
     let mut event_loop = event_loop::EventLoop::new(
         swarm,
         rx,
@@ -554,7 +564,7 @@ pub async fn start(
             .run()
             .instrument(tracing::info_span!("net", peer = %local)),
     );
-    Ok(NetHandle { tx, local })
+    Ok(NetHandle { tx, local, bt })
 }
 
 fn with_port_zero(addr: &Multiaddr) -> Multiaddr {

@@ -2,6 +2,7 @@
 //! the engine with every holder's address; pause, resume, cancel, and progress events.
 
 use super::*;
+use crate::net::bt_stream::Route;
 
 impl Sharing {
     pub async fn start_download(&self, req: DownloadRequest) -> Result<Download, SharingError> {
@@ -83,8 +84,7 @@ impl Sharing {
             return Err(SharingError::NoHolders);
         }
         let torrent = self.fetch_torrent(&id, &holders).await?;
-        let mut peers: Vec<std::net::SocketAddr> =
-            holders.into_iter().flat_map(|(_, a)| a).collect();
+        let mut peers = self.holder_peers(&id);
         peers.extend(extra);
         let got = self.inner.transfer.download(&torrent, peers).await?;
         if got != id {
@@ -282,16 +282,43 @@ impl Sharing {
 
     pub(super) fn to_download(&self, id: &str, rec: &DownloadRec) -> Download {
         let stats = self.inner.transfer.stats(id);
-        download_view(id, rec, stats.as_ref(), self.inner.transfer.file_path(id))
+        let route = if rec.complete { None } else { self.route(id) };
+        download_view(
+            id,
+            rec,
+            stats.as_ref(),
+            self.inner.transfer.file_path(id),
+            route,
+        )
     }
 
+    /// How the holders of `id` are reached over libp2p: directly if any one is.
+    fn route(&self, id: &str) -> Option<DownloadRoute> {
+        let bt = self.inner.net.bt_streams();
+        let mut route = None;
+        for (peer, _) in self.inner.catalog.holder_addrs(id) {
+            match bt.route(&peer) {
+                Route::Direct => return Some(DownloadRoute::Direct),
+                Route::RelayOnly => route = Some(DownloadRoute::RelayOnly),
+                Route::NotConnected => {}
+            }
+        }
+        route
+    }
+
+    /// Every holder's BitTorrent addresses: its TCP ones, and, when we have a libp2p
+    /// connection with it, its synthetic address, which the engine reaches over a
+    /// `/hearth/bt/1` stream (so a holder whose TCP port we cannot reach still serves us).
     pub(super) fn holder_peers(&self, id: &str) -> Vec<std::net::SocketAddr> {
-        self.inner
-            .catalog
-            .holder_addrs(id)
-            .into_iter()
-            .flat_map(|(_, a)| a)
-            .collect()
+        let bt = self.inner.net.bt_streams();
+        let mut out = Vec::new();
+        for (peer, addrs) in self.inner.catalog.holder_addrs(id) {
+            if bt.route(&peer) != Route::NotConnected {
+                out.push(bt.addr_of(peer));
+            }
+            out.extend(addrs);
+        }
+        out
     }
 
     pub(super) fn emit_progress(&self, id: &str) {

@@ -16,6 +16,7 @@
 //! (handle, protocol types), `infra` (store, events, thumbnails, tokens), the DTOs of
 //! `api::dto`. Used by `mirror` and `api`.
 
+pub mod bt_link;
 mod downloads;
 mod folders;
 pub mod media;
@@ -37,8 +38,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::dto::{
-    Download, DownloadRequest, DownloadState, EventKind, Library, LocalState, PublishRequest,
-    Resource, UpdateResourceRequest,
+    Download, DownloadRequest, DownloadRoute, DownloadState, EventKind, Library, LocalState,
+    PublishRequest, Resource, UpdateResourceRequest,
 };
 use crate::catalog::feed::{self, Body, FeedError, ResourceBody};
 use crate::catalog::sync::announce_have;
@@ -310,6 +311,7 @@ fn download_view(
     rec: &DownloadRec,
     stats: Option<&TransferStats>,
     path: Option<PathBuf>,
+    route: Option<DownloadRoute>,
 ) -> Download {
     let (state, error) = match stats.map(|s| &s.state) {
         _ if rec.complete => (DownloadState::Complete, None),
@@ -346,8 +348,20 @@ fn download_view(
         error,
         started_ms: rec.started_ms,
         mirror: rec.mirror,
+        route: route.filter(|_| state != DownloadState::Complete),
+        note: match route {
+            Some(DownloadRoute::RelayOnly) if state != DownloadState::Complete => {
+                Some(RELAY_ONLY_NOTE.to_owned())
+            }
+            _ => None,
+        },
     }
 }
+
+/// What a download whose holders are reached only through relays says.
+pub const RELAY_ONLY_NOTE: &str = "relay only: the holders are reachable only through a relay, \
+     which carries a limited number of bytes per connection; the download goes on when a \
+     direct connection opens";
 
 fn key_of(path: &Path) -> String {
     path.display().to_string()

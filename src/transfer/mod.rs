@@ -89,7 +89,7 @@ const SIDECAR: &str = "transfers.json";
 const LOCK_FILE: &str = "transfer.lock";
 const SESSION_DIR: &str = "session";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TransferConfig {
     /// librqbit session persistence and fastresume data, and our own small state file.
     pub state_dir: PathBuf,
@@ -103,6 +103,22 @@ pub struct TransferConfig {
     pub download_limit_bps: Option<u32>,
     /// Upload speed limit for the whole session, bytes per second (`None`: unlimited).
     pub upload_limit_bps: Option<u32>,
+    /// Reaches the peers whose (possibly synthetic) addresses it claims in place of a TCP
+    /// dial; the node's carries BitTorrent over libp2p streams. Streams it accepts come in
+    /// through [`Transfer::accept_stream`].
+    pub connector: Option<Arc<dyn librqbit::ExternalConnector>>,
+}
+
+impl std::fmt::Debug for TransferConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferConfig")
+            .field("state_dir", &self.state_dir)
+            .field("download_dir", &self.download_dir)
+            .field("listen_addr", &self.listen_addr)
+            .field("listen_port", &self.listen_port)
+            .field("connector", &self.connector.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TransferConfig {
@@ -114,6 +130,7 @@ impl TransferConfig {
             listen_port: 0,
             download_limit_bps: None,
             upload_limit_bps: None,
+            connector: None,
         }
     }
 }
@@ -390,6 +407,7 @@ impl Transfer {
                     keep_alive_interval: Some(PEER_KEEP_ALIVE),
                     ..Default::default()
                 }),
+                external: cfg.connector.clone(),
             }),
             cancellation_token: Some(token.child_token()),
             disable_local_service_discovery: true,
@@ -819,6 +837,19 @@ impl Transfer {
                 session.unpause(&handle).await.map_err(engine)?;
             }
         }
+        Ok(())
+    }
+
+    /// Hands a peer connection accepted outside the engine (a libp2p stream) to the torrent
+    /// its handshake names; `addr` names the peer (the connector must claim it). Dropped
+    /// when no torrent of ours matches. The caller bounds how many it hands over.
+    pub fn accept_stream<S>(&self, addr: SocketAddr, stream: S) -> Result<(), TransferError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let session = self.inner.session()?;
+        let (read, write) = tokio::io::split(stream);
+        session.accept_external(addr, Box::new(read), Box::new(write));
         Ok(())
     }
 

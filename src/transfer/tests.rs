@@ -74,6 +74,7 @@ impl Node {
             listen_port: 0,
             download_limit_bps: None,
             upload_limit_bps: None,
+            connector: None,
         };
         let cancel = CancellationToken::new();
         let t = Transfer::start(cfg, &TaskTracker::new(), cancel.clone())
@@ -1099,6 +1100,7 @@ async fn errors_are_clear() {
         listen_port: 0,
         download_limit_bps: None,
         upload_limit_bps: None,
+        connector: None,
     };
     assert!(matches!(
         Transfer::start(cfg, &TaskTracker::new(), CancellationToken::new()).await,

@@ -224,7 +224,11 @@ saved to {}
                             bytes(d.down_bps),
                             d.peers,
                             d.title
-                        )
+                        ) + &d
+                            .note
+                            .as_ref()
+                            .map(|n| format!("    {n}\n"))
+                            .unwrap_or_default()
                     })
                     .collect()
             })
@@ -289,7 +293,11 @@ async fn follow_download(
                 d.progress * 100.0,
                 bytes(d.down_bps),
                 d.peers
-            );
+            ) + &d
+                .note
+                .as_ref()
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default();
             if tty {
                 eprint!("\r{line}");
                 let _ = std::io::stderr().flush();

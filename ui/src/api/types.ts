@@ -24,6 +24,14 @@ relay_service: RelayService,
  */
 bt_port: number, 
 /**
+ * BitTorrent peer connections open now over libp2p streams (`/hearth/bt/1`).
+ */
+bt_streams: number, 
+/**
+ * BitTorrent peer connections made over libp2p streams since the node started.
+ */
+bt_streams_total: number, 
+/**
  * This node makes video thumbnails and durations itself (ffmpeg is installed). When
  * false, the UI takes a frame in the player after publishing a video.
  */
@@ -216,6 +224,7 @@ bt_addr: string | null,
  */
 mirror: boolean, };
 export type DownloadState = "starting" | "downloading" | "paused" | "complete" | "failed";
+export type DownloadRoute = "direct" | "relay_only";
 export type Download = { content_id: string, title: string, state: DownloadState, have_bytes: number, total_bytes: number, 
 /**
  * 0.0 to 1.0.
@@ -232,7 +241,16 @@ path: string, error: string | null, started_ms: number,
 /**
  * Fetched automatically because its publisher is mirrored.
  */
-mirror: boolean, };
+mirror: boolean, 
+/**
+ * How the holders are reached over libp2p while it downloads; `None` when no holder is
+ * connected over libp2p (or it is complete).
+ */
+route: DownloadRoute | null, 
+/**
+ * A plain-words remark on why it may not progress (e.g. "relay only: ..."), or `None`.
+ */
+note: string | null, };
 export type DownloadRequest = { content_id: string | null, magnet: string | null, 
 /**
  * `ip:port` BitTorrent addresses to try besides the holders Hearth knows.

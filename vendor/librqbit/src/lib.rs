@@ -95,7 +95,7 @@ pub use session::{
     AddTorrent, AddTorrentOptions, AddTorrentResponse, DhtSessionConfig, ListOnlyResponse,
     SUPPORTED_SCHEMES, Session, SessionOptions, SessionPersistenceConfig,
 };
-pub use stream_connect::ConnectionOptions;
+pub use stream_connect::{ConnectionOptions, ExternalConnector, ExternalStream};
 // hearth: FileStream is exported, so a stream can be named in a type.
 pub use torrent_state::{
     FileStream, ManagedTorrent, ManagedTorrentShared, ManagedTorrentState, TorrentMetadata,

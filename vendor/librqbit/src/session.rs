@@ -738,6 +738,8 @@ impl Session {
                     utp_socket: listen_result.as_ref().and_then(|l| l.utp_socket.clone()),
                     bind_device: bind_device.clone(),
                     ipv4_only: opts.ipv4_only,
+                    // hearth: the external connector (see `ExternalConnector`).
+                    external: opts.connect.as_ref().and_then(|c| c.external.clone()),
                 })
                 .await
                 .context("error creating stream connector")?,
@@ -1018,6 +1020,37 @@ impl Session {
                 else => continue,
             }
         }
+    }
+
+    // hearth: a peer connection accepted outside librqbit (e.g. a stream over another
+    // transport) goes the way of an accepted TCP connection: its handshake names the torrent,
+    // which takes it as an incoming peer. `addr` names the peer (it may be synthetic, as long
+    // as the `ExternalConnector` claims it). The caller bounds how many it hands over.
+    pub fn accept_external(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        read: Box<dyn tokio::io::AsyncRead + Unpin + Send + 'static>,
+        write: Box<dyn tokio::io::AsyncWrite + Unpin + Send + 'static>,
+    ) {
+        use crate::vectored_traits::AsyncReadVectoredIntoCompat;
+        let this = self.clone();
+        self.spawn(
+            debug_span!(parent: self.rs(), "external_incoming", addr = %addr),
+            "external_incoming",
+            async move {
+                let (live, checked) = this
+                    .check_incoming_connection(
+                        addr,
+                        ConnectionKind::External,
+                        Box::new(read.into_vectored_compat()),
+                        write,
+                    )
+                    .await?;
+                live.add_incoming_peer(checked)
+                    .context("error handing over an external connection")?;
+                Ok(())
+            },
+        );
     }
 
     async fn task_upnp_port_forwarder(

@@ -20,6 +20,9 @@ pub enum ConnectionKind {
     Utp,
     #[serde(rename = "socks")]
     Socks,
+    // hearth: a connection made by an `ExternalConnector` (or accepted outside librqbit).
+    #[serde(rename = "external")]
+    External,
 }
 
 impl std::fmt::Display for ConnectionKind {
@@ -28,6 +31,7 @@ impl std::fmt::Display for ConnectionKind {
             ConnectionKind::Tcp => f.write_str("tcp"),
             ConnectionKind::Utp => f.write_str("uTP"),
             ConnectionKind::Socks => f.write_str("socks"),
+            ConnectionKind::External => f.write_str("external"),
         }
     }
 }
@@ -39,6 +43,8 @@ pub struct ConnectionOptions {
     // TCP outgoing connections are enabled by default
     pub enable_tcp: bool,
     pub peer_opts: Option<PeerConnectionOptions>,
+    // hearth: peers whose address the connector claims are reached through it, not TCP/uTP.
+    pub external: Option<Arc<dyn ExternalConnector>>,
 }
 
 impl Default for ConnectionOptions {
@@ -47,8 +53,27 @@ impl Default for ConnectionOptions {
             enable_tcp: true,
             proxy_url: None,
             peer_opts: None,
+            external: None,
         }
     }
+}
+
+// hearth: a byte stream to a peer made outside librqbit (e.g. over another transport).
+pub type ExternalStream = (
+    Box<dyn tokio::io::AsyncRead + Unpin + Send + 'static>,
+    Box<dyn tokio::io::AsyncWrite + Unpin + Send + 'static>,
+);
+
+// hearth: connects to the peers whose addresses it claims, in place of a TCP or uTP dial.
+// The addresses may be synthetic names for peers reachable some other way; the session and
+// the torrents treat them as any other peer address.
+pub trait ExternalConnector: Send + Sync + 'static {
+    /// True when outgoing connections to `addr` must go through this connector.
+    fn handles(&self, addr: SocketAddr) -> bool;
+    fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<ExternalStream>>;
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +90,13 @@ pub(crate) struct StreamConnectorArgs {
     pub utp_socket: Option<Arc<UtpSocketUdp>>,
     pub bind_device: Option<BindDevice>,
     pub ipv4_only: bool,
+    pub external: Option<Arc<dyn ExternalConnector>>,
+}
+
+impl std::fmt::Debug for dyn ExternalConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExternalConnector")
+    }
 }
 
 impl SocksProxyConfig {
@@ -123,6 +155,7 @@ gen_stats!(PerFamilyAtomic PerFamilySnapshot, [], [
 ]);
 gen_stats!(ConnectStatsAtomic ConnectStatsSnapshot, [], [
     socks PerFamilyAtomic PerFamilySnapshot,
+    external PerFamilyAtomic PerFamilySnapshot,
     tcp PerFamilyAtomic PerFamilySnapshot,
     utp PerFamilyAtomic PerFamilySnapshot
 ]);
@@ -135,6 +168,7 @@ pub(crate) struct StreamConnector {
     utp_socket: Option<Arc<librqbit_utp::UtpSocketUdp>>,
     stats: ConnectStatsAtomic,
     ipv4_only: bool,
+    external: Option<Arc<dyn ExternalConnector>>,
 }
 
 impl StreamConnector {
@@ -160,6 +194,7 @@ impl StreamConnector {
             bind_device: config.bind_device,
             stats: Default::default(),
             ipv4_only: config.ipv4_only,
+            external: config.external,
         })
     }
 
@@ -168,6 +203,7 @@ impl StreamConnector {
             ConnectionKind::Tcp => &self.stats.tcp,
             ConnectionKind::Utp => &self.stats.utp,
             ConnectionKind::Socks => &self.stats.socks,
+            ConnectionKind::External => &self.stats.external,
         };
         if is_v6 { &stat.v6 } else { &stat.v4 }
     }
@@ -213,6 +249,24 @@ impl StreamConnector {
         &self,
         addr: SocketAddr,
     ) -> Result<(ConnectionKind, BoxAsyncReadVectored, BoxAsyncWrite)> {
+        // hearth: addresses the external connector claims never reach TCP, uTP or a proxy.
+        if let Some(external) = self.external.as_ref().filter(|e| e.handles(addr)) {
+            let (r, w) = self
+                .with_stat(
+                    ConnectionKind::External,
+                    addr.is_ipv6(),
+                    external.connect(addr),
+                )
+                .await
+                .map_err(|e| Error::Anyhow(anyhow::anyhow!("external connect to {addr}: {e}")))?;
+            debug!(?addr, "connected through the external connector");
+            return Ok((
+                ConnectionKind::External,
+                Box::new(r.into_vectored_compat()),
+                w,
+            ));
+        }
+
         if addr.port() == 0 {
             return Err(Error::Anyhow(anyhow::anyhow!(
                 "invalid peer address (port 0): {}",

@@ -74,6 +74,11 @@ export function DownloadStats({ download: d }: { download: Download }) {
       {d.state === 'complete' && d.up_bps > 0 && <span title="Sending to other peers now">↑ {formatSpeed(d.up_bps)}</span>}
       {(d.uploaded_bytes ?? 0) > 0 && <span title="Sent to other peers so far">shared {formatBytes(d.uploaded_bytes)}</span>}
       {active && <span title="Time left">{eta ? `${eta} left` : 'time left unknown'}</span>}
+      {active && d.note && (
+        <span class="dl-note" title={d.note} data-testid="download-note">
+          {d.route === 'relay_only' ? 'relay only' : d.note}
+        </span>
+      )}
     </div>
   );
 }

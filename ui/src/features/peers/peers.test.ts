@@ -49,6 +49,8 @@ function status(extra: Partial<Status> = {}): Status {
     relay_reservations: [],
     relay_service: { enabled: true, active: false, reservations: 0, circuits: 0, refused_reservations: 0, refused_circuits: 0 },
     bt_port: 0,
+    bt_streams: 0,
+    bt_streams_total: 0,
     video_previews: true,
     ...extra,
   };

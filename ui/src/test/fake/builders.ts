@@ -67,6 +67,8 @@ export function download(extra: Partial<Download> = {}): Download {
     error: null,
     started_ms: 1_700_000_000_000,
     mirror: false,
+    route: null,
+    note: null,
     ...extra,
   };
 }
@@ -88,6 +90,8 @@ export function status(extra: Partial<Status> = {}): Status {
     relay_reservations: [],
     relay_service: { enabled: true, active: false, reservations: 0, circuits: 0, refused_reservations: 0, refused_circuits: 0 },
     bt_port: 6881,
+    bt_streams: 0,
+    bt_streams_total: 0,
     video_previews: true,
     ...extra,
   };
