@@ -15,11 +15,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hearth::api::dto::{
-    Download, DownloadRequest, DownloadRoute, DownloadState, PublishRequest, Resource,
-    SearchRequest,
-};
-use kit::{eventually, random_file, Launch, TestNode, FAST_PRESENCE};
+use hearth::api::dto::{DownloadRequest, DownloadRoute, PublishRequest, Resource, SearchRequest};
+use kit::{complete, eventually, random_file, Launch, TestNode, FAST_PRESENCE};
 
 const HOLDER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const DOWNLOADER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
@@ -55,24 +52,6 @@ async fn found(node: &TestNode, word: &str, id: &str) -> Option<Resource> {
         .items
         .into_iter()
         .find(|r| r.content_id == id && r.available)
-}
-
-async fn download(node: &TestNode, id: &str) -> Option<Download> {
-    let list: Vec<Download> = node.client.list_downloads().await.ok()?;
-    list.into_iter().find(|d| d.content_id == id)
-}
-
-async fn complete(node: &TestNode, id: &str, timeout: Duration) -> Download {
-    eventually(
-        timeout,
-        &format!("{} completes {id}", node.name),
-        || async {
-            download(node, id)
-                .await
-                .filter(|d| d.state == DownloadState::Complete)
-        },
-    )
-    .await
 }
 
 async fn bt_port(node: &TestNode) -> u16 {

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hearth::api::dto::{
-    CatalogStats, ContentIdRequest, Download, DownloadRequest, DownloadState, Library,
-    PublishRequest, Resource, SearchRequest, SearchResult,
+    CatalogStats, ContentIdRequest, Download, DownloadRequest, Library, PublishRequest, Resource,
+    SearchRequest, SearchResult,
 };
-use kit::{cli, eventually, random_file, TestNode, FAST_PRESENCE};
+use kit::{cli, complete, download, eventually, random_file, TestNode, FAST_PRESENCE};
 
 async fn publish(node: &TestNode, path: &Path, title: &str) -> Resource {
     node.client
@@ -52,24 +52,6 @@ async fn start_download(node: &TestNode, id: &str) -> Download {
         })
         .await
         .expect("start download")
-}
-
-async fn download(node: &TestNode, id: &str) -> Option<Download> {
-    let list: Vec<Download> = node.client.list_downloads().await.ok()?;
-    list.into_iter().find(|d| d.content_id == id)
-}
-
-async fn complete(node: &TestNode, id: &str, timeout: Duration) -> Download {
-    eventually(
-        timeout,
-        &format!("{} completes {id}", node.name),
-        || async {
-            download(node, id)
-                .await
-                .filter(|d| d.state == DownloadState::Complete)
-        },
-    )
-    .await
 }
 
 async fn stats(node: &TestNode) -> CatalogStats {

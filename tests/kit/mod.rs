@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hearth::api::dto::PeerInfo;
+use hearth::api::dto::{Download, DownloadState, PeerInfo};
 use hearth::server::client::{ApiFile, Client};
 
 /// The `hearth` binary under test.
@@ -352,4 +352,24 @@ pub async fn star<const N: usize>(
         Ok(nodes) => nodes,
         Err(_) => unreachable!("one node per name"),
     }
+}
+
+/// `node`'s download of `id`, if it has one.
+pub async fn download(node: &TestNode, id: &str) -> Option<Download> {
+    let list: Vec<Download> = node.client.list_downloads().await.ok()?;
+    list.into_iter().find(|d| d.content_id == id)
+}
+
+/// Waits until `node`'s download of `id` is complete.
+pub async fn complete(node: &TestNode, id: &str, timeout: Duration) -> Download {
+    eventually(
+        timeout,
+        &format!("{} completes {id}", node.name),
+        || async {
+            download(node, id)
+                .await
+                .filter(|d| d.state == DownloadState::Complete)
+        },
+    )
+    .await
 }
