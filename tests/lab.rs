@@ -91,24 +91,11 @@ async fn two_homes_behind_nat_and_a_public_node_see_each_other_and_search_across
         })
         .await
         .expect("publish");
-    eventually(
+    finds(
+        &b,
+        "lattice",
+        &published.content_id,
         Duration::from_secs(20),
-        "home B to find home A's record",
-        || async {
-            let found = b
-                .client
-                .search(&SearchRequest {
-                    text: "lattice".into(),
-                    ..Default::default()
-                })
-                .await
-                .ok()?;
-            found
-                .items
-                .iter()
-                .any(|r| r.content_id == published.content_id)
-                .then_some(())
-        },
     )
     .await;
 
@@ -254,6 +241,30 @@ fn a_lab_leaves_no_namespace_behind_also_after_a_panic() {
             "{ns}'s /etc/netns"
         );
     }
+}
+
+/// Waits until `node`'s search for `word` finds the record `content_id`.
+async fn finds(node: &LabNode, word: &str, content_id: &str, timeout: Duration) {
+    eventually(
+        timeout,
+        &format!("{} to find {content_id}", node.name),
+        || async {
+            let found = node
+                .client
+                .search(&SearchRequest {
+                    text: word.into(),
+                    ..Default::default()
+                })
+                .await
+                .ok()?;
+            found
+                .items
+                .iter()
+                .any(|r| r.content_id == content_id)
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 /// How `node` reaches `peer` now (`lan`, `direct`, `hole_punched`, `relayed`), if at all.
@@ -489,26 +500,7 @@ async fn a_home_behind_symmetric_nat_stays_relayed_and_catalog_and_chat_work() {
         })
         .await
         .expect("publish");
-    eventually(
-        Duration::from_secs(15),
-        "home B to find the record",
-        || async {
-            let found = b
-                .client
-                .search(&SearchRequest {
-                    text: "field".into(),
-                    ..Default::default()
-                })
-                .await
-                .ok()?;
-            found
-                .items
-                .iter()
-                .any(|r| r.content_id == published.content_id)
-                .then_some(())
-        },
-    )
-    .await;
+    finds(&b, "field", &published.content_id, Duration::from_secs(15)).await;
     // Chat between the two homes goes through the relay.
     let room = room_of(&a, &[&b]).await;
     everyone_says_something(&room, &[&a, &b], "relayed").await;
@@ -742,18 +734,7 @@ async fn a_file_moves_from_home_to_home() {
         .await
         .expect("publish");
     let id = published.content_id.clone();
-    eventually(Duration::from_secs(20), "the record in home B", || async {
-        let r = b
-            .client
-            .search(&SearchRequest {
-                text: "fifty".into(),
-                ..Default::default()
-            })
-            .await
-            .ok()?;
-        r.items.iter().any(|r| r.content_id == id).then_some(())
-    })
-    .await;
+    finds(&b, "fifty", &id, Duration::from_secs(20)).await;
     eventually(Duration::from_secs(30), "a and b hole-punched", || async {
         (link(&a, &b).await.as_deref() == Some("hole_punched")
             && link(&b, &a).await.as_deref() == Some("hole_punched"))
