@@ -51,6 +51,9 @@ pub enum PathProblem {
     TooLong,
     TooDeep,
     NotUtf8,
+    /// The torrent's name starts with '.': a hidden file or folder in the download folder
+    /// (`.bashrc`, `.config`), which the person would not see arrive.
+    Hidden,
 }
 
 impl std::fmt::Display for PathProblem {
@@ -72,6 +75,7 @@ impl std::fmt::Display for PathProblem {
             PathProblem::TooLong => "a path component or the whole path is too long",
             PathProblem::TooDeep => "the path is nested too deeply",
             PathProblem::NotUtf8 => "a path component is not valid UTF-8",
+            PathProblem::Hidden => "the name starts with '.' (it would be a hidden file)",
         })
     }
 }
@@ -181,6 +185,12 @@ pub(crate) fn validate_with_span(
             problem,
         })?
         .to_owned();
+    if name.starts_with('.') {
+        return Err(MetaError::UnsafePath {
+            path: name,
+            problem: PathProblem::Hidden,
+        });
+    }
 
     // Piece length and hashes.
     let piece_length = get_int(info, b"piece length", "piece length")?;
@@ -526,8 +536,30 @@ pub(crate) fn choose_piece_length(total: u64) -> u64 {
 }
 
 /// Hash a local file or folder into a torrent. Blocking; checks `cancel` between pieces.
+#[cfg(test)]
 pub(crate) fn build_torrent(path: &Path, cancel: &CancellationToken) -> Result<Built, String> {
+    build_torrent_with(path, false, cancel)
+}
+
+/// [`build_torrent`]; with `no_follow` (files found in a shared folder), `path` must be the
+/// real path: absolute, with no symbolic link anywhere on it. Anyone who can write to a shared
+/// folder could otherwise swap a file for a link to any file the user can read between the
+/// watcher's look and the publish. Every file is opened without following a link and
+/// checked on the open handle (a regular file, and on Linux still at the path it was opened
+/// by), so a swap during hashing is caught too.
+pub(crate) fn build_torrent_with(
+    path: &Path,
+    no_follow: bool,
+    cancel: &CancellationToken,
+) -> Result<Built, String> {
+    let given = path;
     let path = std::fs::canonicalize(path).map_err(|e| format!("cannot open it: {e}"))?;
+    if no_follow && path != given {
+        return Err(
+            "it is (or is reached through) a symbolic link, which shared folders never follow"
+                .into(),
+        );
+    }
     let md = std::fs::metadata(&path).map_err(|e| format!("cannot read it: {e}"))?;
     let name_os = path
         .file_name()
@@ -581,7 +613,7 @@ pub(crate) fn build_torrent(path: &Path, cancel: &CancellationToken) -> Result<B
     let mut buf = vec![0u8; piece_length as usize];
     let mut filled = 0usize;
     for (abs, st) in &stamps {
-        let mut f = File::open(abs).map_err(|e| format!("cannot open {}: {e}", abs.display()))?;
+        let mut f = open_no_follow(abs, st)?;
         let mut left = st.size;
         while left > 0 {
             if cancel.is_cancelled() {
@@ -665,6 +697,54 @@ pub(crate) fn build_torrent(path: &Path, cancel: &CancellationToken) -> Result<B
         output_folder,
         stamps,
     })
+}
+
+/// Opens `abs` for hashing without following a symbolic link, and checks the open handle:
+/// a regular file of the size stamped, reached by exactly this path (`abs` is canonical, so a
+/// link anywhere on it now was swapped in).
+pub(crate) fn open_no_follow(abs: &Path, st: &FileStamp) -> Result<File, String> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    let f = opts.open(abs).map_err(|e| {
+        format!(
+            "cannot open {} (a link is never followed): {e}",
+            abs.display()
+        )
+    })?;
+    let md = f
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", abs.display()))?;
+    if !md.is_file() || md.len() != st.size {
+        return Err(format!(
+            "{} changed while it was being published",
+            abs.display()
+        ));
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))
+            .map_err(|e| format!("cannot check where {} is: {e}", abs.display()))?;
+        if real != abs {
+            return Err(format!(
+                "{} was moved or replaced by a link while it was being published",
+                abs.display()
+            ));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    if std::fs::canonicalize(abs).ok().as_deref() != Some(abs) {
+        return Err(format!(
+            "{} was moved or replaced by a link while it was being published",
+            abs.display()
+        ));
+    }
+    Ok(f)
 }
 
 /// Collects regular files under `dir` in a stable (byte-wise sorted) order. Symbolic links and

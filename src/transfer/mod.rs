@@ -16,18 +16,26 @@
 //!
 //! Over 1,200 lines: it is one type, `Transfer`, and its engine state (`Inner`) around one
 //! librqbit session; the pieces that stand alone are already apart (`meta`, `bencode`, `state`,
-//! `tracker`).
+//! `tracker`, `lookup`, `mse`).
 //!
 //! **Uses:** librqbit only; no other Hearth module, so it is tested on its own. Its tasks run on
 //! the task tracker the node passes to [`Transfer::start`].
 
 mod bencode;
+mod lookup;
 mod meta;
+pub mod mse;
 mod state;
 mod tracker;
 
 #[cfg(test)]
 mod tests;
+
+/// The decoders of untrusted bytes, for the fuzz targets.
+pub(crate) mod decoders {
+    pub(crate) use super::bencode::{parse as bencode, Value as Bencode};
+    pub(crate) use super::meta::{parse_magnet, validate_metainfo};
+}
 
 use std::{
     collections::HashMap,
@@ -43,9 +51,9 @@ use bytes::Bytes;
 use librqbit::{
     api::{Api, TorrentIdOrHash},
     dht::Id20,
-    AddTorrent, AddTorrentOptions, AddTorrentResponse, ConnectionOptions, ListenerMode,
-    ListenerOptions, ManagedTorrent, PeerConnectionOptions, Session, SessionOptions,
-    SessionPersistenceConfig, TorrentStatsState,
+    AddTorrent, AddTorrentOptions, ConnectionOptions, ListenerMode, ListenerOptions,
+    ManagedTorrent, PeerConnectionOptions, Session, SessionOptions, SessionPersistenceConfig,
+    TorrentStatsState,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -107,6 +115,13 @@ pub struct TransferConfig {
     /// dial; the node's carries BitTorrent over libp2p streams. Streams it accepts come in
     /// through [`Transfer::accept_stream`].
     pub connector: Option<Arc<dyn librqbit::ExternalConnector>>,
+    /// Encrypted handshakes (MSE/PE): prefer, require or off.
+    pub encryption: mse::Encryption,
+    /// Listen and dial over uTP as well as TCP (TCP is tried first when dialling).
+    pub utp: bool,
+    /// Keep librqbit's whole request window (128 chunks) open to every peer, as stock
+    /// librqbit does, instead of sizing it by each peer's rate. For measurements only.
+    pub stock_request_window: bool,
 }
 
 impl std::fmt::Debug for TransferConfig {
@@ -117,6 +132,8 @@ impl std::fmt::Debug for TransferConfig {
             .field("listen_addr", &self.listen_addr)
             .field("listen_port", &self.listen_port)
             .field("connector", &self.connector.is_some())
+            .field("encryption", &self.encryption)
+            .field("utp", &self.utp)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +148,9 @@ impl TransferConfig {
             download_limit_bps: None,
             upload_limit_bps: None,
             connector: None,
+            encryption: mse::Encryption::Prefer,
+            utp: true,
+            stock_request_window: false,
         }
     }
 }
@@ -163,6 +183,8 @@ pub enum TransferError {
     NotFound(String),
     #[error("no peer sent the metadata of this torrent within {0} seconds")]
     MetadataTimeout(u64),
+    #[error("the peers sent metadata this node refuses: {0}")]
+    BadMetadata(String),
     #[error("a peer sent metadata for another torrent (expected {expected}, got {actual})")]
     HashMismatch { expected: String, actual: String },
     #[error("{0} already exists in the download folder; move it away or delete it first")]
@@ -180,6 +202,30 @@ pub enum TransferError {
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> TransferError {
     let context = context.into();
     move |source| TransferError::Io { context, source }
+}
+
+/// Validates untrusted .torrent bytes (up to 32 MiB) on a blocking thread, never on an async
+/// worker, and returns the metadata and the torrent reduced to its info dictionary.
+async fn validate_off_runtime(torrent: Vec<u8>) -> Result<(ValidatedMeta, Vec<u8>), TransferError> {
+    tokio::task::spawn_blocking(move || {
+        let (m, span) = meta::validate_with_span(&torrent)?;
+        Ok((m, meta::minimal_torrent(&torrent, span)))
+    })
+    .await
+    .map_err(engine)?
+}
+
+/// What a failed metadata lookup tells the user: metadata refused by librqbit's own checks
+/// (lengths it cannot compute with, paths it will not write) is the torrent's fault, not the
+/// engine's.
+fn lookup_error(e: &anyhow::Error) -> TransferError {
+    if let Some(bad) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<librqbit::info_check::InfoLengthsError>())
+    {
+        return TransferError::BadMetadata(bad.to_string());
+    }
+    TransferError::Engine(format!("{e:#}"))
 }
 
 fn engine(e: impl std::fmt::Display) -> TransferError {
@@ -392,7 +438,11 @@ impl Transfer {
                 folder: Some(session_dir.clone()),
             }),
             listen: Some(ListenerOptions {
-                mode: ListenerMode::TcpOnly,
+                mode: if cfg.utp {
+                    ListenerMode::TcpAndUtp
+                } else {
+                    ListenerMode::TcpOnly
+                },
                 listen_addr: listen,
                 enable_upnp_port_forwarding: false,
                 ipv4_only: listen.is_ipv4(),
@@ -405,9 +455,15 @@ impl Transfer {
                     connect_timeout: Some(PEER_CONNECT_TIMEOUT),
                     read_write_timeout: Some(PEER_READ_WRITE_TIMEOUT),
                     keep_alive_interval: Some(PEER_KEEP_ALIVE),
+                    fixed_request_window: Some(cfg.stock_request_window),
                     ..Default::default()
                 }),
                 external: cfg.connector.clone(),
+                stream_hook: (cfg.encryption != mse::Encryption::Off).then(|| {
+                    Arc::new(mse::MseHook {
+                        policy: cfg.encryption,
+                    }) as Arc<dyn librqbit::StreamHook>
+                }),
             }),
             cancellation_token: Some(token.child_token()),
             disable_local_service_discovery: true,
@@ -530,6 +586,19 @@ impl Transfer {
         self.inner.bt_port
     }
 
+    /// Changes the speed limits at once (bytes per second; `None` or 0: unlimited).
+    pub fn set_limits(
+        &self,
+        download_bps: Option<u32>,
+        upload_bps: Option<u32>,
+    ) -> Result<(), TransferError> {
+        let session = self.inner.session()?;
+        let limit = |bps: Option<u32>| bps.and_then(std::num::NonZeroU32::new);
+        session.ratelimits.set_download_bps(limit(download_bps));
+        session.ratelimits.set_upload_bps(limit(upload_bps));
+        Ok(())
+    }
+
     /// Stops the session after writing fastresume data. Idempotent; also run when the
     /// cancellation token given to [`Transfer::start`] fires.
     pub async fn shutdown(&self) {
@@ -539,16 +608,28 @@ impl Transfer {
     /// Creates a torrent for a local file or folder and seeds it in place (nothing is copied).
     /// Symbolic links inside a folder are skipped.
     pub async fn publish(&self, path: &Path) -> Result<Published, TransferError> {
+        self.publish_with(path, false).await
+    }
+
+    /// [`Transfer::publish`] for a file found in a shared folder: `path` must be its real
+    /// path (absolute, no symbolic link anywhere on it, also while it is read), so a link
+    /// swapped in after the folder was looked at is refused.
+    pub async fn publish_no_follow(&self, path: &Path) -> Result<Published, TransferError> {
+        self.publish_with(path, true).await
+    }
+
+    async fn publish_with(&self, path: &Path, no_follow: bool) -> Result<Published, TransferError> {
         let session = self.inner.session()?;
         let cancel = self.inner.token.clone();
         let p = path.to_path_buf();
-        let built = tokio::task::spawn_blocking(move || meta::build_torrent(&p, &cancel))
-            .await
-            .map_err(engine)?
-            .map_err(|reason| TransferError::Publish {
-                path: path.to_path_buf(),
-                reason,
-            })?;
+        let built =
+            tokio::task::spawn_blocking(move || meta::build_torrent_with(&p, no_follow, &cancel))
+                .await
+                .map_err(engine)?
+                .map_err(|reason| TransferError::Publish {
+                    path: path.to_path_buf(),
+                    reason,
+                })?;
         let m = built.meta.clone();
         let hash = m.info_hash.clone();
         let id = id20(&hash).ok_or_else(|| TransferError::BadInfoHash(hash.clone()))?;
@@ -633,8 +714,7 @@ impl Transfer {
         torrent: &[u8],
         peers: Vec<SocketAddr>,
     ) -> Result<String, TransferError> {
-        let (m, span) = meta::validate_with_span(torrent)?;
-        let minimal = meta::minimal_torrent(torrent, span);
+        let (m, minimal) = validate_off_runtime(torrent.to_vec()).await?;
         self.add_validated(m, minimal, clean_peers(peers), false)
             .await
     }
@@ -646,6 +726,17 @@ impl Transfer {
         magnet: &str,
         peers: Vec<SocketAddr>,
     ) -> Result<String, TransferError> {
+        self.download_magnet_with(magnet, peers, |_| true).await
+    }
+
+    /// [`Transfer::download_magnet`] using only the link's `x.pe` peers `link_peer` accepts
+    /// (`peers` are used as given).
+    pub async fn download_magnet_with(
+        &self,
+        magnet: &str,
+        peers: Vec<SocketAddr>,
+        link_peer: impl Fn(&SocketAddr) -> bool,
+    ) -> Result<String, TransferError> {
         let session = self.inner.session()?;
         let Magnet {
             info_hash,
@@ -653,6 +744,7 @@ impl Transfer {
             ..
         } = meta::parse_magnet(magnet).map_err(TransferError::Magnet)?;
         let hash = hex::encode(info_hash);
+        let magnet_peers = magnet_peers.into_iter().filter(|a| link_peer(a));
         let peers = clean_peers(peers.into_iter().chain(magnet_peers));
         if session
             .get(TorrentIdOrHash::Hash(Id20::new(info_hash)))
@@ -663,57 +755,22 @@ impl Transfer {
         }
         self.inner.book.add(info_hash, &peers);
 
-        // librqbit parses and checks the peer-supplied info dictionary itself before we can
-        // (some malformed ones make it panic), so the lookup runs in its own task.
-        let url = format!("magnet:?xt=urn:btih:{hash}");
-        let initial = peers.clone();
-        let stop = self.inner.token.clone();
-        let lookup = self.inner.tasks.spawn(async move {
-            let opts = AddTorrentOptions {
-                list_only: true,
-                initial_peers: Some(initial),
-                ..Default::default()
-            };
-            // Ends with the engine even when the caller stopped waiting for it.
-            let added = tokio::select! {
-                r = session.add_torrent(AddTorrent::from_url(url), Some(opts)) => r,
-                _ = stop.cancelled() => return Err("the engine stopped".to_string()),
-            };
-            match added {
-                Ok(AddTorrentResponse::ListOnly(l)) => Ok((l.torrent_bytes, l.seen_peers)),
-                Ok(_) => Err("unexpected answer from librqbit".to_string()),
-                Err(e) => Err(format!("{e:#}")),
-            }
-        });
-        let abort = lookup.abort_handle();
-        let res = tokio::select! {
-            r = tokio::time::timeout(MAGNET_TIMEOUT, lookup) => r,
-            _ = self.inner.token.cancelled() => {
-                abort.abort();
-                return Err(TransferError::Stopped);
-            }
-        };
-        let (bytes, seen) = match res {
-            Err(_) => {
-                abort.abort();
-                return Err(TransferError::MetadataTimeout(MAGNET_TIMEOUT.as_secs()));
-            }
-            Ok(Err(join)) => {
-                return Err(TransferError::Engine(format!(
-                    "reading the metadata from peers failed: {join}"
-                )))
-            }
-            Ok(Ok(Err(e))) => return Err(TransferError::Engine(e)),
-            Ok(Ok(Ok(v))) => v,
-        };
-        let (m, span) = meta::validate_with_span(&bytes)?;
+        let (bytes, seen) = lookup::metadata(
+            session,
+            &self.inner.tasks,
+            &self.inner.token,
+            &hash,
+            peers.clone(),
+            MAGNET_TIMEOUT,
+        )
+        .await?;
+        let (m, minimal) = validate_off_runtime(bytes.to_vec()).await?;
         if m.info_hash != hash {
             return Err(TransferError::HashMismatch {
                 expected: hash,
                 actual: m.info_hash,
             });
         }
-        let minimal = meta::minimal_torrent(&bytes, span);
         self.add_validated(
             m,
             minimal,
@@ -797,6 +854,9 @@ impl Transfer {
         let session = self.inner.session()?;
         let handle = self.inner.handle(&hash)?;
         let peers = clean_peers(peers);
+        if let Some(live) = handle.live() {
+            live.add_peers(&peers);
+        }
         let new = self.inner.book.add(handle.info_hash().0, &peers);
         if new > 0 {
             let mut sc = lock(&self.inner.sidecar);

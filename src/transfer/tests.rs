@@ -7,6 +7,8 @@ use super::*;
 use std::{future::Future, net::TcpListener as StdListener, time::Instant};
 use tempfile::TempDir;
 
+mod window;
+
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
@@ -68,13 +70,8 @@ impl Node {
     async fn start(dir: &Path) -> Node {
         init_logs();
         let cfg = TransferConfig {
-            state_dir: dir.join("state"),
-            download_dir: dir.join("downloads"),
             listen_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            listen_port: 0,
-            download_limit_bps: None,
-            upload_limit_bps: None,
-            connector: None,
+            ..TransferConfig::new(dir.join("state"), dir.join("downloads"))
         };
         let cancel = CancellationToken::new();
         let t = Transfer::start(cfg, &TaskTracker::new(), cancel.clone())
@@ -885,14 +882,23 @@ const MAX_PATH_DEPTH_TEST: usize = meta::MAX_PATH_DEPTH;
 
 #[test]
 fn info_hash_is_sha1_of_exact_info_bytes() {
-    // Keys out of order inside info: hashing must use the bytes as given, not a re-encoding.
-    let info = b"d6:lengthi5e12:piece lengthi262144e4:name1:a6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+    // Hashing uses the info bytes as given (here with a key of ours we do not read), not a
+    // re-encoding.
+    let info =
+        b"d6:lengthi5e4:name1:a12:piece lengthi262144e6:pieces20:aaaaaaaaaaaaaaaaaaaa1:zi0ee";
     let t = [&b"d4:info"[..], info, b"e"].concat();
     let m = validate_metainfo(&t).unwrap();
     assert_eq!(
         m.info_hash,
         hex::encode(<sha1::Sha1 as sha1::Digest>::digest(info))
     );
+    // Keys out of order (BEP 3 wants them sorted): refused.
+    let unsorted = b"d6:lengthi5e12:piece lengthi262144e4:name1:a6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+    let t = [&b"d4:info"[..], unsorted, b"e"].concat();
+    assert!(matches!(
+        validate_metainfo(&t),
+        Err(MetaError::NotBencode(_))
+    ));
 }
 
 #[test]
@@ -1094,13 +1100,8 @@ async fn errors_are_clear() {
     let node = Node::start(&tmp.path().join("n")).await;
     // Second instance on the same state folder.
     let cfg = TransferConfig {
-        state_dir: node.dir.join("state"),
-        download_dir: node.dir.join("downloads"),
         listen_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        listen_port: 0,
-        download_limit_bps: None,
-        upload_limit_bps: None,
-        connector: None,
+        ..TransferConfig::new(node.dir.join("state"), node.dir.join("downloads"))
     };
     assert!(matches!(
         Transfer::start(cfg, &TaskTracker::new(), CancellationToken::new()).await,
@@ -1353,46 +1354,103 @@ async fn fake_metadata_peer(info: Vec<u8>) -> (SocketAddr, tokio::task::JoinHand
 async fn hostile_metadata_from_a_magnet_peer() {
     let tmp = TempDir::new().unwrap();
     let node = Node::start(&tmp.path().join("n")).await;
-    let info = |name: &str, pl: i64| {
+    let dict = |d: Vec<(&'static str, B)>| {
         let mut o = Vec::new();
-        enc(
-            &B::D(vec![
-                ("name", s(name)),
-                ("length", B::I(10)),
-                ("piece length", B::I(pl)),
-                ("pieces", B::S(vec![1u8; 20])),
-            ]),
-            &mut o,
-        );
+        enc(&B::D(d), &mut o);
         o
     };
+    let info = |name: &str, pl: i64| {
+        dict(vec![
+            ("name", s(name)),
+            ("length", B::I(10)),
+            ("piece length", B::I(pl)),
+            ("pieces", B::S(vec![1u8; 20])),
+        ])
+    };
+    let folder = |path: Vec<&[u8]>| {
+        dict(vec![
+            ("name", s("folder")),
+            (
+                "files",
+                B::L(vec![B::D(vec![
+                    ("length", B::I(10)),
+                    ("path", B::L(path.into_iter().map(s).collect())),
+                ])]),
+            ),
+            ("piece length", B::I(PL)),
+            ("pieces", B::S(vec![1u8; 20])),
+        ])
+    };
     type Check = fn(&TransferError) -> bool;
+    fn unsafe_path(e: &TransferError, want: PathProblem) -> bool {
+        matches!(e, TransferError::Meta(MetaError::UnsafePath { problem, .. }) if *problem == want)
+    }
     let cases: Vec<(Vec<u8>, Check)> = vec![
-        (info("CON", PL), |e| {
-            matches!(
-                e,
-                TransferError::Meta(MetaError::UnsafePath {
-                    problem: PathProblem::Reserved,
-                    ..
-                })
-            )
-        }),
+        (info("CON", PL), |e| unsafe_path(e, PathProblem::Reserved)),
         (info("C:evil", PL), |e| {
-            matches!(
-                e,
-                TransferError::Meta(MetaError::UnsafePath {
-                    problem: PathProblem::DrivePrefix,
-                    ..
-                })
-            )
+            unsafe_path(e, PathProblem::DrivePrefix)
         }),
-        // librqbit divides by the piece length while reading it.
-        (info("zero", 0), |e| {
-            matches!(
-                e,
-                TransferError::Engine(_) | TransferError::Meta(MetaError::BadPieceLength(0))
-            )
+        // librqbit divided by the piece length while reading it (a panic in a debug build).
+        (
+            info("zero", 0),
+            |e| matches!(e, TransferError::BadMetadata(m) if m.contains("piece length is 0")),
+        ),
+        // A total near 2^62 overflowed librqbit's piece count.
+        (
+            dict(vec![
+                ("name", s("huge")),
+                ("length", B::I(1 << 62)),
+                ("piece length", B::I(16384)),
+                ("pieces", B::S(vec![1u8; 20])),
+            ]),
+            |e| matches!(e, TransferError::BadMetadata(m) if m.contains("pieces")),
+        ),
+        // Two files whose sizes add up past 2^64.
+        (
+            dict(vec![
+                ("name", s("sum")),
+                (
+                    "files",
+                    B::L(vec![
+                        B::D(vec![
+                            ("length", B::I(i64::MAX)),
+                            ("path", B::L(vec![s("a")])),
+                        ]),
+                        B::D(vec![
+                            ("length", B::I(i64::MAX)),
+                            ("path", B::L(vec![s("b")])),
+                        ]),
+                        B::D(vec![
+                            ("length", B::I(i64::MAX)),
+                            ("path", B::L(vec![s("c")])),
+                        ]),
+                    ]),
+                ),
+                ("piece length", B::I(PL)),
+                ("pieces", B::S(vec![1u8; 20])),
+            ]),
+            |e| matches!(e, TransferError::BadMetadata(m) if m.contains("2^64")),
+        ),
+        // Three pieces' worth of data, one hash.
+        (
+            dict(vec![
+                ("name", s("short")),
+                ("length", B::I(3 * PL)),
+                ("piece length", B::I(PL)),
+                ("pieces", B::S(vec![1u8; 20])),
+            ]),
+            |e| matches!(e, TransferError::BadMetadata(m) if m.contains("piece hashes")),
+        ),
+        (folder(vec![b"..", b"escape"]), |e| {
+            matches!(e, TransferError::BadMetadata(_)) || unsafe_path(e, PathProblem::DotDot)
         }),
+        (folder(vec![b"/etc/passwd"]), |e| {
+            matches!(e, TransferError::BadMetadata(_)) || unsafe_path(e, PathProblem::Separator)
+        }),
+        (folder(vec![b"a", b"", b"b"]), |e| {
+            matches!(e, TransferError::BadMetadata(_)) || unsafe_path(e, PathProblem::Empty)
+        }),
+        (info(".bashrc", PL), |e| unsafe_path(e, PathProblem::Hidden)),
     ];
     for (bytes, check) in cases {
         let hash = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&bytes));
@@ -1541,4 +1599,43 @@ async fn kill_9_resumes() {
     for n in [full, half, node] {
         n.stop().await;
     }
+}
+
+// A shared folder's file swapped for a link to a file outside the folder after the watcher
+// looked: publishing it refuses the link (it used to publish the link's target).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_swapped_into_a_shared_folder_is_not_published() {
+    let tmp = TempDir::new().unwrap();
+    let node = Node::start(&tmp.path().join("n")).await;
+    std::fs::create_dir_all(tmp.path().join("shared")).unwrap();
+    let shared = tmp.path().join("shared").canonicalize().unwrap();
+    let secret = source_file(tmp.path(), "secret.key", &random_bytes(3000, 1));
+    let file = source_file(&shared, "video.mp4", &random_bytes(3000, 2));
+    // The watcher saw a regular file; then it becomes a link to the secret.
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&secret, &file).unwrap();
+    let err = node.t.publish_no_follow(&file).await.unwrap_err();
+    assert!(
+        err.to_string().contains("symbolic link"),
+        "unexpected error: {err}"
+    );
+    // A folder on the way swapped for a link to another folder: refused too.
+    let elsewhere = tmp.path().join("elsewhere");
+    source_file(&elsewhere, "b.bin", &random_bytes(3000, 3));
+    std::os::unix::fs::symlink(elsewhere.join("src"), shared.join("sub")).unwrap();
+    let err = node
+        .t
+        .publish_no_follow(&shared.join("sub").join("b.bin"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(node.t.list().is_empty());
+    // The file opened for hashing is checked on its handle: a link there is never followed.
+    let st = meta::FileStamp::of(&secret).unwrap();
+    assert!(meta::open_no_follow(&file, &st).is_err());
+    assert!(meta::open_no_follow(&secret, &st).is_ok());
+    // A real file of the folder still publishes.
+    let real = source_file(&shared, "real.bin", &random_bytes(3000, 4));
+    node.t.publish_no_follow(&real).await.unwrap();
+    node.stop().await;
 }

@@ -51,12 +51,14 @@ mod dht_utils;
 mod error;
 pub mod file_info;
 mod file_ops;
+// hearth: checks an info dictionary's lengths before librqbit-core computes with them.
 #[cfg(feature = "http-api")]
 pub mod http_api;
 #[cfg(feature = "http-api-client")]
 pub mod http_api_client;
 #[cfg(any(feature = "http-api", feature = "http-api-client"))]
 pub mod http_api_types;
+pub mod info_check;
 mod ip_ranges;
 pub mod limits;
 mod listen;
@@ -95,7 +97,9 @@ pub use session::{
     AddTorrent, AddTorrentOptions, AddTorrentResponse, DhtSessionConfig, ListOnlyResponse,
     SUPPORTED_SCHEMES, Session, SessionOptions, SessionPersistenceConfig,
 };
-pub use stream_connect::{ConnectionOptions, ExternalConnector, ExternalStream};
+pub use stream_connect::{
+    ConnectionOptions, ExternalConnector, ExternalStream, PeerReader, PeerWriter, StreamHook,
+};
 // hearth: FileStream is exported, so a stream can be named in a type.
 pub use torrent_state::{
     FileStream, ManagedTorrent, ManagedTorrentShared, ManagedTorrentState, TorrentMetadata,

@@ -83,6 +83,11 @@ pub struct PeerConnectionOptions {
     /// one at a stream's read position after a seek, is requested only after
     /// those, so a smaller window makes streams react faster to seeks.
     pub max_request_window: Option<usize>,
+
+    // hearth: keep the whole request window all the time, as upstream did, instead of
+    // following each peer's rate (for measurements against upstream's behaviour).
+    #[serde(default)]
+    pub fixed_request_window: Option<bool>,
 }
 
 pub(crate) struct PeerConnection<H> {
@@ -224,10 +229,12 @@ impl<H: PeerConnectionHandler> PeerConnection<H> {
             .unwrap_or_else(|| Duration::from_secs(10));
 
         let now = Instant::now();
+        // hearth: through the stream hook, if any (see `StreamHook`).
         let (ckind, mut read, mut write) = with_timeout(
             "connecting",
-            connect_timeout,
-            self.connector.connect(self.addr),
+            connect_timeout + rwtimeout,
+            self.connector
+                .connect_hooked(self.addr, self.info_hash.0, rwtimeout),
         )
         .await?;
 

@@ -87,6 +87,8 @@ fn torrent_from_bytes(bytes: Bytes) -> anyhow::Result<ParsedTorrentFile> {
         bencode::dyn_from_bytes::<ByteBuf>(&bytes)
     );
     let parsed = librqbit_core::torrent_metainfo::torrent_from_bytes(&bytes)?;
+    // hearth: lengths are checked before `validate` computes with them.
+    crate::info_check::check_info_lengths(&parsed.info.data)?;
     Ok(ParsedTorrentFile {
         meta: parsed.clone_to_owned(Some(&bytes)),
         torrent_bytes: bytes,
@@ -740,6 +742,8 @@ impl Session {
                     ipv4_only: opts.ipv4_only,
                     // hearth: the external connector (see `ExternalConnector`).
                     external: opts.connect.as_ref().and_then(|c| c.external.clone()),
+                    // hearth: see `StreamHook`.
+                    stream_hook: opts.connect.as_ref().and_then(|c| c.stream_hook.clone()),
                 })
                 .await
                 .context("error creating stream connector")?,
@@ -914,7 +918,7 @@ impl Session {
         self: Arc<Self>,
         addr: SocketAddr,
         kind: ConnectionKind,
-        mut reader: BoxAsyncReadVectored,
+        reader: BoxAsyncReadVectored,
         writer: BoxAsyncWrite,
     ) -> anyhow::Result<(Arc<TorrentStateLive>, CheckedIncomingConnection)> {
         let rwtimeout = self
@@ -936,6 +940,28 @@ impl Session {
                 .blocked_incoming
                 .fetch_add(1, Ordering::Relaxed);
             bail!("Incoming ip {incoming_ip} is not in allowlist");
+        }
+
+        // hearth: the stream hook (e.g. an encrypted handshake) runs first.
+        let mut reader = reader;
+        let mut writer = writer;
+        if let Some(hook) = self.connector.hook_for(kind) {
+            let hashes: Vec<[u8; 20]> = self
+                .db
+                .read()
+                .torrents
+                .values()
+                .map(|t| t.info_hash().0)
+                .collect();
+            let read: crate::stream_connect::PeerReader = reader;
+            let (r, w) = tokio::time::timeout(rwtimeout, hook.incoming(addr, hashes, read, writer))
+                .await
+                .context("timed out in the stream hook")?
+                .context("stream hook")?;
+            reader = Box::new(
+                crate::vectored_traits::AsyncReadVectoredIntoCompat::into_vectored_compat(r),
+            );
+            writer = w;
         }
 
         let mut read_buf = ReadBuf::new();
@@ -1081,6 +1107,10 @@ impl Session {
             max_request_window: other
                 .max_request_window
                 .or(self.peer_opts.max_request_window),
+            // hearth: see PeerConnectionOptions::fixed_request_window.
+            fixed_request_window: other
+                .fixed_request_window
+                .or(self.peer_opts.fixed_request_window),
         }
     }
 
@@ -1397,6 +1427,8 @@ impl Session {
                     peer_connect_timeout: peer_opts.connect_timeout,
                     peer_read_write_timeout: peer_opts.read_write_timeout,
                     peer_max_request_window: peer_opts.max_request_window,
+                    // hearth: see PeerConnectionOptions::fixed_request_window.
+                    peer_fixed_request_window: peer_opts.fixed_request_window.unwrap_or(false),
                     allow_overwrite: opts.overwrite,
                     output_folder,
                     ratelimits: opts.ratelimits,
@@ -1704,7 +1736,11 @@ impl Session {
                 seen,
             } => {
                 trace!(?info, "received result from DHT");
-                let info = info.validate()?;
+                // hearth: a peer's metadata is checked before `validate` computes lengths.
+                crate::info_check::check_info_lengths(&info)?;
+                let info = info
+                    .validate()
+                    .map_err(|e| crate::info_check::InfoLengthsError::Invalid(e.to_string()))?;
                 Ok(ResolveMagnetResult {
                     metadata: TorrentMetadata::new(
                         info,

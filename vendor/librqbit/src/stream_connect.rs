@@ -45,6 +45,8 @@ pub struct ConnectionOptions {
     pub peer_opts: Option<PeerConnectionOptions>,
     // hearth: peers whose address the connector claims are reached through it, not TCP/uTP.
     pub external: Option<Arc<dyn ExternalConnector>>,
+    // hearth: runs on every TCP and uTP peer connection before the BitTorrent handshake.
+    pub stream_hook: Option<Arc<dyn StreamHook>>,
 }
 
 impl Default for ConnectionOptions {
@@ -54,6 +56,7 @@ impl Default for ConnectionOptions {
             proxy_url: None,
             peer_opts: None,
             external: None,
+            stream_hook: None,
         }
     }
 }
@@ -76,6 +79,39 @@ pub trait ExternalConnector: Send + Sync + 'static {
     ) -> futures::future::BoxFuture<'static, std::io::Result<ExternalStream>>;
 }
 
+// hearth: the two halves of a peer connection as a `StreamHook` sees them.
+pub type PeerReader = Box<dyn tokio::io::AsyncRead + Unpin + Send + 'static>;
+pub type PeerWriter = Box<dyn tokio::io::AsyncWrite + Unpin + Send + 'static>;
+
+// hearth: a hook around the peer connections made or accepted over TCP and uTP (never the
+// external connector's), run before the BitTorrent handshake: it may replace the byte stream,
+// e.g. by an encrypted one (MSE/PE). It sees the torrent of an outgoing connection and every
+// torrent of the session for an incoming one.
+pub trait StreamHook: Send + Sync + 'static {
+    fn outgoing(
+        &self,
+        addr: SocketAddr,
+        info_hash: [u8; 20],
+        read: PeerReader,
+        write: PeerWriter,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<(PeerReader, PeerWriter)>>;
+    /// After `outgoing` failed: connect again and talk plain BitTorrent without the hook.
+    fn plain_after_failure(&self) -> bool;
+    fn incoming(
+        &self,
+        addr: SocketAddr,
+        info_hashes: Vec<[u8; 20]>,
+        read: PeerReader,
+        write: PeerWriter,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<(PeerReader, PeerWriter)>>;
+}
+
+impl std::fmt::Debug for dyn StreamHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamHook")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SocksProxyConfig {
     pub host: String,
@@ -91,6 +127,8 @@ pub(crate) struct StreamConnectorArgs {
     pub bind_device: Option<BindDevice>,
     pub ipv4_only: bool,
     pub external: Option<Arc<dyn ExternalConnector>>,
+    // hearth: see `StreamHook`.
+    pub stream_hook: Option<Arc<dyn StreamHook>>,
 }
 
 impl std::fmt::Debug for dyn ExternalConnector {
@@ -169,6 +207,7 @@ pub(crate) struct StreamConnector {
     stats: ConnectStatsAtomic,
     ipv4_only: bool,
     external: Option<Arc<dyn ExternalConnector>>,
+    stream_hook: Option<Arc<dyn StreamHook>>,
 }
 
 impl StreamConnector {
@@ -195,7 +234,53 @@ impl StreamConnector {
             stats: Default::default(),
             ipv4_only: config.ipv4_only,
             external: config.external,
+            stream_hook: config.stream_hook,
         })
+    }
+
+    // hearth: the hook for connections of this kind, if any (see `StreamHook`).
+    pub(crate) fn hook_for(&self, kind: ConnectionKind) -> Option<&Arc<dyn StreamHook>> {
+        match kind {
+            ConnectionKind::Tcp | ConnectionKind::Utp => self.stream_hook.as_ref(),
+            ConnectionKind::Socks | ConnectionKind::External => None,
+        }
+    }
+
+    // hearth: runs the hook on a new outgoing connection; when it fails and the hook allows
+    // it, connects again without it.
+    pub(crate) async fn connect_hooked(
+        &self,
+        addr: SocketAddr,
+        info_hash: [u8; 20],
+        handshake_timeout: std::time::Duration,
+    ) -> Result<(ConnectionKind, BoxAsyncReadVectored, BoxAsyncWrite)> {
+        let (kind, read, write) = self.connect(addr).await?;
+        let Some(hook) = self.hook_for(kind) else {
+            return Ok((kind, read, write));
+        };
+        let read: PeerReader = read;
+        let hooked = tokio::time::timeout(
+            handshake_timeout,
+            hook.outgoing(addr, info_hash, read, write),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer did not finish the handshake",
+            ))
+        });
+        match hooked {
+            Ok((r, w)) => Ok((kind, Box::new(r.into_vectored_compat()), w)),
+            Err(e) if hook.plain_after_failure() => {
+                debug!(
+                    ?addr,
+                    "stream hook failed ({e:#}), connecting again without it"
+                );
+                self.connect(addr).await
+            }
+            Err(e) => Err(Error::Anyhow(anyhow::anyhow!("{e:#}"))),
+        }
     }
 
     fn get_stat(&self, kind: ConnectionKind, is_v6: bool) -> &SingleStatAtomic {
@@ -358,6 +443,16 @@ impl StreamConnector {
                             tcp_failed_notify.notify_waiters();
                         }
                         Err(e) => {
+                            // hearth: a refused TCP connection means the host answered and
+                            // nothing listens there: no uTP try, which would only time out.
+                            // (Clients that listen on uTP listen on TCP as well.)
+                            if matches!(
+                                &e,
+                                librqbit_dualstack_sockets::Error::Connect(io)
+                                    if io.kind() == std::io::ErrorKind::ConnectionRefused
+                            ) {
+                                utp_err.get_or_insert(None);
+                            }
                             tcp_err = Some(Some(e));
                             tcp_failed_notify.notify_waiters();
                         }

@@ -157,23 +157,17 @@ impl JsonSessionPersistenceStore {
             .map(|i| i.torrent_bytes.clone())
             .unwrap_or_default();
 
+        // hearth: the .torrent is replaced atomically (a temporary file, synced, then renamed),
+        // and not rewritten when it already holds these bytes. Every torrent restored at start
+        // goes through here: truncating and rewriting in place meant that a process killed
+        // during a start left a cut file, and the torrent was lost at the next start.
         if write_torrent_file && !torrent_bytes.is_empty() {
             let torrent_bytes_file = self.torrent_bytes_filename(&torrent.info_hash());
-            match tokio::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&torrent_bytes_file)
+            let same = tokio::fs::read(&torrent_bytes_file)
                 .await
-            {
-                Ok(mut f) => {
-                    if let Err(e) = f.write_all(&torrent_bytes).await {
-                        warn!(error=?e, file=?torrent_bytes_file, "error writing torrent bytes")
-                    }
-                }
-                Err(e) => {
-                    warn!(error=?e, file=?torrent_bytes_file, "error opening torrent bytes file")
-                }
+                .is_ok_and(|old| old[..] == torrent_bytes[..]);
+            if !same && let Err(e) = write_atomic(&torrent_bytes_file, &torrent_bytes).await {
+                warn!(error=?e, file=?torrent_bytes_file, "error writing torrent bytes")
             }
         }
 
@@ -182,6 +176,18 @@ impl JsonSessionPersistenceStore {
 
         Ok(())
     }
+}
+
+// hearth: see `update_db`.
+async fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = tokio::fs::File::create(&tmp).await?;
+    f.write_all(bytes).await?;
+    f.sync_all().await?;
+    drop(f);
+    tokio::fs::rename(&tmp, path).await
 }
 
 #[async_trait::async_trait]

@@ -95,7 +95,15 @@ impl TorrentStorage for FilesystemStorage {
         let f = &self.opened_files.get(file_id).context("no such file")?;
         #[cfg(windows)]
         f.try_mark_sparse()?;
-        Ok(f.lock_read()?.set_len(len)?)
+        let f = f.lock_read()?;
+        // hearth: a file that already has its length is left alone. `set_len` to the same
+        // length still bumps the file's mtime on Linux, and Hearth tells a published original
+        // that changed by its size and mtime: a process killed after this and before Hearth
+        // took the new stamp took the user's unchanged file for a changed one.
+        if f.metadata()?.len() == len {
+            return Ok(());
+        }
+        Ok(f.set_len(len)?)
     }
 
     fn take(&self) -> anyhow::Result<Box<dyn TorrentStorage>> {

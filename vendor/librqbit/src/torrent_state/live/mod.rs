@@ -493,7 +493,10 @@ impl TorrentStateLive {
             addr: checked_peer.addr,
             incoming: true,
             on_bitfield_notify: Default::default(),
-            flow_control: Mutex::new(PeerFlowControl::new(self.max_request_window())),
+            flow_control: Mutex::new(PeerFlowControl::new(
+                self.max_request_window(),
+                self.shared.options.peer_fixed_request_window,
+            )),
             state: self.clone(),
             tx,
             counters,
@@ -557,7 +560,10 @@ impl TorrentStateLive {
             addr,
             incoming: false,
             on_bitfield_notify: Default::default(),
-            flow_control: Mutex::new(PeerFlowControl::new(state.max_request_window())),
+            flow_control: Mutex::new(PeerFlowControl::new(
+                state.max_request_window(),
+                state.shared.options.peer_fixed_request_window,
+            )),
             state: state.clone(),
             tx,
             counters,
@@ -735,6 +741,38 @@ impl TorrentStateLive {
 
     fn transmit_haves(&self, index: ValidPieceIndex) {
         let _ = self.have_broadcast_tx.send(index);
+    }
+
+    // hearth: peers for a running torrent, dialled now (not only at the next tracker
+    // announce, which for a seeding torrent may be a minute away). A known peer that is not
+    // connected (dead and waiting out its backoff, or dropped as not needed, as a seeding
+    // torrent drops every peer that hangs up) is dialled again at once. Returns how many
+    // peers were queued.
+    pub fn add_peers(&self, peers: &[SocketAddr]) -> usize {
+        let mut queued = 0;
+        for addr in peers {
+            if self.add_peer_if_not_seen(*addr).unwrap_or(false) {
+                queued += 1;
+                continue;
+            }
+            let requeue = self
+                .peers
+                .with_peer_mut(*addr, "add_peers", |p| match p.get_state() {
+                    PeerState::Dead | PeerState::NotNeeded => {
+                        p.set_state(PeerState::Queued, &self.peers);
+                        true
+                    }
+                    _ => false,
+                })
+                .unwrap_or(false);
+            if requeue {
+                self.peers.reset_peer_backoff(*addr);
+                if self.peer_queue_tx.send(*addr).is_ok() {
+                    queued += 1;
+                }
+            }
+        }
+        queued
     }
 
     pub(crate) fn add_peer_if_not_seen(&self, addr: SocketAddr) -> crate::Result<bool> {
@@ -1037,24 +1075,27 @@ fn monotonic_ms() -> u64 {
 struct PeerFlowControl {
     i_am_choked: bool,
     request_window: usize,
-    // hearth: the peer's measured download rate, which paces the window (see paced_window).
-    rate: PeerRate,
+    // hearth: the window actually used, below request_window (see PeerWindow).
+    window: PeerWindow,
 }
 
 impl PeerFlowControl {
-    fn new(max_request_window: usize) -> Self {
+    fn new(max_request_window: usize, fixed: bool) -> Self {
         Self {
             i_am_choked: true,
             request_window: max_request_window,
-            rate: PeerRate::default(),
+            window: PeerWindow {
+                fixed,
+                ..Default::default()
+            },
         }
     }
 }
 
 // hearth: requests in flight to one peer are kept to about this much of its measured rate
-// (in milliseconds). A stream that seeks waits behind what is in flight before its pieces are
-// asked for: with the fixed window of 128 chunks (2 MiB), a seek behind a 400 KB/s peer waited
-// 6 s.
+// (in milliseconds), unless a larger window has been seen to raise the rate (see PeerWindow).
+// A stream that seeks waits behind what is in flight before its pieces are asked for: with
+// the fixed window of 128 chunks (2 MiB), a seek behind a 400 KB/s peer waited 6 s.
 const PACED_QUEUE_MS: u64 = 500;
 // hearth: never fewer chunks in flight than this (one 256 KiB piece, and enough for
 // 2.5 MB/s at 100 ms of round trip while the rate is still being measured).
@@ -1062,6 +1103,16 @@ const MIN_PACED_WINDOW: usize = 16;
 const RATE_SAMPLE: Duration = Duration::from_millis(250);
 // hearth: the first rate sample comes sooner, so a fast peer gets its whole window at once.
 const FIRST_RATE_SAMPLE: Duration = Duration::from_millis(50);
+// hearth: how long a window is tried before its rate is compared with the previous one's.
+// Long enough to span two rounds of a peer that answers on a 500 ms timer.
+const WINDOW_EPOCH: Duration = Duration::from_millis(1000);
+// hearth: a window twice as large must raise the rate by this factor (in percent) to be
+// kept: a peer whose answers are paced by a timer or by the round trip (its bandwidth-delay
+// product is above the window) gains about 100 %, a peer that is at its line rate gains
+// nothing.
+const WINDOW_GAIN_PERCENT: u64 = 130;
+// hearth: after a larger window did not help, wait this long before trying again.
+const WINDOW_RETRY: Duration = Duration::from_secs(8);
 
 // hearth: a peer's download rate, sampled from its fetched-bytes counter.
 #[derive(Default)]
@@ -1097,13 +1148,149 @@ impl PeerRate {
     }
 }
 
-// hearth: the request window for a peer whose measured rate is `bytes_per_sec`: about
+// hearth: what the window is doing beyond pacing.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+enum WindowProbe {
+    // Paced; a larger window may be tried (once the window was full for an epoch).
+    #[default]
+    Paced,
+    // Trying `window` chunks; the rate of the epoch before was `before`.
+    Trying {
+        window: usize,
+        before: u64,
+    },
+    // `window` chunks raised the rate: kept (and doubled again while it keeps helping).
+    Kept {
+        window: usize,
+        rate: u64,
+    },
+    // A larger window did not help; paced until then.
+    Resting {
+        until: Instant,
+    },
+}
+
+// hearth: the request window of one peer. Pacing alone (about PACED_QUEUE_MS of the
+// measured rate) keeps a queue short behind a slow peer, so a seek is served soon; but a
+// peer that answers on a timer (Transmission: every 500 ms) or across a long round trip
+// delivers one window per period, its measured rate is the window divided by the period, and
+// pacing by that rate holds it there. The number of requests in flight always equals rate
+// times the time an answer takes (Little's law), whichever of the two the peer limits, so
+// the round trip alone cannot tell them apart; the answer to a larger window does. A window
+// that was full for a whole epoch is doubled for the next epoch; if the rate rose by
+// WINDOW_GAIN_PERCENT the larger window is kept (and doubled again while that keeps
+// paying), else the window goes back to pacing and is tried larger again after
+// WINDOW_RETRY. So the window grows to the peer's bandwidth-delay product when answers are
+// slow, and stays about PACED_QUEUE_MS of the rate when the peer is simply slow.
+#[derive(Default)]
+struct PeerWindow {
+    rate: PeerRate,
+    probe: WindowProbe,
+    // Start of the current epoch and the fetched-bytes counter then.
+    epoch: Option<(Instant, u64)>,
+    // In the current epoch, the requester waited for a free slot of the window...
+    waited: bool,
+    // ... and never ran out of pieces to ask this peer for: then the window limited it.
+    starved: bool,
+    // Keep the largest window all the time (upstream's behaviour).
+    fixed: bool,
+}
+
+impl PeerWindow {
+    // The window to use now, given what the peer allows (`max`).
+    fn window(&self, max: usize, chunk: u32) -> usize {
+        if self.fixed {
+            return max;
+        }
+        let paced = paced_window(max, self.rate.bytes_per_sec, chunk);
+        let grown = match self.probe {
+            WindowProbe::Trying { window, .. } | WindowProbe::Kept { window, .. } => window,
+            WindowProbe::Paced | WindowProbe::Resting { .. } => 0,
+        };
+        paced.max(grown.min(max))
+    }
+
+    // Called whenever the requester looks at the window.
+    fn sample(&mut self, now: Instant, fetched: u64, max: usize, chunk: u32) {
+        self.rate.sample(now, fetched);
+        if self.fixed {
+            return;
+        }
+        let Some((at, bytes)) = self.epoch else {
+            self.epoch = Some((now, fetched));
+            return;
+        };
+        let elapsed = now.saturating_duration_since(at);
+        if elapsed < WINDOW_EPOCH {
+            return;
+        }
+        let rate =
+            u128::from(fetched.saturating_sub(bytes)) * 1_000_000 / elapsed.as_micros().max(1);
+        let rate = u64::try_from(rate).unwrap_or(u64::MAX);
+        let current = self.window(max, chunk);
+        let was_full = self.waited && !self.starved;
+        self.epoch = Some((now, fetched));
+        self.waited = false;
+        self.starved = false;
+        self.probe = next_probe(self.probe, now, rate, was_full, current, max);
+    }
+}
+
+// hearth: one epoch's verdict (see PeerWindow).
+fn next_probe(
+    probe: WindowProbe,
+    now: Instant,
+    rate: u64,
+    was_full: bool,
+    current: usize,
+    max: usize,
+) -> WindowProbe {
+    let gained =
+        |before: u64| rate.saturating_mul(100) >= before.saturating_mul(WINDOW_GAIN_PERCENT);
+    // Twice the window gave nearly twice the rate: the peer is far from its limit, so the
+    // next try is four times as large.
+    let doubled = |before: u64| rate.saturating_mul(100) >= before.saturating_mul(180);
+    let try_larger = |before: u64, factor: usize| {
+        if was_full && current < max {
+            WindowProbe::Trying {
+                window: current.saturating_mul(factor).min(max),
+                before: rate,
+            }
+        } else {
+            WindowProbe::Kept {
+                window: current,
+                rate: before,
+            }
+        }
+    };
+    match probe {
+        WindowProbe::Trying { before, .. } if doubled(before) => try_larger(rate, 4),
+        WindowProbe::Trying { before, .. } if gained(before) => try_larger(rate, 2),
+        WindowProbe::Trying { .. } => WindowProbe::Resting {
+            until: now + WINDOW_RETRY,
+        },
+        // A kept window whose peer got much slower is dropped: pacing takes over again.
+        WindowProbe::Kept { rate: kept, .. } if rate.saturating_mul(2) < kept => WindowProbe::Paced,
+        WindowProbe::Kept { window, .. } if was_full && window < max => try_larger(rate, 2),
+        WindowProbe::Kept { window, rate: kept } => WindowProbe::Kept {
+            window,
+            rate: kept.max(rate),
+        },
+        WindowProbe::Resting { until } if now < until => probe,
+        WindowProbe::Paced | WindowProbe::Resting { .. } if was_full && current < max => {
+            WindowProbe::Trying {
+                window: current.saturating_mul(2).min(max),
+                before: rate,
+            }
+        }
+        WindowProbe::Paced | WindowProbe::Resting { .. } => WindowProbe::Paced,
+    }
+}
+
+// hearth: the paced request window for a peer whose measured rate is `bytes_per_sec`: about
 // PACED_QUEUE_MS of its data, at least MIN_PACED_WINDOW chunks, at most `max`. Unmeasured
 // (the first 50 ms): twice the floor, so a slow peer is not sent 2 MiB of requests before
-// its rate is known (a player's first seek, to an index at the end, waited behind them). The
-// window stays larger than a round trip's worth whenever the round trip is under
-// PACED_QUEUE_MS, so it never holds a faster peer back for long: each sample lets the rate
-// (and with it the window) grow.
+// its rate is known (a player's first seek, to an index at the end, waited behind them).
 fn paced_window(max: usize, bytes_per_sec: Option<u64>, chunk: u32) -> usize {
     let Some(bps) = bytes_per_sec else {
         return (2 * MIN_PACED_WINDOW).min(max);
@@ -1819,6 +2006,7 @@ impl PeerHandler {
                 Some(next) => next,
                 None => {
                     debug!("no pieces to request");
+                    self.note_starved();
                     match aframe!(tokio::time::timeout(
                         // Half of default rw timeout not to race with it.
                         Duration::from_secs(5),
@@ -2245,16 +2433,19 @@ impl PeerHandler {
     }
 
     fn can_send_request(&self) -> bool {
+        let inflight = self.requested_inflight_count();
         let (i_am_choked, request_window) = {
             let mut flow = self.lock_flow_control("can_send_request");
-            // hearth: pace the window by the peer's rate (see paced_window).
+            // hearth: the window follows the peer's rate and its answer to a larger window
+            // (see PeerWindow).
             let fetched = self.counters.fetched_bytes.load(Ordering::Relaxed);
-            flow.rate.sample(Instant::now(), fetched);
-            let window = paced_window(
-                flow.request_window,
-                flow.rate.bytes_per_sec,
-                librqbit_core::constants::CHUNK_SIZE,
-            );
+            let max = flow.request_window;
+            let chunk = librqbit_core::constants::CHUNK_SIZE;
+            flow.window.sample(Instant::now(), fetched, max, chunk);
+            let window = flow.window.window(max, chunk);
+            if !flow.i_am_choked && inflight.is_some_and(|n| n >= window) {
+                flow.window.waited = true;
+            }
             (flow.i_am_choked, window)
         };
 
@@ -2262,8 +2453,12 @@ impl PeerHandler {
             return false;
         }
 
-        self.requested_inflight_count()
-            .is_some_and(|requested| requested < request_window)
+        inflight.is_some_and(|requested| requested < request_window)
+    }
+
+    // hearth: the requester found nothing to ask this peer for (see PeerWindow).
+    fn note_starved(&self) {
+        self.lock_flow_control("note_starved").window.starved = true;
     }
 
     fn lock_flow_control(
@@ -2337,5 +2532,100 @@ mod paced_window_tests {
         assert_eq!(r.bytes_per_sec, Some(2_000_000));
         r.sample(t0 + Duration::from_millis(600), 200_000);
         assert_eq!(r.bytes_per_sec, Some(1_000_000));
+    }
+
+    // A peer that answers every request queued at it every 500 ms (as Transmission does):
+    // each epoch it delivers one window per tick, whatever the window.
+    fn timer_peer_rate(window: usize) -> u64 {
+        (window as u64) * u64::from(CHUNK) * 2
+    }
+
+    #[test]
+    fn a_window_that_raises_the_rate_grows_to_the_peers_limit() {
+        let t0 = Instant::now();
+        let mut w = PeerWindow::default();
+        let mut fetched = 0u64;
+        let mut now = t0;
+        let mut windows = Vec::new();
+        for _ in 0..40 {
+            let win = w.window(128, CHUNK);
+            windows.push(win);
+            // A quarter second of the timer peer, the requester always waiting for a slot.
+            fetched += timer_peer_rate(win) / 4;
+            now += Duration::from_millis(250);
+            w.waited = true;
+            w.sample(now, fetched, 128, CHUNK);
+        }
+        // Paced alone, the window would stay where it starts (32 chunks per 500 ms is
+        // exactly half a second of the rate they produce).
+        assert_eq!(windows[3], 32, "{windows:?}");
+        assert_eq!(*windows.last().unwrap(), 128, "{windows:?}");
+        let first_full = windows.iter().position(|w| *w == 128).unwrap();
+        assert!(
+            first_full <= 12,
+            "reached 128 after {first_full} quarters: {windows:?}"
+        );
+    }
+
+    #[test]
+    fn a_slow_peer_at_its_line_rate_stays_paced() {
+        // 400 KB/s whatever the window: a larger window only lengthens its queue.
+        let t0 = Instant::now();
+        let mut w = PeerWindow::default();
+        let mut fetched = 0u64;
+        let mut now = t0;
+        let mut windows = Vec::new();
+        for _ in 0..80 {
+            windows.push(w.window(128, CHUNK));
+            fetched += 100_000;
+            now += Duration::from_millis(250);
+            w.waited = true;
+            w.sample(now, fetched, 128, CHUNK);
+        }
+        // Tried at twice the window for one epoch (4 quarters) after each WINDOW_RETRY (32
+        // quarters), else paced (16); the first two quarters are unmeasured (32).
+        let larger = windows[2..].iter().filter(|w| **w > 16).count();
+        assert!(larger <= 12, "{windows:?}");
+        assert!(windows.iter().all(|w| *w <= 32), "{windows:?}");
+        assert_eq!(windows[60], 16, "{windows:?}");
+    }
+
+    #[test]
+    fn a_peer_that_runs_out_of_pieces_is_not_probed() {
+        let t0 = Instant::now();
+        let mut w = PeerWindow::default();
+        for i in 1..20u64 {
+            w.waited = true;
+            w.starved = true;
+            w.sample(t0 + Duration::from_millis(250 * i), i * 50_000, 128, CHUNK);
+            assert_eq!(w.probe, WindowProbe::Paced);
+        }
+    }
+
+    #[test]
+    fn a_kept_window_is_dropped_when_the_peer_slows_down() {
+        let t0 = Instant::now();
+        let p = next_probe(
+            WindowProbe::Kept {
+                window: 128,
+                rate: 4_000_000,
+            },
+            t0,
+            1_000_000,
+            true,
+            128,
+            128,
+        );
+        assert_eq!(p, WindowProbe::Paced);
+    }
+
+    #[test]
+    fn the_fixed_window_is_upstreams() {
+        let w = PeerWindow {
+            fixed: true,
+            ..Default::default()
+        };
+        assert_eq!(w.window(128, CHUNK), 128);
+        assert_eq!(w.window(40, CHUNK), 40);
     }
 }

@@ -49,10 +49,14 @@ impl PeerCountersAtomic {
     }
 }
 
+// hearth: the first retry after 2 s (was 10 s), then 10 s, 50 s, ... (factor 5, was 6): a
+// peer that refuses a second connection while its first one is closing (Transmission allows
+// one per address; librqbit reconnects right after reading a magnet's metadata) is dialled
+// again soon rather than after 10-60 s.
 fn backoff() -> ExponentialBackoff {
     ExponentialBuilder::new()
-        .with_min_delay(Duration::from_secs(10))
-        .with_factor(6.)
+        .with_min_delay(Duration::from_secs(2))
+        .with_factor(5.)
         .with_jitter()
         .with_max_delay(Duration::from_secs(3600))
         .with_total_delay(Some(Duration::from_secs(86400)))
