@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hearth::api::dto::{
-    ChatMessage, ChatStatus, CreateRoomRequest, DmConversation, DmHistoryRequest, HistoryPage,
-    HistoryRequest, MessageKind, MessageState, PassphraseRequest, RoomIdRequest, RoomInfo,
-    SendDmRequest, SendMessageRequest,
+    AnswerRequest, ChatMessage, ChatRequests, ChatStatus, CreateRoomRequest, DmConversation,
+    DmHistoryRequest, HistoryPage, HistoryRequest, MessageKind, MessageState, PassphraseRequest,
+    RoomIdRequest, RoomInfo, SendDmRequest, SendMessageRequest,
 };
 use hearth::server::client::Client;
-use kit::{eventually, TestNode, FAST_PRESENCE, PASSPHRASE};
+use kit::{accept_request, eventually, TestNode, FAST_PRESENCE, PASSPHRASE};
 
 async fn start_all(dir: &Path, names: &[&str]) -> Vec<TestNode> {
     let first = TestNode::start(names[0], &dir.join(names[0]), &[], FAST_PRESENCE).await;
@@ -36,14 +36,20 @@ async fn start_all(dir: &Path, names: &[&str]) -> Vec<TestNode> {
     nodes
 }
 
+/// Creates a room; each member (a stranger to the creator) accepts the invitation.
 async fn create_room(node: &TestNode, name: &str, members: &[&TestNode]) -> RoomInfo {
-    node.client
+    let r = node
+        .client
         .create_room(&CreateRoomRequest {
             name: name.into(),
             members: members.iter().map(|m| m.peer_id.clone()).collect(),
         })
         .await
-        .expect("create room")
+        .expect("create room");
+    for m in members {
+        accept_request(&m.client, &node.peer_id).await;
+    }
+    r
 }
 
 async fn room(client: &Client, room_id: &str) -> Option<RoomInfo> {
@@ -353,6 +359,8 @@ async fn a_direct_message_to_an_offline_peer_arrives_also_after_the_sender_resta
 
     let boot = vec![nodes[0].addr.clone()];
     nodes[1].restart(&boot).await;
+    // Bo has never talked with Ada: her messages wait in Requests until Bo accepts.
+    accept_request(&nodes[1].client, &a).await;
     let got = eventually(
         Duration::from_secs(30),
         "both messages delivered",
@@ -497,4 +505,411 @@ async fn only_members_read_a_room_and_only_its_creator_deletes_it() {
     assert!(send(&nodes[1].client, &rid, "after deletion")
         .await
         .is_err());
+}
+
+/// A raw libp2p peer speaking `/hearth/chat/1` with its own identity: a room member whose
+/// node is modified to forge.
+mod forger {
+    use std::io;
+    use std::time::Duration;
+
+    use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+    use libp2p::identity::Keypair;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder};
+
+    #[derive(Clone, Default)]
+    pub struct RawCodec;
+
+    impl request_response::Codec for RawCodec {
+        type Protocol = StreamProtocol;
+        type Request = Vec<u8>;
+        type Response = Vec<u8>;
+
+        async fn read_request<T: AsyncRead + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+        ) -> io::Result<Vec<u8>> {
+            let mut v = Vec::new();
+            io.take(1 << 20).read_to_end(&mut v).await?;
+            Ok(v)
+        }
+        async fn read_response<T: AsyncRead + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+        ) -> io::Result<Vec<u8>> {
+            let mut v = Vec::new();
+            io.take(1 << 20).read_to_end(&mut v).await?;
+            Ok(v)
+        }
+        async fn write_request<T: AsyncWrite + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+            req: Vec<u8>,
+        ) -> io::Result<()> {
+            io.write_all(&req).await?;
+            io.close().await
+        }
+        async fn write_response<T: AsyncWrite + Unpin + Send>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+            res: Vec<u8>,
+        ) -> io::Result<()> {
+            io.write_all(&res).await?;
+            io.close().await
+        }
+    }
+
+    pub type Forger = Swarm<request_response::Behaviour<RawCodec>>;
+
+    pub fn swarm(key: Keypair) -> Forger {
+        SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .unwrap()
+            .with_behaviour(|_| {
+                request_response::Behaviour::with_codec(
+                    RawCodec,
+                    [(
+                        StreamProtocol::new("/hearth/chat/1"),
+                        ProtocolSupport::Outbound,
+                    )],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(5)),
+                )
+            })
+            .unwrap()
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .build()
+    }
+
+    pub async fn connect(swarm: &mut Forger, addr: &str) -> PeerId {
+        let addr: Multiaddr = addr.parse().unwrap();
+        swarm.dial(addr).unwrap();
+        loop {
+            if let SwarmEvent::ConnectionEstablished { peer_id, .. } =
+                swarm.select_next_some().await
+            {
+                return peer_id;
+            }
+        }
+    }
+
+    /// Sends one chat message; true if the node acknowledged it (it decoded).
+    pub async fn send(swarm: &mut Forger, peer: PeerId, bytes: Vec<u8>) -> bool {
+        let id = swarm.behaviour_mut().send_request(&peer, bytes);
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some())
+                .await
+                .expect("answer in time");
+            match event {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { request_id, .. },
+                    ..
+                }) if request_id == id => return true,
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                    request_id,
+                    ..
+                }) if request_id == id => return false,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_forge_deletion_leaves_or_texts_over_the_wire() {
+    use hearth::chat::room::{item_bytes, Content, Item, Sig, Signer, Wire};
+    use hearth::chat::ChatWire;
+    use libp2p::PeerId;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let nodes = start_all(tmp.path(), &["fay", "gus"]).await;
+    let (fay, gus) = (&nodes[0], &nodes[1]);
+    // The forger is a real member: fay invites its peer id.
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let me = key.public().to_peer_id();
+    let mut swarm = forger::swarm(key.clone());
+    let host = forger::connect(&mut swarm, &fay.addr).await;
+    let r = fay
+        .client
+        .create_room(&CreateRoomRequest {
+            name: "Signed".into(),
+            members: vec![gus.peer_id.clone(), me.to_string()],
+        })
+        .await
+        .expect("create room");
+    accept_request(&gus.client, &fay.peer_id).await;
+    let rid = r.room_id.clone();
+    eventually(
+        Duration::from_secs(30),
+        "gus joined, three members",
+        || async {
+            let info = room(&gus.client, &rid).await?;
+            (info.members.len() == 3).then_some(())
+        },
+    )
+    .await;
+    let mut room_id = [0u8; 32];
+    hex::decode_to_slice(&rid, &mut room_id).expect("hex room id");
+    let fay_id: PeerId = fay.peer_id.parse().unwrap();
+    let gus_id: PeerId = gus.peer_id.parse().unwrap();
+    let item = |n: u8, sender: PeerId, content: Content<PeerId>| {
+        let mut item = Item {
+            id: [n; 16],
+            sender,
+            sent_ms: 1,
+            content,
+            sig: Sig::NONE,
+        };
+        item.sig = Signer::sign(&key, &item_bytes(&room_id, &item));
+        item
+    };
+    let items = vec![
+        // In the creator's name: delete the room.
+        item(1, fay_id, Content::Delete),
+        // In gus's name: gus leaves; and words gus never wrote.
+        item(2, gus_id, Content::Left(gus_id)),
+        item(3, gus_id, Content::Text("forged by a member".into())),
+        // In its own name, but not its to ask: deletion, and gus's leave.
+        item(4, me, Content::Delete),
+        item(5, me, Content::Left(gus_id)),
+    ];
+    let msg = ChatWire::Room(Wire::Submit {
+        room: room_id,
+        term: r.term,
+        items,
+    });
+    let bytes = serde_json::to_vec(&msg).unwrap();
+    assert!(
+        forger::send(&mut swarm, host, bytes).await,
+        "the node read it"
+    );
+    // The room carries on: gus still writes, nothing forged shows, nobody left.
+    send(&gus.client, &rid, "still here").await.unwrap();
+    for node in [fay, gus] {
+        eventually(
+            Duration::from_secs(20),
+            "the real message arrives",
+            || async {
+                texts(&history(&node.client, &rid).await)
+                    .contains(&"still here".to_string())
+                    .then_some(())
+            },
+        )
+        .await;
+        let info = room(&node.client, &rid).await.expect("room");
+        assert!(!info.deleted, "not deleted");
+        assert_eq!(info.members.len(), 3, "nobody removed");
+        let all = texts(&history(&node.client, &rid).await);
+        assert!(!all.iter().any(|t| t.contains("forged")), "{all:?}");
+    }
+}
+
+/// A direct message as a peer's chat protocol sends it.
+fn dm_wire(id: u8, seq: u64, text: &str) -> Vec<u8> {
+    let body = serde_json::json!({ "text": text }).to_string();
+    serde_json::to_vec(&serde_json::json!({
+        "dm": { "Message": { "id": vec![id; 16], "seq": seq, "low": 1, "body": body, "sent_ms": 1 } }
+    }))
+    .unwrap()
+}
+
+async fn requests(client: &Client) -> ChatRequests {
+    client.list_requests().await.expect("list requests")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_wait_in_requests_until_accepted_declined_ones_are_dropped_and_requests_are_capped(
+) {
+    use hearth::chat::actor::{MAX_REQUESTS, MAX_REQUEST_ITEMS};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut nodes = start_all(tmp.path(), &["ida", "jon", "kim"]).await;
+    let (ida, jon, kim) = (
+        nodes[0].peer_id.clone(),
+        nodes[1].peer_id.clone(),
+        nodes[2].peer_id.clone(),
+    );
+    let dm = |client: Client, peer: String, body: &'static str| async move {
+        let _: ChatMessage = client
+            .send_dm(&SendDmRequest {
+                peer_id: peer,
+                body: body.into(),
+            })
+            .await
+            .expect("send dm");
+    };
+
+    // A stranger's message waits in Requests, not in the conversations.
+    dm(
+        nodes[1].client.clone(),
+        ida.clone(),
+        "hello, we have not met",
+    )
+    .await;
+    let r = eventually(Duration::from_secs(30), "jon's request", || async {
+        let list = requests(&nodes[0].client).await;
+        list.requests.into_iter().find(|r| r.peer_id == jon)
+    })
+    .await;
+    assert_eq!(texts(&r.messages), ["hello, we have not met"]);
+    assert!(nodes[0].client.list_dms().await.unwrap().is_empty());
+    assert!(dm_history(&nodes[0].client, &jon).await.is_empty());
+
+    // Accepting makes it a conversation; what jon sends next goes straight through.
+    nodes[0]
+        .client
+        .answer_request(&AnswerRequest {
+            peer_id: jon.clone(),
+            accept: true,
+        })
+        .await
+        .unwrap();
+    assert!(requests(&nodes[0].client).await.requests.is_empty());
+    let dms: Vec<DmConversation> = nodes[0].client.list_dms().await.unwrap();
+    assert_eq!(dms.len(), 1);
+    assert_eq!(dms[0].peer_id, jon);
+    dm(nodes[1].client.clone(), ida.clone(), "glad you said yes").await;
+    eventually(Duration::from_secs(30), "jon's second message", || async {
+        let h = texts(&dm_history(&nodes[0].client, &jon).await);
+        (h == ["hello, we have not met", "glad you said yes"]).then_some(())
+    })
+    .await;
+    assert!(requests(&nodes[0].client).await.requests.is_empty());
+
+    // A peer I wrote to first is known: its answer goes straight through. To kim, I am the
+    // stranger.
+    dm(nodes[0].client.clone(), kim.clone(), "hi kim, ida here").await;
+    eventually(Duration::from_secs(30), "ida's request at kim", || async {
+        let list = requests(&nodes[2].client).await;
+        list.requests.iter().any(|r| r.peer_id == ida).then_some(())
+    })
+    .await;
+    dm(nodes[2].client.clone(), ida.clone(), "hi ida").await;
+    eventually(Duration::from_secs(30), "kim's answer", || async {
+        let h = texts(&dm_history(&nodes[0].client, &kim).await);
+        (h == ["hi kim, ida here", "hi ida"]).then_some(())
+    })
+    .await;
+    assert!(requests(&nodes[0].client).await.requests.is_empty());
+
+    // A stranger's room invitation waits too: no room until it is accepted.
+    let r: RoomInfo = nodes[1]
+        .client
+        .create_room(&CreateRoomRequest {
+            name: "Book club".into(),
+            members: vec![kim.clone()],
+        })
+        .await
+        .unwrap();
+    let held = eventually(Duration::from_secs(30), "jon's invitation", || async {
+        let list = requests(&nodes[2].client).await;
+        list.requests.into_iter().find(|r| r.peer_id == jon)
+    })
+    .await;
+    assert_eq!(held.invites.len(), 1);
+    assert_eq!(held.invites[0].name, "Book club");
+    assert!(nodes[2].client.list_rooms().await.unwrap().is_empty());
+    // From the command line: list, then accept.
+    let listed = kit::cli(&nodes[2].dir, &["requests"]);
+    assert!(
+        listed["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["peer_id"] == jon.as_str() && r["invites"][0]["name"] == "Book club"),
+        "{listed}"
+    );
+    let accepted = kit::cli(&nodes[2].dir, &["requests", "accept", &jon]);
+    assert_eq!(accepted["accepted"], jon.as_str());
+    eventually(Duration::from_secs(30), "kim joined", || async {
+        room(&nodes[2].client, &r.room_id)
+            .await
+            .filter(|r| r.members.len() == 2)
+    })
+    .await;
+
+    // Raw peers: one sends more than a request keeps, and is declined.
+    let mut forgers = Vec::new();
+    for _ in 0..MAX_REQUESTS + 2 {
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let id = key.public().to_peer_id();
+        let mut swarm = forger::swarm(key);
+        let node = forger::connect(&mut swarm, &nodes[0].addr).await;
+        forgers.push((swarm, id, node));
+    }
+    let (swarm, pest, node) = &mut forgers[0];
+    let extra = 5;
+    for seq in 1..=(MAX_REQUEST_ITEMS + extra) as u64 {
+        assert!(
+            forger::send(
+                swarm,
+                *node,
+                dm_wire(seq as u8, seq, &format!("spam {seq}"))
+            )
+            .await
+        );
+    }
+    let list = eventually(Duration::from_secs(10), "the spam is held", || async {
+        let list = requests(&nodes[0].client).await;
+        (list.refused >= extra as u64).then_some(list)
+    })
+    .await;
+    let held = list.requests.iter().find(|r| r.peer_id == pest.to_string());
+    assert_eq!(held.unwrap().messages.len(), MAX_REQUEST_ITEMS);
+    assert_eq!(list.refused, extra as u64);
+    nodes[0]
+        .client
+        .answer_request(&AnswerRequest {
+            peer_id: pest.to_string(),
+            accept: false,
+        })
+        .await
+        .unwrap();
+    let seq = (MAX_REQUEST_ITEMS + extra + 1) as u64;
+    assert!(forger::send(swarm, *node, dm_wire(99, seq, "let me in")).await);
+    let list = eventually(Duration::from_secs(10), "dropped after decline", || async {
+        let list = requests(&nodes[0].client).await;
+        (list.dropped == 1).then_some(list)
+    })
+    .await;
+    assert!(list.requests.is_empty());
+    assert!(dm_history(&nodes[0].client, &pest.to_string())
+        .await
+        .is_empty());
+
+    // Many strangers: MAX_REQUESTS wait, the next is refused.
+    for (swarm, _, node) in &mut forgers[1..] {
+        assert!(forger::send(swarm, *node, dm_wire(1, 1, "hello from a crowd")).await);
+    }
+    let list = eventually(Duration::from_secs(20), "the crowd is held", || async {
+        let list = requests(&nodes[0].client).await;
+        (list.refused == extra as u64 + 1).then_some(list)
+    })
+    .await;
+    assert_eq!(list.requests.len(), MAX_REQUESTS);
+
+    // Requests survive a restart; nothing of them is readable on disk.
+    nodes[0].kill();
+    nodes[0].restart(&[]).await;
+    let list = eventually(Duration::from_secs(30), "chat unlocked again", || async {
+        nodes[0].client.list_requests().await.ok()
+    })
+    .await;
+    assert_eq!(list.requests.len(), MAX_REQUESTS);
+    assert!(list
+        .requests
+        .iter()
+        .all(|r| texts(&r.messages) == ["hello from a crowd"]));
+    assert_no_plaintext(&nodes[0].dir, b"hello from a crowd");
 }

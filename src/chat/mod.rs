@@ -25,6 +25,9 @@ mod sim;
 /// authenticated peer.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+// Decoded one at a time and handed on at once: the size of a room message (it may carry a
+// vote certificate inline) does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ChatWire {
     Room(room::Wire<libp2p::PeerId>),
     Dm(dm::DmWire),
@@ -41,5 +44,28 @@ impl ChatWire {
 impl room::PeerKey for libp2p::PeerId {
     fn key_bytes(&self) -> Vec<u8> {
         self.to_bytes()
+    }
+    /// Peer ids of ed25519 keys embed the public key (identity multihash): nothing to look
+    /// up. Any other kind of key verifies nothing.
+    fn verify(&self, msg: &[u8], sig: &room::Sig) -> bool {
+        let hash = self.as_ref();
+        hash.code() == 0
+            && libp2p::identity::PublicKey::try_decode_protobuf(hash.digest())
+                .ok()
+                .and_then(|k| k.try_into_ed25519().ok())
+                .is_some_and(|k| k.verify(msg, &sig.0))
+    }
+}
+
+/// The node's identity signs its room items and votes.
+impl room::Signer for libp2p::identity::Keypair {
+    fn sign(&self, msg: &[u8]) -> room::Sig {
+        let mut sig = room::Sig::NONE;
+        match libp2p::identity::Keypair::sign(self, msg) {
+            Ok(bytes) if bytes.len() == room::SIG_LEN => sig.0.copy_from_slice(&bytes),
+            // Not an ed25519 identity: the signature verifies for no one.
+            _ => tracing::error!("the node identity cannot sign room items"),
+        }
+        sig
     }
 }

@@ -26,6 +26,10 @@ impl Actor {
                 };
                 fx.reply(reply, result);
             }
+            Command::Interacted(peer, reply) => {
+                let result = self.interacted(peer, fx);
+                fx.reply(reply, result);
+            }
             cmd => {
                 if self.open.is_none() {
                     reply_locked(cmd);
@@ -111,7 +115,22 @@ impl Actor {
                 let result = self.mark_dm_read(peer, fx);
                 fx.reply(reply, result);
             }
-            Command::Status(_) | Command::Unlock(..) | Command::ChangePassphrase(..) => {
+            Command::ListRequests(reply) => {
+                let list = self.request_list(open);
+                fx.reply(reply, Ok(list));
+            }
+            Command::AnswerRequest {
+                peer,
+                accept,
+                reply,
+            } => {
+                let result = self.answer_request(peer, accept, fx);
+                fx.reply(reply, result);
+            }
+            Command::Status(_)
+            | Command::Unlock(..)
+            | Command::ChangePassphrase(..)
+            | Command::Interacted(..) => {
                 unreachable!("handled in on_command")
             }
         }
@@ -139,7 +158,7 @@ impl Actor {
         let rooms: Vec<Snapshot<PeerId>> = open.1;
         self.open = Some(open.0);
         for snapshot in rooms {
-            let (room, actions) = Room::restore(snapshot, now);
+            let (room, actions) = Room::restore(snapshot, now, self.signer.clone());
             self.adopt_room(room, actions, fx);
         }
         let peers: Vec<PeerId> = self.connected.iter().copied().collect();
@@ -158,6 +177,14 @@ impl Actor {
         vault: Arc<Vault>,
     ) -> Result<(Open, Vec<Snapshot<PeerId>>), ChatError> {
         let s = &self.store;
+        for legacy in LEGACY_ROOM_TABLES {
+            if s.drop_table(legacy)? {
+                tracing::warn!(
+                    table = legacy,
+                    "dropped rooms stored before items were signed"
+                );
+            }
+        }
         let tables = Tables {
             meta: s.sealed_table(META_TABLE, vault.clone())?,
             log: s.sealed_table(LOG_TABLE, vault.clone())?,
@@ -165,8 +192,11 @@ impl Actor {
             dm_next: s.sealed_table(DM_NEXT_TABLE, vault.clone())?,
             dm_outbox: s.sealed_table(DM_OUTBOX_TABLE, vault.clone())?,
             dm_inbox: s.sealed_table(DM_INBOX_TABLE, vault.clone())?,
-            dm_history: s.sealed_table(DM_HISTORY_TABLE, vault)?,
+            dm_history: s.sealed_table(DM_HISTORY_TABLE, vault.clone())?,
             read: s.table(READ_TABLE)?,
+            requests: s.sealed_table(REQUESTS_TABLE, vault)?,
+            known: s.table(KNOWN_TABLE)?,
+            declined: s.table(DECLINED_TABLE)?,
         };
         let mut snapshots = Vec::new();
         for (key, meta) in tables.meta.entries()? {
@@ -238,7 +268,26 @@ impl Actor {
             }
             c.last = Some((n, record));
         }
+        let peers_of = |t: &Table<u64>| -> Result<BTreeSet<PeerId>, StoreError> {
+            Ok(t.entries()?
+                .into_iter()
+                .filter_map(|(key, _)| key.parse().ok())
+                .collect())
+        };
+        let known = peers_of(&tables.known)?;
+        let declined = peers_of(&tables.declined)?;
+        let requests = tables
+            .requests
+            .entries()?
+            .into_iter()
+            .filter_map(|(key, r)| Some((key.parse().ok()?, r)))
+            .collect();
         let open = Open {
+            requests,
+            known,
+            declined,
+            requests_refused: 0,
+            requests_dropped: 0,
             rooms: BTreeMap::new(),
             timers: BTreeMap::new(),
             dm: DirectMessages::restore(dm),
@@ -296,7 +345,7 @@ impl Actor {
         }
         let mut id: RoomId = [0; 32];
         rand::thread_rng().fill_bytes(&mut id);
-        let (room, actions) = Room::create(id, self.me, name, now_ms())?;
+        let (room, actions) = Room::create(id, self.me, name, now_ms(), self.signer.clone())?;
         self.open_mut()?;
         self.adopt_room(room, actions, fx);
         for peer in members {
@@ -417,6 +466,10 @@ impl Actor {
             state: DmMark::Queued,
         };
         let open = self.open_mut()?;
+        if open.declined.remove(&peer) {
+            // Writing to a declined peer takes the refusal back.
+            open.tables.declined.delete(&peer.to_string())?;
+        }
         let c = open.conversations.entry(peer).or_default();
         let n = c.next;
         c.next += 1;

@@ -160,37 +160,71 @@ impl Actor {
         sent_ms: u64,
         fx: &mut Effects,
     ) {
-        match serde_json::from_str::<DmBody>(&body) {
-            Ok(DmBody::Text(text)) if text.len() <= MAX_TEXT_BYTES => {
-                let Some(open) = self.open.as_mut() else {
-                    return;
-                };
-                let record = DmRecord {
-                    id,
-                    mine: false,
-                    body: text,
-                    sent_ms,
-                    state: DmMark::Received,
-                };
-                let c = open.conversations.entry(from).or_default();
-                let n = c.next;
-                c.next += 1;
-                c.unread += 1;
-                c.last = Some((n, record.clone()));
-                fx.wrote = true;
-                if let Err(e) = open.tables.dm_history.insert(&dm_key(&from, n), &record) {
-                    tracing::error!("chat: cannot store a message: {e}");
-                }
-                fx.events.push(EventKind::ChatMessage {
-                    message: dm_message(&self.me, &from, n, &record),
-                });
-                fx.conversations.insert(from);
+        let body = match serde_json::from_str::<DmBody>(&body) {
+            Ok(DmBody::Text(text)) if text.len() <= MAX_TEXT_BYTES => HeldBody::Text(text),
+            Ok(DmBody::Invite(invitation)) if self.sane_invitation(&from, &invitation) => {
+                HeldBody::Invite(invitation)
             }
-            Ok(DmBody::Invite(invitation)) => self.invited(from, *invitation, fx),
+            Ok(DmBody::Invite(_)) => {
+                tracing::info!(%from, "chat: ignoring an invitation that does not name us both");
+                return;
+            }
             Ok(DmBody::Text(_)) | Err(_) => {
                 tracing::info!(%from, "chat: dropping an unreadable direct message");
+                return;
             }
+        };
+        if !self.is_known(&from) {
+            self.hold(from, id, body, sent_ms, fx);
+            return;
         }
+        match body {
+            HeldBody::Text(text) => self.received_text(from, id, text, sent_ms, fx),
+            HeldBody::Invite(invitation) => self.invited(from, *invitation, fx),
+        }
+    }
+
+    /// Adds a text from `from` to our conversation and shows it.
+    pub(super) fn received_text(
+        &mut self,
+        from: PeerId,
+        id: MsgId,
+        text: String,
+        sent_ms: u64,
+        fx: &mut Effects,
+    ) {
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let record = DmRecord {
+            id,
+            mine: false,
+            body: text,
+            sent_ms,
+            state: DmMark::Received,
+        };
+        let c = open.conversations.entry(from).or_default();
+        let n = c.next;
+        c.next += 1;
+        c.unread += 1;
+        c.last = Some((n, record.clone()));
+        fx.wrote = true;
+        if let Err(e) = open.tables.dm_history.insert(&dm_key(&from, n), &record) {
+            tracing::error!("chat: cannot store a message: {e}");
+        }
+        fx.events.push(EventKind::ChatMessage {
+            message: dm_message(&self.me, &from, n, &record),
+        });
+        fx.conversations.insert(from);
+    }
+
+    /// Whether an invitation names us both and fits the room limits.
+    pub(super) fn sane_invitation(&self, from: &PeerId, invitation: &Invitation<PeerId>) -> bool {
+        invitation.members.contains(&self.me)
+            && invitation.members.contains(from)
+            && invitation.members.len() <= room::MAX_MEMBERS
+            && !invitation.name.is_empty()
+            && invitation.name.len() <= room::MAX_NAME_BYTES
     }
 
     /// Joins a room from an invitation sent by one of its members.
@@ -200,11 +234,7 @@ impl Actor {
         invitation: Invitation<PeerId>,
         fx: &mut Effects,
     ) {
-        let sane = invitation.members.contains(&self.me)
-            && invitation.members.contains(&from)
-            && invitation.members.len() <= room::MAX_MEMBERS
-            && !invitation.name.is_empty()
-            && invitation.name.len() <= room::MAX_NAME_BYTES;
+        let sane = self.sane_invitation(&from, &invitation);
         let Some(open) = self.open.as_mut() else {
             return;
         };
@@ -216,7 +246,8 @@ impl Actor {
             return;
         }
         let id = invitation.room;
-        let (room, actions) = Room::from_invitation(self.me, invitation, now_ms());
+        let (room, actions) =
+            Room::from_invitation(self.me, invitation, now_ms(), self.signer.clone());
         self.adopt_room(room, actions, fx);
         fx.rooms.insert(id);
     }

@@ -19,9 +19,13 @@
 //! [`Invitation`] as a direct message (so it waits in the persistent DM outbox until the
 //! invitee is online); the invitee joins when it arrives from a member of the invitation.
 //!
+//! **Strangers ask first.** A direct message or room invitation from a peer this node has
+//! never interacted with is held as a request (`requests`) until the user accepts or
+//! declines it; see that file for who counts as known and the caps.
+//!
 //! Files: this one holds the handle, the loop and the inputs from the network; `commands`
 //! (what the API asks), `drive` (feeding the state machines and carrying out their actions),
-//! `views` (what the UI reads).
+//! `requests` (messages from strangers), `views` (what the UI reads).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -40,11 +44,11 @@ use super::dm::{
 };
 use super::room::{
     self, Action, Content, DeliveryState, Entry, Event as RoomEvent, Invitation, Item, Meta, MsgId,
-    OutItem, PersistOp, Room, RoomError, RoomId, Snapshot,
+    OutItem, PersistOp, Room, RoomError, RoomId, Signer, Snapshot,
 };
 use crate::api::dto::{
-    ChatMessage, ChatStatus, DmConversation, EventKind, HistoryPage, MessageKind, MessageState,
-    RoomInfo, RoomMember,
+    ChatMessage, ChatRequests, ChatStatus, DmConversation, EventKind, HistoryPage, MessageKind,
+    MessageState, RoomInfo, RoomMember,
 };
 use crate::chat::ChatWire;
 use crate::infra::events::{now_ms, EventBus};
@@ -55,7 +59,11 @@ use crate::net::{ChatInbound, NetHandle};
 
 mod commands;
 mod drive;
+mod requests;
 mod views;
+
+use requests::{HeldBody, Request};
+pub use requests::{IsFollowed, MAX_REQUESTS, MAX_REQUEST_ITEMS};
 
 /// Commands queued for the actor; callers wait when it is full.
 pub const COMMAND_CHANNEL: usize = 256;
@@ -69,15 +77,28 @@ const MAX_PAGE: usize = 1_000;
 /// How often the actor compares its idea of who is connected with the network's.
 const RECONCILE: Duration = Duration::from_secs(5);
 
-const META_TABLE: &str = "chat_room_meta_v1";
-const LOG_TABLE: &str = "chat_room_log_v1";
-const OUTBOX_TABLE: &str = "chat_room_outbox_v1";
+const META_TABLE: &str = "chat_room_meta_v2";
+const LOG_TABLE: &str = "chat_room_log_v2";
+const OUTBOX_TABLE: &str = "chat_room_outbox_v2";
+/// Room tables from before items were signed: dropped when chat unlocks (their entries
+/// cannot be checked, and no peer accepts them any more).
+const LEGACY_ROOM_TABLES: [&str; 3] = [
+    "chat_room_meta_v1",
+    "chat_room_log_v1",
+    "chat_room_outbox_v1",
+];
 const DM_NEXT_TABLE: &str = "chat_dm_next_v1";
 const DM_OUTBOX_TABLE: &str = "chat_dm_outbox_v1";
 const DM_INBOX_TABLE: &str = "chat_dm_inbox_v1";
 const DM_HISTORY_TABLE: &str = "chat_dm_history_v1";
 /// Read marks (plain: a sequence number per conversation says nothing private).
 const READ_TABLE: &str = "chat_read_v1";
+/// Requests from strangers: peer -> what it sent (sealed).
+const REQUESTS_TABLE: &str = "chat_requests_v1";
+/// Peers accepted or met (plain, like every other key naming a peer): peer -> when.
+const KNOWN_TABLE: &str = "chat_known_v1";
+/// Peers whose request was declined (plain): peer -> when.
+const DECLINED_TABLE: &str = "chat_declined_v1";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -94,6 +115,8 @@ pub enum ChatError {
     EmptyMessage,
     #[error("you cannot message yourself")]
     MessageToSelf,
+    #[error("there is no request from this peer")]
+    NoSuchRequest,
     #[error("{0}")]
     Encode(serde_json::Error),
     #[error(transparent)]
@@ -153,6 +176,13 @@ enum Command {
         reply: Reply<HistoryPage>,
     },
     MarkDmRead(PeerId, Reply<()>),
+    ListRequests(Reply<ChatRequests>),
+    AnswerRequest {
+        peer: PeerId,
+        accept: bool,
+        reply: Reply<()>,
+    },
+    Interacted(PeerId, Reply<()>),
 }
 
 /// A cloneable handle to the chat actor.
@@ -283,6 +313,28 @@ impl ChatHandle {
     pub async fn mark_dm_read(&self, peer: PeerId) -> Result<(), ChatError> {
         self.ask(|r| Command::MarkDmRead(peer, r)).await
     }
+
+    /// Direct messages and invitations from strangers, waiting for an answer.
+    pub async fn list_requests(&self) -> Result<ChatRequests, ChatError> {
+        self.ask(Command::ListRequests).await
+    }
+
+    /// Accepts (the peer becomes known, its messages a conversation, its invitations joined)
+    /// or declines (all dropped, and what it sends later too) the request from `peer`.
+    pub async fn answer_request(&self, peer: PeerId, accept: bool) -> Result<(), ChatError> {
+        self.ask(|reply| Command::AnswerRequest {
+            peer,
+            accept,
+            reply,
+        })
+        .await
+    }
+
+    /// Records that the user reached out to `peer` (e.g. joined it by invite): its messages
+    /// go straight through. Works while chat is locked too.
+    pub async fn interacted(&self, peer: PeerId) -> Result<(), ChatError> {
+        self.ask(|r| Command::Interacted(peer, r)).await
+    }
 }
 
 fn page_size(limit: Option<u32>) -> usize {
@@ -364,12 +416,16 @@ pub fn start(
     bus: EventBus,
     inbound: mpsc::Receiver<ChatInbound>,
     passphrase: Option<Zeroizing<String>>,
+    signer: Arc<dyn Signer>,
+    followed: IsFollowed,
     tracker: &tokio_util::task::TaskTracker,
     cancel: CancellationToken,
 ) -> ChatHandle {
     let (tx, rx) = mpsc::channel(COMMAND_CHANNEL);
     let actor = Actor {
         me: net.local_peer_id(),
+        signer,
+        followed,
         bus_rx: bus.receiver(),
         store,
         net,
@@ -384,6 +440,10 @@ pub fn start(
 
 struct Actor {
     me: PeerId,
+    /// The node's identity key: signs this node's room items and votes.
+    signer: Arc<dyn Signer>,
+    /// Whether the user follows a peer (a follow counts as knowing it).
+    followed: IsFollowed,
     store: Store,
     net: NetHandle,
     bus: EventBus,
@@ -410,6 +470,16 @@ struct Open {
     metas: HashMap<RoomId, Meta<PeerId>>,
     /// Each room's read mark (the last seq read), as in `chat_read_v1`.
     read_marks: HashMap<RoomId, u64>,
+    /// Requests from strangers, as in `chat_requests_v1` (at most `MAX_REQUESTS`).
+    requests: BTreeMap<PeerId, Request>,
+    /// Peers accepted or reached out to, as in `chat_known_v1`.
+    known: BTreeSet<PeerId>,
+    /// Peers declined, as in `chat_declined_v1`.
+    declined: BTreeSet<PeerId>,
+    /// Messages refused since start: a request over its cap, or a new one over theirs.
+    requests_refused: u64,
+    /// Messages from declined peers dropped since start.
+    requests_dropped: u64,
 }
 
 struct Tables {
@@ -421,6 +491,9 @@ struct Tables {
     dm_inbox: Table<InboxMark>,
     dm_history: Table<DmRecord>,
     read: Table<u64>,
+    requests: Table<Request>,
+    known: Table<u64>,
+    declined: Table<u64>,
 }
 
 /// What a batch does once its writes are durable.
@@ -431,6 +504,8 @@ struct Effects {
     events: Vec<EventKind>,
     rooms: BTreeSet<RoomId>,
     conversations: BTreeSet<PeerId>,
+    /// The requests changed: tell the UI.
+    requests: bool,
     replies: Vec<Box<dyn FnOnce() + Send>>,
     /// Room commands refused by the state machine in this batch.
     refused: HashMap<MsgId, RoomError>,
@@ -567,6 +642,11 @@ impl Actor {
                     self.bus.emit(EventKind::DmUpdated { conversation });
                 }
             }
+            if fx.requests {
+                self.bus.emit(EventKind::RequestsChanged {
+                    pending: open.requests.len() as u32,
+                });
+            }
         }
         for r in fx.replies {
             r();
@@ -687,6 +767,20 @@ impl Actor {
 
     /// Repairs the connected set if a connection change was dropped on a full queue.
     async fn reconcile(&mut self, fx: &mut Effects) {
+        // Room members keep their place in presence's table whatever strangers announce.
+        let members: BTreeSet<PeerId> = self
+            .open
+            .as_ref()
+            .map(|o| {
+                o.rooms
+                    .values()
+                    .flat_map(|r| r.members().iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !members.is_empty() {
+            let _ = self.net.add_known(members.into_iter().collect()).await;
+        }
         let Ok(now) = self.net.connected_peers().await else {
             return;
         };
@@ -737,6 +831,9 @@ fn reply_locked(cmd: Command) {
         Command::SendDm { reply, .. } => locked(reply),
         Command::DmHistory { reply, .. } => locked(reply),
         Command::MarkDmRead(_, r) => locked(r),
+        Command::ListRequests(r) => locked(r),
+        Command::AnswerRequest { reply, .. } => locked(reply),
+        Command::Interacted(_, r) => locked(r),
         Command::ChangePassphrase(_, _, r) => locked(r),
         Command::Status(r) => locked(r),
         Command::Unlock(_, r) => locked(r),
@@ -755,6 +852,7 @@ fn only_display_advanced(old: &Meta<PeerId>, new: &Meta<PeerId>) -> bool {
         term,
         host,
         voted_for,
+        cert,
         displayed,
         orphans,
         muted,
@@ -773,6 +871,7 @@ fn only_display_advanced(old: &Meta<PeerId>, new: &Meta<PeerId>) -> bool {
         && *term == old.term
         && *host == old.host
         && *voted_for == old.voted_for
+        && *cert == old.cert
         && *orphans == old.orphans
         && *muted == old.muted
         && *left == old.left

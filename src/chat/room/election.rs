@@ -99,17 +99,34 @@ impl<P: PeerKey> Room<P> {
                 term,
                 pre,
                 votes,
+                last,
                 started,
                 last_sent,
+                ..
             } => {
                 if now >= started + ELECTION_ROUND_MS {
+                    // A member asked all round long that never answered is not reachable,
+                    // whatever its connection looks like (a partition that drops packets
+                    // until the transport times the connection out). Like a frozen host it
+                    // is no voter until it says something again.
+                    let silent: Vec<P> = self
+                        .electorate()
+                        .into_iter()
+                        .filter(|p| {
+                            !votes.contains(p) && self.heard.get(p).is_none_or(|t| *t < started)
+                        })
+                        .collect();
+                    for p in silent {
+                        self.spoke.remove(&p);
+                    }
                     self.abandon(now);
                 } else if now >= last_sent + VOTE_RESEND_MS {
                     let msg = Wire::VoteRequest {
                         room: self.meta.room,
                         term,
-                        last: self.last_pos(),
+                        last,
                         pre,
+                        cert: self.meta.cert.clone(),
                     };
                     let targets: Vec<P> = self
                         .electorate()
@@ -144,7 +161,8 @@ impl<P: PeerKey> Room<P> {
         };
     }
 
-    /// Start a pre-vote (`pre`) or a real vote for term+1 / the current term.
+    /// Start a pre-vote (`pre`) or a real vote for term + 1. The term itself moves only
+    /// when I win (or learn of a proven one).
     pub(super) fn stand(&mut self, pre: bool, now: u64) {
         let electorate = self.electorate();
         if electorate.is_empty() && self.meta.members.len() > 1 {
@@ -154,32 +172,37 @@ impl<P: PeerKey> Room<P> {
             };
             return;
         }
-        let term = if pre {
-            self.prevote = Some((
-                self.meta.term + 1,
-                self.meta.me.clone(),
-                now + ELECTION_ROUND_MS,
-            ));
-            self.meta.term + 1
+        let term = self.meta.term + 1;
+        let me = self.meta.me.clone();
+        let last = self.last_pos();
+        let mut sigs = Vec::new();
+        if pre {
+            self.prevote = Some((term, me.clone(), now + ELECTION_ROUND_MS));
         } else {
-            self.meta.term += 1;
-            self.meta.voted_for = Some(self.meta.me.clone());
+            self.meta.voted_for = Some(me.clone());
+            self.vote_until = now + ELECTION_ROUND_MS;
             self.meta.host = None;
             self.meta_dirty = true;
-            self.meta.term
-        };
+            let sig = self
+                .signer
+                .sign(&vote_bytes(&self.meta.room, term, &me, &last));
+            sigs.push((me.clone(), sig));
+        }
         self.election = Election::Standing {
             term,
             pre,
-            votes: BTreeSet::from([self.meta.me.clone()]),
+            votes: BTreeSet::from([me]),
+            sigs,
+            last: last.clone(),
             started: now,
             last_sent: now,
         };
         let msg = Wire::VoteRequest {
             room: self.meta.room,
             term,
-            last: self.last_pos(),
+            last,
             pre,
+            cert: self.meta.cert.clone(),
         };
         // Ask every connected member, including ones that have not spoken yet.
         let targets = self.connected_members();
@@ -190,7 +213,15 @@ impl<P: PeerKey> Room<P> {
     }
 
     pub(super) fn check_won(&mut self, now: u64) {
-        let Election::Standing { pre, votes, .. } = &self.election else {
+        let Election::Standing {
+            term,
+            pre,
+            votes,
+            sigs,
+            last,
+            ..
+        } = &self.election
+        else {
             return;
         };
         let electorate = self.electorate();
@@ -199,48 +230,70 @@ impl<P: PeerKey> Room<P> {
         if !(everyone && enough) {
             return;
         }
-        let (pre, votes) = (*pre, votes.clone());
-        if pre {
+        if *pre {
             self.stand(false, now);
         } else {
-            self.become_host(votes, now);
+            let cert = Cert {
+                term: *term,
+                host: self.meta.me.clone(),
+                last: last.clone(),
+                votes: sigs.clone(),
+            };
+            let votes = votes.clone();
+            self.become_host(votes, cert, now);
         }
     }
 
+    /// A candidate asks for my (pre-)vote for `term`. I sign only for my term + 1: terms
+    /// move one election at a time. A candidate further ahead proves its term with `cert`
+    /// (the certificate of `term - 1`), and I catch up first.
     pub(super) fn on_vote_request(
         &mut self,
         from: P,
         term: u64,
         last: LogPos<P>,
         pre: bool,
+        cert: Option<Cert<P>>,
         now: u64,
     ) {
         if !self.active() || !self.is_member(&from) {
             return;
         }
         self.known_last.insert(from.clone(), last.clone());
+        if term > self.meta.term + 1 {
+            if let Some(c) = cert.as_ref().filter(|c| c.term + 1 == term) {
+                // Its host is gone for the candidate; mine is older still.
+                self.observe(c.term, None, Some(c), now);
+            }
+        }
         let my_last = self.last_pos();
         let room = self.meta.room;
-        let reply = |granted: bool, term: u64| Wire::VoteReply {
+        let reply = |granted: bool, sig: Option<Sig>| Wire::VoteReply {
             room,
             term,
             granted,
             last: my_last.clone(),
             pre,
+            sig,
         };
-        if term < self.meta.term || self.host_alive_for_vote(now) {
-            let msg = reply(false, self.meta.term);
+        if term != self.meta.term + 1 || self.host_alive_for_vote(now) {
+            let msg = reply(false, None);
             self.send(from.clone(), msg);
+            if term <= self.meta.term {
+                // The candidate is behind: my certificate lets it catch up.
+                let hello = self.hello();
+                self.send(from.clone(), hello);
+            }
             if self.hosting.is_some() {
                 self.send_append(&from, now);
             }
             return;
         }
         let log_ok = last >= my_last;
+        let free = self.meta.voted_for.is_none()
+            || self.meta.voted_for.as_ref() == Some(&from)
+            || now >= self.vote_until;
         if pre {
-            let free = term > self.meta.term
-                || self.meta.voted_for.is_none()
-                || self.meta.voted_for.as_ref() == Some(&from);
             // One pre-vote candidate at a time, so that simultaneous candidates do not
             // both go on to split the real vote; a strictly better candidate (more complete
             // log, then the shared hash) takes the lock over, so they converge on one.
@@ -265,65 +318,74 @@ impl<P: PeerKey> Room<P> {
                     at: now + ELECTION_ROUND_MS + self.candidacy_delay(),
                 };
             }
-            // A refusal carries my real term (a granted pre-vote echoes the proposed one).
-            let msg = reply(granted, if granted { term } else { self.meta.term });
+            let msg = reply(granted, None);
             self.send(from, msg);
             return;
         }
-        if term > self.meta.term {
-            self.observe(term, None, now);
-        }
-        let free = self.meta.voted_for.is_none() || self.meta.voted_for.as_ref() == Some(&from);
         let granted = log_ok && free;
+        let mut sig = None;
         if granted {
-            if self.meta.voted_for.is_none() {
-                self.meta.voted_for = Some(from.clone());
-                self.meta_dirty = true;
-            }
+            // Lent for one round: a candidate that vanishes does not hold the term forever.
+            self.meta.voted_for = Some(from.clone());
+            self.vote_until = now + ELECTION_ROUND_MS;
+            self.meta_dirty = true;
+            sig = Some(self.signer.sign(&vote_bytes(&room, term, &from, &last)));
             // Give the candidate time before standing myself.
             self.election = Election::Waiting {
                 at: now + ELECTION_ROUND_MS + self.candidacy_delay(),
             };
         }
-        let msg = reply(granted, self.meta.term);
+        let msg = reply(granted, sig);
         self.send(from, msg);
     }
 
+    /// A member answers my vote request (`term`, `granted`, `pre` as it echoes them).
     pub(super) fn on_vote_reply(
         &mut self,
         from: P,
-        term: u64,
-        granted: bool,
+        (term, granted, pre): (u64, bool, bool),
         last: LogPos<P>,
-        pre: bool,
+        sig: Option<Sig>,
         now: u64,
     ) {
-        self.known_last.insert(from.clone(), last.clone());
-        if term > self.meta.term && (!pre || !granted) {
-            // Someone is ahead of me: catch up on the term and stop this round.
-            self.observe(term, None, now);
-            if matches!(self.election, Election::Standing { .. }) {
-                self.abandon(now);
-            }
+        if !self.is_member(&from) {
             return;
         }
+        self.known_last.insert(from.clone(), last);
         let Election::Standing {
             term: t,
             pre: p,
-            votes,
+            last: my_last,
             ..
-        } = &mut self.election
+        } = &self.election
         else {
             return;
         };
         if *t != term || *p != pre {
             return;
         }
-        if granted {
-            votes.insert(from);
-            self.check_won(now);
-        } else {
+        if !granted {
             self.abandon(now);
+            return;
         }
+        let signed = match (pre, sig) {
+            (true, _) => None,
+            (false, Some(sig)) => {
+                let bytes = vote_bytes(&self.meta.room, term, &self.meta.me, my_last);
+                if !from.verify(&bytes, &sig) {
+                    return;
+                }
+                Some(sig)
+            }
+            (false, None) => return,
+        };
+        if let Election::Standing { votes, sigs, .. } = &mut self.election {
+            if votes.insert(from.clone()) {
+                if let Some(sig) = signed {
+                    sigs.push((from, sig));
+                }
+            }
+        }
+        self.check_won(now);
     }
 }

@@ -7,6 +7,7 @@ impl<P: PeerKey> Room<P> {
     // -----------------------------------------------------------------------------------
     // Follower side.
 
+    /// An `Append` from `from`; `commit` is (commit point, host's last seq).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn on_append(
         &mut self,
@@ -14,12 +15,15 @@ impl<P: PeerKey> Room<P> {
         epoch: Epoch<P>,
         prev: LogPos<P>,
         entries: Vec<Entry<P>>,
-        commit: u64,
-        host_last: u64,
+        (commit, host_last): (u64, u64),
+        cert: Option<Cert<P>>,
         now: u64,
     ) {
-        // Validate before touching anything.
-        if epoch.host != from || entries.len() > MAX_APPEND_ENTRIES {
+        // Validate before touching anything. Only members host.
+        if epoch.host != from
+            || entries.len() > MAX_APPEND_ENTRIES
+            || !self.is_member_or_invited(&from)
+        {
             return;
         }
         let mut floor = prev.epoch.clone();
@@ -30,10 +34,22 @@ impl<P: PeerKey> Room<P> {
             }
             floor = Some(e.epoch.clone());
         }
-        if self.observe(epoch.term, Some(&from), now) {
-            let hello = self.hello();
-            self.send(from, hello);
-            return;
+        match self.observe(epoch.term, Some(&from), cert.as_ref(), now) {
+            Seen::Current => {}
+            Seen::Behind => {
+                let hello = self.hello();
+                self.send(from, hello);
+                return;
+            }
+            Seen::Unproven => {
+                // Without a certificate the host may simply not know I need one: my `Hello`
+                // makes it start over with me. A certificate that does not hold is ignored.
+                if cert.is_none() {
+                    let hello = self.hello();
+                    self.send(from, hello);
+                }
+                return;
+            }
         }
         if self.meta.host.as_ref() != Some(&from) || self.hosting.is_some() {
             return;
@@ -55,13 +71,18 @@ impl<P: PeerKey> Room<P> {
         let n = entries.len() as u64;
         for e in entries {
             let seq = e.seq;
+            if seq <= self.last_seq() && self.log[seq as usize - 1].epoch == e.epoch {
+                continue;
+            }
+            // An honest host never places an item its author did not sign; refuse the rest
+            // of such a batch before it changes anything.
+            if !self.item_ok(&e.item) {
+                return;
+            }
             if seq <= self.last_seq() {
-                if self.log[seq as usize - 1].epoch == e.epoch {
-                    continue;
-                }
                 self.truncate_from(seq);
             }
-            // An honest host never places an id twice; refuse such a batch.
+            // Nor does it place an id twice.
             if self.index.contains_key(&e.item.id) || seq != self.last_seq() + 1 {
                 return;
             }
@@ -97,6 +118,7 @@ impl<P: PeerKey> Room<P> {
         term: u64,
         host: Option<P>,
         last: LogPos<P>,
+        cert: Option<Cert<P>>,
         now: u64,
     ) {
         if !self.is_member_or_invited(&from) {
@@ -111,10 +133,14 @@ impl<P: PeerKey> Room<P> {
             return;
         }
         self.known_last.insert(from.clone(), last.clone());
-        if self.observe(term, host.as_ref(), now) {
-            let hello = self.hello();
-            self.send(from, hello);
-            return;
+        match self.observe(term, host.as_ref(), cert.as_ref(), now) {
+            Seen::Current => {}
+            Seen::Behind => {
+                let hello = self.hello();
+                self.send(from, hello);
+                return;
+            }
+            Seen::Unproven => return,
         }
         if self.hosting.is_some() {
             if let Some(h) = self.hosting.as_mut() {

@@ -7,37 +7,66 @@ impl<P: PeerKey> Room<P> {
     // -----------------------------------------------------------------------------------
     // Terms, hosts.
 
-    /// Learn about `(term, host)` from a peer. Returns true if the peer is behind me
-    /// (lower term, or same term with a host that loses against mine): the caller answers
-    /// with a `Hello` and ignores the message.
-    pub(super) fn observe(&mut self, term: u64, host: Option<&P>, now: u64) -> bool {
+    /// Learn about `(term, host)` from a peer, with `cert` as its proof. A higher term, or
+    /// another host in my term, is taken only when proven (a member's word is not enough).
+    pub(super) fn observe(
+        &mut self,
+        term: u64,
+        host: Option<&P>,
+        cert: Option<&Cert<P>>,
+        now: u64,
+    ) -> Seen {
         if term < self.meta.term {
-            return true;
+            return Seen::Behind;
         }
         if term > self.meta.term {
-            self.meta.term = term;
-            self.meta.voted_for = None;
-            self.meta_dirty = true;
-            self.set_host(host.cloned(), now);
-            return false;
+            if let Some(h) = host.filter(|h| self.proven(term, h, cert)) {
+                let h = h.clone();
+                self.take_term(term, &h, cert);
+                self.set_host(Some(h), now);
+                return Seen::Current;
+            }
+            // The peer has no host (any more): its certificate still proves the term.
+            if let Some(c) = cert.filter(|c| c.term == term && self.cert_valid(c, term, &c.host)) {
+                let h = c.host.clone();
+                self.take_term(term, &h, cert);
+                self.set_host(None, now);
+                return Seen::Current;
+            }
+            return Seen::Unproven;
         }
         match (self.meta.host.clone(), host) {
-            (_, None) => false,
-            (None, Some(h)) => {
-                self.set_host(Some(h.clone()), now);
-                false
-            }
-            (Some(mine), Some(h)) if mine == *h => false,
+            (_, None) => Seen::Current,
+            (Some(mine), Some(h)) if mine == *h => Seen::Current,
             // Two hosts in one term (only after a partition): the larger key wins.
-            (Some(mine), Some(h)) => {
-                if *h > mine {
-                    self.set_host(Some(h.clone()), now);
-                    false
-                } else {
-                    true
+            (Some(mine), Some(h)) if *h < mine => Seen::Behind,
+            (_, Some(h)) => {
+                if !self.proven(term, h, cert) {
+                    return Seen::Unproven;
                 }
+                let h = h.clone();
+                self.take_term(term, &h, cert);
+                self.set_host(Some(h), now);
+                Seen::Current
             }
         }
+    }
+
+    /// Move to `term` (proven for `host`: keep the certificate that proves it).
+    pub(super) fn take_term(&mut self, term: u64, host: &P, cert: Option<&Cert<P>>) {
+        let held = self
+            .meta
+            .cert
+            .as_ref()
+            .is_some_and(|c| c.term == term && c.host == *host);
+        if term != self.meta.term {
+            self.meta.term = term;
+            self.meta.voted_for = None;
+        }
+        if !(held || term == 1 && *host == self.meta.creator) {
+            self.meta.cert = cert.cloned();
+        }
+        self.meta_dirty = true;
     }
 
     /// Follow `host` in the current term (stepping down if I was host).
@@ -168,6 +197,7 @@ impl<P: PeerKey> Room<P> {
             next: guess.map_or(last + 1, |s| s + 1),
             acked: guess.unwrap_or(0),
             progress_ms: now,
+            certified: false,
         }))
     }
 
@@ -190,6 +220,7 @@ impl<P: PeerKey> Room<P> {
             f.next = last + 1;
         }
         let start = f.next;
+        let certified = f.certified;
         let room_left = (f.acked + MAX_INFLIGHT_ENTRIES).saturating_sub(start - 1);
         let count = (last + 1 - start)
             .min(MAX_APPEND_ENTRIES as u64)
@@ -216,6 +247,11 @@ impl<P: PeerKey> Room<P> {
             entries,
             commit: self.meta.displayed,
             host_last: last,
+            cert: if certified {
+                None
+            } else {
+                self.meta.cert.clone()
+            },
         };
         self.send(p.clone(), msg);
     }
@@ -357,6 +393,7 @@ impl<P: PeerKey> Room<P> {
         let Some(f) = self.follower_mut(&from, now) else {
             return;
         };
+        f.certified = true;
         match matched {
             Ok(m) => {
                 if m > f.acked {
@@ -412,8 +449,11 @@ impl<P: PeerKey> Room<P> {
         }
     }
 
-    pub(super) fn become_host(&mut self, voters: BTreeSet<P>, now: u64) {
+    pub(super) fn become_host(&mut self, voters: BTreeSet<P>, cert: Cert<P>, now: u64) {
         self.attempts = 0;
+        self.meta.term = cert.term;
+        self.meta.voted_for = None;
+        self.meta.cert = Some(cert);
         self.meta.host = Some(self.meta.me.clone());
         self.meta_dirty = true;
         self.election = Election::Idle;

@@ -161,6 +161,7 @@ impl<P: PeerKey> Room<P> {
             term: self.meta.term,
             host: self.meta.host.clone(),
             last: self.last_pos(),
+            cert: self.meta.cert.clone(),
         }
     }
 
@@ -212,12 +213,13 @@ impl<P: PeerKey> Room<P> {
             return;
         }
         let seq = self.last_seq() + 1;
-        let item = Item {
+        let item = self.signed(Item {
             id,
             sender: self.meta.me.clone(),
             sent_ms: 0,
             content: Content::HostChange,
-        };
+            sig: Sig::NONE,
+        });
         self.append_entry(Entry { epoch, seq, item });
     }
 
@@ -229,6 +231,9 @@ impl<P: PeerKey> Room<P> {
             return;
         }
         let first_contact = self.connected.contains(&from) && self.spoke.insert(from.clone());
+        if self.connected.contains(&from) {
+            self.heard.insert(from.clone(), now);
+        }
         if self.gone.as_ref() == Some(&from) {
             self.gone = None;
         }
@@ -237,7 +242,11 @@ impl<P: PeerKey> Room<P> {
         }
         match msg {
             Wire::Hello {
-                term, host, last, ..
+                term,
+                host,
+                last,
+                cert,
+                ..
             } => {
                 // Answer a peer's first word on this connection, so both sides know the
                 // other runs this room (that is what puts it in the electorate).
@@ -245,7 +254,7 @@ impl<P: PeerKey> Room<P> {
                     let hello = self.hello();
                     self.send(from.clone(), hello);
                 }
-                self.on_hello(from, term, host, last, now)
+                self.on_hello(from, term, host, last, cert, now)
             }
             Wire::Submit { term, items, .. } => self.on_submit(from, term, items, now),
             Wire::Accepted { epoch, ids, .. } => {
@@ -321,8 +330,9 @@ impl<P: PeerKey> Room<P> {
                 entries,
                 commit,
                 host_last,
+                cert,
                 ..
-            } => self.on_append(from, epoch, prev, entries, commit, host_last, now),
+            } => self.on_append(from, epoch, prev, entries, (commit, host_last), cert, now),
             Wire::AppendReply {
                 epoch,
                 ok,
@@ -335,15 +345,20 @@ impl<P: PeerKey> Room<P> {
                 }
             }
             Wire::VoteRequest {
-                term, last, pre, ..
-            } => self.on_vote_request(from, term, last, pre, now),
+                term,
+                last,
+                pre,
+                cert,
+                ..
+            } => self.on_vote_request(from, term, last, pre, cert, now),
             Wire::VoteReply {
                 term,
                 granted,
                 last,
                 pre,
+                sig,
                 ..
-            } => self.on_vote_reply(from, term, granted, last, pre, now),
+            } => self.on_vote_reply(from, (term, granted, pre), last, sig, now),
             Wire::Resign { epoch, .. } => {
                 if epoch.host == from && self.current_epoch().as_ref() == Some(&epoch) {
                     self.lose_host();
@@ -358,6 +373,7 @@ impl<P: PeerKey> Room<P> {
         }
         self.connected.insert(p.clone());
         self.spoke.remove(&p);
+        self.heard.remove(&p);
         if self.meta.left {
             return;
         }
@@ -382,6 +398,7 @@ impl<P: PeerKey> Room<P> {
     pub(super) fn on_disconnected(&mut self, p: P, now: u64) {
         self.connected.remove(&p);
         self.spoke.remove(&p);
+        self.heard.remove(&p);
         if let Some(h) = self.hosting.as_mut() {
             h.in_sync.remove(&p);
             h.followers.remove(&p);

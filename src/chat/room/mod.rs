@@ -57,9 +57,10 @@
 //! term, peer)`, the same on every member. Rank r stands after `ELECTION_BASE_MS + r *
 //! ELECTION_STAGGER_MS` plus a per-attempt jitter from the same hash. A candidate first
 //! runs a pre-vote (nothing persisted, terms unchanged, so a member that merely lost its
-//! link cannot depose a live host), then a real vote at term+1. A voter grants only if the
-//! candidate's log is at least as complete as its own, it has not voted for someone else
-//! in that term, and it also considers the host gone (host unreachable or silent). A pre-vote
+//! link cannot depose a live host), then a real vote for term+1 (the term itself moves only
+//! when a certificate proves it). A voter grants (signs) only for its own term + 1, only if
+//! the candidate's log is at least as complete as its own, its vote is not lent to someone
+//! else this round, and it also considers the host gone (host unreachable or silent). A pre-vote
 //! is lent to one candidate per round; a strictly better one (more complete log, then the
 //! shared hash) takes it over, so simultaneous candidates converge on one. The candidate
 //! wins when **every member it is connected to that runs this room** (has said something on
@@ -67,7 +68,11 @@
 //! member did: a lone member never elects itself in a room of two or more (its messages
 //! wait in its outbox). Unanimity of the reachable members is what makes "the most complete
 //! log wins" true: any reachable member holding more refuses, and becomes the natural next
-//! candidate. Any refusal ends the round. The winner appends a `HostChange` entry (its
+//! candidate. Any refusal ends the round. A member that stays silent through a whole round
+//! while asked (its connection looks open but its packets are lost: a partition the
+//! transport has not noticed yet) counts, like a frozen host, as unreachable until it says
+//! something again; otherwise such a side could not elect until the connection timed out.
+//! The winner appends a `HostChange` entry (its
 //! epoch starts there), starts with the voters as its in-sync set, and takes over the
 //! queues. A host that restarts resumes in its old epoch and waits for every member it
 //! had (each drops out of the in-sync set after `SYNC_LAG_MS` if it does not answer).
@@ -104,12 +109,19 @@
 //! bounded by the conflicting tail), items per `Submit` `MAX_SUBMIT_ITEMS`, entries per
 //! `Append` `MAX_APPEND_ENTRIES`, unacknowledged entries per member `MAX_INFLIGHT_ENTRIES`,
 //! log summary in a refusal `MAX_SEGMENTS`, remembered displayed-then-truncated ids
-//! `MAX_ORPHANS`. The log itself is the room's history and grows with it; this module keeps
+//! `MAX_ORPHANS`, signatures `SIG_LEN` bytes (fixed by their type), votes in a certificate
+//! `MAX_MEMBERS` (and one per member). The log itself is the room's history and grows with it; this module keeps
 //! it (and an id index over it) in memory.
 //!
+//! # Integrity
+//! Items are signed by their authors, rights are checked against the signed author by the
+//! host and every member, hosts and voters are members, and a host change carries a
+//! certificate of signed votes; terms move one election at a time. The rules, and what a
+//! dishonest member can still do, are in `integrity` (and ARCHITECTURE.md, "Chat").
+//!
 //! Files: this one holds the types, the room's state and its constructors; `machine` (the
-//! entry points and dispatch), `outbox`, `host`, `follower`, `election` each add the methods of
-//! one part of the protocol.
+//! entry points and dispatch), `outbox`, `host`, `follower`, `election`, `integrity` each add
+//! the methods of one part of the protocol.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -121,8 +133,13 @@ use serde::{Deserialize, Serialize};
 mod election;
 mod follower;
 mod host;
+mod integrity;
 mod machine;
 mod outbox;
+
+pub use integrity::{item_bytes, vote_bytes, Cert, Sig, Signer, ITEM_DOMAIN, SIG_LEN, VOTE_DOMAIN};
+#[cfg(test)]
+pub(crate) use integrity::{SeedSigner, TestSigner};
 
 /// A room's identifier (chosen by its creator, e.g. random or a hash).
 pub type RoomId = [u8; 32];
@@ -132,19 +149,20 @@ pub type MsgId = [u8; 16];
 /// What a peer identity must offer. The app implements it for libp2p's `PeerId`
 /// (`key_bytes` = `to_bytes()`); tests use `u64` and `[u8; 32]`.
 pub trait PeerKey: Clone + Ord + Debug + Serialize + DeserializeOwned {
-    /// Stable bytes for the election tie-break hash.
+    /// Stable bytes for the election tie-break hash and the signed bytes.
     fn key_bytes(&self) -> Vec<u8>;
+    /// Whether `sig` is this peer's signature over `msg` (the peer is its public key).
+    fn verify(&self, msg: &[u8], sig: &Sig) -> bool;
 }
 
+/// An ed25519 public key.
 impl PeerKey for [u8; 32] {
     fn key_bytes(&self) -> Vec<u8> {
         self.to_vec()
     }
-}
-
-impl PeerKey for u64 {
-    fn key_bytes(&self) -> Vec<u8> {
-        self.to_be_bytes().to_vec()
+    fn verify(&self, msg: &[u8], sig: &Sig) -> bool {
+        libp2p::identity::ed25519::PublicKey::try_from_bytes(self)
+            .is_ok_and(|k| k.verify(msg, &sig.0))
     }
 }
 
@@ -263,6 +281,8 @@ pub struct Item<P> {
     /// Author's clock when written (display only; never used for ordering).
     pub sent_ms: u64,
     pub content: Content<P>,
+    /// The author's signature over [`item_bytes`].
+    pub sig: Sig,
 }
 
 /// An item with its place in the room log.
@@ -311,6 +331,9 @@ pub struct Invitation<P> {
     pub as_of: u64,
     pub term: u64,
     pub host: Option<P>,
+    /// Proof of `(term, host)` (none for the room's first term).
+    #[serde(default)]
+    pub cert: Option<Cert<P>>,
 }
 
 /// Small persistent state of a room (written as one record).
@@ -329,8 +352,11 @@ pub struct Meta<P> {
     pub term: u64,
     /// Host of `term`, if known.
     pub host: Option<P>,
-    /// Whom this member voted for in `term`.
+    /// Whom this member lent its vote for `term + 1` (the only term it signs votes for).
     pub voted_for: Option<P>,
+    /// Proof of `term` (the winner's votes); none for the room's first term.
+    #[serde(default)]
+    pub cert: Option<Cert<P>>,
     /// Entries `1..=displayed` have been shown (this member's commit point).
     pub displayed: u64,
     /// Ids shown once and since truncated; not shown again when they come back.
@@ -422,6 +448,8 @@ pub enum RoomError {
     TooManyMembers,
     #[error("invalid request")]
     Invalid,
+    #[error("the item is not signed by its author")]
+    BadSignature,
 }
 
 /// Messages between members of one room. Size limits are checked on receipt.
@@ -435,6 +463,9 @@ pub enum Wire<P> {
         term: u64,
         host: Option<P>,
         last: LogPos<P>,
+        /// Proof of `term` (and of `host`, when it is the certificate's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cert: Option<Cert<P>>,
     },
     /// Member -> host: items to sequence (own ones, or handed-over ones).
     Submit {
@@ -465,6 +496,9 @@ pub enum Wire<P> {
         entries: Vec<Entry<P>>,
         commit: u64,
         host_last: u64,
+        /// Proof of `epoch`, until the member has answered in it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cert: Option<Cert<P>>,
     },
     /// Member -> host. `ok`: my log matches yours up to `seq`. Not ok: my log up to `seq`
     /// is summarised by `segments` (newest first).
@@ -481,14 +515,20 @@ pub enum Wire<P> {
         term: u64,
         last: LogPos<P>,
         pre: bool,
+        /// Proof of `term - 1`, so that a member behind catches up.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cert: Option<Cert<P>>,
     },
-    /// Member -> candidate.
+    /// Member -> candidate (`term` echoes the request). A granted real vote carries the
+    /// voter's signature over [`vote_bytes`].
     VoteReply {
         room: RoomId,
         term: u64,
         granted: bool,
         last: LogPos<P>,
         pre: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<Sig>,
     },
     /// Host -> members: I am no longer host of this epoch (I left the room).
     Resign { room: RoomId, epoch: Epoch<P> },
@@ -595,6 +635,19 @@ struct Follower {
     acked: u64,
     /// When `acked` last moved (or the member became caught up).
     progress_ms: u64,
+    /// It answered in my epoch (so it needs no certificate any more).
+    certified: bool,
+}
+
+/// What a member makes of a peer's `(term, host)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    /// The peer is behind me: answer with a `Hello`, ignore the message.
+    Behind,
+    /// Ahead of me or a rival host, without proof: ignore it.
+    Unproven,
+    /// The current term and host (maybe just learned).
+    Current,
 }
 
 #[derive(Clone, Debug)]
@@ -616,11 +669,14 @@ enum Election<P> {
     Idle,
     /// Host gone; stand at `at` unless a host shows up.
     Waiting { at: u64 },
-    /// Asking for (pre-)votes for `term`.
+    /// Asking for (pre-)votes for `term`, standing with log position `last`.
     Standing {
         term: u64,
         pre: bool,
         votes: BTreeSet<P>,
+        /// The signed votes of a real vote (mine included).
+        sigs: Vec<(P, Sig)>,
+        last: LogPos<P>,
         started: u64,
         last_sent: u64,
     },
@@ -638,6 +694,8 @@ pub struct Room<P: PeerKey> {
     connected: BTreeSet<P>,
     /// Connected peers that sent something about this room since they connected.
     spoke: BTreeSet<P>,
+    /// When each connected peer last sent something about this room.
+    heard: BTreeMap<P, u64>,
     /// The host I gave up on while still connected to it (frozen, or stuck): it is no voter
     /// until it says something again.
     gone: Option<P>,
@@ -650,6 +708,11 @@ pub struct Room<P: PeerKey> {
     election: Election<P>,
     /// Pre-vote granted (term, candidate, until): one candidate per round at a time.
     prevote: Option<(u64, P, u64)>,
+    /// Until when my real vote (`meta.voted_for`) stays lent to its candidate.
+    vote_until: u64,
+    /// Peers whose leave is displayed (their handed-over texts still count).
+    departed: BTreeSet<P>,
+    signer: std::sync::Arc<dyn Signer>,
     /// Failed candidacies since the host was lost (varies the jitter between rounds).
     attempts: u64,
     meta_dirty: bool,
@@ -688,7 +751,7 @@ fn plausible<P>(msg: &Wire<P>) -> bool {
     let pos_ok = |p: &LogPos<P>| {
         p.seq < MAX_COUNTER && p.epoch.as_ref().is_none_or(|e| e.term < MAX_COUNTER)
     };
-    match msg {
+    let numbers = match msg {
         Wire::Hello { term, last, .. } => *term < MAX_COUNTER && pos_ok(last),
         Wire::Submit { term, .. } | Wire::Refused { term, .. } => *term < MAX_COUNTER,
         Wire::Accepted { epoch, .. } | Wire::Resign { epoch, .. } => epoch.term < MAX_COUNTER,
@@ -709,7 +772,18 @@ fn plausible<P>(msg: &Wire<P>) -> bool {
         Wire::VoteRequest { term, last, .. } | Wire::VoteReply { term, last, .. } => {
             *term < MAX_COUNTER && pos_ok(last)
         }
-    }
+    };
+    let cert_ok = |c: &Option<Cert<P>>| {
+        c.as_ref()
+            .is_none_or(|c| c.term < MAX_COUNTER && pos_ok(&c.last) && c.votes.len() <= MAX_MEMBERS)
+    };
+    numbers
+        && match msg {
+            Wire::Hello { cert, .. }
+            | Wire::Append { cert, .. }
+            | Wire::VoteRequest { cert, .. } => cert_ok(cert),
+            _ => true,
+        }
 }
 
 fn content_ok<P>(c: &Content<P>) -> bool {
@@ -726,7 +800,7 @@ impl<P: PeerKey> Room<P> {
     // -----------------------------------------------------------------------------------
     // Construction.
 
-    fn blank(meta: Meta<P>, now: u64) -> Self {
+    fn blank(meta: Meta<P>, now: u64, signer: std::sync::Arc<dyn Signer>) -> Self {
         Room {
             meta,
             log: Vec::new(),
@@ -735,6 +809,7 @@ impl<P: PeerKey> Room<P> {
             outbox_ids: HashMap::new(),
             connected: BTreeSet::new(),
             spoke: BTreeSet::new(),
+            heard: BTreeMap::new(),
             gone: None,
             rtt: BTreeMap::new(),
             known_last: BTreeMap::new(),
@@ -743,6 +818,9 @@ impl<P: PeerKey> Room<P> {
             hosting: None,
             election: Election::Idle,
             prevote: None,
+            vote_until: 0,
+            departed: BTreeSet::new(),
+            signer,
             attempts: 0,
             meta_dirty: false,
             timer_at: None,
@@ -757,6 +835,7 @@ impl<P: PeerKey> Room<P> {
         me: P,
         name: String,
         now: u64,
+        signer: std::sync::Arc<dyn Signer>,
     ) -> Result<(Self, Vec<Action<P>>), RoomError> {
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
             return Err(RoomError::BadName);
@@ -770,7 +849,8 @@ impl<P: PeerKey> Room<P> {
             members_as_of: 0,
             term: 1,
             host: Some(me.clone()),
-            voted_for: Some(me.clone()),
+            voted_for: None,
+            cert: None,
             displayed: 0,
             orphans: BTreeSet::new(),
             muted: false,
@@ -779,7 +859,7 @@ impl<P: PeerKey> Room<P> {
             leave_deadline: None,
             next_order: 0,
         };
-        let mut r = Room::blank(meta, now);
+        let mut r = Room::blank(meta, now, signer);
         r.hosting = Some(Hosting {
             epoch_start: 1,
             followers: BTreeMap::new(),
@@ -798,7 +878,12 @@ impl<P: PeerKey> Room<P> {
                 sender: me,
                 sent_ms: now,
                 content: Content::Created { name },
+                sig: Sig::NONE,
             },
+        };
+        let entry = Entry {
+            item: r.signed(entry.item),
+            ..entry
         };
         r.index.insert(entry.item.id, 1);
         r.log.push(entry);
@@ -809,7 +894,12 @@ impl<P: PeerKey> Room<P> {
     }
 
     /// Join a room from an invitation addressed to `me`.
-    pub fn from_invitation(me: P, inv: Invitation<P>, now: u64) -> (Self, Vec<Action<P>>) {
+    pub fn from_invitation(
+        me: P,
+        inv: Invitation<P>,
+        now: u64,
+        signer: std::sync::Arc<dyn Signer>,
+    ) -> (Self, Vec<Action<P>>) {
         let meta = Meta {
             room: inv.room,
             me,
@@ -820,6 +910,7 @@ impl<P: PeerKey> Room<P> {
             term: inv.term,
             host: inv.host,
             voted_for: None,
+            cert: inv.cert,
             displayed: 0,
             orphans: BTreeSet::new(),
             muted: false,
@@ -828,18 +919,31 @@ impl<P: PeerKey> Room<P> {
             leave_deadline: None,
             next_order: 0,
         };
-        let mut r = Room::blank(meta, now);
+        let mut r = Room::blank(meta, now, signer);
         r.persist.push(PersistOp::Snapshot(Box::new(r.snapshot())));
         let actions = r.finish(now);
         (r, actions)
     }
 
     /// Rebuild a room from its persisted state (after a restart or a crash).
-    pub fn restore(snapshot: Snapshot<P>, now: u64) -> (Self, Vec<Action<P>>) {
+    pub fn restore(
+        snapshot: Snapshot<P>,
+        now: u64,
+        signer: std::sync::Arc<dyn Signer>,
+    ) -> (Self, Vec<Action<P>>) {
         let Snapshot { meta, log, outbox } = snapshot;
-        let mut r = Room::blank(meta, now);
+        let mut r = Room::blank(meta, now, signer);
+        // A vote lent before the restart stays lent for a round.
+        r.vote_until = now + ELECTION_ROUND_MS;
         for e in &log {
             r.index.insert(e.item.id, e.seq);
+            if e.seq <= r.meta.displayed {
+                if let Content::Left(p) = &e.item.content {
+                    if *p == e.item.sender {
+                        r.departed.insert(p.clone());
+                    }
+                }
+            }
         }
         r.log = log;
         if r.meta.displayed > r.last_seq() {
@@ -944,6 +1048,7 @@ impl<P: PeerKey> Room<P> {
             as_of: self.meta.displayed,
             term: self.meta.term,
             host: self.meta.host.clone(),
+            cert: self.meta.cert.clone(),
         }
     }
 }

@@ -32,12 +32,13 @@ impl<P: PeerKey> Room<P> {
             self.refuse_local(id, e);
             return false;
         }
-        let item = Item {
+        let item = self.signed(Item {
             id,
             sender: self.meta.me.clone(),
             sent_ms: now,
             content,
-        };
+            sig: Sig::NONE,
+        });
         self.put_outbox(item);
         self.out.push(Action::DeliveryState {
             id,
@@ -164,31 +165,12 @@ impl<P: PeerKey> Room<P> {
         if !content_ok(&item.content) {
             return Err(RoomError::Invalid);
         }
-        let own = &item.sender == submitter;
-        // Own submissions need a current member; handed-over items keep their author (who
-        // may have left since) and are vouched for by the submitting member.
-        if own && !self.is_member(&item.sender) {
-            return Err(RoomError::NotMember);
+        // What I place myself comes from my own outbox (signed here, or checked when it
+        // entered my log); anything submitted must carry its author's signature.
+        if *submitter != self.meta.me && !self.item_ok(&item) {
+            return Err(RoomError::BadSignature);
         }
-        match &item.content {
-            Content::Text(_) | Content::Rename(_) => {}
-            Content::Invite(p) => {
-                if !self.is_member(p) && self.meta.members.len() >= MAX_MEMBERS {
-                    return Err(RoomError::TooManyMembers);
-                }
-            }
-            Content::Left(p) => {
-                if *p != item.sender {
-                    return Err(RoomError::Invalid);
-                }
-            }
-            Content::Delete => {
-                if item.sender != self.meta.creator {
-                    return Err(RoomError::NotCreator);
-                }
-            }
-            Content::Created { .. } | Content::HostChange => return Err(RoomError::Invalid),
-        }
+        self.allowed(&item, &item.sender == submitter)?;
         let seq = self.last_seq() + 1;
         let epoch = self.epoch_of_me();
         self.append_entry(Entry { epoch, seq, item });
@@ -237,6 +219,11 @@ impl<P: PeerKey> Room<P> {
                     });
                 }
             }
+            // An entry its author was not allowed to write (only a dishonest host places
+            // one) neither takes effect nor is shown, on every member alike.
+            if !self.authorised(&entry) {
+                continue;
+            }
             self.apply_effects(&entry, now);
             if !shown_before {
                 self.out.push(Action::Deliver(entry));
@@ -276,6 +263,7 @@ impl<P: PeerKey> Room<P> {
                 }
             }
             Content::Left(p) => {
+                self.departed.insert(p.clone());
                 if !membership_known && self.meta.members.remove(p) {
                     self.out
                         .push(Action::MembersChanged(self.meta.members.clone()));

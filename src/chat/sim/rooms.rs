@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// A simulated node's identity key (each node holds only its own).
+fn signer(id: Peer) -> std::sync::Arc<dyn Signer> {
+    std::sync::Arc::new(TestSigner(id))
+}
+
 #[derive(Debug)]
 enum Ev {
     /// A wire message arrives (if its connection still exists).
@@ -86,7 +91,15 @@ struct Sim {
     verbose: bool,
     /// Directed links that silently lose everything (the connection stays up).
     mute: BTreeSet<(usize, usize)>,
+    /// A node that withholds this share of its acknowledgements (`AppendReply`).
+    withhold: Option<(usize, f64)>,
+    /// Nodes whose incoming messages are recorded in `heard` (for replays).
+    spies: BTreeSet<usize>,
+    heard: Vec<(usize, Wire<Peer>)>,
 }
+
+/// Most recorded messages kept for replays.
+const MAX_HEARD: usize = 4_000;
 
 impl Sim {
     fn new(seed: u64, n: usize, net: NetCfg) -> Self {
@@ -130,6 +143,9 @@ impl Sim {
             trace: Trace::default(),
             verbose: std::env::var("SIM_VERBOSE").is_ok(),
             mute: BTreeSet::new(),
+            withhold: None,
+            spies: BTreeSet::new(),
+            heard: Vec::new(),
         }
     }
 
@@ -261,7 +277,8 @@ impl Sim {
         let Some(inv) = self.nodes[i].invitation.take() else {
             return;
         };
-        let (room, actions) = Room::from_invitation(self.nodes[i].id, inv, self.now);
+        let (room, actions) =
+            Room::from_invitation(self.nodes[i].id, inv, self.now, signer(self.nodes[i].id));
         self.nodes[i].room = Some(room);
         self.perform(i, actions);
         self.announce_links(i);
@@ -298,6 +315,11 @@ impl Sim {
         self.trace.messages += 1;
         if self.rng.chance(self.net.drop) || self.mute.contains(&(from, to)) {
             return;
+        }
+        if let Some((node, share)) = self.withhold {
+            if node == from && matches!(msg, Wire::AppendReply { .. }) && self.rng.chance(share) {
+                return;
+            }
         }
         let conn = self.conn(from, to);
         let base = self.base_delay[&(from.min(to), from.max(to))];
@@ -344,7 +366,7 @@ impl Sim {
             // Through the serialized form, as the store would.
             let bytes = serde_json::to_vec(disk).expect("serialize snapshot");
             let snap: Snapshot<Peer> = serde_json::from_slice(&bytes).expect("read snapshot");
-            let (room, actions) = Room::restore(snap, self.now);
+            let (room, actions) = Room::restore(snap, self.now, signer(self.nodes[i].id));
             self.nodes[i].room = Some(room);
             self.perform(i, actions);
         }
@@ -376,6 +398,12 @@ impl Sim {
                 msg,
             } => {
                 if self.conn(from, to) == conn && self.linked(from, to) {
+                    if self.spies.contains(&to) {
+                        if self.heard.len() >= MAX_HEARD {
+                            self.heard.remove(0);
+                        }
+                        self.heard.push((to, msg.clone()));
+                    }
                     let from_id = self.nodes[from].id;
                     self.feed(to, Event::Wire { from: from_id, msg });
                 }
@@ -416,7 +444,7 @@ impl Sim {
     /// Node 0 creates the room `name` and invites the nodes `invited`.
     fn create_and_invite(&mut self, name: &str, invited: std::ops::Range<usize>) {
         let (room, actions) =
-            Room::create(self.room_id, 0, name.to_string(), self.now).expect("create");
+            Room::create(self.room_id, 0, name.to_string(), self.now, signer(0)).expect("create");
         self.nodes[0].room = Some(room);
         self.perform(0, actions);
         self.relink();
@@ -708,5 +736,7 @@ mod debug {
     }
 }
 
+#[cfg(test)]
+mod byzantine;
 #[cfg(test)]
 mod tests;

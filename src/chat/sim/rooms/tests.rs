@@ -251,6 +251,45 @@ fn minority_keeps_chatting() {
     check(&sim, &[0, 1, 2, 3, 4], true).expect("invariants");
 }
 
+/// A partition that drops every packet between the sides while their connections stay up
+/// (as on a real network until the transport times them out): the side without the host
+/// elects its own within seconds, as the members it cannot hear stop holding the vote; after
+/// the heal nothing is lost or shown twice and every log is the same.
+#[test]
+fn a_silent_partition_elects_on_both_sides_and_heals() {
+    let mut sim = Sim::new(31, 5, NetCfg::clean());
+    sim.setup_room();
+    let start = sim.now;
+    let host = sim.host_index().expect("host");
+    let other = (0..5).find(|&i| i != host).unwrap();
+    let small = [host, other];
+    let large: Vec<usize> = (0..5).filter(|i| !small.contains(i)).collect();
+    for &a in &small {
+        for &b in &large {
+            sim.mute.insert((a, b));
+            sim.mute.insert((b, a));
+        }
+    }
+    let everyone: Vec<usize> = (0..5).collect();
+    sim.schedule_messages(&everyone, 100, start, start + 12_000);
+    sim.run_until(start + 8_000);
+    let hosts: Vec<usize> = large
+        .iter()
+        .copied()
+        .filter(|&i| sim.room(i).is_host())
+        .collect();
+    assert_eq!(
+        hosts.len(),
+        1,
+        "the side without the host has one of its own"
+    );
+    assert!(sim.room(host).is_host(), "the other side keeps its host");
+    sim.run_until(start + 14_000);
+    sim.mute.clear();
+    sim.settle(30_000);
+    check(&sim, &everyone, false).expect("invariants");
+}
+
 #[test]
 fn non_member_cannot_join_or_read() {
     let mut sim = Sim::new(13, 4, NetCfg::clean());
@@ -310,12 +349,14 @@ fn only_creator_can_delete() {
     let forged = sim.fresh_id();
     let host = sim.host_index().expect("host");
     let term = sim.room(1).host().0;
-    let item = Item {
+    let mut item = Item {
         id: forged,
         sender: 1,
         sent_ms: 0,
         content: Content::Delete,
+        sig: Sig::NONE,
     };
+    item.sig = TestSigner(1).sign(&item_bytes(&sim.room_id, &item));
     let msg = Wire::Submit {
         room: sim.room_id,
         term,
@@ -446,7 +487,7 @@ fn rename_and_late_invite_are_ordered_and_the_newcomer_reads_history() {
 
 #[test]
 fn oversized_and_malformed_input_is_refused() {
-    let (mut room, _) = Room::create([1; 32], 0u64, "r".into(), 0).expect("create");
+    let (mut room, _) = Room::create([1; 32], 0u64, "r".into(), 0, signer(0)).expect("create");
     let big = "x".repeat(MAX_BODY_BYTES + 1);
     let actions = room.handle(
         Event::Send {
@@ -459,11 +500,11 @@ fn oversized_and_malformed_input_is_refused() {
         id: [9; 16],
         error: RoomError::BodyTooLarge
     }));
-    assert!(Room::create([1; 32], 0u64, String::new(), 0).is_err());
+    assert!(Room::create([1; 32], 0u64, String::new(), 0, signer(0)).is_err());
     // An append with a gap in its seqs is ignored without a reply.
     let mut inv = room.invitation();
     inv.members.insert(1);
-    let (mut member, _) = Room::from_invitation(1u64, inv, 0);
+    let (mut member, _) = Room::from_invitation(1u64, inv, 0, signer(1));
     let e = room.log()[0].clone();
     let mut bad = e.clone();
     bad.seq = 5;
@@ -474,6 +515,7 @@ fn oversized_and_malformed_input_is_refused() {
         entries: vec![bad],
         commit: 1,
         host_last: 1,
+        cert: None,
     };
     let actions = member.handle(Event::Wire { from: 0, msg }, 2);
     assert!(actions.iter().all(|a| matches!(a, Action::SetTimer { .. })));
@@ -510,10 +552,10 @@ fn oversized_and_malformed_input_is_refused() {
 
 #[test]
 fn absurd_numbers_on_the_wire_do_not_panic() {
-    let (mut host, _) = Room::create([1; 32], 0u64, "r".into(), 0).expect("create");
+    let (mut host, _) = Room::create([1; 32], 0u64, "r".into(), 0, signer(0)).expect("create");
     let mut inv = host.invitation();
     inv.members.insert(1);
-    let (mut member, _) = Room::from_invitation(1u64, inv, 0);
+    let (mut member, _) = Room::from_invitation(1u64, inv, 0, signer(1));
     let big = u64::MAX;
     let epoch = Epoch { term: big, host: 0 };
     let pos = LogPos {
@@ -528,18 +570,21 @@ fn absurd_numbers_on_the_wire_do_not_panic() {
             entries: vec![],
             commit: big,
             host_last: big,
+            cert: None,
         },
         Wire::Hello {
             room: [1; 32],
             term: big,
             host: Some(0),
             last: pos.clone(),
+            cert: None,
         },
         Wire::VoteRequest {
             room: [1; 32],
             term: big,
             last: pos.clone(),
             pre: false,
+            cert: None,
         },
         Wire::AppendReply {
             room: [1; 32],
@@ -591,7 +636,13 @@ fn persist_comes_first_in_every_batch() {
 
 #[test]
 fn snapshots_round_trip_through_serde() {
-    let (room, _) = Room::create([3; 32], [7u8; 32], "n".into(), 0).expect("create");
+    let key = SeedSigner::new(7);
+    let me = key.peer();
+    let (room, _) =
+        Room::create([3; 32], me, "n".into(), 0, std::sync::Arc::new(key)).expect("create");
+    // The creation entry carries a real ed25519 signature.
+    let created = &room.log()[0].item;
+    assert!(me.verify(&item_bytes(&[3; 32], created), &created.sig));
     let snap = room.snapshot();
     let json = serde_json::to_string(&snap).expect("ser");
     let back: Snapshot<[u8; 32]> = serde_json::from_str(&json).expect("de");
@@ -601,6 +652,7 @@ fn snapshots_round_trip_through_serde() {
         term: 1,
         host: None,
         last: LogPos::zero(),
+        cert: None,
     };
     let json = serde_json::to_string(&w).expect("ser");
     assert_eq!(
