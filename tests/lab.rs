@@ -9,10 +9,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hearth::api::dto::{
-    ChatMessage, CreateRoomRequest, DownloadRequest, HistoryRequest, MessageKind, PeerIdRequest,
-    PublishRequest, RoomIdRequest, SearchRequest, SendMessageRequest,
+    ChatMessage, CreateRoomRequest, DownloadRequest, DownloadRoute, DownloadState, HistoryRequest,
+    JoinRequest, MessageKind, PeerIdRequest, PublishRequest, RoomIdRequest, SearchRequest,
+    SendMessageRequest,
 };
-use kit::{eventually, random_file, Launch, FAST_PRESENCE};
+use kit::{complete, download, eventually, random_file, Launch, FAST_PRESENCE};
 use netlab::{Lab, LabNode, Nat};
 
 /// The ids `node` lists online.
@@ -243,6 +244,42 @@ fn a_lab_leaves_no_namespace_behind_also_after_a_panic() {
     }
 }
 
+/// Publishes `size` random bytes on `from` under `title` and waits until `to` finds the
+/// record (by the title's first word); returns its content id and the bytes.
+async fn share(
+    from: &LabNode,
+    to: &LabNode,
+    dir: &Path,
+    title: &str,
+    size: usize,
+) -> (String, Vec<u8>) {
+    let file = dir.join(format!("files/{}.bin", title.replace(' ', "-")));
+    let bytes = random_file(&file, size, size as u64);
+    let published = from
+        .client
+        .publish(&PublishRequest {
+            path: file.display().to_string(),
+            title: Some(title.into()),
+            ..Default::default()
+        })
+        .await
+        .expect("publish");
+    let word = title.split(' ').next().unwrap_or(title).to_lowercase();
+    finds(to, &word, &published.content_id, Duration::from_secs(20)).await;
+    (published.content_id, bytes)
+}
+
+/// Starts `node`'s download of `id`.
+async fn fetch(node: &LabNode, id: &str) {
+    node.client
+        .start_download(&DownloadRequest {
+            content_id: Some(id.into()),
+            ..Default::default()
+        })
+        .await
+        .expect("start download");
+}
+
 /// Waits until `node`'s search for `word` finds the record `content_id`.
 async fn finds(node: &LabNode, word: &str, content_id: &str, timeout: Duration) {
     eventually(
@@ -309,6 +346,9 @@ async fn room_of(host: &LabNode, members: &[&LabNode]) -> String {
         })
         .await
         .expect("create room");
+    for m in members {
+        kit::accept_request(&m.client, &host.peer_id).await;
+    }
     let n = members.len() + 1;
     for node in std::iter::once(&host).chain(members) {
         eventually(
@@ -520,6 +560,70 @@ async fn a_home_behind_symmetric_nat_stays_relayed_and_catalog_and_chat_work() {
     assert_eq!(doctor.summary, "relayed only", "{doctor:?}");
     assert!(!doctor.fixes.is_empty(), "{doctor:?}");
     eprintln!("doctor: {doctor:#?}");
+
+    // Transfers over the relay only. A small file fits the relay's budget per circuit and
+    // arrives; a file several times that budget is shown as "relay only" while it lasts,
+    // in the API and the CLI, and never just hangs: it finishes or keeps saying why not.
+    let (small, small_bytes) = share(&a, &b, tmp.path(), "Small relayed", 1 << 20).await;
+    fetch(&b, &small).await;
+    let t = Instant::now();
+    let done = complete(&b, &small, Duration::from_secs(60)).await;
+    assert_eq!(std::fs::read(&done.path).unwrap(), small_bytes);
+    eprintln!("measured: 1 MiB over the relay in {:?}", t.elapsed());
+
+    let (big, big_bytes) = share(&a, &b, tmp.path(), "Large relayed", 24 << 20).await;
+    fetch(&b, &big).await;
+    let t = Instant::now();
+    let shown = eventually(
+        Duration::from_secs(30),
+        "the large download to say it is relay only",
+        || async {
+            let d = download(&b, &big).await?;
+            (d.route == Some(DownloadRoute::RelayOnly) && d.note.is_some()).then_some(d)
+        },
+    )
+    .await;
+    assert!(
+        shown.note.as_deref().unwrap().starts_with("relay only"),
+        "{shown:?}"
+    );
+    let listed = kit::cli(&b.dir, &["downloads"]);
+    let row = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|d| d["content_id"] == big.as_str()))
+        .cloned()
+        .expect("the download is listed");
+    if row["state"] != "complete" {
+        assert_eq!(row["route"], "relay_only", "{row}");
+    }
+    // Until it ends, it says why it is slow: relay only while a circuit carries it, and
+    // waiting for a holder between two circuits (a circuit ends after 8 MiB and presence
+    // dials a fresh one). It never fails, and never goes silent.
+    let end = eventually(
+        Duration::from_secs(120),
+        "the large download to finish",
+        || async {
+            let d = download(&b, &big).await?;
+            assert_ne!(d.state, DownloadState::Failed, "{d:?}");
+            if d.state != DownloadState::Complete {
+                let said = d.note.as_deref().unwrap_or_default();
+                assert!(
+                    said.starts_with("relay only")
+                        || said.starts_with("waiting for a holder")
+                        || d.peers > 0,
+                    "an unfinished download says why: {d:?}"
+                );
+                assert_ne!(d.route, Some(DownloadRoute::Direct), "{d:?}");
+            }
+            (d.state == DownloadState::Complete).then_some(d)
+        },
+    )
+    .await;
+    assert_eq!(std::fs::read(&end.path).unwrap(), big_bytes);
+    eprintln!(
+        "measured: 24 MiB over the relay (8 MiB per circuit) in {:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -555,6 +659,62 @@ async fn after_punching_the_homes_keep_chatting_without_the_public_node() {
     everyone_says_something(&room, &[&a, &b], "after").await;
     assert_eq!(link(&a, &b).await.as_deref(), Some("hole_punched"));
     assert_eq!(link(&b, &a).await.as_deref(), Some("hole_punched"));
+    // A file published after the public node is gone still reaches the other home, and
+    // moves over the hole-punched connection.
+    let (id, bytes) = share(&a, &b, tmp.path(), "After public", 8 << 20).await;
+    fetch(&b, &id).await;
+    let done = complete(&b, &id, Duration::from_secs(60)).await;
+    assert_eq!(std::fs::read(&done.path).unwrap(), bytes);
+    assert_eq!(link(&b, &a).await.as_deref(), Some("hole_punched"));
+}
+
+/// A home node that knows nobody (no bootstrap, no mDNS) joins a friend in another home
+/// with the friend's invite alone: the invite carries the friend's relayed address, the
+/// joiner connects through the relay, the two punch a direct connection, and the joiner
+/// meets the rest of the community through them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_node_joins_a_friend_behind_another_nat_with_an_invite() {
+    let mut lab = Lab::new();
+    let public = lab.public("pub");
+    let home_a = lab.home("ha", Nat::EndpointIndependent, 1);
+    let home_b = lab.home("hb", Nat::EndpointIndependent, 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = lab
+        .start(&public, launch("public", &tmp.path().join("p"), &[]))
+        .await;
+    let boot = vec![p.tcp_addr()];
+    let a = lab
+        .start(&home_a.hosts[0], launch("a", &tmp.path().join("a"), &boot))
+        .await;
+    let b = lab
+        .start(&home_b.hosts[0], launch("b", &tmp.path().join("b"), &[]))
+        .await;
+    reserved_on(&a, &p, Duration::from_secs(15)).await;
+    let invite = a.client.create_invite().await.expect("invite");
+    assert_eq!(invite.reach, "relayed", "{invite:?}");
+    assert!(
+        invite.addrs[0].contains(&format!("/p2p/{}/p2p-circuit", p.peer_id)),
+        "the relayed address comes first: {invite:?}"
+    );
+    assert!(
+        b.peers().await.is_empty(),
+        "b knows nobody before the invite"
+    );
+
+    // The invite goes by mail, wrapped.
+    let mailed = format!("{}\n{}", &invite.text[..50], &invite.text[50..]);
+    let joined = b
+        .client
+        .join(&JoinRequest { invite: mailed })
+        .await
+        .expect("join");
+    assert_eq!(joined.peer_id, a.peer_id);
+    assert_eq!(joined.name, "a");
+    eventually(Duration::from_secs(30), "a and b hole-punched", || async {
+        (link(&b, &a).await.as_deref() == Some("hole_punched")).then_some(())
+    })
+    .await;
+    all_see_each_other(&[&p, &a, &b], Duration::from_secs(20)).await;
 }
 
 /// The packet counters of `ns`'s OUTPUT chain, one per rule, in order.

@@ -109,6 +109,8 @@ pub struct Incoming {
 struct Conn {
     peer: PeerId,
     relayed: bool,
+    /// The peer's IP as this connection sees it (none for a relayed connection).
+    remote_ip: Option<IpAddr>,
     requests: mpsc::Sender<oneshot::Sender<io::Result<Stream>>>,
 }
 
@@ -190,6 +192,32 @@ impl Shared {
         }
         route
     }
+
+    fn seen_ips(&mut self, peer: Option<&PeerId>) -> Vec<IpAddr> {
+        self.conns.retain(|_, c| !c.requests.is_closed());
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for c in self.conns.values() {
+            if peer.is_some_and(|p| *p != c.peer) {
+                continue;
+            }
+            if let Some(ip) = c.remote_ip.filter(|ip| !ips.contains(ip)) {
+                ips.push(ip);
+            }
+        }
+        ips
+    }
+}
+
+/// The IP a connection's remote address names (none when relayed).
+fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
+    if is_relayed(addr) {
+        return None;
+    }
+    addr.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
 }
 
 /// The control of `/hearth/bt/1`: opens streams, names peers, hands accepted streams out.
@@ -224,6 +252,17 @@ impl BtStreams {
 
     pub fn route(&self, peer: &PeerId) -> Route {
         self.lock().route(peer)
+    }
+
+    /// The IPs our direct libp2p connections with `peer` reach it at: the networks we have
+    /// seen it on.
+    pub fn seen_ips(&self, peer: &PeerId) -> Vec<IpAddr> {
+        self.lock().seen_ips(Some(peer))
+    }
+
+    /// The IPs of every direct libp2p connection we have, whoever the peer.
+    pub fn all_seen_ips(&self) -> Vec<IpAddr> {
+        self.lock().seen_ips(None)
     }
 
     pub fn set_blocked(&self, peer: PeerId, blocked: bool) {
@@ -397,7 +436,13 @@ impl Behaviour {
         }
     }
 
-    fn handler(&mut self, id: ConnectionId, peer: PeerId, relayed: bool) -> Handler {
+    fn handler(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        relayed: bool,
+        remote: &Multiaddr,
+    ) -> Handler {
         let (requests, rx) = mpsc::channel(REQUESTS_PER_CONNECTION);
         self.shared
             .lock()
@@ -408,6 +453,7 @@ impl Behaviour {
                 Conn {
                     peer,
                     relayed,
+                    remote_ip: if relayed { None } else { ip_of(remote) },
                     requests,
                 },
             );
@@ -438,7 +484,7 @@ impl NetworkBehaviour for Behaviour {
         remote_addr: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         let relayed = is_relayed(local_addr) || is_relayed(remote_addr);
-        Ok(self.handler(id, peer, relayed))
+        Ok(self.handler(id, peer, relayed, remote_addr))
     }
 
     fn handle_established_outbound_connection(
@@ -449,7 +495,7 @@ impl NetworkBehaviour for Behaviour {
         _role_override: Endpoint,
         _port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(self.handler(id, peer, is_relayed(addr)))
+        Ok(self.handler(id, peer, is_relayed(addr), addr))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {

@@ -21,11 +21,11 @@ use tokio_util::sync::CancellationToken;
 use super::nat::{is_relayed, Traversal};
 use super::peer_book::{dialable, PeerBook, Source, REJOIN_DIALS};
 use super::protocol::*;
+use super::validate::{Job, RateLimit, Validator, Verdict};
 use super::{
-    Behaviour, BehaviourEvent, ChatInbound, Command, GossipCheck, GossipError, Inbound, NetError,
-    NetStatus,
+    Behaviour, BehaviourEvent, ChatInbound, Command, GossipError, Inbound, NetError, NetStatus,
 };
-use crate::api::dto::Profile;
+use crate::api::dto::{NetRefusals, Profile};
 use crate::config::PresenceConfig;
 use crate::infra::events::{now_ms, EventBus};
 use crate::net::presence::{strip_p2p, Announce, Input, Output, Presence, MAX_ADDRS};
@@ -64,7 +64,7 @@ pub(crate) struct EventLoop {
     traversal: Traversal,
     /// Presence dials started in the current [`DIAL_WINDOW`], and when it began.
     dials: (u32, tokio::time::Instant),
-    pending_dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, NetError>>)>,
+    pending_dials: HashMap<ConnectionId, (String, oneshot::Sender<Result<PeerId, NetError>>)>,
     /// Connections opened to bootstrap addresses that did not name a peer id.
     bootstrap_connections: HashMap<ConnectionId, Multiaddr>,
     votes: HashMap<request_response::OutboundRequestId, (PeerId, PeerId)>,
@@ -72,8 +72,10 @@ pub(crate) struct EventLoop {
     have_topic: gossipsub::IdentTopic,
     inbound: mpsc::Sender<Inbound>,
     chat: mpsc::Sender<ChatInbound>,
-    /// The catalog's check of feed gossip.
-    feed_check: Box<dyn GossipCheck>,
+    /// The worker that checks feed gossip (the catalog's check), and its queue.
+    validator: Validator,
+    /// Gossip messages per neighbour.
+    gossip_rate: RateLimit,
     catalog_requests: HashMap<
         request_response::OutboundRequestId,
         oneshot::Sender<Result<CatalogResponse, NetError>>,
@@ -83,6 +85,8 @@ pub(crate) struct EventLoop {
     provider_queries: HashMap<kad::QueryId, (Vec<PeerId>, oneshot::Sender<Vec<PeerId>>)>,
     /// Known peers, persisted (see [`PeerBook`]).
     book: PeerBook,
+    /// What was refused over the limits, since start.
+    refused: NetRefusals,
     cancel: CancellationToken,
 }
 
@@ -98,7 +102,7 @@ impl EventLoop {
         mut book: PeerBook,
         inbound: mpsc::Sender<Inbound>,
         chat: mpsc::Sender<ChatInbound>,
-        feed_check: Box<dyn GossipCheck>,
+        validator: Validator,
         cancel: CancellationToken,
         relay_service: bool,
     ) -> Self {
@@ -112,6 +116,7 @@ impl EventLoop {
             }
         }
         let mut presence = Presence::new(local, presence_config.clone());
+        presence.add_known(book.connected_once());
         for peer in blocked {
             book.forget(&peer);
             presence.remember(peer, None, Vec::new(), true);
@@ -138,12 +143,14 @@ impl EventLoop {
             have_topic,
             inbound,
             chat,
-            feed_check,
+            validator,
+            gossip_rate: RateLimit::default(),
             catalog_requests: HashMap::new(),
             catalog_channels: HashMap::new(),
             next_inbound_id: 0,
             provider_queries: HashMap::new(),
             book,
+            refused: NetRefusals::default(),
             cancel,
         }
     }
@@ -218,6 +225,12 @@ impl EventLoop {
                     None => break,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some(Verdict { id, source, acceptance }) = self.validator.verdicts.recv() => {
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(&id, &source, acceptance);
+                }
                 _ = tick.tick() => {
                     let out = self.presence.handle(Input::Tick, now_ms());
                     self.apply(out);
@@ -242,29 +255,43 @@ impl EventLoop {
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
-            Command::Dial { addr, reply } => {
+            Command::Dial { addrs, reply } => {
+                let shown = addrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 if self.pending_dials.len() >= MAX_PENDING_DIALS {
                     let _ = reply.send(Err(NetError::Dial {
-                        addr: addr.to_string(),
+                        addr: shown,
                         message: "too many connection attempts in progress".into(),
                     }));
                     return;
                 }
-                let opts = match peer_of(&addr) {
-                    Some(peer) => DialOpts::peer_id(peer)
-                        .addresses(vec![addr.clone()])
-                        .condition(PeerCondition::Always)
-                        .build(),
-                    None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+                let opts = match (addrs.as_slice(), addrs.first().and_then(peer_of)) {
+                    ([addr], None) => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+                    (_, Some(peer)) if addrs.iter().all(|a| peer_of(a) == Some(peer)) => {
+                        DialOpts::peer_id(peer)
+                            .addresses(addrs)
+                            .condition(PeerCondition::Always)
+                            .build()
+                    }
+                    _ => {
+                        let _ = reply.send(Err(NetError::Dial {
+                            addr: shown,
+                            message: "the addresses must all name the same peer".into(),
+                        }));
+                        return;
+                    }
                 };
                 let id = opts.connection_id();
                 match self.swarm.dial(opts) {
                     Ok(()) => {
-                        self.pending_dials.insert(id, (addr, reply));
+                        self.pending_dials.insert(id, (shown, reply));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(NetError::Dial {
-                            addr: addr.to_string(),
+                            addr: shown,
                             message: e.to_string(),
                         }));
                     }
@@ -280,6 +307,12 @@ impl EventLoop {
             Command::Status { reply } => {
                 let _ = reply.send(NetStatus {
                     listen_addrs: self.listen_addrs.clone(),
+                    external_addrs: self
+                        .swarm
+                        .external_addresses()
+                        .filter(|a| !is_relayed(a))
+                        .cloned()
+                        .collect(),
                     peers_online: self.presence.online_count(),
                     peers_connected: self.presence.connected_count(),
                     nat: self.traversal.nat_name().into(),
@@ -287,7 +320,15 @@ impl EventLoop {
                     relay_service: self
                         .traversal
                         .relay_service(self.swarm.external_addresses().any(|a| !is_relayed(a))),
+                    refused: NetRefusals {
+                        presence_ignored: self.presence.ignored,
+                        presence_dials_skipped: self.presence.dials_capped,
+                        ..self.refused.clone()
+                    },
                 });
+            }
+            Command::AddKnown { peers } => {
+                self.presence.add_known(peers);
             }
             Command::SetProfile { profile, reply } => {
                 self.profile = profile;
@@ -299,6 +340,18 @@ impl EventLoop {
                 blocked,
                 reply,
             } => {
+                {
+                    let mut set = self
+                        .validator
+                        .blocked
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if blocked {
+                        set.insert(peer);
+                    } else {
+                        set.remove(&peer);
+                    }
+                }
                 let input = if blocked {
                     self.book.forget(&peer);
                     Input::Block { peer }
@@ -480,6 +533,19 @@ impl EventLoop {
         }
     }
 
+    /// Counts a connection refused over a limit (not one of a blocked peer).
+    fn count_denied(&mut self, cause: &libp2p::swarm::ConnectionDenied) {
+        use libp2p::{
+            connection_limits::Exceeded, memory_connection_limits::MemoryUsageLimitExceeded,
+        };
+        if cause.downcast_ref::<Exceeded>().is_some()
+            || cause.downcast_ref::<MemoryUsageLimitExceeded>().is_some()
+        {
+            tracing::debug!("connection refused: {cause}");
+            self.refused.connections += 1;
+        }
+    }
+
     /// Whether another presence dial fits in this window's budget.
     fn dial_allowed(&mut self) -> bool {
         let now = tokio::time::Instant::now();
@@ -574,18 +640,26 @@ impl EventLoop {
                     remaining: num_established,
                 });
                 if num_established == 0 {
+                    self.gossip_rate.forget(&peer_id);
                     self.book.disconnected(peer_id, now_ms());
                     self.hand_to_chat(ChatInbound::Disconnected(peer_id));
                 }
             }
+            SwarmEvent::IncomingConnectionError {
+                error: libp2p::swarm::ListenError::Denied { cause },
+                ..
+            } => self.count_denied(&cause),
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
                 peer_id,
                 error,
             } => {
+                if let libp2p::swarm::DialError::Denied { cause } = &error {
+                    self.count_denied(cause);
+                }
                 if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Err(NetError::Dial {
-                        addr: addr.to_string(),
+                        addr,
                         message: error.to_string(),
                     }));
                 }
@@ -890,8 +964,33 @@ impl EventLoop {
     }
 
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        let acceptance = if message.topic == self.feed_topic.hash() {
-            self.on_feed_gossip(source, &message)
+        let acceptance = if !self.gossip_rate.allow(source, std::time::Instant::now()) {
+            self.refused.gossip_throttled += 1;
+            gossipsub::MessageAcceptance::Ignore
+        } else if message.topic == self.feed_topic.hash() {
+            // Checked on the worker; its verdict comes back to `run`.
+            let job = Job {
+                id,
+                source,
+                data: message.data,
+            };
+            match self.validator.jobs.try_send(job) {
+                Ok(()) => return,
+                Err(e) => {
+                    self.refused.gossip_unvalidated += 1;
+                    let job = e.into_inner();
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &job.id,
+                            &source,
+                            gossipsub::MessageAcceptance::Ignore,
+                        );
+                    return;
+                }
+            }
         } else if message.topic == self.have_topic.hash() {
             self.on_have_gossip(&message)
         } else if message.topic != self.topic.hash() {
@@ -935,18 +1034,6 @@ impl EventLoop {
 }
 
 impl EventLoop {
-    /// The catalog checks a feed entry completely (size, signature, body, author not
-    /// blocked) before anyone relays it, and takes what it accepts.
-    fn on_feed_gossip(
-        &mut self,
-        source: PeerId,
-        message: &gossipsub::Message,
-    ) -> gossipsub::MessageAcceptance {
-        let presence = &self.presence;
-        self.feed_check
-            .check(source, &message.data, &|peer| presence.is_blocked(peer))
-    }
-
     fn on_have_gossip(&mut self, message: &gossipsub::Message) -> gossipsub::MessageAcceptance {
         match (message.source, HaveMessage::decode(&message.data)) {
             (Some(holder), Ok(have)) if !self.presence.is_blocked(&holder) => {

@@ -13,24 +13,27 @@
 pub mod bt_stream;
 pub mod codec;
 mod event_loop;
+pub mod invite;
 pub mod nat;
 pub mod peer_book;
 pub mod presence;
 pub mod protocol;
+mod validate;
 
 use std::time::Duration;
 
 use libp2p::{
-    allow_block_list, autonat, dcutr, gossipsub, identify, identity::Keypair, kad, mdns, noise,
-    ping, relay, request_response, swarm::behaviour::toggle::Toggle, swarm::NetworkBehaviour, tcp,
-    yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+    allow_block_list, autonat, connection_limits, dcutr, gossipsub, identify, identity::Keypair,
+    kad, mdns, memory_connection_limits, noise, ping, relay, request_response,
+    swarm::behaviour::toggle::Toggle, swarm::NetworkBehaviour, tcp, yamux, Multiaddr, PeerId,
+    StreamProtocol, Swarm, SwarmBuilder,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::api::dto::{PeerInfo, Profile, RelayService};
+use crate::api::dto::{NetRefusals, PeerInfo, Profile, RelayService};
 use crate::config::Config;
 use crate::infra::events::EventBus;
 use codec::{CheckedCodec, JsonCodec, RequestCheck};
@@ -43,6 +46,22 @@ const COMMAND_CHANNEL: usize = 64;
 const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Connections without streams are kept this long: presence wants them open.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// Connections to one peer: TCP and QUIC, a relayed one and the hole-punched one that
+/// replaces it. More are refused (counted in `NetStatus::refused`).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 4;
+/// Established incoming connections in all (the relay's 64 reservations and a community).
+pub const MAX_INCOMING_CONNECTIONS: u32 = 512;
+/// Established connections in all.
+pub const MAX_CONNECTIONS: u32 = 768;
+/// Connections being negotiated (Noise, Yamux) at once, each way.
+pub const MAX_PENDING_INCOMING: u32 = 64;
+pub const MAX_PENDING_OUTGOING: u32 = 128;
+/// New connections are refused while the process uses more memory than this.
+pub const MAX_PROCESS_MEMORY: usize = 2 << 30;
+/// Concurrent streams per connection and protocol (each may buffer one request: 4 MiB for
+/// chat, 4 KiB for catalog requests but 4 MiB for the answers it reads).
+pub const MAX_CHAT_STREAMS: usize = 16;
+pub const MAX_CATALOG_STREAMS: usize = 8;
 
 /// Network errors.
 #[derive(Debug, thiserror::Error)]
@@ -68,17 +87,22 @@ pub enum NetError {
 #[derive(Debug, Clone)]
 pub struct NetStatus {
     pub listen_addrs: Vec<Multiaddr>,
+    /// Addresses others confirmed they can dial (AutoNAT), relayed ones excluded.
+    pub external_addrs: Vec<Multiaddr>,
     pub peers_online: usize,
     pub peers_connected: usize,
     pub nat: String,
     /// Relays (peer ids) holding a slot for this node.
     pub relay_reservations: Vec<String>,
     pub relay_service: RelayService,
+    pub refused: NetRefusals,
 }
 
 pub(crate) enum Command {
+    /// Dials one peer at any of `addrs` (tried concurrently; the first to connect wins),
+    /// or, with one address naming no peer, whoever answers there.
     Dial {
-        addr: Multiaddr,
+        addrs: Vec<Multiaddr>,
         reply: oneshot::Sender<Result<PeerId, NetError>>,
     },
     Peers {
@@ -129,6 +153,10 @@ pub(crate) enum Command {
     ConnectedPeers {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    /// Peers the features know (followed, in a room): presence keeps room for them.
+    AddKnown {
+        peers: Vec<PeerId>,
+    },
 }
 
 /// Why a gossip message was not sent.
@@ -156,9 +184,10 @@ pub enum Inbound {
     },
 }
 
-/// A feature's check of the gossip on a topic it owns, run on the network task before
-/// gossipsub relays a message (so keep it quick). What it accepts it hands to its owner
-/// itself; `blocked` says whether a peer is blocked.
+/// A feature's check of the gossip on a topic it owns, run on a worker thread
+/// (`net::validate`) before gossipsub relays a message; the network task never waits for
+/// it. What it accepts it hands to its owner itself; `blocked` says whether a peer is
+/// blocked.
 pub trait GossipCheck: Send + 'static {
     fn check(
         &mut self,
@@ -238,11 +267,34 @@ impl NetHandle {
         let shown = addr.to_string();
         match tokio::time::timeout(
             DIAL_TIMEOUT,
-            self.ask(|reply| Command::Dial { addr, reply }),
+            self.ask(|reply| Command::Dial {
+                addrs: vec![addr],
+                reply,
+            }),
         )
         .await
         {
             Ok(r) => r?,
+            Err(_) => Err(NetError::DialTimeout(shown)),
+        }
+    }
+
+    /// Connects to `peer` at any of `addrs` (each ending in `/p2p/<peer>`), all tried at
+    /// once, and waits until one connection is up.
+    pub async fn dial_any(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<(), NetError> {
+        let shown = format!("{peer} ({} addresses)", addrs.len());
+        match tokio::time::timeout(
+            DIAL_TIMEOUT,
+            self.ask(|reply| Command::Dial { addrs, reply }),
+        )
+        .await
+        {
+            Ok(Ok(Ok(got))) if got == peer => Ok(()),
+            Ok(Ok(Ok(got))) => Err(NetError::Dial {
+                addr: shown,
+                message: format!("{got} answered instead"),
+            }),
+            Ok(r) => r?.map(|_| ()),
             Err(_) => Err(NetError::DialTimeout(shown)),
         }
     }
@@ -329,6 +381,15 @@ impl NetHandle {
             .map_err(|_| NetError::Stopped)
     }
 
+    /// Tells presence about peers this node knows (followed, in a room, talked with): they
+    /// keep their place in the peer table however many strangers announce themselves.
+    pub async fn add_known(&self, peers: Vec<PeerId>) -> Result<(), NetError> {
+        self.tx
+            .send(Command::AddKnown { peers })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
     /// Peers with an open connection right now.
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
         self.ask(|reply| Command::ConnectedPeers { reply }).await
@@ -346,6 +407,9 @@ impl NetHandle {
 pub(crate) struct Behaviour {
     /// Refuses connections from blocked peers before they are established.
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Refuses connections over the counts above, and any while memory is short.
+    limits: connection_limits::Behaviour,
+    memory: memory_connection_limits::Behaviour,
     relay: relay::client::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -423,6 +487,15 @@ fn build_swarm(
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10));
             Ok(Behaviour {
                 blocked: Default::default(),
+                limits: connection_limits::Behaviour::new(
+                    connection_limits::ConnectionLimits::default()
+                        .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+                        .with_max_established_incoming(Some(MAX_INCOMING_CONNECTIONS))
+                        .with_max_established(Some(MAX_CONNECTIONS))
+                        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+                        .with_max_pending_outgoing(Some(MAX_PENDING_OUTGOING)),
+                ),
+                memory: memory_connection_limits::Behaviour::with_max_bytes(MAX_PROCESS_MEMORY),
                 relay,
                 identify: identify::Behaviour::new(
                     identify::Config::new(IDENTIFY_VERSION.into(), key.public())
@@ -438,7 +511,9 @@ fn build_swarm(
                 gossipsub,
                 dcutr: dcutr::Behaviour::new(local),
                 autonat: autonat::Behaviour::new(local, nat::autonat_config()),
-                relay_server: relay_on.then(|| nat::RelayServer::new(local)).into(),
+                relay_server: relay_on
+                    .then(|| nat::RelayServer::new(local, config.relay_max_circuits))
+                    .into(),
                 profile: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_PROFILE_REQUEST, MAX_PROFILE_RESPONSE),
                     rr(PROFILE_PROTOCOL),
@@ -452,12 +527,14 @@ fn build_swarm(
                 catalog: request_response::Behaviour::with_codec(
                     JsonCodec::new(MAX_CATALOG_REQUEST, MAX_CATALOG_RESPONSE),
                     rr(CATALOG_PROTOCOL),
-                    rr_config.clone().with_max_concurrent_streams(64),
+                    rr_config
+                        .clone()
+                        .with_max_concurrent_streams(MAX_CATALOG_STREAMS),
                 ),
                 chat: request_response::Behaviour::with_codec(
                     CheckedCodec::new(MAX_CHAT_REQUEST, MAX_CHAT_RESPONSE, chat_check),
                     rr(CHAT_PROTOCOL),
-                    rr_config.with_max_concurrent_streams(256),
+                    rr_config.with_max_concurrent_streams(MAX_CHAT_STREAMS),
                 ),
                 bt: bt_stream::Behaviour::new(),
             })
@@ -538,6 +615,7 @@ pub async fn start(
     }
     let (tx, rx) = mpsc::channel(COMMAND_CHANNEL);
     let bt = swarm.behaviour().bt.control();
+    let validator = validate::spawn(checks.feed, &blocked, tracker);
     let mut event_loop = event_loop::EventLoop::new(
         swarm,
         rx,
@@ -548,7 +626,7 @@ pub async fn start(
         book,
         inbound,
         chat,
-        checks.feed,
+        validator,
         cancel,
         config.relay_service,
     );

@@ -25,8 +25,9 @@ pub const RELAY_MAX_RESERVATIONS: usize = 64;
 pub const RELAY_MAX_RESERVATIONS_PER_PEER: usize = 2;
 /// How long a reservation lasts; clients renew it before it ends.
 pub const RELAY_RESERVATION_DURATION: Duration = Duration::from_secs(30 * 60);
-/// Circuits (relayed connections) at once. Each buffers at most two yamux windows.
-pub const RELAY_MAX_CIRCUITS: usize = 32;
+/// Circuits (relayed connections) at once (the default of `relay_max_circuits`, defined
+/// with the configuration). Each buffers at most two yamux windows.
+pub use crate::config::{RELAY_MAX_CIRCUITS, RELAY_MAX_CIRCUITS_CEILING};
 /// Circuits one peer may take part in at once.
 pub const RELAY_MAX_CIRCUITS_PER_PEER: usize = 4;
 /// One circuit's lifetime. Hole punching replaces it within seconds when the NATs allow;
@@ -51,14 +52,16 @@ const MAX_ERRORS: usize = 1024;
 /// Longest error text kept.
 const MAX_ERROR_LEN: usize = 300;
 
-/// Builds the relay service's configuration from the limits above (libp2p's default rate
-/// limiters stay: per peer and per IP address, for reservations and circuits).
-pub fn relay_config() -> relay::Config {
+/// Builds the relay service's configuration from the limits above, with `max_circuits`
+/// circuits at once (libp2p's default rate limiters stay: per peer and per IP address, for
+/// reservations and circuits). Reservations allow two per circuit, at least the default.
+pub fn relay_config(max_circuits: usize) -> relay::Config {
+    let max_circuits = max_circuits.clamp(1, RELAY_MAX_CIRCUITS_CEILING);
     relay::Config {
-        max_reservations: RELAY_MAX_RESERVATIONS,
+        max_reservations: RELAY_MAX_RESERVATIONS.max(2 * max_circuits),
         max_reservations_per_peer: RELAY_MAX_RESERVATIONS_PER_PEER,
         reservation_duration: RELAY_RESERVATION_DURATION,
-        max_circuits: RELAY_MAX_CIRCUITS,
+        max_circuits,
         max_circuits_per_peer: RELAY_MAX_CIRCUITS_PER_PEER,
         max_circuit_duration: RELAY_MAX_CIRCUIT_DURATION,
         max_circuit_bytes: RELAY_MAX_CIRCUIT_BYTES,
@@ -79,8 +82,8 @@ pub fn relay_config() -> relay::Config {
 pub struct RelayServer(relay::Behaviour);
 
 impl RelayServer {
-    pub fn new(local: PeerId) -> Self {
-        Self(relay::Behaviour::new(local, relay_config()))
+    pub fn new(local: PeerId, max_circuits: usize) -> Self {
+        Self(relay::Behaviour::new(local, relay_config(max_circuits)))
     }
 }
 
@@ -276,8 +279,30 @@ pub(crate) struct Traversal {
     quic: std::collections::HashSet<ConnectionId>,
     dial_errors: HashMap<PeerId, String>,
     punch_errors: HashMap<PeerId, String>,
+    /// Peers whose hole punching failed, reached only through a relay: how many times it
+    /// was tried again, when to try next, and through which relay.
+    punch_retries: HashMap<PeerId, PunchRetry>,
     served: Served,
 }
+
+/// Hole punching tried again for a peer reached only through `relay`.
+struct PunchRetry {
+    tried: usize,
+    next: Instant,
+    relay: PeerId,
+}
+
+/// After DCUtR gave up (its own three attempts on one relayed connection), hole punching is
+/// tried again on a new relayed connection after these pauses: a punch can fail to a
+/// momentary loss or a busy machine that misses the synchronised moment, and a relayed link
+/// stays slow and bounded for as long as it lasts.
+const PUNCH_RETRIES: [Duration; 3] = [
+    Duration::from_secs(3),
+    Duration::from_secs(20),
+    Duration::from_secs(90),
+];
+/// Peers awaiting another hole punch at once, at most.
+const MAX_PUNCH_RETRIES: usize = 256;
 
 impl Traversal {
     pub fn new(relay_service: bool) -> Self {
@@ -293,6 +318,7 @@ impl Traversal {
             quic: Default::default(),
             dial_errors: HashMap::new(),
             punch_errors: HashMap::new(),
+            punch_retries: HashMap::new(),
             served: Served::default(),
         }
     }
@@ -366,6 +392,7 @@ impl Traversal {
             Ok(id) => {
                 tracing::info!(peer = %event.remote_peer_id, "hole punched");
                 self.punch_errors.remove(&event.remote_peer_id);
+                self.punch_retries.remove(&event.remote_peer_id);
                 if let Some(entry) = self.connections.get_mut(&id) {
                     entry.1 = Kind::HolePunched;
                 }
@@ -385,6 +412,70 @@ impl Traversal {
             Err(e) => {
                 tracing::info!(peer = %event.remote_peer_id, "hole punching failed: {e}");
                 remember(&mut self.punch_errors, event.remote_peer_id, &e.to_string());
+                self.schedule_punch_retry(event.remote_peer_id);
+            }
+        }
+    }
+
+    /// Plans another hole punch for `peer`, reached through a relay, unless it was tried
+    /// again often enough.
+    fn schedule_punch_retry(&mut self, peer: PeerId) {
+        let relay = self.connections.values().find_map(|(p, k)| match k {
+            Kind::Relayed(Some(relay)) if *p == peer => Some(*relay),
+            _ => None,
+        });
+        let Some(relay) = relay else { return };
+        let tried = self.punch_retries.get(&peer).map_or(0, |r| r.tried);
+        let Some(pause) = PUNCH_RETRIES.get(tried) else {
+            self.punch_retries.remove(&peer);
+            return;
+        };
+        if self.punch_retries.len() >= MAX_PUNCH_RETRIES && !self.punch_retries.contains_key(&peer)
+        {
+            return;
+        }
+        self.punch_retries.insert(
+            peer,
+            PunchRetry {
+                tried: tried + 1,
+                next: Instant::now() + *pause,
+                relay,
+            },
+        );
+    }
+
+    /// Due hole-punch retries: a new relayed connection to the peer, on which DCUtR tries
+    /// again (the old one closes once a punch succeeds). Dropped once the peer is reached
+    /// otherwise or not at all.
+    fn retry_punches(&mut self, swarm: &mut Swarm<Behaviour>, now: Instant) {
+        let connections = &self.connections;
+        self.punch_retries.retain(|peer, _| {
+            let mut kinds = connections.values().filter(|(p, _)| p == peer);
+            let any = kinds.clone().next().is_some();
+            any && kinds.all(|(_, k)| matches!(k, Kind::Relayed(_)))
+        });
+        for (peer, retry) in &mut self.punch_retries {
+            if retry.next > now {
+                continue;
+            }
+            // Not again until this try's outcome plans the next one.
+            retry.next = now + PUNCH_RETRIES[PUNCH_RETRIES.len() - 1];
+            let Some(relay_addr) = self.candidates.get(&retry.relay) else {
+                continue;
+            };
+            let circuit = relay_addr
+                .clone()
+                .with_p2p(retry.relay)
+                .unwrap_or_else(|a| a)
+                .with(Protocol::P2pCircuit)
+                .with(Protocol::P2p(*peer));
+            tracing::info!(%peer, try = retry.tried, "hole punching again through {circuit}");
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(*peer)
+                .addresses(vec![circuit])
+                .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+                .build();
+            if let Err(e) = swarm.dial(opts) {
+                tracing::debug!(%peer, "cannot dial through the relay again: {e}");
             }
         }
     }
@@ -483,6 +574,7 @@ impl Traversal {
     /// relays that went away, drops all once the node is publicly reachable.
     pub fn maintain(&mut self, swarm: &mut Swarm<Behaviour>, listen: &[Multiaddr]) {
         let now = Instant::now();
+        self.retry_punches(swarm, now);
         self.resting
             .retain(|_, t| now.duration_since(*t) < RELAY_RETRY);
         if !self.wants_relays(listen) {
@@ -674,6 +766,12 @@ pub struct Facts<'a> {
     pub peer: Option<&'a PeerInfo>,
 }
 
+/// The port-mapping status a node behind NAT reports: Hearth asks no router to open ports
+/// (ARCHITECTURE.md, "Across NAT": relays and hole punching carry it, transfers included).
+pub const PORT_MAPPING: &str = "Port mapping (UPnP IGD, NAT-PMP): not used. Hearth reaches \
+     peers behind routers through relays and hole punching, and carries transfers over those \
+     connections, so no router port needs opening.";
+
 /// Explains in plain words how a peer is reached, or why it is not and what would fix it.
 pub fn diagnose(f: Facts<'_>) -> Diagnosis {
     let mut findings = Vec::new();
@@ -698,6 +796,7 @@ pub fn diagnose(f: Facts<'_>) -> Diagnosis {
     }
     let behind = f.nat != "public";
     if behind {
+        findings.push(PORT_MAPPING.into());
         if f.relay_reservations.is_empty() {
             findings.push("No relay holds a slot for this node, so peers behind other routers cannot reach it.".into());
             fixes.push("Connect to a peer that others can reach (add it as a bootstrap address, or join with its invite); Hearth then reserves a relay slot on it.".into());

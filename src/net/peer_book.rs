@@ -223,6 +223,15 @@ impl PeerBook {
         self.entries.is_empty()
     }
 
+    /// Peers a connection was ever opened with (presence keeps room for them).
+    pub fn connected_once(&self) -> Vec<PeerId> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.successes > 0)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
     pub fn get(&self, peer: &PeerId) -> Option<&BookEntry> {
         self.entries.get(peer)
     }

@@ -39,10 +39,25 @@ const REDIAL_EVERY_MS: u64 = 5_000;
 const NEW_ADDRS_REDIAL_MS: u64 = 1_000;
 /// Most peers asked in one vote.
 const MAX_VOTERS: usize = 8;
+/// Of [`MAX_PEERS`], the most that may be strangers: peers never connected to and not
+/// known (followed, in a room, connected in an earlier run). The rest of the table is kept
+/// for known peers, so thousands of announcing identities cannot push them out.
+pub const MAX_STRANGERS: usize = 3072;
+/// Dials of a stranger per [`STRANGER_DIAL_WINDOW_MS`] while it never answers; known peers
+/// are redialled without such a cap.
+pub const MAX_STRANGER_DIALS: u32 = 3;
+pub const STRANGER_DIAL_WINDOW_MS: u64 = 10 * 60 * 1000;
 
 pub const MAX_DISPLAY_NAME: usize = 64;
 pub const MAX_AFFILIATION: usize = 128;
 pub const MAX_BIO: usize = 1000;
+
+/// Whether `s` names a profile picture: blake3 of its bytes, 64 lowercase hex digits.
+pub fn is_avatar_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 /// Checks a profile from the user or from a peer.
 pub fn validate_profile(p: &Profile) -> Result<(), String> {
@@ -59,6 +74,11 @@ pub fn validate_profile(p: &Profile) -> Result<(), String> {
             .any(|c| c.is_control() && !(field == "bio" && c == '\n'))
         {
             return Err(format!("{field} contains control characters"));
+        }
+    }
+    if let Some(hash) = &p.avatar {
+        if !is_avatar_hash(hash) {
+            return Err("avatar is not a blake3 hash (64 lowercase hex digits)".into());
         }
     }
     Ok(())
@@ -173,6 +193,11 @@ struct PeerState {
     vouched_until: u64,
     last_dial: u64,
     blocked: bool,
+    /// A connection with the peer opened at some point.
+    ever_connected: bool,
+    /// Dials in the current window, and when it began (caps the dials of strangers).
+    dials: u32,
+    dial_window: u64,
 }
 
 #[derive(Debug)]
@@ -190,6 +215,16 @@ pub struct Presence {
     local: PeerId,
     peers: HashMap<PeerId, PeerState>,
     votes: HashMap<PeerId, Vote>,
+    /// Peers this node knows (see [`MAX_STRANGERS`]).
+    known: HashSet<PeerId>,
+    /// Strangers in the table (counted again every tick), and whether no stranger could
+    /// be forgotten since the last tick: a flood of newcomers then costs no scan each.
+    strangers: usize,
+    strangers_full: bool,
+    /// Announcements and discoveries of strangers ignored for want of room.
+    pub ignored: u64,
+    /// Strangers no longer dialled in this window: they never answered their dials.
+    pub dials_capped: u64,
 }
 
 impl Presence {
@@ -199,7 +234,27 @@ impl Presence {
             local,
             peers: HashMap::new(),
             votes: HashMap::new(),
+            known: HashSet::new(),
+            strangers: 0,
+            strangers_full: false,
+            ignored: 0,
+            dials_capped: 0,
         }
+    }
+
+    /// Adds peers this node knows: they are never crowded out of the table by strangers
+    /// and are redialled without the strangers' cap.
+    pub fn add_known(&mut self, peers: impl IntoIterator<Item = PeerId>) {
+        for p in peers {
+            if self.known.len() >= MAX_PEERS - MAX_STRANGERS {
+                break;
+            }
+            self.known.insert(p);
+        }
+    }
+
+    fn is_stranger(&self, peer: &PeerId, st: &PeerState) -> bool {
+        !st.ever_connected && st.connections == 0 && !self.known.contains(peer)
     }
 
     /// Applies one input at time `now` (Unix ms) and returns what to do.
@@ -244,13 +299,14 @@ impl Presence {
                 if peer == self.local {
                     return out;
                 }
-                if let Some(st) = self.entry(peer, now) {
+                let known = self.known.contains(&peer);
+                if let Some(st) = self.entry(peer, now, false) {
                     merge_addrs(&mut st.addrs, addrs);
-                    Self::maybe_dial(peer, st, now, &mut out);
+                    self.dials_capped += Self::maybe_dial(peer, st, now, known, &mut out);
                 }
             }
             Input::Block { peer } => {
-                if let Some(st) = self.entry(peer, now) {
+                if let Some(st) = self.entry(peer, now, true) {
                     st.blocked = true;
                     out.push(Output::Disconnect { peer });
                     out.push(Output::Emit(EventKind::PeerUpdated {
@@ -262,7 +318,7 @@ impl Presence {
                 if let Some(st) = self.peers.get_mut(&peer) {
                     st.blocked = false;
                     st.last_dial = 0;
-                    Self::maybe_dial(peer, st, now, &mut out);
+                    let _ = Self::maybe_dial(peer, st, now, true, &mut out);
                     out.push(Output::Emit(EventKind::PeerUpdated {
                         peer: info(peer, st),
                     }));
@@ -331,16 +387,56 @@ impl Presence {
             .unwrap_or_default()
     }
 
-    fn entry(&mut self, peer: PeerId, now: u64) -> Option<&mut PeerState> {
-        if !self.peers.contains_key(&peer) && self.peers.len() >= MAX_PEERS {
-            // Forget the peer that has been gone longest, if any is offline.
-            let victim = self
-                .peers
-                .iter()
-                .filter(|(_, st)| !st.online && st.connections == 0)
-                .min_by_key(|(_, st)| st.last_seen.unwrap_or(0))
-                .map(|(id, _)| *id)?;
-            self.peers.remove(&victim);
+    /// The peer's entry, made if there is room. A stranger gets one only while strangers
+    /// fill less than [`MAX_STRANGERS`] (or one that is gone can make room); a known or
+    /// connected peer (`vouched`) may push out any stranger not connected.
+    fn entry(&mut self, peer: PeerId, now: u64, vouched: bool) -> Option<&mut PeerState> {
+        if !self.peers.contains_key(&peer) {
+            let vouched = vouched || self.known.contains(&peer);
+            let full = self.peers.len() >= MAX_PEERS;
+            if !vouched && self.strangers_full && (full || self.strangers >= MAX_STRANGERS) {
+                self.ignored += 1;
+                return None;
+            }
+            if full || (!vouched && self.strangers >= MAX_STRANGERS) {
+                // Forget the peer gone longest: a stranger first, any offline one if the
+                // newcomer is vouched for (and then an online stranger, never connected).
+                let victim = self
+                    .peers
+                    .iter()
+                    .filter(|(_, st)| st.connections == 0)
+                    .filter(|(id, st)| {
+                        let stranger = self.is_stranger(id, st);
+                        (stranger && !st.online)
+                            || (vouched && (!st.online || stranger) && (full || stranger))
+                    })
+                    .min_by_key(|(id, st)| {
+                        (
+                            !self.is_stranger(id, st),
+                            st.online,
+                            st.last_seen.unwrap_or(0),
+                        )
+                    })
+                    .map(|(id, _)| *id);
+                match victim {
+                    Some(v) => {
+                        if let Some(st) = self.peers.remove(&v) {
+                            if self.is_stranger(&v, &st) {
+                                self.strangers = self.strangers.saturating_sub(1);
+                            }
+                        }
+                        self.votes.remove(&v);
+                    }
+                    None => {
+                        self.strangers_full = !vouched;
+                        self.ignored += 1;
+                        return None;
+                    }
+                }
+            }
+            if !vouched {
+                self.strangers += 1;
+            }
         }
         let st = self.peers.entry(peer).or_default();
         if st.last_seen.is_none() && st.connections > 0 {
@@ -361,9 +457,11 @@ impl Presence {
             return;
         }
         self.votes.remove(&peer);
-        let Some(st) = self.entry(peer, now) else {
+        let Some(st) = self.entry(peer, now, true) else {
             return;
         };
+        st.ever_connected = true;
+        st.dials = 0;
         if st.blocked {
             out.push(Output::Disconnect { peer });
             return;
@@ -447,7 +545,8 @@ impl Presence {
             return;
         }
         let offline_after = self.cfg.offline_after_ms;
-        let Some(st) = self.entry(peer, now) else {
+        let known = self.known.contains(&peer);
+        let Some(st) = self.entry(peer, now, false) else {
             return;
         };
         if a.seq <= st.last_announce_seq {
@@ -479,7 +578,7 @@ impl Presence {
             }));
         }
         let online = st.online;
-        Self::maybe_dial(peer, st, now, out);
+        self.dials_capped += Self::maybe_dial(peer, st, now, known, out);
         if online {
             // Fresh word from the peer itself settles any vote about it.
             self.votes.remove(&peer);
@@ -487,6 +586,12 @@ impl Presence {
     }
 
     fn on_tick(&mut self, now: u64, out: &mut Vec<Output>) {
+        self.strangers = self
+            .peers
+            .iter()
+            .filter(|(id, st)| self.is_stranger(id, st))
+            .count();
+        self.strangers_full = false;
         let expired: Vec<PeerId> = self
             .votes
             .iter()
@@ -515,7 +620,8 @@ impl Presence {
         }
         for (peer, st) in self.peers.iter_mut() {
             if st.online && st.connections == 0 {
-                Self::maybe_dial(*peer, st, now, out);
+                let known = self.known.contains(peer);
+                self.dials_capped += Self::maybe_dial(*peer, st, now, known, out);
             }
         }
     }
@@ -571,18 +677,34 @@ impl Presence {
         }
     }
 
-    fn maybe_dial(peer: PeerId, st: &mut PeerState, now: u64, out: &mut Vec<Output>) {
+    /// Dials the peer if it is due; returns 1 when a stranger just used up its dials.
+    fn maybe_dial(
+        peer: PeerId,
+        st: &mut PeerState,
+        now: u64,
+        known: bool,
+        out: &mut Vec<Output>,
+    ) -> u64 {
         if st.blocked || st.connections > 0 || st.addrs.is_empty() {
-            return;
+            return 0;
         }
         if now.saturating_sub(st.last_dial) < REDIAL_EVERY_MS && st.last_dial != 0 {
-            return;
+            return 0;
         }
+        if now.saturating_sub(st.dial_window) >= STRANGER_DIAL_WINDOW_MS {
+            st.dial_window = now;
+            st.dials = 0;
+        }
+        if !known && !st.ever_connected && st.dials >= MAX_STRANGER_DIALS {
+            return 0;
+        }
+        st.dials += 1;
         st.last_dial = now;
         out.push(Output::Dial {
             peer,
             addrs: st.addrs.clone(),
         });
+        u64::from(!known && !st.ever_connected && st.dials == MAX_STRANGER_DIALS)
     }
 
     fn set_profile(peer: PeerId, st: &mut PeerState, profile: Profile, out: &mut Vec<Output>) {
@@ -924,6 +1046,12 @@ mod tests {
         assert!(Announce::decode(bad_addr.to_string().as_bytes()).is_err());
         let ok = serde_json::json!({"seq":1,"profile":{"display_name":"A","affiliation":"","bio":""},"addrs":["/ip4/1.2.3.4/tcp/5"]});
         assert!(Announce::decode(ok.to_string().as_bytes()).is_ok());
+        let pic = serde_json::json!({"seq":1,"profile":{"display_name":"A","affiliation":"","bio":"","avatar":"ab".repeat(32)},"addrs":[]});
+        assert!(Announce::decode(pic.to_string().as_bytes()).is_ok());
+        for bad in ["AB".repeat(32), "ab".repeat(31), "../../etc/passwd".into()] {
+            let bad_pic = serde_json::json!({"seq":1,"profile":{"display_name":"A","affiliation":"","bio":"","avatar":bad},"addrs":[]});
+            assert!(Announce::decode(bad_pic.to_string().as_bytes()).is_err());
+        }
     }
 
     #[test]
@@ -936,6 +1064,7 @@ mod tests {
                 display_name: "Ada".into(),
                 affiliation: "A".into(),
                 bio: "b".into(),
+                avatar: Some("ab".repeat(32)),
             },
             addrs: vec!["/ip4/127.0.0.1/tcp/4710".into()],
         })
@@ -971,6 +1100,101 @@ mod tests {
                 i as u64,
             );
         }
+        assert_eq!(p.peers().len(), MAX_STRANGERS);
+        // Known peers fill the rest, and then push strangers out.
+        let known: Vec<PeerId> = (0..MAX_PEERS).map(|_| PeerId::random()).collect();
+        p.add_known(known.iter().copied());
+        for (i, k) in known.iter().enumerate() {
+            p.handle(
+                Input::Discovered {
+                    peer: *k,
+                    addrs: vec![],
+                },
+                (MAX_PEERS + i) as u64,
+            );
+        }
         assert_eq!(p.peers().len(), MAX_PEERS);
+    }
+
+    #[test]
+    fn sybil_announcers_never_crowd_out_known_peers_and_are_dialled_a_few_times_only() {
+        let me = PeerId::random();
+        let mut p = Presence::new(
+            me,
+            PresenceConfig {
+                offline_after_ms: 10_000_000,
+                ..cfg()
+            },
+        );
+        let friends: Vec<PeerId> = (0..500).map(|_| PeerId::random()).collect();
+        p.add_known(friends.iter().copied());
+        let ann = |seq: u64, port: u64| Announce {
+            seq,
+            profile: WireProfile::default(),
+            addrs: vec![format!("/ip4/203.0.113.9/tcp/{}", 1000 + port % 60000)],
+        };
+        // 4,096 always-announcing identities, again and again, with new addresses.
+        let sybils: Vec<PeerId> = (0..MAX_PEERS).map(|_| PeerId::random()).collect();
+        let mut dials: HashMap<PeerId, u32> = HashMap::new();
+        let mut now = 1;
+        for round in 0..20u64 {
+            for (i, s) in sybils.iter().enumerate() {
+                now += 1;
+                let out = p.handle(
+                    Input::Announced {
+                        peer: *s,
+                        announce: ann(round + 1, round * 7 + i as u64),
+                    },
+                    now,
+                );
+                for o in out {
+                    if let Output::Dial { peer, .. } = o {
+                        *dials.entry(peer).or_default() += 1;
+                    }
+                }
+            }
+            now += 6_000;
+            for o in p.handle(Input::Tick, now) {
+                if let Output::Dial { peer, .. } = o {
+                    *dials.entry(peer).or_default() += 1;
+                }
+            }
+        }
+        assert!(p.peers().len() <= MAX_STRANGERS, "{}", p.peers().len());
+        assert!(p.ignored > 0);
+        let most = dials.values().max().copied().unwrap_or(0);
+        assert!(
+            most <= MAX_STRANGER_DIALS,
+            "a stranger was dialled {most} times"
+        );
+        assert!(p.dials_capped > 0);
+        // Every friend still finds room, announcing or discovered, and is redialled freely.
+        for (i, f) in friends.iter().enumerate() {
+            now += 1;
+            p.handle(
+                Input::Announced {
+                    peer: *f,
+                    announce: ann(1, i as u64),
+                },
+                now,
+            );
+        }
+        for f in &friends {
+            assert!(p.peer(f).is_some_and(|i| i.online), "friend {f} lost");
+        }
+        let mut friend_dials = 0;
+        for _ in 0..5 {
+            now += 6_000;
+            friend_dials += p
+                .handle(Input::Tick, now)
+                .iter()
+                .filter(|o| matches!(o, Output::Dial { peer, .. } if friends.contains(peer)))
+                .count();
+        }
+        assert!(friend_dials >= 5 * friends.len(), "{friend_dials}");
+        // A stranger that connects to us is no stranger any more.
+        let newcomer = PeerId::random();
+        connect(&mut p, newcomer, now);
+        assert!(p.peer(&newcomer).is_some());
     }
 }

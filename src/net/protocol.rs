@@ -38,6 +38,9 @@ pub struct WireProfile {
     pub display_name: String,
     pub affiliation: String,
     pub bio: String,
+    /// blake3 (hex) of the profile picture, fetched with [`CatalogRequest::Avatar`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 impl From<Profile> for WireProfile {
@@ -46,6 +49,7 @@ impl From<Profile> for WireProfile {
             display_name: p.display_name,
             affiliation: p.affiliation,
             bio: p.bio,
+            avatar: p.avatar,
         }
     }
 }
@@ -56,6 +60,7 @@ impl From<WireProfile> for Profile {
             display_name: p.display_name,
             affiliation: p.affiliation,
             bio: p.bio,
+            avatar: p.avatar,
         }
     }
 }
@@ -124,6 +129,8 @@ pub enum CatalogRequest {
     Holdings,
     /// "The .torrent metadata of this content id."
     Torrent { content_id: String },
+    /// "The profile picture whose blake3 (hex) is `hash`."
+    Avatar { hash: String },
 }
 
 /// The tip of one feed.
@@ -148,6 +155,10 @@ pub enum CatalogResponse {
     /// The .torrent file, base64.
     Torrent {
         torrent: String,
+    },
+    /// The profile picture's bytes, base64.
+    Avatar {
+        avatar: String,
     },
     NotFound,
     /// The answerer is overloaded; ask again later or elsewhere.

@@ -76,6 +76,8 @@ pub struct Home {
 
 /// One lab: namespaces, links and rules, all removed on drop.
 pub struct Lab {
+    /// Held while the lab exists: one lab at a time (see [`Turn`]).
+    _turn: Turn,
     pub prefix: String,
     /// The namespace holding the internet bridge (`inet`).
     pub internet: String,
@@ -148,6 +150,33 @@ fn remove_stale() {
     }
 }
 
+/// One lab at a time in a process. The lab tests of one binary run on parallel threads;
+/// eleven labs of three to five debug nodes each on two cores starve DCUtR's synchronised
+/// hole punch, which then measures the machine rather than the NATs. Each lab waits its
+/// turn (released when it is dropped, also after a failed test).
+struct Turn;
+
+static LAB_BUSY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+static LAB_FREE: std::sync::Condvar = std::sync::Condvar::new();
+
+impl Turn {
+    fn take() -> Turn {
+        let mut busy = LAB_BUSY.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy {
+            busy = LAB_FREE.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy = true;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *LAB_BUSY.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        LAB_FREE.notify_one();
+    }
+}
+
 impl Lab {
     /// Creates an empty lab (the internet segment alone). Panics, saying why, when this
     /// machine cannot make one: a lab test never passes without its lab.
@@ -165,10 +194,12 @@ impl Lab {
                 "network lab: `{tool}` is missing (scripts/setup.sh --test installs it)"
             );
         }
+        let turn = Turn::take();
         remove_stale();
         let n = LABS.fetch_add(1, Ordering::Relaxed);
         let prefix = format!("{PREFIX}{}x{n}", std::process::id());
         let mut lab = Lab {
+            _turn: turn,
             internet: format!("{prefix}-inet"),
             prefix,
             namespaces: Vec::new(),
