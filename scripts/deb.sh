@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release .deb of the desktop app with the standard Tauri bundler.
+# Builds the release .deb of the desktop app with the standard Tauri bundler (`--debug`: from
+# the debug binaries, for the package test).
 #
 # tauri.conf.json sits at the top level, so the Tauri CLI takes the workspace root (package
 # `hearth`) for the app crate. Its `tauri build` would therefore compile the wrong package, so
@@ -14,6 +15,11 @@ cd "$(dirname "$0")/.."
 # The Tauri CLI, from the npm registry, pinned to the tauri crate's version in Cargo.lock.
 TAURI_CLI_VERSION=2.12.5
 
+# `--debug`: package the debug binaries `make build` already made (for `make test-package`,
+# which tests installing and running the package, not its speed).
+profile=release
+[ "${1:-}" = "--debug" ] && profile=debug
+
 # The bundler and `bundle.linux.deb.files` expect the binaries under ./target/release.
 export CARGO_TARGET_DIR="$PWD/target"
 CARGO=${CARGO:-cargo}
@@ -23,20 +29,28 @@ if [ ! -f ui/dist/index.html ]; then
   (cd ui && npm run build)
 fi
 
-# custom-protocol is what `tauri build` would enable: the window serves the UI that
-# generate_context! embedded from ui/dist instead of looking for a dev server.
-echo "deb: building release binaries (hearth-desktop, hearth)"
-nice -n 10 "$CARGO" build --release -p hearth-desktop -p hearth --bins \
-  --features tauri/custom-protocol
+bundle_args=(--bundles deb --ci)
+if [ "$profile" = release ]; then
+  # custom-protocol is what `tauri build` would enable: the window serves the UI that
+  # generate_context! embedded from ui/dist instead of looking for a dev server.
+  echo "deb: building release binaries (hearth-desktop, hearth)"
+  nice -n 10 "$CARGO" build --release -p hearth-desktop -p hearth --bins \
+    --features tauri/custom-protocol
+else
+  echo "deb: building debug binaries (hearth-desktop, hearth)"
+  "$CARGO" build -p hearth-desktop -p hearth --bins
+  bundle_args+=(--debug --config
+    '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/hearth":"target/debug/hearth","/usr/share/hearth/ui":"ui/dist"}}}}}')
+fi
 
 for bin in hearth-desktop hearth; do
-  [ -x "target/release/$bin" ] || { echo "deb: target/release/$bin was not built" >&2; exit 1; }
+  [ -x "target/$profile/$bin" ] || { echo "deb: target/$profile/$bin was not built" >&2; exit 1; }
 done
 
 echo "deb: bundling with @tauri-apps/cli@$TAURI_CLI_VERSION"
-out=target/release/bundle/deb
+out=target/$profile/bundle/deb
 rm -f "$out"/*.deb
-npx --yes "@tauri-apps/cli@$TAURI_CLI_VERSION" bundle --bundles deb --ci
+npx --yes "@tauri-apps/cli@$TAURI_CLI_VERSION" bundle "${bundle_args[@]}"
 
 shopt -s nullglob
 debs=("$out"/*.deb)

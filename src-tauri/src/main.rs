@@ -7,8 +7,11 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
+mod keyring_store;
+
 use futures::StreamExt;
-use hearth::api::dto::{ErrorCode, PublishRequest, Resource};
+use hearth::api::dto::{ErrorCode, PassphraseRequest, PublishRequest, Resource};
 use hearth::api::{Api, ApiError};
 use hearth::config::{Config, Overrides};
 use hearth::infra::logging::init_logging;
@@ -48,7 +51,15 @@ macro_rules! tauri_commands {
 
         /// Every IPC command: the declared ones and the shell's own (`SHELL_COMMANDS`).
         fn invoke_handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
-            tauri::generate_handler![$(commands::$name,)* upload, media_server]
+            tauri::generate_handler![
+                $(commands::$name,)*
+                upload,
+                media_server,
+                pick_files,
+                remember_passphrase,
+                get_autostart,
+                set_autostart
+            ]
         }
     };
     (@one $name:ident ($req:ty) -> $res:ty) => {
@@ -73,9 +84,17 @@ hearth::for_each_command!(tauri_commands);
 /// so a player's open range is answered in parts, each asked for in turn.
 const PROTOCOL_CHUNK: u64 = 4 * 1024 * 1024;
 
-/// The `hearth:` protocol: media byte ranges (`media/<content id>[/<file>]`) and thumbnails
-/// (`thumbs/<content id>/<hash>`) for the webview, over the same API calls as the headless
-/// server's `/media` and `/thumbs` routes. Only the app's own webview can reach it.
+/// The origins of the app's own webview (Linux and macOS; Windows and Android).
+const APP_ORIGINS: [&str; 3] = [
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
+
+/// The `hearth:` protocol: media byte ranges (`media/<content id>[/<file>]`), thumbnails
+/// (`thumbs/<content id>/<hash>`) and profile pictures (`avatars/<hash>`) for the webview,
+/// over the same API calls as the headless server's `/media`, `/thumbs` and `/avatars`
+/// routes. Only the app's own webview can reach it.
 async fn protocol(
     api: Result<Api, ApiError>,
     request: tauri::http::Request<Vec<u8>>,
@@ -85,7 +104,16 @@ async fn protocol(
         let api = api?;
         let path = percent_decode(request.uri().path());
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let builder = Response::builder().header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+        // Only the app's own pages may read these bytes cross-origin (the preview maker
+        // draws a frame of the video on a canvas); no other origin is named.
+        let mut builder = Response::builder().header(header::VARY, "Origin");
+        if let Some(origin) = request
+            .headers()
+            .get(header::ORIGIN)
+            .filter(|o| APP_ORIGINS.iter().any(|ok| o.as_bytes() == ok.as_bytes()))
+        {
+            builder = builder.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
         match parts.as_slice() {
             ["media", id, rest @ ..] if rest.len() <= 1 => {
                 let file = match rest.first() {
@@ -117,6 +145,17 @@ async fn protocol(
             }
             ["thumbs", id, hash] => {
                 let (bytes, mime) = api.thumbnail(id, hash).await?;
+                builder
+                    .header(header::CONTENT_TYPE, mime)
+                    .header(
+                        header::CACHE_CONTROL,
+                        hearth::sharing::media::THUMBNAIL_CACHE_CONTROL,
+                    )
+                    .body(bytes)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+            }
+            ["avatars", hash] => {
+                let (bytes, mime) = api.avatar(hash).await?;
                 builder
                     .header(header::CONTENT_TYPE, mime)
                     .header(
@@ -189,6 +228,36 @@ async fn upload(
     backend.api()?.upload(&meta.name, meta.meta, body).await
 }
 
+/// Paths a test hands to `pick_files` instead of the picker (`:`-separated), so the desktop
+/// test drives the same command path a person does.
+const TEST_PICK: &str = "HEARTH_TEST_PICK";
+
+/// The system's file picker, for publishing by path (nothing passes through memory): the
+/// paths picked, or none if cancelled.
+#[tauri::command]
+async fn pick_files(app: tauri::AppHandle, title: String) -> Result<Vec<String>, ApiError> {
+    tracing::debug!(target: "hearth_desktop::ipc", command = "pick_files");
+    if let Some(paths) = std::env::var_os(TEST_PICK) {
+        return Ok(std::env::split_paths(&paths)
+            .map(|p| p.display().to_string())
+            .collect());
+    }
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title(title)
+        .pick_files(move |picked| {
+            let _ = tx.send(picked);
+        });
+    let picked = rx.await.ok().flatten().unwrap_or_default();
+    Ok(picked
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .map(|p| p.display().to_string())
+        .collect())
+}
+
 /// Where the loopback HTTP server this shell runs (for the CLI) listens, and its token.
 #[derive(Clone, serde::Serialize)]
 struct MediaServer {
@@ -220,10 +289,205 @@ async fn media_server(state: State<'_, MediaServerState>) -> Result<MediaServer,
     })
 }
 
+/// Where the window goes once its page has loaded (set by a link the app was opened with
+/// before the page was there).
+#[derive(Default)]
+struct PendingHash(std::sync::Mutex<Option<String>>);
+
+/// Shows the main window, in front, at `hash` (`#/peers?invite=…`) if given.
+fn show_at(app: &tauri::AppHandle, hash: Option<&str>) {
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
+    let _ = window.show();
+    let _ = window.unminimize();
+    let _ = window.set_focus();
+    if let Some(hash) = hash {
+        let loaded = window.url().is_ok_and(|u| u.scheme() != "about");
+        if loaded {
+            let script = format!("window.location.hash = {};", serde_json::Value::from(hash));
+            let _ = window.eval(&script);
+        } else if let Some(pending) = app.try_state::<PendingHash>() {
+            if let Ok(mut p) = pending.0.lock() {
+                *p = Some(hash.to_owned());
+            }
+        }
+    }
+}
+
+/// Acts on what the app was opened with (its own command line, or a second launch's): a
+/// magnet link starts downloading and shows Downloads; a Hearth invite is put in "Join with
+/// an invite" on the Peers page for the user to confirm. Anything else just shows the window.
+fn open_args(app: &tauri::AppHandle, args: &[String]) {
+    let mut hash = None;
+    for arg in args.iter().skip(1).map(|a| a.trim()) {
+        if arg.starts_with("magnet:") {
+            tracing::info!("opened with a magnet link");
+            hash = Some("#/downloads".to_owned());
+            let api = app
+                .try_state::<Backend>()
+                .and_then(|b| b.api().ok().cloned());
+            let magnet = arg.to_owned();
+            let handle = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let Some(api) = api else { return };
+                let req = hearth::api::dto::DownloadRequest {
+                    magnet: Some(magnet),
+                    ..Default::default()
+                };
+                if let Err(e) = api.start_download(req).await {
+                    tracing::warn!("cannot open the magnet link: {e}");
+                    notify(&handle, "Hearth could not open the magnet link", &e.message);
+                }
+            });
+        } else if arg.starts_with("hearth:invite/") || arg.starts_with("hearth://invite/") {
+            tracing::info!("opened with an invite");
+            let query: String = url_encode(arg);
+            hash = Some(format!("#/peers?invite={query}"));
+        }
+    }
+    show_at(app, hash.as_deref());
+}
+
+/// `s` with everything but unreserved URL characters percent-encoded.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A desktop notification from the shell itself.
+fn notify(app: &tauri::AppHandle, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+        tracing::debug!("no notification: {e}");
+    }
+}
+
+/// Keeps the tray's first two lines current: peers online, transfers running.
+async fn tray_status(api: Api, peers: MenuItem<tauri::Wry>, transfers: MenuItem<tauri::Wry>) {
+    use hearth::api::dto::DownloadState;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3));
+    loop {
+        tick.tick().await;
+        if let Ok(s) = api.status().await {
+            let n = s.peers_online;
+            let _ = peers.set_text(match n {
+                0 => "No peers online".to_owned(),
+                1 => "1 peer online".to_owned(),
+                n => format!("{n} peers online"),
+            });
+        }
+        if let Ok(list) = api.list_downloads().await {
+            let running: Vec<_> = list
+                .iter()
+                .filter(|d| d.state == DownloadState::Downloading)
+                .collect();
+            let paused = list
+                .iter()
+                .filter(|d| d.state == DownloadState::Paused)
+                .count();
+            let rate: u64 = running.iter().map(|d| d.down_bps).sum();
+            let text = match (running.len(), paused) {
+                (0, 0) => "No transfers".to_owned(),
+                (0, p) => format!("{p} paused"),
+                (r, 0) => format!("{r} downloading, {:.1} MB/s", rate as f64 / 1e6),
+                (r, p) => format!("{r} downloading, {p} paused"),
+            };
+            let _ = transfers.set_text(text);
+        }
+    }
+}
+
+/// "Pause all downloads" / "Resume all downloads" in the tray.
+fn all_downloads(app: &tauri::AppHandle, pause: bool) {
+    use hearth::api::dto::{ContentIdRequest, DownloadState};
+    let Some(api) = app
+        .try_state::<Backend>()
+        .and_then(|b| b.api().ok().cloned())
+    else {
+        return;
+    };
+    tauri::async_runtime::spawn(async move {
+        let Ok(list) = api.list_downloads().await else {
+            return;
+        };
+        for d in list {
+            let req = ContentIdRequest {
+                content_id: d.content_id.clone(),
+            };
+            let result = match (pause, d.state) {
+                (true, DownloadState::Downloading) => api.pause_download(req).await,
+                (false, DownloadState::Paused) => api.resume_download(req).await,
+                _ => continue,
+            };
+            if let Err(e) = result {
+                tracing::warn!(id = %d.content_id, "cannot {} it: {e}", if pause { "pause" } else { "resume" });
+            }
+        }
+    });
+}
+
+/// The OS keyring entry of this node's chat passphrase.
+struct Keyring(std::sync::Arc<keyring_store::OsKeyring>);
+
+/// Remembers the chat passphrase in the OS keyring (`null`: forgets it), to unlock chat
+/// at the next start. Fails with a clear message where there is no keyring.
+#[tauri::command]
+async fn remember_passphrase(
+    keyring: State<'_, Keyring>,
+    passphrase: Option<String>,
+) -> Result<(), ApiError> {
+    tracing::debug!(target: "hearth_desktop::ipc", command = "remember_passphrase");
+    let store = keyring.0.clone();
+    tokio::task::spawn_blocking(move || keyring_store::remember(&*store, passphrase.as_deref()))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e))
+}
+
+fn autostart_dir() -> Result<std::path::PathBuf, ApiError> {
+    autostart::current_dir().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "no home folder: cannot start Hearth at login",
+        )
+    })
+}
+
+/// Whether Hearth starts when the user logs in (an XDG autostart entry).
+#[tauri::command]
+async fn get_autostart() -> Result<bool, ApiError> {
+    Ok(autostart::is_enabled(&autostart_dir()?))
+}
+
+/// Starts Hearth when the user logs in, or no longer; answers whether it now does.
+#[tauri::command]
+async fn set_autostart(on: bool) -> Result<bool, ApiError> {
+    tracing::debug!(target: "hearth_desktop::ipc", command = "set_autostart", on);
+    let dir = autostart_dir()?;
+    let fail = |e: std::io::Error| {
+        ApiError::new(
+            ErrorCode::Internal,
+            format!("cannot change {}: {e}", dir.display()),
+        )
+    };
+    let program = autostart::program().map_err(fail)?;
+    autostart::set(&dir, on, &program).map_err(fail)
+}
+
 /// What must be stopped on quit.
 struct Running {
     node: std::sync::Mutex<Option<Node>>,
 }
+
+/// Closing the window keeps Hearth in the tray (`close_to_tray`, followed live).
+struct CloseToTray(std::sync::atomic::AtomicBool);
 
 fn start_node(
     app: &tauri::AppHandle,
@@ -240,6 +504,33 @@ fn start_node(
     let http_addr = (config.http, config.http_is_default);
     let node = tauri::async_runtime::block_on(Node::start(config)).map_err(|e| unavailable(&e))?;
     let api = node.api();
+
+    // A passphrase remembered in the OS keyring unlocks chat at once.
+    let keyring = std::sync::Arc::new(keyring_store::OsKeyring::for_data_dir(&data_dir));
+    app.manage(Keyring(keyring.clone()));
+    let unlock_api = api.clone();
+    tauri::async_runtime::spawn(async move {
+        let outcome = keyring_store::auto_unlock(keyring, |passphrase| async move {
+            unlock_api
+                .unlock_chat(PassphraseRequest { passphrase })
+                .await
+                .map(|s| s.unlocked)
+                .map_err(|e| e.message)
+        })
+        .await;
+        match outcome {
+            keyring_store::AutoUnlock::NotRemembered => {}
+            keyring_store::AutoUnlock::Unlocked => {
+                tracing::info!("chat unlocked with the passphrase remembered in the keyring")
+            }
+            keyring_store::AutoUnlock::Refused(e) => {
+                tracing::warn!("the remembered passphrase no longer unlocks chat ({e}): forgotten")
+            }
+            keyring_store::AutoUnlock::Unavailable(e) => {
+                tracing::debug!("no remembered passphrase: {e}")
+            }
+        }
+    });
 
     // The CLI talks to whichever process runs the node, so serve the API here too.
     let router_api = api.clone();
@@ -277,21 +568,42 @@ fn start_node(
     tauri::async_runtime::spawn(async move {
         futures::pin_mut!(events);
         while let Some(event) = events.next().await {
+            if let hearth::api::dto::EventKind::SettingsChanged { settings } = &event.kind {
+                if let Some(flag) = handle.try_state::<CloseToTray>() {
+                    flag.0
+                        .store(settings.close_to_tray, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             if handle.emit(EVENT_NAME, &event).is_err() {
                 break;
             }
         }
     });
+
+    // `restart` (Settings, after a change that needs one): stop the node, start anew.
+    let handle = app.clone();
+    let restart_api = api.clone();
+    tauri::async_runtime::spawn(async move {
+        restart_api.restart_requested().await;
+        tracing::info!("restarting");
+        stop_node(&handle).await;
+        handle.restart();
+    });
     Ok((api, node))
 }
 
-fn quit(app: &tauri::AppHandle) {
-    if let Some(running) = app.try_state::<Running>() {
-        let node = running.node.lock().ok().and_then(|mut n| n.take());
-        if let Some(node) = node {
-            tauri::async_runtime::block_on(node.shutdown());
-        }
+/// Stops the node (flushing its store and releasing the data folder), if it runs.
+async fn stop_node(app: &tauri::AppHandle) {
+    let node = app
+        .try_state::<Running>()
+        .and_then(|running| running.node.lock().ok().and_then(|mut n| n.take()));
+    if let Some(node) = node {
+        node.shutdown().await;
     }
+}
+
+fn quit(app: &tauri::AppHandle) {
+    tauri::async_runtime::block_on(stop_node(app));
     app.exit(0);
 }
 
@@ -299,6 +611,11 @@ fn main() {
     init_logging();
 
     let result = tauri::Builder::default()
+        // One instance: a second launch brings this window up and hands it its arguments
+        // (a magnet link, an invite), then exits.
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            open_args(app, &args);
+        }))
         // The native file picker: publishing by path, so no file passes through memory.
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
@@ -313,24 +630,52 @@ fn main() {
                     (Err(e), None)
                 }
             };
+            let close_to_tray = match &api {
+                Ok(api) => tauri::async_runtime::block_on(api.get_settings())
+                    .map(|s| s.close_to_tray)
+                    .unwrap_or(true),
+                Err(_) => true,
+            };
+            app.manage(CloseToTray(close_to_tray.into()));
+            let tray_api = api.as_ref().ok().cloned();
             app.manage(Backend { api });
             app.manage(Running {
                 node: std::sync::Mutex::new(node),
             });
 
+            let peers = MenuItem::with_id(app, "peers", "Starting…", false, None::<&str>)?;
+            let transfers =
+                MenuItem::with_id(app, "transfers", "No transfers", false, None::<&str>)?;
+            let pause = MenuItem::with_id(app, "pause", "Pause all downloads", true, None::<&str>)?;
+            let resume =
+                MenuItem::with_id(app, "resume", "Resume all downloads", true, None::<&str>)?;
             let show = MenuItem::with_id(app, "show", "Show Hearth", true, None::<&str>)?;
             let quit_item = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-            let menu = Menu::with_items(app, &[&show, &quit_item])?;
+            let separator = tauri::menu::PredefinedMenuItem::separator(app)?;
+            let separator2 = tauri::menu::PredefinedMenuItem::separator(app)?;
+            let menu = Menu::with_items(
+                app,
+                &[
+                    &peers,
+                    &transfers,
+                    &separator,
+                    &pause,
+                    &resume,
+                    &separator2,
+                    &show,
+                    &quit_item,
+                ],
+            )?;
+            if let Some(api) = tray_api {
+                tauri::async_runtime::spawn(tray_status(api, peers, transfers));
+            }
             let mut tray = TrayIconBuilder::with_id("main")
                 .tooltip("Hearth")
                 .menu(&menu)
                 .on_menu_event(|app, event| match event.id().as_ref() {
-                    "show" => {
-                        if let Some(w) = app.get_webview_window("main") {
-                            let _ = w.show();
-                            let _ = w.set_focus();
-                        }
-                    }
+                    "show" => show_at(app, None),
+                    "pause" => all_downloads(app, true),
+                    "resume" => all_downloads(app, false),
                     "quit" => quit(app),
                     _ => {}
                 });
@@ -341,17 +686,33 @@ fn main() {
                 // No tray on this desktop (e.g. a bare X server): the window still works.
                 tracing::warn!("no tray icon: {e}");
             }
+            app.manage(PendingHash::default());
+            open_args(&handle, &std::env::args().collect::<Vec<_>>());
             Ok(())
         })
         .on_page_load(|webview, payload| {
             if matches!(payload.event(), tauri::webview::PageLoadEvent::Finished) {
                 tracing::info!(url = %payload.url(), window = webview.label(), "ui loaded");
+                let pending = webview
+                    .app_handle()
+                    .try_state::<PendingHash>()
+                    .and_then(|p| p.0.lock().ok().and_then(|mut p| p.take()));
+                if let Some(hash) = pending {
+                    let script =
+                        format!("window.location.hash = {};", serde_json::Value::from(hash));
+                    let _ = webview.eval(&script);
+                }
             }
         })
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                // Keep sharing in the background; the tray brings the window back.
-                if window.app_handle().tray_by_id("main").is_some() {
+                // Keep sharing in the background, if the user wants that and there is a
+                // tray to bring the window back.
+                let app = window.app_handle();
+                let to_tray = app
+                    .try_state::<CloseToTray>()
+                    .is_some_and(|f| f.0.load(std::sync::atomic::Ordering::Relaxed));
+                if to_tray && app.tray_by_id("main").is_some() {
                     api.prevent_close();
                     let _ = window.hide();
                 }

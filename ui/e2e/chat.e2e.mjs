@@ -133,13 +133,23 @@ async function chatScenario() {
     assert.equal(await members.locator(`[data-testid="room-member-${idC}"]`).count(), 1);
   }).catch(shootOnFailure(pageA, 'chat-room-a'));
 
-  // ---- B: the invitation arrives live; open the room -------------------------------------
+  // ---- B: the invitation arrives live in Requests (A is a stranger); accept, open the room -
+  const requestB = pageB.getByTestId(`request-${statusA.peer_id}`);
+  await requestB.waitFor({ timeout: 30_000 }).catch(shootOnFailure(pageB, 'chat-request'));
+  assert.match(await requestB.innerText(), /Invites you to Reading group/);
+  await shot(pageB, 'chat-request.png');
+  await pageB.getByTestId(`request-accept-${statusA.peer_id}`).click();
   const itemB = pageB.getByTestId(`room-item-${roomId}`);
   await itemB.waitFor({ timeout: 30_000 }).catch(shootOnFailure(pageB, 'chat-invited'));
   assert.match(await itemB.innerText(), /Reading group/);
   await itemB.click();
   await pageB.getByTestId('room-members').waitFor({ timeout: 10_000 });
-  // C has the room too before it goes offline.
+  // C has the room too before it goes offline (it accepts A's request through the API).
+  await eventually(30_000, async () => {
+    const { requests } = await api(c, 'list_requests');
+    assert.ok(requests.some((r) => r.peer_id === statusA.peer_id), 'C has no request from A yet');
+  });
+  await api(c, 'answer_request', { peer_id: statusA.peer_id, accept: true });
   await eventually(30_000, async () => {
     const rooms = await api(c, 'list_rooms');
     assert.ok(rooms.some((r) => r.room_id === roomId), 'C has not received the invitation yet');

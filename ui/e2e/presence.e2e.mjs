@@ -1,14 +1,18 @@
 // End-to-end: two real headless nodes, the real UI in Chromium.
 // Node A sets its display name in Settings; node B's Peers page shows A online under that name.
+// Two nodes that know nothing of each other: one makes an invite on its Peers page, the
+// other pastes it into its own, and they are connected.
 //
 // Needs the node binary (`../target/debug/hearth`, or HEARTH_BIN) and Chromium (/usr/bin/chromium,
 // or CHROMIUM_BIN). Run with `npm run e2e`.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { eventually } from './lib/browser.mjs';
-import { SHOTS, api, startNode, watch, scenario, openBrowser, startListening } from './lib/nodes.mjs';
+import { SHOTS, api, startNode, watch, scenario, openBrowser, startListening, shootOnFailure } from './lib/nodes.mjs';
 
 scenario('a profile set on one node shows up live on the other node\'s Peers page', { timeout: 120_000 }, presenceScenario);
+
+scenario('a node joins another by an invite pasted in the browser', { timeout: 120_000 }, inviteScenario);
 
 async function presenceScenario() {
   const { node: a, status: statusA } = await startListening('NodeA');
@@ -59,5 +63,62 @@ async function presenceScenario() {
   });
   await pageB.screenshot({ path: join(SHOTS, 'nodeB-peers.png'), fullPage: true });
 
+  assert.deepEqual(problems, [], 'no page errors or CSP violations');
+}
+
+async function inviteScenario() {
+  const { node: a, status: statusA } = await startListening('Inviter');
+  const { node: b, status: statusB } = await startListening('Joiner');
+  assert.equal((await api(b, 'list_peers')).length, 0, 'the joiner knows nobody yet');
+
+  const browser = await openBrowser();
+  const problems = [];
+
+  // A makes an invite on its Peers page and copies the text shown.
+  const pageA = await browser.context.newPage();
+  watch(pageA, 'A', problems);
+  await pageA.goto(a.pageUrl);
+  await pageA.getByTestId('nav-peers').click();
+  await pageA.getByTestId('invite-create').click();
+  const inviteText = pageA.getByTestId('invite-text');
+  await inviteText.waitFor({ timeout: 10_000 });
+  const invite = await inviteText.inputValue();
+  assert.match(invite, /^hearth:invite\/[A-Za-z0-9_-]+$/);
+  assert.match(await pageA.getByTestId('invite-reach').innerText(), /this computer only/);
+  await pageA.screenshot({ path: join(SHOTS, 'invite-made.png'), fullPage: true });
+
+  // B pastes it into "Join with an invite".
+  const pageB = await browser.context.newPage();
+  watch(pageB, 'B', problems);
+  await pageB.goto(b.pageUrl);
+  await pageB.getByTestId('nav-peers').click();
+  await pageB.getByTestId('join-invite').fill(`${invite}\n`);
+  await pageB.getByTestId('join-submit').click();
+  const result = pageB.getByTestId('join-result');
+  await eventually(20_000, async () => assert.match(await result.innerText(), /^Connected to Inviter/)).catch(
+    shootOnFailure(pageB, 'invite-join'),
+  );
+  // Each page lists the other online, without a reload.
+  for (const [page, id, label] of [
+    [pageB, statusA.peer_id, 'B'],
+    [pageA, statusB.peer_id, 'A'],
+  ]) {
+    const row = page.locator(`[data-testid="peer-row"][data-peer-id="${id}"]`);
+    await eventually(15_000, async () => {
+      assert.equal((await row.getByTestId('peer-status').innerText()).trim(), 'online');
+    }).catch(shootOnFailure(page, `invite-${label}-peers`));
+  }
+  // The joined peer's row explains how it is connected.
+  const rowA = pageB.locator(`[data-testid="peer-row"][data-peer-id="${statusA.peer_id}"]`);
+  await rowA.getByTestId('peer-diagnose-toggle').click();
+  await eventually(10_000, async () => {
+    assert.match(await rowA.getByTestId('peer-diagnosis-summary').innerText(), /connected/);
+  });
+  await pageB.screenshot({ path: join(SHOTS, 'invite-joined.png'), fullPage: true });
+
+  // A second paste of the same invite: already connected.
+  await pageB.getByTestId('join-invite').fill(invite);
+  await pageB.getByTestId('join-submit').click();
+  await eventually(10_000, async () => assert.match(await result.innerText(), /^Already connected to Inviter/));
   assert.deepEqual(problems, [], 'no page errors or CSP violations');
 }

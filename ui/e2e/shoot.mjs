@@ -144,10 +144,10 @@ try {
       await eventually(5000, async () => assert.equal(await page.locator(`[data-peer-id="${id}"] [data-testid="peer-status"]`).innerText(), 'offline'));
       await shot('peers');
 
-      // connect error
-      await page.getByTestId('connect-addr').fill('not-an-address');
-      await page.getByTestId('connect-submit').click();
-      await page.getByTestId('connect-result').waitFor();
+      // an invite that is not one
+      await page.getByTestId('join-invite').fill('not-an-invite');
+      await page.getByTestId('join-submit').click();
+      await page.getByTestId('join-result').waitFor();
 
       await page.getByTestId('nav-settings').click();
       const nameInput = page.getByTestId('profile-display-name');

@@ -14,6 +14,7 @@ import { LibraryPage } from './features/library/LibraryPage';
 import { DownloadsPage } from './features/downloads/DownloadsPage';
 import { ChatPage } from './features/chat/ChatPage';
 import { useLocation, type AppLocation } from './router';
+import { useNotifications } from './features/notify/useNotifications';
 import { queryFromParams } from './features/catalog/catalog';
 import { initialChat, parseConv, personName } from './features/chat/chat';
 import { useChat } from './features/chat/useChat';
@@ -34,7 +35,7 @@ export function Page({ location }: { location: AppLocation }) {
     case 'chat':
       return <ChatPage param={location.param} />;
     case 'peers':
-      return <PeersPage />;
+      return <PeersPage invite={location.query.get('invite')} />;
     case 'settings':
       return <SettingsPage />;
   }
@@ -46,7 +47,14 @@ export function App({ backend }: { backend: Backend }) {
   const location = useLocation();
   const openConv = location.route === 'chat' ? parseConv(location.param) : null;
   const names = useRef({ node: node.state, chat: initialChat });
-  const chat = useChat(backend, node.listen, openConv, (id) => personName(id, names.current.node, names.current.chat));
+  const notifications = useNotifications(backend, node.listen, node.state);
+  const chat = useChat(
+    backend,
+    node.listen,
+    openConv,
+    (id) => personName(id, names.current.node, names.current.chat),
+    notifications.chat,
+  );
   names.current = { node: node.state, chat: chat.state };
 
   // A new page starts at its top (Explore puts its reader back where they were itself).

@@ -1,6 +1,12 @@
 // Generated from the Rust API types (src/api/dto.rs) by `make types`. Do not edit.
 
-export type Profile = { display_name: string, affiliation: string, bio: string, };
+export type Profile = { display_name: string, affiliation: string, bio: string, 
+/**
+ * The profile picture: blake3 of its bytes, hex (64 digits); the picture is served at
+ * `/avatars/<hash>`. Set with `set_avatar`; `set_profile` leaves it as it is.
+ */
+avatar?: string, };
+export type AvatarRequest = { image: string | null, };
 export type Status = { peer_id: string, version: string, profile: Profile, 
 /**
  * Multiaddresses the node listens on, each ending in `/p2p/<peer id>`.
@@ -35,7 +41,11 @@ bt_streams_total: number,
  * This node makes video thumbnails and durations itself (ffmpeg is installed). When
  * false, the UI takes a frame in the player after publishing a video.
  */
-video_previews: boolean, };
+video_previews: boolean, 
+/**
+ * What this node refused from peers to keep its memory and CPU bounded.
+ */
+refused: NetRefusals, };
 export type PeerInfo = { peer_id: string, 
 /**
  * `None` until the peer's profile has been received.
@@ -99,6 +109,28 @@ refused_reservations: number,
  * Circuits refused (over the limits) since start.
  */
 refused_circuits: number, };
+export type NetRefusals = { 
+/**
+ * Connections refused: too many per peer, incoming or pending, or memory is short.
+ */
+connections: number, 
+/**
+ * Gossip messages dropped because their sender sent more than its rate allows.
+ */
+gossip_throttled: number, 
+/**
+ * Gossip messages dropped because the validation queue was full.
+ */
+gossip_unvalidated: number, 
+/**
+ * Announcements of unknown peers ignored because the peer table had no room left.
+ */
+presence_ignored: number, 
+/**
+ * Announcing strangers no longer dialled in their window: they never answered their
+ * first dials.
+ */
+presence_dials_skipped: number, };
 export type Diagnosis = { peer_id: string, 
 /**
  * A connection to the peer is open.
@@ -140,8 +172,101 @@ mirror_quota_bytes: number,
 /**
  * Disk space mirrored copies use now, in bytes.
  */
-mirror_used_bytes: number, };
+mirror_used_bytes: number, 
+/**
+ * BitTorrent speed limits, bytes per second (`null`: unlimited).
+ */
+bt_download_limit_bps: number | null, bt_upload_limit_bps: number | null, 
+/**
+ * Serve as a relay for peers behind NAT (when others can reach this node).
+ */
+relay_service: boolean, notifications: NotificationSettings, 
+/**
+ * Closing the desktop window keeps Hearth running in the tray.
+ */
+close_to_tray: boolean, 
+/**
+ * Settings saved that take effect at the next start (`mdns`, `listen`...).
+ */
+pending_restart: Array<string>, };
+export type NotificationSettings = { 
+/**
+ * A message in a room or conversation you are not looking at.
+ */
+chat: boolean, 
+/**
+ * A download finished.
+ */
+downloads: boolean, 
+/**
+ * Someone you follow published something.
+ */
+followed_items: boolean, 
+/**
+ * The mirror quota has no room for what followed peers publish.
+ */
+mirror_full: boolean, 
+/**
+ * Someone you follow came online.
+ */
+followed_online: boolean, };
+export type SettingsUpdate = { 
+/**
+ * Discover peers on the local network (at the next start).
+ */
+mdns?: boolean, 
+/**
+ * Addresses to listen on for peers (at the next start).
+ */
+listen?: Array<string>, 
+/**
+ * Absolute path of the folder downloads go to (at the next start).
+ */
+download_dir?: string, 
+/**
+ * Bytes per second, 0 for unlimited; applied at once.
+ */
+bt_download_limit_bps?: number, bt_upload_limit_bps?: number, 
+/**
+ * At the next start.
+ */
+relay_service?: boolean, notifications?: NotificationSettings, close_to_tray?: boolean, };
 export type AddrRequest = { addr: string, };
+export type InviteInfo = { 
+/**
+ * The text to copy: `hearth:invite/...`.
+ */
+text: string, peer_id: string, 
+/**
+ * The addresses it carries, best first.
+ */
+addrs: Array<string>, 
+/**
+ * Who can use it: `internet`, `relayed`, `local_network` or `this_computer`.
+ */
+reach: string, 
+/**
+ * The same, in one or two sentences for people.
+ */
+explanation: string, };
+export type JoinRequest = { 
+/**
+ * An invite's text, as pasted.
+ */
+invite: string, };
+export type Joined = { peer_id: string, 
+/**
+ * The name the invite carried (a hint: the peer's profile is what it says now).
+ */
+name: string, 
+/**
+ * How the connection reaches it: `lan`, `direct`, `hole_punched`, `relayed`.
+ */
+connection: string | null, 
+/**
+ * It was already connected before the invite was used.
+ */
+already_connected: boolean, };
 export type SinceRequest = { since: number, };
 export type ResourceKind = "paper" | "dataset" | "video" | "audio" | "image" | "other";
 export type FileEntry = { path: string, size: number, };
@@ -262,12 +387,31 @@ export type Library = { folders: Array<string>,
  * Where files uploaded from a browser are kept (published one by one, not watched).
  */
 uploads_folder: string, published: Array<Resource>, };
-export type RejectCounts = { bad_signature: number, broken_chain: number, fork: number, oversize: number, malformed: number, invalid: number, };
+export type RejectCounts = { bad_signature: number, broken_chain: number, fork: number, oversize: number, malformed: number, invalid: number, 
+/**
+ * Valid entries refused because their author, or the catalog as a whole, is over its
+ * quota (entries or bytes).
+ */
+quota: number, };
 export type CatalogStats = { resources: number, feeds: number, entries: number, 
 /**
  * My own entries not yet announced to anyone.
  */
-queued_announcements: number, rejected: RejectCounts, };
+queued_announcements: number, rejected: RejectCounts, 
+/**
+ * Bytes the feed log takes on disk.
+ */
+bytes: number, 
+/**
+ * The quotas entries are held to (authors other than this node).
+ */
+quota: CatalogQuota, 
+/**
+ * Peers whose holdings are remembered, and holder claims dropped over the bounds (per
+ * peer, per resource, peers tracked).
+ */
+holders_tracked: number, holdings_dropped: number, };
+export type CatalogQuota = { entries_per_author: number, bytes_per_author: number, entries: number, bytes: number, };
 export type ChatStatus = { unlocked: boolean, 
 /**
  * A passphrase was set before (unlocking asks for it; otherwise it is being chosen).
@@ -330,6 +474,34 @@ export type DmConversation = { peer_id: string, display_name: string | null, onl
  * My messages not yet delivered.
  */
 pending: number, last_message: ChatMessage | null, };
+export type ChatRequest = { peer_id: string, display_name: string | null, online: boolean, 
+/**
+ * When its first message arrived.
+ */
+received_ms: number, 
+/**
+ * Its texts, oldest first.
+ */
+messages: Array<ChatMessage>, 
+/**
+ * The rooms it invites me to.
+ */
+invites: Array<RequestInvite>, };
+export type RequestInvite = { room_id: string, name: string, members: number, };
+export type ChatRequests = { requests: Array<ChatRequest>, 
+/**
+ * Messages refused since start because the requests were full.
+ */
+refused: number, 
+/**
+ * Messages from declined peers dropped since start.
+ */
+dropped: number, };
+export type AnswerRequest = { peer_id: string, 
+/**
+ * Accept (the peer's messages become a conversation) or decline (they are dropped).
+ */
+accept: boolean, };
 export type CreateRoomRequest = { name: string, 
 /**
  * Peers to invite right away.
@@ -367,7 +539,7 @@ export type PreviewRequest = { content_id: string,
 thumbnail: string, duration_ms: number | null, };
 export type SendDmRequest = { peer_id: string, body: string, };
 export type DmHistoryRequest = { peer_id: string, before: number | null, limit: number | null, };
-export type Event = { id: number, time_ms: number, } & ({ "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "follows_changed", follows: Array<Follow>, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" });
-export type EventKind = { "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "follows_changed", follows: Array<Follow>, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "resync" };
+export type Event = { id: number, time_ms: number, } & ({ "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "follows_changed", follows: Array<Follow>, } | { "type": "settings_changed", settings: Settings, } | { "type": "mirror_quota_full", left_out: number, quota_bytes: number, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "requests_changed", pending: number, } | { "type": "resync" });
+export type EventKind = { "type": "peer_online", peer: PeerInfo, } | { "type": "peer_offline", peer_id: string, } | { "type": "peer_updated", peer: PeerInfo, } | { "type": "profile_changed", peer_id: string, profile: Profile, } | { "type": "resource_added", resource: Resource, } | { "type": "resource_removed", content_id: string, } | { "type": "availability_changed", content_id: string, available: boolean, holders_online: number, } | { "type": "catalog_changed" } | { "type": "download_progress", download: Download, } | { "type": "download_removed", content_id: string, } | { "type": "follows_changed", follows: Array<Follow>, } | { "type": "settings_changed", settings: Settings, } | { "type": "mirror_quota_full", left_out: number, quota_bytes: number, } | { "type": "chat_message", message: ChatMessage, } | { "type": "message_state", message_id: string, room_id: string | null, peer_id: string | null, state: MessageState, } | { "type": "room_updated", room: RoomInfo, } | { "type": "dm_updated", conversation: DmConversation, } | { "type": "chat_status_changed", status: ChatStatus, } | { "type": "requests_changed", pending: number, } | { "type": "resync" };
 export type ApiErrorBody = { code: ErrorCode, message: string, };
 export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable" | "internal";

@@ -38,6 +38,16 @@ export type RequestArgs<K extends CommandName> = Commands[K]['req'] extends null
  *
  * Every method rejects with an `ApiError` on failure.
  */
+/** Whether notifications may be shown (see `Backend.notificationPermission`). */
+export type NotificationAccess = 'granted' | 'default' | 'denied' | 'unsupported';
+
+/** Whether Hearth starts at login (the desktop's autostart entry). */
+export interface Autostart {
+  get(): Promise<boolean>;
+  /** Answers whether it now starts at login. */
+  set(on: boolean): Promise<boolean>;
+}
+
 export interface Backend {
   readonly kind: 'tauri' | 'http';
 
@@ -58,6 +68,8 @@ export interface Backend {
   mediaUrl(contentId: string, file?: number): Promise<string>;
   /** Where an `<img>` loads a resource's thumbnail, named by its hash (cacheable forever). */
   thumbnailUrl(contentId: string, hash: string): string;
+  /** Where an `<img>` loads a profile picture, named by its hash (cacheable forever). */
+  avatarUrl(hash: string): string;
 
   /**
    * Follows files dragged onto the window as paths on the node's disk (then `publish` them).
@@ -78,6 +90,31 @@ export interface Backend {
    * Shows a desktop notification (fire and forget). Only the desktop app can: elsewhere `null`.
    */
   readonly notify: ((title: string, body: string) => void) | null;
+
+  /**
+   * Whether `notify` shows anything: `granted` (always on the desktop), `default` (the
+   * browser has not asked yet), `denied`, or `unsupported`.
+   */
+  notificationPermission(): NotificationAccess;
+
+  /** Asks the user to allow notifications (a browser prompt; the desktop needs none). */
+  askNotifications(): Promise<NotificationAccess>;
+
+  /**
+   * The system's folder picker: a folder on the node's disk, or `null` if cancelled. Only
+   * the desktop app can: elsewhere `null`, and the path is typed.
+   */
+  readonly pickFolder: ((title: string) => Promise<string | null>) | null;
+
+  /**
+   * Remembers the chat passphrase in the system keyring (`null` forgets it), so that chat
+   * unlocks by itself at the next start. Only the desktop app can: elsewhere `null`. Rejects
+   * with a clear message where there is no keyring.
+   */
+  readonly rememberPassphrase: ((passphrase: string | null) => Promise<void>) | null;
+
+  /** Starting Hearth when the user logs in. Only the desktop app can: elsewhere `null`. */
+  readonly autostart: Autostart | null;
 
   /**
    * Starts delivering live events. The implementation remembers the id of the last event

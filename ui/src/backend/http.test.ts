@@ -282,6 +282,7 @@ describe('HttpBackend media, follows and mirrors', () => {
     await expect(backend.mediaUrl(ID, 0)).resolves.toBe(`${BASE}/media/${ID}?token=tok-123`);
     await expect(backend.mediaUrl(ID, 2)).resolves.toBe(`${BASE}/media/${ID}/2?token=tok-123`);
     expect(backend.thumbnailUrl(ID, HASH)).toBe(`${BASE}/thumbs/${ID}/${HASH}?token=tok-123`);
+    expect(backend.avatarUrl(HASH)).toBe(`${BASE}/avatars/${HASH}?token=tok-123`);
     expect(calls).toHaveLength(0);
   });
 
@@ -421,12 +422,46 @@ describe('HttpBackend chat requests', () => {
     await expect(wrong.call('unlock_chat', { passphrase: 'nope' })).rejects.toMatchObject({ message: 'wrong passphrase' });
   });
 
-  it('carries the room id in the body, and has no notifications', async () => {
+  it('carries the room id in the body', async () => {
     const { backend, calls } = backendWith(() => jsonResponse(200, {}));
     await backend.call('get_room', { room_id: 'a/b' });
     expect(calls[0]!.url).toBe(`${BASE}/api/get_room`);
     expect(calls[0]!.body).toEqual({ room_id: 'a/b' });
-    expect(backend.notify).toBeNull();
+  });
+
+  it("shows notifications through the browser's Notification API, once allowed", async () => {
+    const { backend } = backendWith(() => jsonResponse(200, {}));
+    const had = Object.getOwnPropertyDescriptor(globalThis, 'Notification');
+    try {
+      // @ts-expect-error: a browser without notifications
+      delete globalThis.Notification;
+      expect(backend.notificationPermission()).toBe('unsupported');
+      await expect(backend.askNotifications()).resolves.toBe('unsupported');
+      backend.notify('nothing', 'happens');
+
+      const shown: { title: string; body?: string }[] = [];
+      class FakeNotification {
+        static permission: NotificationPermission = 'default';
+        static requestPermission = vi.fn(async () => {
+          FakeNotification.permission = 'granted';
+          return 'granted' as NotificationPermission;
+        });
+        constructor(title: string, options?: NotificationOptions) {
+          shown.push({ title, body: options?.body });
+        }
+      }
+      Object.defineProperty(globalThis, 'Notification', { value: FakeNotification, configurable: true, writable: true });
+      expect(backend.notificationPermission()).toBe('default');
+      backend.notify('too early', 'not allowed yet');
+      expect(shown).toEqual([]);
+      await expect(backend.askNotifications()).resolves.toBe('granted');
+      backend.notify('Download finished', 'Field notes');
+      expect(shown).toEqual([{ title: 'Download finished', body: 'Field notes' }]);
+    } finally {
+      if (had) Object.defineProperty(globalThis, 'Notification', had);
+      // @ts-expect-error: restoring the absence
+      else delete globalThis.Notification;
+    }
   });
 });
 

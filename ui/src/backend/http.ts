@@ -1,6 +1,7 @@
 import type { CommandName, Commands } from '../api/commands';
 import type { Event, Resource } from '../api/types';
 import type {
+  NotificationAccess,
   Backend,
   ConnectionHandler,
   RequestArgs,
@@ -195,9 +196,37 @@ export class HttpBackend implements Backend {
   thumbnailUrl(contentId: string, hash: string): string {
     return `${this.base}/thumbs/${encodeURIComponent(contentId)}/${encodeURIComponent(hash)}?token=${encodeURIComponent(this.token)}`;
   }
+  avatarUrl(hash: string): string {
+    return `${this.base}/avatars/${encodeURIComponent(hash)}?token=${encodeURIComponent(this.token)}`;
+  }
 
-  /** A browser tab has no desktop notifications of the node's. */
-  readonly notify = null;
+  /** The browser's notifications, once the user allowed them (see `askNotifications`). */
+  readonly notify = (title: string, body: string): void => {
+    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    try {
+      new Notification(title, { body });
+    } catch {
+      // some browsers allow notifications only from a service worker: nothing to show then
+    }
+  };
+
+  notificationPermission(): NotificationAccess {
+    return typeof Notification === 'undefined' ? 'unsupported' : Notification.permission;
+  }
+
+  async askNotifications(): Promise<NotificationAccess> {
+    if (typeof Notification === 'undefined') return 'unsupported';
+    return await Notification.requestPermission();
+  }
+
+  /** A browser cannot pick a folder on the node's disk: the path is typed. */
+  readonly pickFolder = null;
+
+  /** The headless node's passphrase stays where it is (typed, or `HEARTH_PASSPHRASE`). */
+  readonly rememberPassphrase = null;
+
+  /** Starting at login is the desktop app's: a headless node runs as a service. */
+  readonly autostart = null;
 
   /** A page's file input gives `File` objects, not paths: see `upload`. */
   readonly pickFiles = null;

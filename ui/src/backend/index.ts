@@ -4,10 +4,12 @@ import { browserTokenEnv, clearToken, loadToken } from './token';
 
 export type {
   RequestArgs,
+  Autostart,
   Backend,
   ConnectionHandler,
   EventHandler,
   FileDropEvent,
+  NotificationAccess,
   UploadMeta,
   UploadProgressHandler,
 } from './backend';

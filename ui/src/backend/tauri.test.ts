@@ -214,15 +214,26 @@ describe('TauriBackend catalog commands', () => {
     expect(got).toHaveLength(4);
   });
 
-  it('picks files with the dialog plugin and returns their paths', async () => {
+  it("picks files with the shell's picker and returns their paths", async () => {
     const invoke = vi.fn(async (cmd: string, args?: unknown) => {
-      expect(cmd).toBe('plugin:dialog|open');
-      expect(args).toMatchObject({ options: { multiple: true, directory: false } });
-      return invoke.mock.calls.length === 1 ? ['/home/ada/a.mp4', '/home/ada/b.pdf'] : null;
+      expect(cmd).toBe('pick_files');
+      expect(args).toMatchObject({ title: 'Publish files' });
+      return invoke.mock.calls.length === 1 ? ['/home/ada/a.mp4', '/home/ada/b.pdf'] : [];
     });
     const b = new TauriBackend({ invoke: invoke as unknown as InvokeFn, listen: vi.fn() as unknown as ListenFn });
     expect(await b.pickFiles()).toEqual(['/home/ada/a.mp4', '/home/ada/b.pdf']);
     expect(await b.pickFiles()).toEqual([]);
+  });
+
+  it('picks a folder with the dialog plugin', async () => {
+    const invoke = vi.fn(async (cmd: string, args?: unknown) => {
+      expect(cmd).toBe('plugin:dialog|open');
+      expect(args).toMatchObject({ options: { multiple: false, directory: true, title: 'Download folder' } });
+      return invoke.mock.calls.length === 1 ? '/media/big' : null;
+    });
+    const b = new TauriBackend({ invoke: invoke as unknown as InvokeFn, listen: vi.fn() as unknown as ListenFn });
+    expect(await b.pickFolder('Download folder')).toBe('/media/big');
+    expect(await b.pickFolder('Download folder')).toBeNull();
   });
 
   it('stops a drop subscription that was still being set up', async () => {
@@ -356,11 +367,13 @@ describe('TauriBackend media, follows and mirrors', () => {
     await expect(b.mediaUrl(ID, 0)).resolves.toBe(`hearth://localhost/media%2F${ID}`);
     await expect(b.mediaUrl(ID, 3)).resolves.toBe(`hearth://localhost/media%2F${ID}%2F3`);
     expect(b.thumbnailUrl(ID, HASH)).toBe(`hearth://localhost/thumbs%2F${ID}%2F${HASH}`);
+    expect(b.avatarUrl(HASH)).toBe(`hearth://localhost/avatars%2F${HASH}`);
     expect(srcs).toEqual([
       [`media/${ID}`, 'hearth'],
       [`media/${ID}`, 'hearth'],
       [`media/${ID}/3`, 'hearth'],
       [`thumbs/${ID}/${HASH}`, 'hearth'],
+      [`avatars/${HASH}`, 'hearth'],
     ]);
     // Asked again after a failure (the server may have started since); never for thumbnails.
     expect(calls.map((c) => c[0])).toEqual(['media_server', 'media_server', 'media_server']);

@@ -9,6 +9,7 @@ import { getCurrentWebview, type DragDropEvent } from '@tauri-apps/api/webview';
 import type { CommandName, Commands } from '../api/commands';
 import type { Event, Resource } from '../api/types';
 import type {
+  NotificationAccess,
   Backend,
   ConnectionHandler,
   RequestArgs,
@@ -104,13 +105,20 @@ export class TauriBackend implements Backend {
     }
   }
 
-  /** The system's file picker (Tauri's dialog plugin). */
+  /** The shell's `remember_passphrase`: the OS keyring (Secret Service). */
+  readonly rememberPassphrase = async (passphrase: string | null): Promise<void> => {
+    await this.invokeRaw<null>('remember_passphrase', { passphrase });
+  };
+
+  /** The shell's XDG autostart entry. */
+  readonly autostart = {
+    get: (): Promise<boolean> => this.invokeRaw<boolean>('get_autostart'),
+    set: (on: boolean): Promise<boolean> => this.invokeRaw<boolean>('set_autostart', { on }),
+  };
+
+  /** The system's file picker (the shell's `pick_files`, over Tauri's dialog plugin). */
   readonly pickFiles = async (): Promise<string[]> => {
-    const picked = await this.invokeRaw<string | string[] | null>('plugin:dialog|open', {
-      options: { multiple: true, directory: false, title: 'Publish files' },
-    });
-    if (picked === null) return [];
-    return Array.isArray(picked) ? picked : [picked];
+    return await this.invokeRaw<string[]>('pick_files', { title: 'Publish files' });
   };
   async upload(file: File, meta: UploadMeta, onProgress?: UploadProgressHandler): Promise<Resource> {
     const total = file.size;
@@ -152,6 +160,26 @@ export class TauriBackend implements Backend {
   thumbnailUrl(contentId: string, hash: string): string {
     return this.fileSrcFn(`thumbs/${contentId}/${hash}`, MEDIA_SCHEME);
   }
+  avatarUrl(hash: string): string {
+    return this.fileSrcFn(`avatars/${hash}`, MEDIA_SCHEME);
+  }
+
+  /** The desktop shows notifications without asking (the notification plugin's default). */
+  notificationPermission(): NotificationAccess {
+    return 'granted';
+  }
+
+  async askNotifications(): Promise<NotificationAccess> {
+    return 'granted';
+  }
+
+  /** The system's folder picker (Tauri's dialog plugin). */
+  readonly pickFolder = async (title: string): Promise<string | null> => {
+    const picked = await this.invokeRaw<string | string[] | null>('plugin:dialog|open', {
+      options: { multiple: false, directory: true, title },
+    });
+    return Array.isArray(picked) ? (picked[0] ?? null) : picked;
+  };
 
   /** A desktop notification (Tauri's notification plugin); failures are ignored. */
   readonly notify = (title: string, body: string): void => {

@@ -3,6 +3,7 @@ import { href, type Route } from '../router';
 import { onlineCount, shortId } from '../features/peers/peers';
 import { useChatView, useDownloadsView, useNodeView } from '../context';
 import { totalUnread } from '../features/chat/chat';
+import { useRequestCount } from '../features/chat/Requests';
 import { activeCount } from '../features/catalog/catalog';
 import { Avatar } from './common';
 import {
@@ -29,7 +30,9 @@ export function Sidebar({ route }: { route: Route }) {
   const self = state.self;
   const online = onlineCount(state);
   const downloading = activeCount(useDownloadsView().state);
-  const unread = totalUnread(useChatView().state);
+  const chat = useChatView().state;
+  const unread = totalUnread(chat);
+  const requests = useRequestCount(chat.status?.unlocked ?? false);
   const name = self?.profile.display_name.trim() || null;
 
   return (
@@ -60,6 +63,16 @@ export function Sidebar({ route }: { route: Route }) {
               {item.route === 'chat' && unread > 0 && (
                 <span class="nav-count nav-count-accent" aria-label={`${unread} unread`} data-testid="nav-chat-count">
                   {unread}
+                </span>
+              )}
+              {item.route === 'chat' && requests > 0 && (
+                <span
+                  class="nav-count"
+                  aria-label={`${requests} ${requests === 1 ? 'request' : 'requests'}`}
+                  title="Requests from people you have not talked with yet"
+                  data-testid="nav-chat-requests"
+                >
+                  {requests}
                 </span>
               )}
               {item.route === 'downloads' && downloading > 0 && (

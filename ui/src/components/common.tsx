@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useContext, useEffect, useRef, useState } from 'preact/hooks';
+import { BackendContext, NodeContext } from '../context';
 import { hueFor, initials } from '../util/format';
 import { CheckIcon, CopyIcon, UserIcon } from './icons';
 
@@ -64,8 +65,47 @@ export function CopyButton({
   );
 }
 
-/** A round badge with a person's initials, coloured by their peer id. */
-export function Avatar({ id, name, size = 40 }: { id: string; name: string | null; size?: number }) {
+/** The picture hash a peer (or this node) announced, from the node's view; `null`: none. */
+function useAvatarHash(id: string): string | null {
+  const node = useContext(NodeContext);
+  if (!node) return null;
+  const { self, peers } = node.state;
+  const profile = self?.peer_id === id ? self.profile : peers[id]?.profile;
+  return profile?.avatar ?? null;
+}
+
+/** How often a picture not fetched yet (a peer's, still on its way) is asked for again. */
+const AVATAR_RETRY_MS = 4000;
+const AVATAR_RETRIES = 5;
+
+/**
+ * A round badge: the person's picture when they set one (by its hash, given or looked up
+ * by peer id in the node's view), else their initials, coloured by their peer id.
+ */
+export function Avatar({
+  id,
+  name,
+  size = 40,
+  avatar,
+}: {
+  id: string;
+  name: string | null;
+  size?: number;
+  /** The picture's hash; `undefined`: look it up by `id`; `null`: none. */
+  avatar?: string | null;
+}) {
+  const backend = useContext(BackendContext);
+  const known = useAvatarHash(id);
+  const hash = avatar === undefined ? known : avatar;
+  // Failed loads of the current picture; while `waiting`, the initials show until it is
+  // asked for again (a peer's picture may still be on its way to this node).
+  const [fail, setFail] = useState({ hash: '', count: 0, waiting: false });
+  const current = fail.hash === hash ? fail : { hash: hash ?? '', count: 0, waiting: false };
+  useEffect(() => {
+    if (!current.waiting || current.count >= AVATAR_RETRIES) return;
+    const t = setTimeout(() => setFail((f) => (f.hash === current.hash ? { ...f, waiting: false } : f)), AVATAR_RETRY_MS);
+    return () => clearTimeout(t);
+  }, [current.hash, current.waiting, current.count]);
   const hue = hueFor(id);
   const style = {
     width: `${size}px`,
@@ -73,9 +113,24 @@ export function Avatar({ id, name, size = 40 }: { id: string; name: string | nul
     fontSize: `${Math.round(size * 0.38)}px`,
     '--avatar-hue': String(hue),
   };
+  const src = hash && backend && !current.waiting ? backend.avatarUrl(hash) : null;
   return (
-    <span class="avatar" style={style} aria-hidden="true">
-      {name ? initials(name) : <UserIcon size={Math.round(size * 0.5)} />}
+    <span class={src ? 'avatar avatar-picture' : 'avatar'} style={style} aria-hidden="true" data-avatar={hash ?? undefined}>
+      {src ? (
+        <img
+          key={`${hash}-${current.count}`}
+          src={src}
+          alt=""
+          width={size}
+          height={size}
+          data-testid="avatar-img"
+          onError={() => setFail({ hash: current.hash, count: current.count + 1, waiting: true })}
+        />
+      ) : name ? (
+        initials(name)
+      ) : (
+        <UserIcon size={Math.round(size * 0.5)} />
+      )}
     </span>
   );
 }

@@ -8,6 +8,7 @@ import { shortId } from '../peers/peers';
 import { snippet } from '../../util/format';
 import { NewDmDialog } from './NewDmDialog';
 import { NewRoomDialog } from './NewRoomDialog';
+import { Requests } from './Requests';
 import { usePersonName } from './people';
 
 /** What a conversation's last message says, for the list. */
@@ -46,6 +47,7 @@ export function ChatList({ open }: { open: ConvKey | null }) {
         </div>
       </div>
       <div class="chat-list-scroll">
+        <Requests />
         <h2 class="chat-list-title">Rooms</h2>
         {rooms.length === 0 ? (
           <p class="chat-list-empty">{chat.state.loaded ? 'No rooms yet.' : 'Loading…'}</p>

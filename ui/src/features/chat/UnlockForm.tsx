@@ -11,6 +11,7 @@ export function UnlockForm({ choosing }: { choosing: boolean }) {
   const [confirm, setConfirm] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [remember, setRemember] = useState(false);
 
   const onSubmit = async (e: Event) => {
     e.preventDefault();
@@ -30,8 +31,28 @@ export function UnlockForm({ choosing }: { choosing: boolean }) {
     setBusy(true);
     setError(null);
     try {
-      const status = await backend.call('unlock_chat', { passphrase });
-      if (!status.unlocked) setError('Chat is still locked. Try again.');
+      // Into the keyring first, so that a missing keyring is said here (chat opens as soon
+      // as it is unlocked); forgotten again if it does not unlock.
+      const keyring = remember ? backend.rememberPassphrase : null;
+      if (keyring) {
+        try {
+          await keyring(passphrase);
+        } catch (err) {
+          setError(`The passphrase cannot be remembered: ${describeError(err)} Untick the box to unlock without it.`);
+          return;
+        }
+      }
+      let status;
+      try {
+        status = await backend.call('unlock_chat', { passphrase });
+      } catch (err) {
+        if (keyring) await keyring(null).catch(() => {});
+        throw err;
+      }
+      if (!status.unlocked) {
+        setError('Chat is still locked. Try again.');
+        if (keyring) await keyring(null).catch(() => {});
+      }
       chat.setStatus(status);
     } catch (err) {
       setError(describeError(err));
@@ -82,6 +103,18 @@ export function UnlockForm({ choosing }: { choosing: boolean }) {
             }}
             data-testid="chat-unlock-confirm"
           />
+        </label>
+      )}
+      {backend.rememberPassphrase && (
+        <label class="check-row">
+          <input
+            type="checkbox"
+            checked={remember}
+            disabled={busy}
+            onClick={(e) => setRemember(e.currentTarget.checked)}
+            data-testid="chat-unlock-remember"
+          />
+          <span>Remember on this computer (in the system keyring), and unlock at start</span>
         </label>
       )}
       {choosing && <p class="form-msg muted">At least {MIN_PASSPHRASE} characters; a few unrelated words work well.</p>}

@@ -44,12 +44,14 @@ export function useChat(
   listen: (listener: (event: Event) => void) => () => void,
   open: ConvKey | null,
   nameOf: (peerId: string) => string,
+  /** Chat notifications are switched on (Settings). */
+  notifyOn = true,
 ): ChatView {
   const [state, dispatch] = useReducer(chatReducer, initialChat);
   const snapshot = useSnapshot();
   const error = snapshot.error;
-  const latest = useRef({ state, open, nameOf });
-  latest.current = { state, open, nameOf };
+  const latest = useRef({ state, open, nameOf, notifyOn });
+  latest.current = { state, open, nameOf, notifyOn };
 
   const refresh = useCallback(
     () =>
@@ -68,7 +70,7 @@ export function useChat(
 
   const notify = useCallback(
     (event: Event) => {
-      if (event.type !== 'chat_message' || !backend.notify) return;
+      if (event.type !== 'chat_message' || !backend.notify || !latest.current.notifyOn) return;
       const m = event.message;
       const { state: s, open: o, nameOf: name } = latest.current;
       if (!shouldNotify(m, o, windowActive(), Date.now())) return;

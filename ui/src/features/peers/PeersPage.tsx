@@ -5,13 +5,16 @@ import { Avatar, CopyButton, EmptyState, PageHeader } from '../../components/com
 import { BanIcon, CheckIcon, LinkIcon, PeersIcon, PlusIcon } from '../../components/icons';
 import { useBackend, useNodeView, useNow } from '../../context';
 import { authorHref, href } from '../../router';
-import { onlineCount, peerName, shortId, sortedPeers, type NodeState } from './peers';
+import { linkLabel, onlineCount, peerName, shortId, sortedPeers, type NodeState } from './peers';
+import { InviteCard, JoinForm } from './Invite';
+import { Diagnose } from './Diagnose';
 import { useFollows, type FollowsView } from './useFollows';
 import { formatBytes, formatRtt, relativeTime, snippet } from '../../util/format';
 import { AddressInput } from '../../components/AddressInput';
 import './peers.css';
 
-export function PeersPage() {
+/** `invite`: an invite to put in "Join with an invite" (a `#/peers?invite=…` address). */
+export function PeersPage({ invite = null }: { invite?: string | null }) {
   const backend = useBackend();
   const { state, listen } = useNodeView();
   const follows = useFollows(backend, listen);
@@ -29,7 +32,14 @@ export function PeersPage() {
             : `${online} online · ${peers.length} known`
         }
       />
-      <ConnectForm />
+      <section class="card connect-card" aria-label="Connect to people">
+        <JoinForm initial={invite} />
+        <InviteCard />
+        <details class="connect-more">
+          <summary>Connect to an address instead</summary>
+          <ConnectForm />
+        </details>
+      </section>
       <FollowingCard follows={follows} state={state} />
       {peers.length === 0 ? (
         <EmptyState icon={<PeersIcon size={30} />} title="No peers yet" testId="peers-empty">
@@ -37,10 +47,7 @@ export function PeersPage() {
             Peers appear here as soon as your node finds them: on your local network, through a
             bootstrap node, or when you connect to an address above.
           </p>
-          <p>
-            To invite a friend, give them one of your addresses from{' '}
-            <a href={href('settings')}>Settings → Network</a>.
-          </p>
+          <p>To invite a friend, make an invite above and send it to them.</p>
         </EmptyState>
       ) : (
         <ul class="list-col peer-list" data-testid="peer-list">
@@ -81,7 +88,7 @@ function ConnectForm() {
   };
 
   return (
-    <form class="card connect-card" onSubmit={onSubmit}>
+    <form class="connect-form" onSubmit={onSubmit}>
       <label class="field-label" for="connect-addr">
         Connect to an address
       </label>
@@ -216,6 +223,7 @@ function PeerRow({ peer, now, follows }: { peer: PeerInfo; now: number; follows:
             <MirroredStats follow={followed} testId="peer-mirrored" />
           </div>
         )}
+        {!peer.blocked && <Diagnose peer={peer} />}
         {error && <p class="form-msg err">{error}</p>}
       </div>
 
@@ -413,18 +421,4 @@ function MirroredStats({ follow: f, testId }: { follow: Follow; testId: string }
         : `${f.mirrored_items.toLocaleString()} ${f.mirrored_items === 1 ? 'item' : 'items'} · ${formatBytes(f.mirrored_bytes)} mirrored`}
     </span>
   );
-}
-
-/** How a connection reaches a peer, in the words the Peers page uses. */
-function linkLabel(connection: string): string {
-  switch (connection) {
-    case 'lan':
-      return 'LAN';
-    case 'hole_punched':
-      return 'direct (hole-punched)';
-    case 'relayed':
-      return 'relayed';
-    default:
-      return 'direct';
-  }
 }

@@ -52,6 +52,7 @@ function status(extra: Partial<Status> = {}): Status {
     bt_streams: 0,
     bt_streams_total: 0,
     video_previews: true,
+    refused: { connections: 0, gossip_throttled: 0, gossip_unvalidated: 0, presence_ignored: 0, presence_dials_skipped: 0 },
     ...extra,
   };
 }

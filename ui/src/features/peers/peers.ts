@@ -80,12 +80,16 @@ export function applyEvent(state: NodeState, event: Event): NodeState {
     case 'download_removed':
       return state; // the catalog's, kept by its own stores
     case 'follows_changed':
+    case 'mirror_quota_full':
       return state; // kept where follows are shown
+    case 'settings_changed':
+      return state; // kept where settings are shown
     case 'chat_message':
     case 'message_state':
     case 'room_updated':
     case 'dm_updated':
     case 'chat_status_changed':
+    case 'requests_changed':
       return state; // the chat's, kept by its own store
     case 'resync':
       return state;
@@ -134,4 +138,18 @@ export function onlineCount(state: NodeState): number {
   let n = 0;
   for (const p of Object.values(state.peers)) if (p.online && !p.blocked) n++;
   return n;
+}
+
+/** How a connection reaches a peer, in the words the Peers page uses. */
+export function linkLabel(connection: string): string {
+  switch (connection) {
+    case 'lan':
+      return 'LAN';
+    case 'hole_punched':
+      return 'direct (hole-punched)';
+    case 'relayed':
+      return 'relayed';
+    default:
+      return 'direct';
+  }
 }

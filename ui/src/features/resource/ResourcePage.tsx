@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Download, Holder, Resource } from '../../api/types';
 import { ApiError, describeError } from '../../backend';
-import { CopyButton, EmptyState } from '../../components/common';
+import { Avatar, CopyButton, EmptyState } from '../../components/common';
 import { ResourceEditor, TagList, Thumb, authorName } from '../catalog/components';
 import { DownloadStats, OpenFolderButton, ProgressBar, toneOf } from '../downloads/components';
 import {
@@ -174,8 +174,8 @@ export function ResourcePage({ contentId }: { contentId: string }) {
             <div class="res-meta">
               <span>{kindLabel(r.kind)}</span>
               <span>{formatBytes(r.size)}</span>
-              <span>
-                by{' '}
+              <span class="res-author">
+                by <Avatar id={r.author} name={authorName(r, selfId)} size={20} />{' '}
                 <a href={authorHref(r.author)} title={`Everything ${authorName(r, selfId)} shares`} data-testid="resource-author">
                   {authorName(r, selfId)}
                 </a>

@@ -1,13 +1,15 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Profile, Settings } from '../../api/types';
 import { describeError } from '../../backend';
 import { Avatar, CopyButton, PageHeader } from '../../components/common';
-import { CheckIcon, CloseIcon, DatasetIcon, GlobeIcon, PlusIcon, RadarIcon, UserIcon } from '../../components/icons';
+import { CheckIcon, CloseIcon, DatasetIcon, GlobeIcon, PlusIcon, UserIcon } from '../../components/icons';
 import { useBackend, useNodeEvents, useNodeView, useNow } from '../../context';
 import { href } from '../../router';
 import { useReloadable } from '../../util/useReloadable';
 import { bytesToGb, formatBytes, formatUptime, gbToBytes } from '../../util/format';
 import { AddressInput } from '../../components/AddressInput';
+import { InviteCard, JoinForm } from '../peers/Invite';
+import { ConnectionSettings, NotificationSettingsCard, RestartBanner, TransferSettings } from './Preferences';
 import './settings.css';
 
 export function SettingsPage() {
@@ -21,6 +23,7 @@ export function SettingsPage() {
 
   // The space mirrors use changes as mirror copies come and go: ask again once things settle.
   useNodeEvents((event) => {
+    if (event.type === 'settings_changed') setSettings(event.settings);
     const mirrors =
       event.type === 'follows_changed' ||
       event.type === 'download_removed' ||
@@ -32,17 +35,129 @@ export function SettingsPage() {
   return (
     <section class="page" data-testid="page-settings">
       <PageHeader title="Settings" subtitle="Your profile and how your node joins the network" />
+      <RestartBanner settings={settings} />
       <ProfileCard />
       <NetworkCard settings={settings} loadError={loadError} onChanged={setSettings} />
+      <TransferSettings settings={settings} onChanged={setSettings} />
       <MirrorCard settings={settings} loadError={loadError} onChanged={setSettings} />
+      <NotificationSettingsCard settings={settings} onChanged={setSettings} />
     </section>
   );
 }
 
-const EMPTY_PROFILE: Profile = { display_name: '', affiliation: '', bio: '' };
+const EMPTY_PROFILE: Profile = { display_name: '', affiliation: '', bio: '', avatar: undefined };
 
 function sameProfile(a: Profile, b: Profile): boolean {
-  return a.display_name === b.display_name && a.affiliation === b.affiliation && a.bio === b.bio;
+  return (
+    a.display_name === b.display_name &&
+    a.affiliation === b.affiliation &&
+    a.bio === b.bio &&
+    (a.avatar ?? null) === (b.avatar ?? null)
+  );
+}
+
+/** Largest picture file the node takes (it makes a small square picture of it). */
+export const MAX_AVATAR_FILE = 10 * 1024 * 1024;
+
+/** The bytes of a file, base64. */
+export function fileToBase64(file: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = String(reader.result ?? '');
+      resolve(url.slice(url.indexOf(',') + 1));
+    };
+    reader.onerror = () => reject(reader.error ?? new Error('cannot read the file'));
+    reader.readAsDataURL(file);
+  });
+}
+
+/** Choose or remove the profile picture; the node scales it and tells peers. */
+export function AvatarPicker({
+  current,
+  disabled,
+  onChanged,
+}: {
+  current: string | null;
+  disabled: boolean;
+  onChanged: (p: Profile) => void;
+}) {
+  const backend = useBackend();
+  const input = useRef<HTMLInputElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const send = async (image: string | null) => {
+    setBusy(true);
+    setError(null);
+    try {
+      onChanged(await backend.call('set_avatar', { image }));
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const onPick = async (e: { currentTarget: HTMLInputElement }) => {
+    const file = e.currentTarget.files?.[0];
+    e.currentTarget.value = '';
+    if (!file) return;
+    if (file.size > MAX_AVATAR_FILE) {
+      setError('This picture is larger than 10 MB: choose a smaller one.');
+      return;
+    }
+    if (file.type && !file.type.startsWith('image/')) {
+      setError('Choose an image (JPEG, PNG, GIF or WebP).');
+      return;
+    }
+    let image: string;
+    try {
+      image = await fileToBase64(file);
+    } catch (err) {
+      setError(describeError(err));
+      return;
+    }
+    await send(image);
+  };
+
+  return (
+    <div class="avatar-picker">
+      <input
+        ref={input}
+        type="file"
+        accept="image/png,image/jpeg,image/gif,image/webp"
+        hidden
+        onChange={onPick}
+        data-testid="avatar-input"
+      />
+      <button
+        type="button"
+        class="btn"
+        disabled={disabled || busy}
+        onClick={() => input.current?.click()}
+        data-testid="avatar-choose"
+      >
+        {busy ? 'Saving…' : current ? 'Change picture' : 'Add picture'}
+      </button>
+      {current && (
+        <button
+          type="button"
+          class="btn btn-quiet"
+          disabled={disabled || busy}
+          onClick={() => send(null)}
+          data-testid="avatar-remove"
+        >
+          Remove
+        </button>
+      )}
+      {error && (
+        <span class="form-msg err" role="alert" data-testid="avatar-error">
+          {error}
+        </span>
+      )}
+    </div>
+  );
 }
 
 function ProfileCard() {
@@ -123,7 +238,16 @@ function ProfileCard() {
 
       <div class="profile-grid">
         <div class="profile-preview">
-          <Avatar id={self?.peer_id ?? 'self'} name={previewName || null} size={64} />
+          <Avatar id={self?.peer_id ?? 'self'} name={previewName || null} size={64} avatar={saved?.avatar ?? null} />
+          <AvatarPicker
+            current={saved?.avatar ?? null}
+            disabled={saved === null}
+            onChanged={(p) => {
+              setSaved((s) => (s ? { ...s, avatar: p.avatar } : s));
+              setDraft((d) => ({ ...d, avatar: p.avatar }));
+              if (state.self) setStatus({ ...state.self, profile: { ...state.self.profile, avatar: p.avatar } });
+            }}
+          />
         </div>
         <div class="profile-fields">
           <label class="field">
@@ -260,9 +384,17 @@ function NetworkCard({ settings, loadError, onChanged }: SettingsProps) {
         )}
       </div>
 
+      <div class="setting" data-testid="settings-invite">
+        <InviteCard />
+      </div>
+
+      <div class="setting">
+        <JoinForm />
+      </div>
+
       <div class="setting">
         <div class="setting-label">Your addresses</div>
-        <p class="setting-help">Give one of these to a friend to join: they add it as a bootstrap address or connect to it from their Peers page.</p>
+        <p class="setting-help">Where your node listens. An invite carries the best of these, and relayed ones.</p>
         {self && self.listen_addrs.length > 0 ? (
           <ul class="addr-list" data-testid="listen-addrs">
             {self.listen_addrs.map((a) => (
@@ -276,6 +408,8 @@ function NetworkCard({ settings, loadError, onChanged }: SettingsProps) {
           <p class="setting-help">{self ? 'The node is not listening on any address yet.' : 'Loading…'}</p>
         )}
       </div>
+
+      <RefusedSetting />
 
       <div class="setting">
         <div class="setting-label">Bootstrap nodes</div>
@@ -325,29 +459,12 @@ function NetworkCard({ settings, loadError, onChanged }: SettingsProps) {
         )}
       </div>
 
-      <div class="setting setting-inline">
-        <RadarIcon size={18} />
-        <div>
-          <div class="setting-label">Local network discovery (mDNS)</div>
-          <p class="setting-help">Finds other Hearth nodes on the same network automatically.</p>
-        </div>
-        {settings && (
-          <span class={settings.mdns ? 'pill pill-on' : 'pill pill-off'} data-testid="mdns-state">
-            {settings.mdns ? 'On' : 'Off'}
-          </span>
-        )}
-      </div>
+      <ConnectionSettings settings={settings} onChanged={onChanged} />
 
       {settings && (
         <div class="setting setting-quiet">
           <div class="setting-label">Data folder</div>
           <code class="mono wrap">{settings.data_dir}</code>
-          {settings.listen.length > 0 && (
-            <>
-              <div class="setting-label">Listening on</div>
-              <code class="mono wrap">{settings.listen.join('  ')}</code>
-            </>
-          )}
         </div>
       )}
     </div>
@@ -461,5 +578,42 @@ function MirrorCard({ settings, loadError, onChanged }: SettingsProps) {
         )}
       </div>
     </form>
+  );
+}
+
+/** What the node refused from peers over its limits: connections, gossip, catalog quotas. */
+function RefusedSetting() {
+  const backend = useBackend();
+  const { state } = useNodeView();
+  const { value: stats } = useReloadable(() => backend.call('catalog_stats'), [backend]);
+  const r = state.self?.refused;
+  const items: [string, number][] = [
+    ['connections over the limits', r?.connections ?? 0],
+    ['gossip messages over a sender’s rate', r?.gossip_throttled ?? 0],
+    ['gossip messages not checked (queue full)', r?.gossip_unvalidated ?? 0],
+    ['announcements of strangers (peer table full)', r?.presence_ignored ?? 0],
+    ['catalog entries over a quota', stats?.rejected.quota ?? 0],
+    ['holder claims over the bounds', stats?.holdings_dropped ?? 0],
+  ];
+  const shown = items.filter(([, n]) => n > 0);
+  return (
+    <div class="setting" data-testid="refused">
+      <div class="setting-label">Refused from peers</div>
+      <p class="setting-help">
+        Limits keep a hostile peer from filling memory or disk.
+        {stats && ` Each author may fill ${stats.quota.entries_per_author.toLocaleString()} entries (${formatBytes(stats.quota.bytes_per_author)}).`}
+      </p>
+      {shown.length === 0 ? (
+        <p class="setting-help">Nothing refused.</p>
+      ) : (
+        <ul class="addr-list" data-testid="refused-list">
+          {shown.map(([what, n]) => (
+            <li key={what}>
+              {n.toLocaleString()} {what}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }

@@ -93,6 +93,7 @@ export function status(extra: Partial<Status> = {}): Status {
     bt_streams: 0,
     bt_streams_total: 0,
     video_previews: true,
+    refused: { connections: 0, gossip_throttled: 0, gossip_unvalidated: 0, presence_ignored: 0, presence_dials_skipped: 0 },
     ...extra,
   };
 }
@@ -136,6 +137,12 @@ export function settings(extra: Partial<Settings> = {}): Settings {
     download_dir: '/dl',
     mirror_quota_bytes: 20_000_000_000,
     mirror_used_bytes: 0,
+    bt_download_limit_bps: null,
+    bt_upload_limit_bps: null,
+    relay_service: true,
+    notifications: { chat: true, downloads: true, followed_items: true, mirror_full: true, followed_online: false },
+    close_to_tray: true,
+    pending_restart: [],
     ...extra,
   };
 }

@@ -4,7 +4,7 @@
 // replies that arrive on their own. A development aid only; the unit tests use the plain
 // fake node and the end-to-end tests real nodes.
 import type { ChatMessage, Download, PeerInfo, Resource } from '../../api/types';
-import { download, resource, status } from './builders';
+import { download, resource, settings, status } from './builders';
 import { FakeNode } from './node';
 
 export const DEMO_SELF = '12D3KooWHeArThS3lfN0d3xYz9aBcDeFgHiJkLmNoPqRsTuV';
@@ -99,7 +99,7 @@ export function demoNode(now = Date.now()): FakeNode & { stop(): void } {
   });
   node.profile = { display_name: '', affiliation: '', bio: '' };
   node.peers = peers(now);
-  node.settingsNow = {
+  node.settingsNow = settings({
     bootstrap: ['/dns4/boot.example.org/tcp/4001/p2p/12D3KooWBootBootBootBootBootBootBootBootBoot01'],
     mdns: true,
     listen: ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/quic-v1'],
@@ -107,7 +107,7 @@ export function demoNode(now = Date.now()): FakeNode & { stop(): void } {
     download_dir: '~/.local/share/hearth/downloads',
     mirror_quota_bytes: 20 * 1024 ** 3,
     mirror_used_bytes: 0,
-  };
+  });
   node.library = { folders: ['~/.local/share/hearth/uploads', '/home/ada/Papers'], uploads_folder: '~/.local/share/hearth/uploads' };
 
   // ---- the catalog ----

@@ -17,6 +17,7 @@ export class FakeBackend extends FakeNode {
   declare upload: Mock<FakeNode['upload']>;
   declare mediaUrl: Mock<FakeNode['mediaUrl']>;
   declare thumbnailUrl: Mock<FakeNode['thumbnailUrl']>;
+  declare avatarUrl: Mock<FakeNode['avatarUrl']>;
   declare notify: Mock<(title: string, body: string) => void>;
 
   constructor() {
@@ -28,6 +29,7 @@ export class FakeBackend extends FakeNode {
     this.upload = vi.fn(this.upload);
     this.mediaUrl = vi.fn(this.mediaUrl);
     this.thumbnailUrl = vi.fn(this.thumbnailUrl);
+    this.avatarUrl = vi.fn(this.avatarUrl);
     this.notify = vi.fn((_title: string, _body: string) => {});
   }
 }

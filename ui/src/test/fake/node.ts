@@ -9,6 +9,7 @@
 import type { CommandName, Commands } from '../../api/commands';
 import type {
   ChatMessage,
+  ChatRequest,
   ChatStatus,
   DmConversation,
   Download,
@@ -31,6 +32,8 @@ import type {
   Status,
 } from '../../api/types';
 import type {
+  NotificationAccess,
+  Autostart,
   Backend,
   ConnectionHandler,
   EventHandler,
@@ -115,6 +118,11 @@ export class FakeNode implements Backend {
   readonly chatRooms = new Map<string, Room>();
   /** Direct conversations by peer id. */
   readonly chatDms = new Map<string, Dm>();
+  /** Direct messages and invitations from strangers, by peer id. */
+  readonly chatRequests = new Map<string, ChatRequest>();
+  /** What `list_requests` reports as refused (over the caps) and dropped (declined peers). */
+  requestsRefused = 0;
+  requestsDropped = 0;
   /** Every event emitted, for `events_since`. */
   readonly events: Event[] = [];
 
@@ -161,7 +169,54 @@ export class FakeNode implements Backend {
 
   thumbnailUrl = (contentId: string, hash: string): string => `/thumbs/${contentId}/${hash}?token=t`;
 
+  avatarUrl = (hash: string): string => `/avatars/${hash}?token=t`;
+
   notify: ((title: string, body: string) => void) | null = null;
+
+  /** How often `restart` was asked for. */
+  restarts = 0;
+
+  /** What `notificationPermission` answers, and `askNotifications` turns into. */
+  notificationAccess: NotificationAccess = 'granted';
+  notificationAnswer: NotificationAccess = 'granted';
+  notificationPermission(): NotificationAccess {
+    return this.notificationAccess;
+  }
+  async askNotifications(): Promise<NotificationAccess> {
+    this.notificationAccess = this.notificationAnswer;
+    return this.notificationAccess;
+  }
+
+  /** The folder the next `pickFolder` returns; `undefined` behaves like a browser (no picker). */
+  pickedFolder: string | null | undefined = undefined;
+  get pickFolder(): ((title: string) => Promise<string | null>) | null {
+    const folder = this.pickedFolder;
+    return folder === undefined ? null : async () => folder;
+  }
+
+  /** Like the desktop app when set: what `rememberPassphrase` stored (`undefined`: none). */
+  keyring: { secret?: string; failure?: string } | null = null;
+  get rememberPassphrase(): ((passphrase: string | null) => Promise<void>) | null {
+    const keyring = this.keyring;
+    if (!keyring) return null;
+    return async (passphrase) => {
+      if (keyring.failure) fail('unavailable', keyring.failure, 503);
+      keyring.secret = passphrase ?? undefined;
+    };
+  }
+
+  /** Like the desktop app when not `null`: whether Hearth starts at login. */
+  startsAtLogin: boolean | null = null;
+  private readonly autostartImpl: Autostart = {
+    get: async () => this.startsAtLogin ?? false,
+    set: async (on) => {
+      this.startsAtLogin = on;
+      return on;
+    },
+  };
+  get autostart(): Autostart | null {
+    return this.startsAtLogin === null ? null : this.autostartImpl;
+  }
 
   /** Paths the next `pickFiles` returns; `null` makes it behave like a browser (no picker). */
   pickedPaths: string[] | null = null;
@@ -273,6 +328,20 @@ export class FakeNode implements Backend {
     return m;
   }
 
+  /** A stranger writes (or, with `invite`, invites me to a room named so): a request. */
+  async receiveRequest(peerId: string, body: string | null, invite?: string): Promise<ChatRequest> {
+    let r = this.chatRequests.get(peerId);
+    if (!r) {
+      const p = await this.peerNamed(peerId);
+      r = { peer_id: peerId, display_name: p?.profile?.display_name ?? null, online: p?.online ?? false, received_ms: Date.now(), messages: [], invites: [] };
+      this.chatRequests.set(peerId, r);
+    }
+    if (body !== null) r.messages.push(chatMessage({ peer_id: peerId, sender: peerId, body, seq: r.messages.length, state: 'received' }));
+    if (invite) r.invites.push({ room_id: (r.invites.length + 1).toString(16).padStart(64, 'e'), name: invite, members: 2 });
+    this.emit({ type: 'requests_changed', pending: this.chatRequests.size });
+    return r;
+  }
+
   // ---- the commands ----
 
   handlers: Handlers = {
@@ -288,9 +357,26 @@ export class FakeNode implements Backend {
     get_profile: async () => ({ ...this.profile }),
     set_profile: async (p) => {
       if (p.display_name.length > 64) fail('bad_request', 'display name is longer than 64 characters', 400);
-      this.profile = { ...p };
-      this.emit({ type: 'profile_changed', peer_id: this.selfId, profile: { ...p } });
-      return { ...p };
+      // The picture is kept: only `set_avatar` changes it.
+      const next: Profile = { ...p, avatar: this.profile.avatar };
+      this.profile = next;
+      this.emit({ type: 'profile_changed', peer_id: this.selfId, profile: { ...next } });
+      return { ...next };
+    },
+    set_avatar: async ({ image }) => {
+      let avatar: string | undefined;
+      if (image) {
+        if (image.length > Math.ceil((10 * 1024 * 1024) / 3) * 4) fail('bad_request', 'the picture is larger than 10 MB', 400);
+        if (!/^[A-Za-z0-9+/]+=*$/.test(image)) fail('bad_request', 'the picture is not base64', 400);
+        // A stand-in for blake3 of the re-encoded picture: 64 hex digits from the input.
+        let h = 0;
+        for (let i = 0; i < image.length; i++) h = (h * 31 + image.charCodeAt(i)) >>> 0;
+        avatar = h.toString(16).padStart(8, '0').repeat(8);
+      }
+      const next: Profile = { ...this.profile, avatar };
+      this.profile = next;
+      this.emit({ type: 'profile_changed', peer_id: this.selfId, profile: { ...next } });
+      return { ...next };
     },
     list_peers: async () => this.peers.map((p) => ({ ...p })),
     doctor: async ({ peer_id }) => {
@@ -313,11 +399,79 @@ export class FakeNode implements Backend {
       if (!addr.startsWith('/')) fail('bad_request', 'invalid multiaddr', 400);
       return null;
     },
+    // The fake's invite names the peer in plain text; the real one is binary (net/invite.rs).
+    create_invite: async () => {
+      const addrs = this.statusNow.listen_addrs.map((a) => a.replace(`/p2p/${this.selfId}`, ''));
+      return {
+        text: `hearth:invite/fake.${this.selfId}`,
+        peer_id: this.selfId,
+        addrs,
+        reach: 'local_network',
+        explanation: 'This invite works only on your local network.',
+      };
+    },
+    join: async ({ invite }) => {
+      const m = /^hearth:invite\/fake\.(\S+)$/.exec(invite.trim());
+      if (!m) return fail('bad_request', 'that is not a Hearth invite (it starts with "hearth:invite/")', 400);
+      const peerId = m[1];
+      if (peerId === this.selfId) fail('bad_request', 'that invite is your own: give it to the person you want to invite', 400);
+      const p = this.peers.find((x) => x.peer_id === peerId);
+      if (!p) return fail('unavailable', `could not reach ${peerId}: no answer. Is their Hearth running?`, 503);
+      const already = p.connected;
+      p.online = true;
+      p.connected = true;
+      p.connection ??= 'direct';
+      this.emit({ type: 'peer_online', peer: { ...p } });
+      return { peer_id: peerId, name: p.profile?.display_name ?? '', connection: p.connection, already_connected: already };
+    },
     block_peer: async ({ peer_id }) => this.setBlocked(peer_id, true),
     unblock_peer: async ({ peer_id }) => this.setBlocked(peer_id, false),
     get_settings: async () => ({ ...this.settingsNow }),
     add_bootstrap: async ({ addr }) => this.setBootstrap(addr, true),
     remove_bootstrap: async ({ addr }) => this.setBootstrap(addr, false),
+    update_settings: async (u) => {
+      const next = { ...this.settingsNow, pending_restart: [...this.settingsNow.pending_restart] };
+      const later = (name: string) => {
+        if (!next.pending_restart.includes(name)) next.pending_restart.push(name);
+      };
+      const limit = (bps: number | null | undefined) => {
+        if (bps != null && bps > 0 && bps < 10_000) fail('bad_request', `${bps} bytes/s is too low: at least 10000 (0 for no limit)`, 400);
+        return bps == null ? undefined : bps === 0 ? null : bps;
+      };
+      const down = limit(u.bt_download_limit_bps);
+      const up = limit(u.bt_upload_limit_bps);
+      if (u.download_dir != null) {
+        if (!u.download_dir.startsWith('/')) fail('bad_request', `"${u.download_dir}" is not an absolute path (it starts with /)`, 400);
+        if (u.download_dir !== next.download_dir) later('download_dir');
+        next.download_dir = u.download_dir;
+      }
+      if (u.listen != null) {
+        if (u.listen.length === 0) fail('bad_request', 'give between 1 and 8 listen addresses', 400);
+        if (u.listen.some((a) => !a.startsWith('/'))) fail('bad_request', 'cannot be listened on: use /ip4/ADDRESS/tcp/PORT', 400);
+        if (u.listen.join() !== next.listen.join()) later('listen');
+        next.listen = [...u.listen];
+      }
+      if (u.mdns != null && u.mdns !== next.mdns) {
+        next.mdns = u.mdns;
+        later('mdns');
+      }
+      if (u.relay_service != null && u.relay_service !== next.relay_service) {
+        next.relay_service = u.relay_service;
+        later('relay_service');
+      }
+      if (down !== undefined) next.bt_download_limit_bps = down;
+      if (up !== undefined) next.bt_upload_limit_bps = up;
+      if (u.notifications != null) next.notifications = { ...u.notifications };
+      if (u.close_to_tray != null) next.close_to_tray = u.close_to_tray;
+      this.settingsNow = next;
+      this.emit({ type: 'settings_changed', settings: { ...next } });
+      return { ...next };
+    },
+    restart: async () => {
+      this.restarts += 1;
+      this.settingsNow = { ...this.settingsNow, pending_restart: [] };
+      return null;
+    },
     set_mirror_quota: async ({ bytes }) => {
       this.settingsNow = { ...this.settingsNow, mirror_quota_bytes: bytes };
       return { ...this.settingsNow };
@@ -395,7 +549,11 @@ export class FakeNode implements Backend {
       feeds: new Set([...this.resources.values()].map((r) => r.author)).size,
       entries: this.resources.size,
       queued_announcements: 0,
-      rejected: { bad_signature: 0, broken_chain: 0, fork: 0, oversize: 0, malformed: 0, invalid: 0 },
+      rejected: { bad_signature: 0, broken_chain: 0, fork: 0, oversize: 0, malformed: 0, invalid: 0, quota: 0 },
+      bytes: 0,
+      quota: { entries_per_author: 50000, bytes_per_author: 256 * 1024 * 1024, entries: 2000000, bytes: 8 * 1024 * 1024 * 1024 },
+      holders_tracked: 0,
+      holdings_dropped: 0,
     }),
 
     list_follows: async () => this.follows.map((f) => ({ ...f })),
@@ -585,6 +743,23 @@ export class FakeNode implements Backend {
       if (!d || d.conv.unread === 0) return null;
       d.conv.unread = 0;
       this.emit({ type: 'dm_updated', conversation: this.dmSnapshot(d) });
+      return null;
+    },
+
+    list_requests: async () => {
+      this.chatGuard();
+      const requests = [...this.chatRequests.values()].sort((a, b) => b.received_ms - a.received_ms);
+      return { requests: requests.map((r) => ({ ...r })), refused: this.requestsRefused, dropped: this.requestsDropped };
+    },
+    answer_request: async ({ peer_id, accept }) => {
+      this.chatGuard();
+      const r = this.chatRequests.get(peer_id);
+      if (!r) return fail('not_found', 'there is no request from this peer', 404);
+      this.chatRequests.delete(peer_id);
+      this.emit({ type: 'requests_changed', pending: this.chatRequests.size });
+      if (!accept) return null;
+      for (const m of r.messages) await this.receiveDm(peer_id, m.body);
+      for (const i of r.invites) await this.joinRoom(i.name, peer_id);
       return null;
     },
 
