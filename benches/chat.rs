@@ -321,6 +321,9 @@ async fn main() {
         })
         .await
         .expect("create room");
+    for node in &nodes[1..] {
+        kit::accept_request(node.client(), &nodes[0].proc.peer_id).await;
+    }
     let rid = big.room_id.clone();
     for node in &nodes {
         wait_for("every member joined", Duration::from_secs(60), || async {

@@ -9,6 +9,8 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
+use crate::api::dto::NotificationSettings;
+
 /// Name of the configuration file inside the data dir.
 pub const CONFIG_FILE: &str = "hearth.toml";
 /// Default TCP and QUIC port for peer connections; if taken, an ephemeral port is used.
@@ -17,6 +19,10 @@ pub const DEFAULT_P2P_PORT: u16 = 4710;
 pub const DEFAULT_HTTP_PORT: u16 = 4711;
 /// Default TCP port of the BitTorrent engine; if taken, an ephemeral port is used.
 pub const DEFAULT_BT_PORT: u16 = 4712;
+/// Circuits the relay service carries at once by default (`relay_max_circuits`), and the
+/// most it may be configured to carry (see `net::nat`).
+pub const RELAY_MAX_CIRCUITS: usize = 32;
+pub const RELAY_MAX_CIRCUITS_CEILING: usize = 1024;
 
 /// Errors while loading or saving configuration.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +108,30 @@ impl PresenceConfig {
     }
 }
 
+/// `[catalog]` in `hearth.toml`: quotas on what other authors may fill (the defaults are
+/// `catalog::default_quota`). Entries over them are refused and counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    pub max_entries_per_author: Option<u64>,
+    pub max_bytes_per_author: Option<u64>,
+    pub max_entries: Option<u64>,
+    pub max_bytes: Option<u64>,
+}
+
+/// Encrypted BitTorrent handshakes (MSE/PE), `bt_encryption` in `hearth.toml`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BtEncryption {
+    /// Encrypted handshakes out (plain again for peers without them), both kinds in.
+    #[default]
+    Prefer,
+    /// Only encrypted (RC4) connections.
+    Require,
+    /// Plain BitTorrent only.
+    Off,
+}
+
 /// The contents of `hearth.toml`. Every field is optional: absent means "default".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,11 +148,23 @@ pub struct ConfigFile {
     pub bt_download_limit_bps: Option<u32>,
     /// Upload speed limit of the BitTorrent engine, bytes per second (none by default).
     pub bt_upload_limit_bps: Option<u32>,
+    /// Encrypted BitTorrent handshakes (MSE/PE): "prefer" (default), "require" or "off".
+    pub bt_encryption: Option<BtEncryption>,
+    /// BitTorrent over uTP as well as TCP (on by default).
+    pub bt_utp: Option<bool>,
     /// Folders whose files are published automatically.
     pub shared_folders: Option<Vec<PathBuf>>,
     /// Serve circuit relay v2 for peers behind NAT (on by default; it only serves once
     /// AutoNAT finds this node publicly reachable).
     pub relay_service: Option<bool>,
+    /// Circuits the relay service carries at once (32 by default, at most 1024); a node
+    /// that serves a large community raises it.
+    pub relay_max_circuits: Option<usize>,
+    pub catalog: Option<CatalogConfig>,
+    /// Which desktop notifications to show (`[notifications]`, see `NotificationSettings`).
+    pub notifications: Option<NotificationSettings>,
+    /// Closing the desktop window keeps Hearth running in the tray (on by default).
+    pub close_to_tray: Option<bool>,
 }
 
 impl ConfigFile {
@@ -186,9 +228,17 @@ pub struct Config {
     pub bt_port_is_default: bool,
     pub bt_download_limit_bps: Option<u32>,
     pub bt_upload_limit_bps: Option<u32>,
+    pub bt_encryption: BtEncryption,
+    pub bt_utp: bool,
     pub shared_folders: Vec<PathBuf>,
     /// Serve circuit relay v2 for others (see `ConfigFile::relay_service`).
     pub relay_service: bool,
+    /// Circuits the relay service carries at once.
+    pub relay_max_circuits: usize,
+    /// Catalog quotas given in `hearth.toml` (the rest are the defaults).
+    pub catalog: CatalogConfig,
+    pub notifications: NotificationSettings,
+    pub close_to_tray: bool,
     /// Unlocks chat at start (from `HEARTH_PASSPHRASE`, or the first line of the file
     /// `HEARTH_PASSPHRASE_FILE` names); never read from or written to the data dir.
     pub chat_passphrase: Option<Secret>,
@@ -354,8 +404,23 @@ impl Config {
             bt_port_is_default: bt_given.is_none(),
             bt_download_limit_bps: file.bt_download_limit_bps,
             bt_upload_limit_bps: file.bt_upload_limit_bps,
+            bt_encryption: file.bt_encryption.unwrap_or_default(),
+            bt_utp: file.bt_utp.unwrap_or(true),
             shared_folders: file.shared_folders.unwrap_or_default(),
             relay_service: file.relay_service.unwrap_or(true),
+            relay_max_circuits: match file.relay_max_circuits {
+                None => RELAY_MAX_CIRCUITS,
+                Some(n) if (1..=RELAY_MAX_CIRCUITS_CEILING).contains(&n) => n,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "relay_max_circuits",
+                        message: format!("must be between 1 and {}", RELAY_MAX_CIRCUITS_CEILING),
+                    })
+                }
+            },
+            catalog: file.catalog.unwrap_or_default(),
+            notifications: file.notifications.unwrap_or_default(),
+            close_to_tray: file.close_to_tray.unwrap_or(true),
             chat_passphrase: passphrase_from_env()?,
             data_dir,
         })
@@ -377,8 +442,14 @@ impl Config {
             bt_port_is_default: false,
             bt_download_limit_bps: None,
             bt_upload_limit_bps: None,
+            bt_encryption: BtEncryption::Prefer,
+            bt_utp: true,
             shared_folders: Vec::new(),
             relay_service: true,
+            relay_max_circuits: RELAY_MAX_CIRCUITS,
+            catalog: CatalogConfig::default(),
+            notifications: NotificationSettings::default(),
+            close_to_tray: true,
             chat_passphrase: None,
             data_dir,
         }

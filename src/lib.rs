@@ -25,6 +25,8 @@ pub mod api;
 pub mod catalog;
 pub mod chat;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod infra;
 pub mod mirror;
 pub mod net;

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["infra", "config"],
     &["net", "transfer"],
     &["catalog", "sharing", "mirror", "chat"],
-    &["api"],
+    &["api", "fuzz"],
     &["server"],
     &["node"],
 ];

@@ -7,7 +7,9 @@
 
 use hearth::catalog::feed::{self, Body, ResourceBody};
 use hearth::chat::dm::DmWire;
-use hearth::chat::room::{Content, Epoch, Item, LogPos, Wire};
+use hearth::chat::room::{
+    item_bytes, vote_bytes, Cert, Content, Epoch, Item, LogPos, PeerKey, Sig, Signer, Wire,
+};
 use hearth::chat::ChatWire;
 use hearth::net::protocol::{
     CatalogRequest, CatalogResponse, ChatAck, FeedHead, HaveMessage, Holdings, ProfileRequest,
@@ -26,6 +28,17 @@ fn peer(n: u8) -> PeerId {
         .unwrap()
         .public()
         .to_peer_id()
+}
+
+fn key(n: u8) -> Keypair {
+    Keypair::ed25519_from_bytes([n; 32]).unwrap()
+}
+
+/// An item signed by its sender's key (ed25519 signatures are deterministic).
+fn signed_item(room: &[u8; 32], mut item: Item<PeerId>, by: u8) -> Item<PeerId> {
+    item.sig = Signer::sign(&key(by), &item_bytes(room, &item));
+    assert!(item.sender.verify(&item_bytes(room, &item), &item.sig));
+    item
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -228,11 +241,33 @@ fn chat_protocol_messages_are_pinned() {
         term: 2,
         host: peer(1),
     };
-    let item = Item {
-        id: [5u8; 16],
-        sender: peer(2),
-        sent_ms: 1_700_000_000_000,
-        content: Content::Text("hello".into()),
+    let item = signed_item(
+        &room,
+        Item {
+            id: [5u8; 16],
+            sender: peer(2),
+            sent_ms: 1_700_000_000_000,
+            content: Content::Text("hello".into()),
+            sig: Sig::NONE,
+        },
+        2,
+    );
+    let last = LogPos {
+        epoch: Some(Epoch {
+            term: 1,
+            host: peer(1),
+        }),
+        seq: 6,
+    };
+    let vote = |by: u8| {
+        let sig = Signer::sign(&key(by), &vote_bytes(&room, 2, &peer(1), &last));
+        (peer(by), sig)
+    };
+    let cert = Cert {
+        term: 2,
+        host: peer(1),
+        last: last.clone(),
+        votes: vec![vote(1), vote(2)],
     };
     let messages = [
         ChatWire::Room(Wire::Hello {
@@ -243,6 +278,15 @@ fn chat_protocol_messages_are_pinned() {
                 epoch: Some(epoch.clone()),
                 seq: 7,
             },
+            cert: Some(cert),
+        }),
+        ChatWire::Room(Wire::VoteReply {
+            room,
+            term: 2,
+            granted: true,
+            last: last.clone(),
+            pre: false,
+            sig: Some(vote(2).1),
         }),
         ChatWire::Room(Wire::Submit {
             room,
@@ -266,7 +310,7 @@ fn chat_protocol_messages_are_pinned() {
     pinned(
         "chat messages",
         json(&messages),
-        r#"[{"room":{"Hello":{"room":[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9],"term":2,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5","last":{"epoch":{"term":2,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"seq":7}}}},{"room":{"Submit":{"room":[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9],"term":2,"items":[{"id":[5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5],"sender":"12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq","sent_ms":1700000000000,"content":{"Text":"hello"}}]}}},{"room":{"Accepted":{"room":[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9],"epoch":{"term":2,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"ids":[[5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5]]}}},{"dm":{"Message":{"id":[6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6],"seq":1,"low":0,"body":"hi","sent_ms":1700000000000}}},{"dm":{"Ack":{"seqs":[1,2]}}}]"#,
+        r#"[{"room":{"Hello":{"room":[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9],"term":2,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5","last":{"epoch":{"term":2,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"seq":7},"cert":{"term":2,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5","last":{"epoch":{"term":1,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"seq":6},"votes":[["12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5","2fa1a676459964a80601875d68637fc970a2ccf591b67239e68d2e6c8420057240a711a678c82e4cec6c97c5c1420dfe330c081334ae04f32f726fcba5f0fd0c"],["12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq","a0cc1e424c07472d9f90c55e4a4db9c1bb71cd265f75fed8615996612bbff33c209aecde2bdc12145c4f72a60f3b607737e4d6bb290db32b18ea92b013e23b05"]]}}}},{"room":{"VoteReply":{"room":[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9],"term":2,"granted":true,"last":{"epoch":{"term":1,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"seq":6},"pre":false,"sig":"a0cc1e424c07472d9f90c55e4a4db9c1bb71cd265f75fed8615996612bbff33c209aecde2bdc12145c4f72a60f3b607737e4d6bb290db32b18ea92b013e23b05"}}},{"room":{"Submit":{"room":[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9],"term":2,"items":[{"id":[5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5],"sender":"12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq","sent_ms":1700000000000,"content":{"Text":"hello"},"sig":"d0331eb216ffd5fc94dc6f6766343d9223d32a5aeb22de5e43799bb220151195331c2eaf4349dafc24afd3086b6371c0b207c7dd2d10013fdcb37baad6104d0f"}]}}},{"room":{"Accepted":{"room":[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9],"epoch":{"term":2,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"ids":[[5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5]]}}},{"dm":{"Message":{"id":[6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6],"seq":1,"low":0,"body":"hi","sent_ms":1700000000000}}},{"dm":{"Ack":{"seqs":[1,2]}}}]"#,
     );
     pinned("chat ack", json(&ChatAck {}), "{}");
 }
@@ -280,16 +324,21 @@ fn a_stored_room_log_entry_is_pinned() {
             host: peer(1),
         },
         seq: 4,
-        item: Item {
-            id: [3u8; 16],
-            sender: peer(2),
-            sent_ms: 1_700_000_000_000,
-            content: Content::Invite(peer(3)),
-        },
+        item: signed_item(
+            &[9u8; 32],
+            Item {
+                id: [3u8; 16],
+                sender: peer(2),
+                sent_ms: 1_700_000_000_000,
+                content: Content::Invite(peer(3)),
+                sig: Sig::NONE,
+            },
+            2,
+        ),
     };
     pinned(
         "stored room log entry",
         json(&entry),
-        r#"{"epoch":{"term":1,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"seq":4,"item":{"id":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"sender":"12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq","sent_ms":1700000000000,"content":{"Invite":"12D3KooWRndVhVZPCiQwHBBBdg769GyrPUW13zxwqQyf9r3ANaba"}}}"#,
+        r#"{"epoch":{"term":1,"host":"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"},"seq":4,"item":{"id":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],"sender":"12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq","sent_ms":1700000000000,"content":{"Invite":"12D3KooWRndVhVZPCiQwHBBBdg769GyrPUW13zxwqQyf9r3ANaba"},"sig":"268ec5474a8ca803fb0bd199143e7ee7e54a384b5022e45095d2d636f0f1c8f5366e94d2368f3a79268a9be8a0e2925e7adf5255e4a4dedd11e44902d53e730a"}}"#,
     );
 }

@@ -68,6 +68,7 @@ async fn identity_and_profile_survive_a_restart_and_the_lock_is_released() {
         display_name: "Rosalind".into(),
         affiliation: "King's College".into(),
         bio: "X-ray crystallography".into(),
+        avatar: None,
     };
     node.api().set_profile(profile.clone()).await.unwrap();
     let second = Node::start(config(&dir)).await;

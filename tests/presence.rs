@@ -5,7 +5,7 @@ mod kit;
 use std::time::Duration;
 
 use hearth::api::dto::PeerIdRequest;
-use kit::{eventually, star, TestNode, FAST_PRESENCE};
+use kit::{cli, cli_fails, eventually, star, TestNode, FAST_PRESENCE};
 
 async fn online_ids(node: &TestNode) -> Vec<String> {
     node.peers()
@@ -133,4 +133,57 @@ async fn a_node_one_peer_cannot_reach_but_others_can_stays_online() {
         a.peer(&x.peer_id).await.filter(|p| !p.online).map(|_| ())
     })
     .await;
+}
+
+/// Two nodes that know nothing of each other: one prints an invite, the other joins with
+/// it from the command line, and both see each other online. Bad invites get clear words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joins_another_with_an_invite_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = TestNode::start("Ada", &tmp.path().join("a"), &[], FAST_PRESENCE).await;
+    let b = TestNode::start("Bea", &tmp.path().join("b"), &[], FAST_PRESENCE).await;
+
+    let invite = cli(&a.dir, &["invite"]);
+    let text = invite["text"].as_str().expect("invite text").to_owned();
+    assert!(text.starts_with("hearth:invite/"), "{invite}");
+    assert_eq!(invite["peer_id"], a.peer_id.as_str());
+    // The nodes listen on loopback only: the invite says so.
+    assert_eq!(invite["reach"], "this_computer", "{invite}");
+
+    let joined = cli(&b.dir, &["join", &text]);
+    assert_eq!(joined["peer_id"], a.peer_id.as_str(), "{joined}");
+    assert_eq!(joined["name"], "Ada");
+    assert_eq!(joined["already_connected"], false);
+    for (node, other) in [(&a, &b), (&b, &a)] {
+        eventually(
+            Duration::from_secs(10),
+            "each to see the other online",
+            || async {
+                node.peer(&other.peer_id)
+                    .await
+                    .filter(|p| p.online && p.connected)
+                    .map(|_| ())
+            },
+        )
+        .await;
+    }
+    let again = cli(&b.dir, &["join", &text]);
+    assert_eq!(again["already_connected"], true, "{again}");
+
+    let own = cli_fails(&a.dir, &["join", &text]);
+    assert!(own.contains("your own"), "{own}");
+    let garbage = cli_fails(&b.dir, &["join", "/ip4/127.0.0.1/tcp/1"]);
+    assert!(garbage.contains("not a Hearth invite"), "{garbage}");
+    let cut = cli_fails(&b.dir, &["join", &text[..text.len() - 9]]);
+    assert!(cut.contains("damaged"), "{cut}");
+
+    // An invite whose node is gone: the join says it could not reach it, and why.
+    let c = TestNode::start("Cyd", &tmp.path().join("c"), &[], FAST_PRESENCE).await;
+    let c_invite = cli(&c.dir, &["invite"])["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(c);
+    let gone = cli_fails(&b.dir, &["join", &c_invite]);
+    assert!(gone.contains("could not reach Cyd"), "{gone}");
 }

@@ -14,11 +14,18 @@ macro_rules! for_each_command {
             get_profile() -> Profile;
             /// Saves the profile, announces it, and emits `profile_changed`.
             set_profile(Profile) -> Profile;
+            /// Sets (or with no image removes) the profile picture: an image file's bytes,
+            /// scaled and re-encoded by the node, announced with the profile.
+            set_avatar(AvatarRequest) -> Profile;
             list_peers() -> Vec<PeerInfo>;
             /// Explains in plain words how a peer is reached, or why not and what would fix it.
             doctor(PeerIdRequest) -> Diagnosis;
             /// Connects to a peer by address and waits until the connection is up.
             connect(AddrRequest) -> ();
+            /// An invite to this node: text to give a friend, and who can use it.
+            create_invite() -> InviteInfo;
+            /// Connects to the peer an invite names, trying all its addresses at once.
+            join(JoinRequest) -> Joined;
             /// Drops the peer's connections and refuses new ones, across restarts.
             block_peer(PeerIdRequest) -> ();
             unblock_peer(PeerIdRequest) -> ();
@@ -27,6 +34,12 @@ macro_rules! for_each_command {
             add_bootstrap(AddrRequest) -> Settings;
             /// Forgets a bootstrap address (open connections stay).
             remove_bootstrap(AddrRequest) -> Settings;
+            /// Changes settings and saves them in `hearth.toml`; what cannot apply at once is
+            /// listed in `pending_restart`.
+            update_settings(SettingsUpdate) -> Settings;
+            /// Stops the node and starts it again (the desktop app or `hearth run` does it),
+            /// to apply `pending_restart`.
+            restart() -> ();
             /// Sets the disk space mirrors may use.
             set_mirror_quota(QuotaRequest) -> Settings;
 
@@ -84,6 +97,11 @@ macro_rules! for_each_command {
             send_dm(SendDmRequest) -> ChatMessage;
             dm_history(DmHistoryRequest) -> HistoryPage;
             mark_dm_read(PeerIdRequest) -> ();
+            /// Direct messages and room invitations from strangers, waiting for an answer.
+            list_requests() -> ChatRequests;
+            /// Accepts a stranger's request (its messages become a conversation, its rooms are
+            /// joined) or declines it (dropped, and what it sends later too).
+            answer_request(AnswerRequest) -> ();
 
             // ----- events -----
             /// Buffered events after `since` (a `resync` event when they are gone).

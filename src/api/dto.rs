@@ -12,6 +12,19 @@ pub struct Profile {
     pub display_name: String,
     pub affiliation: String,
     pub bio: String,
+    /// The profile picture: blake3 of its bytes, hex (64 digits); the picture is served at
+    /// `/avatars/<hash>`. Set with `set_avatar`; `set_profile` leaves it as it is.
+    #[serde(default)]
+    #[ts(optional)]
+    pub avatar: Option<String>,
+}
+
+/// A new profile picture: the bytes of an image file (JPEG, PNG, GIF or WebP, at most
+/// 10 MB), base64. `null` or empty removes the picture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AvatarRequest {
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 /// The state of this node.
@@ -45,6 +58,31 @@ pub struct Status {
     /// This node makes video thumbnails and durations itself (ffmpeg is installed). When
     /// false, the UI takes a frame in the player after publishing a video.
     pub video_previews: bool,
+    /// What this node refused from peers to keep its memory and CPU bounded.
+    #[serde(default)]
+    pub refused: NetRefusals,
+}
+
+/// Counts, since start, of what the network refused from peers over its limits (see
+/// ARCHITECTURE.md, "Limits against hostile peers").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NetRefusals {
+    /// Connections refused: too many per peer, incoming or pending, or memory is short.
+    #[ts(type = "number")]
+    pub connections: u64,
+    /// Gossip messages dropped because their sender sent more than its rate allows.
+    #[ts(type = "number")]
+    pub gossip_throttled: u64,
+    /// Gossip messages dropped because the validation queue was full.
+    #[ts(type = "number")]
+    pub gossip_unvalidated: u64,
+    /// Announcements of unknown peers ignored because the peer table had no room left.
+    #[ts(type = "number")]
+    pub presence_ignored: u64,
+    /// Announcing strangers no longer dialled in their window: they never answered their
+    /// first dials.
+    #[ts(type = "number")]
+    pub presence_dials_skipped: u64,
 }
 
 /// One peer as this node sees it.
@@ -123,7 +161,7 @@ pub struct Diagnosis {
 }
 
 /// User-editable network settings.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Settings {
     pub bootstrap: Vec<String>,
     pub mdns: bool,
@@ -137,6 +175,73 @@ pub struct Settings {
     /// Disk space mirrored copies use now, in bytes.
     #[ts(type = "number")]
     pub mirror_used_bytes: u64,
+    /// BitTorrent speed limits, bytes per second (`null`: unlimited).
+    pub bt_download_limit_bps: Option<u32>,
+    pub bt_upload_limit_bps: Option<u32>,
+    /// Serve as a relay for peers behind NAT (when others can reach this node).
+    pub relay_service: bool,
+    pub notifications: NotificationSettings,
+    /// Closing the desktop window keeps Hearth running in the tray.
+    pub close_to_tray: bool,
+    /// Settings saved that take effect at the next start (`mdns`, `listen`...).
+    pub pending_restart: Vec<String>,
+}
+
+/// Which desktop notifications to show. Chat messages, finished downloads, new items from
+/// followed peers and a full mirror quota are on by default; followed peers coming online
+/// is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// A message in a room or conversation you are not looking at.
+    pub chat: bool,
+    /// A download finished.
+    pub downloads: bool,
+    /// Someone you follow published something.
+    pub followed_items: bool,
+    /// The mirror quota has no room for what followed peers publish.
+    pub mirror_full: bool,
+    /// Someone you follow came online.
+    pub followed_online: bool,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            chat: true,
+            downloads: true,
+            followed_items: true,
+            mirror_full: true,
+            followed_online: false,
+        }
+    }
+}
+
+/// Request body of `update_settings`: the settings to change (absent ones stay).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// Discover peers on the local network (at the next start).
+    #[ts(optional)]
+    pub mdns: Option<bool>,
+    /// Addresses to listen on for peers (at the next start).
+    #[ts(optional)]
+    pub listen: Option<Vec<String>>,
+    /// Absolute path of the folder downloads go to (at the next start).
+    #[ts(optional)]
+    pub download_dir: Option<String>,
+    /// Bytes per second, 0 for unlimited; applied at once.
+    #[ts(optional)]
+    pub bt_download_limit_bps: Option<u32>,
+    #[ts(optional)]
+    pub bt_upload_limit_bps: Option<u32>,
+    /// At the next start.
+    #[ts(optional)]
+    pub relay_service: Option<bool>,
+    #[ts(optional)]
+    pub notifications: Option<NotificationSettings>,
+    #[ts(optional)]
+    pub close_to_tray: Option<bool>,
 }
 
 /// What kind of thing a resource is. Guessed from the MIME type at publish time; editable.
@@ -412,6 +517,11 @@ pub struct RejectCounts {
     pub malformed: u64,
     #[ts(type = "number")]
     pub invalid: u64,
+    /// Valid entries refused because their author, or the catalog as a whole, is over its
+    /// quota (entries or bytes).
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub quota: u64,
 }
 
 /// The size of the catalog this node holds.
@@ -427,12 +537,72 @@ pub struct CatalogStats {
     #[ts(type = "number")]
     pub queued_announcements: u64,
     pub rejected: RejectCounts,
+    /// Bytes the feed log takes on disk.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// The quotas entries are held to (authors other than this node).
+    #[serde(default)]
+    pub quota: CatalogQuota,
+    /// Peers whose holdings are remembered, and holder claims dropped over the bounds (per
+    /// peer, per resource, peers tracked).
+    #[serde(default)]
+    pub holders_tracked: u32,
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub holdings_dropped: u64,
+}
+
+/// How much of the catalog one author, and all of them together, may fill.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CatalogQuota {
+    #[ts(type = "number")]
+    pub entries_per_author: u64,
+    #[ts(type = "number")]
+    pub bytes_per_author: u64,
+    #[ts(type = "number")]
+    pub entries: u64,
+    #[ts(type = "number")]
+    pub bytes: u64,
 }
 
 /// Request body of `connect` and `add_bootstrap`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct AddrRequest {
     pub addr: String,
+}
+
+/// An invite to this node (`create_invite`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct InviteInfo {
+    /// The text to copy: `hearth:invite/...`.
+    pub text: String,
+    pub peer_id: String,
+    /// The addresses it carries, best first.
+    pub addrs: Vec<String>,
+    /// Who can use it: `internet`, `relayed`, `local_network` or `this_computer`.
+    pub reach: String,
+    /// The same, in one or two sentences for people.
+    pub explanation: String,
+}
+
+/// Request body of `join`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct JoinRequest {
+    /// An invite's text, as pasted.
+    pub invite: String,
+}
+
+/// The peer an invite led to (`join`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Joined {
+    pub peer_id: String,
+    /// The name the invite carried (a hint: the peer's profile is what it says now).
+    pub name: String,
+    /// How the connection reaches it: `lan`, `direct`, `hole_punched`, `relayed`.
+    pub connection: Option<String>,
+    /// It was already connected before the invite was used.
+    pub already_connected: bool,
 }
 
 /// Events after an id (0: every buffered event).
@@ -576,6 +746,48 @@ pub struct DmConversation {
     /// My messages not yet delivered.
     pub pending: u32,
     pub last_message: Option<ChatMessage>,
+}
+
+/// Direct messages and room invitations from one stranger, waiting for an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatRequest {
+    pub peer_id: String,
+    pub display_name: Option<String>,
+    pub online: bool,
+    /// When its first message arrived.
+    #[ts(type = "number")]
+    pub received_ms: u64,
+    /// Its texts, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// The rooms it invites me to.
+    pub invites: Vec<RequestInvite>,
+}
+
+/// A room a stranger invites me to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RequestInvite {
+    pub room_id: String,
+    pub name: String,
+    pub members: u32,
+}
+
+/// The waiting requests, newest first, and what the caps and refusals dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatRequests {
+    pub requests: Vec<ChatRequest>,
+    /// Messages refused since start because the requests were full.
+    #[ts(type = "number")]
+    pub refused: u64,
+    /// Messages from declined peers dropped since start.
+    #[ts(type = "number")]
+    pub dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AnswerRequest {
+    pub peer_id: String,
+    /// Accept (the peer's messages become a conversation) or decline (they are dropped).
+    pub accept: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -724,6 +936,15 @@ pub enum EventKind {
     DownloadRemoved { content_id: String },
     /// I followed or unfollowed a peer, or switched its mirror.
     FollowsChanged { follows: Vec<Follow> },
+    /// Settings changed (`update_settings`).
+    SettingsChanged { settings: Settings },
+    /// The mirror quota became too small for what the mirrored peers publish: `left_out`
+    /// resources are not mirrored (sent once when it fills, again after it had room).
+    MirrorQuotaFull {
+        left_out: u32,
+        #[ts(type = "number")]
+        quota_bytes: u64,
+    },
     /// A message appeared in a room or direct conversation (shown once, in order).
     ChatMessage { message: ChatMessage },
     /// One of my messages moved on its way.
@@ -739,6 +960,9 @@ pub enum EventKind {
     DmUpdated { conversation: DmConversation },
     /// Chat was unlocked (or locked).
     ChatStatusChanged { status: ChatStatus },
+    /// A stranger's message arrived in Requests, or a request was answered: `pending`
+    /// requests wait (fetch them with `list_requests`).
+    RequestsChanged { pending: u32 },
     /// The events after the asked-for id are no longer buffered: refetch the state.
     Resync,
 }
@@ -783,12 +1007,19 @@ impl ErrorCode {
 pub fn typescript_bindings() -> String {
     let decls = [
         Profile::decl(),
+        AvatarRequest::decl(),
         Status::decl(),
         PeerInfo::decl(),
         RelayService::decl(),
+        NetRefusals::decl(),
         Diagnosis::decl(),
         Settings::decl(),
+        NotificationSettings::decl(),
+        SettingsUpdate::decl(),
         AddrRequest::decl(),
+        InviteInfo::decl(),
+        JoinRequest::decl(),
+        Joined::decl(),
         SinceRequest::decl(),
         ResourceKind::decl(),
         FileEntry::decl(),
@@ -809,6 +1040,7 @@ pub fn typescript_bindings() -> String {
         Library::decl(),
         RejectCounts::decl(),
         CatalogStats::decl(),
+        CatalogQuota::decl(),
         ChatStatus::decl(),
         PassphraseRequest::decl(),
         ChangePassphraseRequest::decl(),
@@ -819,6 +1051,10 @@ pub fn typescript_bindings() -> String {
         RoomMember::decl(),
         RoomInfo::decl(),
         DmConversation::decl(),
+        ChatRequest::decl(),
+        RequestInvite::decl(),
+        ChatRequests::decl(),
+        AnswerRequest::decl(),
         CreateRoomRequest::decl(),
         RoomIdRequest::decl(),
         RenameRoomRequest::decl(),

@@ -137,7 +137,7 @@ impl From<ChatError> for ApiError {
         use crate::infra::vault::VaultError;
         let code = match &e {
             ChatError::Locked | ChatError::Stopped => ErrorCode::Unavailable,
-            ChatError::NoSuchRoom => ErrorCode::NotFound,
+            ChatError::NoSuchRoom | ChatError::NoSuchRequest => ErrorCode::NotFound,
             ChatError::OwnRoom
             | ChatError::AlreadyMember
             | ChatError::EmptyMessage

@@ -24,6 +24,7 @@ use crate::config::{Config, ConfigFile};
 use crate::infra::events::{EventBus, Gap};
 use crate::infra::store::Table;
 use crate::mirror::Mirror;
+use crate::net::invite::Invite;
 use crate::net::presence::validate_profile;
 use crate::net::NetHandle;
 use crate::sharing::media::Media;
@@ -51,6 +52,10 @@ struct Inner {
     mirror: Mirror,
     chat: ChatHandle,
     bt_port: u16,
+    /// Settings saved for the next start (see `update_settings`).
+    pending_restart: std::sync::Mutex<Vec<String>>,
+    /// Wakes whoever runs the node (`hearth run`, the desktop app) to restart it.
+    restart: tokio::sync::Notify,
 }
 
 /// What the node hands the API when it starts.
@@ -79,6 +84,65 @@ fn parse_peer(id: &str) -> Result<PeerId, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{id:?} is not a peer id")))
 }
 
+/// Lowest speed limit accepted, bytes per second (below it BitTorrent stalls).
+const MIN_RATE_LIMIT_BPS: u32 = 10_000;
+/// Most listen addresses.
+const MAX_LISTEN: usize = 8;
+
+/// Listen addresses as a user typed them: IP (or `/dns`) with TCP, or UDP with QUIC.
+fn parse_listen(list: &[String]) -> Result<Vec<Multiaddr>, ApiError> {
+    use libp2p::multiaddr::Protocol;
+    if list.is_empty() || list.len() > MAX_LISTEN {
+        return Err(ApiError::bad_request(format!(
+            "give between 1 and {MAX_LISTEN} listen addresses"
+        )));
+    }
+    list.iter()
+        .map(|text| {
+            let addr = parse_addr(text)?;
+            let parts: Vec<Protocol> = addr.iter().collect();
+            let ok = matches!(
+                parts.as_slice(),
+                [Protocol::Ip4(_) | Protocol::Ip6(_), Protocol::Tcp(_)]
+                    | [
+                        Protocol::Ip4(_) | Protocol::Ip6(_),
+                        Protocol::Udp(_),
+                        Protocol::QuicV1
+                    ]
+            );
+            if ok {
+                Ok(addr)
+            } else {
+                Err(ApiError::bad_request(format!(
+                    "{text:?} cannot be listened on: use /ip4/ADDRESS/tcp/PORT or \
+                     /ip4/ADDRESS/udp/PORT/quic-v1 (0.0.0.0 for every interface)"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// A download folder as a user typed it: absolute, created if missing, writable.
+fn check_download_dir(dir: &str) -> Result<std::path::PathBuf, ApiError> {
+    let path = std::path::PathBuf::from(dir.trim());
+    if !path.is_absolute() {
+        return Err(ApiError::bad_request(format!(
+            "{dir:?} is not an absolute path (it starts with /)"
+        )));
+    }
+    std::fs::create_dir_all(&path).map_err(|e| {
+        ApiError::bad_request(format!("cannot use {} for downloads: {e}", path.display()))
+    })?;
+    let probe = path.join(format!(
+        ".hearth-probe-{}",
+        crate::infra::token::random_token()
+    ));
+    std::fs::write(&probe, b"")
+        .map_err(|e| ApiError::bad_request(format!("cannot write in {}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(path)
+}
+
 fn parse_addr(addr: &str) -> Result<Multiaddr, ApiError> {
     addr.trim().parse().map_err(|e| {
         ApiError::bad_request(format!(
@@ -103,6 +167,8 @@ impl Api {
                 mirror: parts.mirror,
                 chat: parts.chat,
                 bt_port: parts.bt_port,
+                pending_restart: Default::default(),
+                restart: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -129,6 +195,7 @@ impl Api {
             bt_streams: self.inner.net.bt_streams().open_streams() as u32,
             bt_streams_total: self.inner.net.bt_streams().opened_streams(),
             video_previews: crate::infra::thumbnail::ffmpeg_available(),
+            refused: net.refused,
         })
     }
 
@@ -137,14 +204,80 @@ impl Api {
     }
 
     /// Saves the profile (durably), announces it to the network, and emits `profile_changed`.
+    /// The picture is kept as it is (see [`Api::set_avatar`]).
     pub async fn set_profile(&self, profile: Profile) -> Result<Profile, ApiError> {
+        let mut current = self.inner.profile.lock().await;
         let profile = Profile {
             display_name: profile.display_name.trim().to_owned(),
             affiliation: profile.affiliation.trim().to_owned(),
             bio: profile.bio.trim().to_owned(),
+            avatar: current.avatar.clone(),
         };
-        validate_profile(&profile).map_err(ApiError::bad_request)?;
+        self.publish_profile(&mut current, profile).await
+    }
+
+    /// Sets the profile picture from the bytes of an image file (base64): it is decoded
+    /// behind limits, cropped square, scaled to 256 px and re-encoded under 64 KiB, then
+    /// announced with the profile. No image removes the picture.
+    pub async fn set_avatar(&self, req: AvatarRequest) -> Result<Profile, ApiError> {
+        use crate::infra::thumbnail::MAX_AVATAR_SOURCE_BYTES;
+        let too_large = || {
+            ApiError::bad_request(format!(
+                "the picture is larger than {} MB",
+                MAX_AVATAR_SOURCE_BYTES / (1024 * 1024)
+            ))
+        };
+        let hash = match req.image.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(b64) => {
+                if b64.len() > MAX_AVATAR_SOURCE_BYTES.div_ceil(3) * 4 {
+                    return Err(too_large());
+                }
+                use base64::Engine as _;
+                let image = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| ApiError::bad_request("the picture is not base64"))?;
+                if image.len() > MAX_AVATAR_SOURCE_BYTES {
+                    return Err(too_large());
+                }
+                let avatar = tokio::task::spawn_blocking(move || {
+                    crate::infra::thumbnail::avatar_from_image_bytes(&image)
+                })
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+                .map_err(|e| ApiError::bad_request(format!("cannot use this picture: {e}")))?;
+                Some(self.inner.catalog.put_avatar(&avatar, true).await?)
+            }
+        };
         let mut current = self.inner.profile.lock().await;
+        let profile = Profile {
+            avatar: hash,
+            ..current.clone()
+        };
+        self.publish_profile(&mut current, profile).await
+    }
+
+    /// A profile picture (this node's or a peer's) by its hash, and its image type.
+    pub async fn avatar(&self, hash: &str) -> Result<(Vec<u8>, &'static str), ApiError> {
+        let hash = hash.to_ascii_lowercase();
+        if !crate::net::presence::is_avatar_hash(&hash) {
+            return Err(ApiError::bad_request("not a picture hash"));
+        }
+        let bytes = self
+            .inner
+            .catalog
+            .avatar(&hash)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such picture here (yet)"))?;
+        let mime = crate::infra::thumbnail::image_mime(&bytes);
+        Ok((bytes, mime))
+    }
+
+    async fn publish_profile(
+        &self,
+        current: &mut Profile,
+        profile: Profile,
+    ) -> Result<Profile, ApiError> {
+        validate_profile(&profile).map_err(ApiError::bad_request)?;
         self.inner
             .profiles
             .put(PROFILE_KEY, &FeedProfile::from(profile.clone()))
@@ -193,6 +326,101 @@ impl Api {
         Ok(())
     }
 
+    /// An invite to this node: its best addresses (relayed ones included), and who can use it.
+    pub async fn create_invite(&self) -> Result<InviteInfo, ApiError> {
+        let net = self.inner.net.status().await?;
+        let name = self.inner.profile.lock().await.display_name.clone();
+        let invite = Invite::new(
+            self.peer_id(),
+            &name,
+            &net.external_addrs,
+            &net.listen_addrs,
+        );
+        let reach = invite.reach();
+        Ok(InviteInfo {
+            text: invite.encode(),
+            peer_id: invite.peer.to_string(),
+            addrs: invite.addrs.iter().map(ToString::to_string).collect(),
+            reach: reach.name().into(),
+            explanation: reach.explain().into(),
+        })
+    }
+
+    /// Connects to the peer an invite names, trying every address this node could reach
+    /// at once, and says how the connection goes.
+    pub async fn join(&self, req: JoinRequest) -> Result<Joined, ApiError> {
+        let invite =
+            Invite::decode(&req.invite).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if invite.peer == self.peer_id() {
+            return Err(ApiError::bad_request(
+                "that invite is your own: give it to the person you want to invite",
+            ));
+        }
+        // Joining someone by their invite counts as knowing them: their messages go
+        // straight through rather than to Requests.
+        if let Err(e) = self.inner.chat.interacted(invite.peer).await {
+            tracing::warn!("cannot record the invite's peer as known: {e}");
+        }
+        let who = if invite.name.is_empty() {
+            invite.peer.to_string()
+        } else {
+            format!("{} ({})", invite.name, invite.peer)
+        };
+        let link = |peers: &[PeerInfo]| {
+            let id = invite.peer.to_string();
+            peers
+                .iter()
+                .find(|p| p.peer_id == id && p.connected)
+                .map(|p| p.connection.clone())
+        };
+        if let Some(connection) = link(&self.inner.net.peers().await?) {
+            return Ok(Joined {
+                peer_id: invite.peer.to_string(),
+                name: invite.name,
+                connection,
+                already_connected: true,
+            });
+        }
+        let own = self.inner.net.status().await?.listen_addrs;
+        let addrs: Vec<Multiaddr> = invite
+            .dial_addrs()
+            .into_iter()
+            .filter(|a| crate::net::peer_book::dialable(a, &own))
+            .collect();
+        if addrs.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "the invite from {who} has only addresses of another local network ({}); \
+                     ask for a new invite once their node has a relay or a public address",
+                    invite
+                        .addrs
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if let Err(e) = self.inner.net.dial_any(invite.peer, addrs).await {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "could not reach {who}: {e}. Is their Hearth running? If it is, run \
+                     `hearth doctor {}` (or see Peers) for what blocks the connection",
+                    invite.peer
+                ),
+            ));
+        }
+        let connection = link(&self.inner.net.peers().await?).flatten();
+        Ok(Joined {
+            peer_id: invite.peer.to_string(),
+            name: invite.name,
+            connection,
+            already_connected: false,
+        })
+    }
+
     /// Drops the peer's connections and refuses new ones, across restarts.
     pub async fn block_peer(&self, req: PeerIdRequest) -> Result<(), ApiError> {
         let peer = parse_peer(&req.peer_id)?;
@@ -218,7 +446,113 @@ impl Api {
             download_dir: config.download_dir.display().to_string(),
             mirror_quota_bytes: self.inner.mirror.quota(),
             mirror_used_bytes: self.inner.mirror.used(),
+            bt_download_limit_bps: config.bt_download_limit_bps,
+            bt_upload_limit_bps: config.bt_upload_limit_bps,
+            relay_service: config.relay_service,
+            notifications: config.notifications,
+            close_to_tray: config.close_to_tray,
+            pending_restart: self
+                .inner
+                .pending_restart
+                .lock()
+                .map(|p| p.clone())
+                .unwrap_or_default(),
         }
+    }
+
+    /// Changes settings and saves them in `hearth.toml`. Speed limits, notifications and
+    /// closing to the tray apply at once; the rest (`mdns`, `listen`, `download_dir`,
+    /// `relay_service`) at the next start, and is listed in `pending_restart` until then.
+    /// Everything is checked before anything is saved.
+    pub async fn update_settings(&self, req: SettingsUpdate) -> Result<Settings, ApiError> {
+        let listen = match &req.listen {
+            Some(list) => Some(parse_listen(list)?),
+            None => None,
+        };
+        let download_dir = match &req.download_dir {
+            Some(dir) => Some(check_download_dir(dir)?),
+            None => None,
+        };
+        let limit = |name: &str, bps: Option<u32>| match bps {
+            Some(0) => Ok(Some(None)),
+            Some(n) if n < MIN_RATE_LIMIT_BPS => Err(ApiError::bad_request(format!(
+                "{name} of {n} bytes/s is too low: at least {MIN_RATE_LIMIT_BPS} (0 for no limit)"
+            ))),
+            Some(n) => Ok(Some(Some(n))),
+            None => Ok(None),
+        };
+        let down = limit("the download limit", req.bt_download_limit_bps)?;
+        let up = limit("the upload limit", req.bt_upload_limit_bps)?;
+
+        let mut config = self.inner.config.lock().await;
+        let mut file = ConfigFile::load(&config.data_dir)?;
+        let mut restart = Vec::new();
+        if let Some(on) = req.mdns.filter(|on| *on != config.mdns) {
+            file.mdns = Some(on);
+            config.mdns = on;
+            restart.push("mdns");
+        }
+        if let Some(listen) = listen.filter(|l| *l != config.listen) {
+            file.listen = Some(listen.iter().map(ToString::to_string).collect());
+            config.listen = listen;
+            restart.push("listen");
+        }
+        if let Some(dir) = download_dir.filter(|d| *d != config.download_dir) {
+            file.download_dir = Some(dir.clone());
+            config.download_dir = dir;
+            restart.push("download_dir");
+        }
+        if let Some(on) = req.relay_service.filter(|on| *on != config.relay_service) {
+            file.relay_service = Some(on);
+            config.relay_service = on;
+            restart.push("relay_service");
+        }
+        if let Some(d) = down {
+            file.bt_download_limit_bps = d;
+            config.bt_download_limit_bps = d;
+        }
+        if let Some(u) = up {
+            file.bt_upload_limit_bps = u;
+            config.bt_upload_limit_bps = u;
+        }
+        if let Some(n) = req.notifications {
+            file.notifications = Some(n);
+            config.notifications = n;
+        }
+        if let Some(on) = req.close_to_tray {
+            file.close_to_tray = Some(on);
+            config.close_to_tray = on;
+        }
+        file.save(&config.data_dir)?;
+        if down.is_some() || up.is_some() {
+            self.inner
+                .sharing
+                .set_rate_limits(config.bt_download_limit_bps, config.bt_upload_limit_bps)?;
+        }
+        if let Ok(mut pending) = self.inner.pending_restart.lock() {
+            for name in restart {
+                if !pending.iter().any(|p| p == name) {
+                    pending.push(name.to_owned());
+                }
+            }
+        }
+        let settings = self.settings(&config);
+        self.inner.bus.emit(EventKind::SettingsChanged {
+            settings: settings.clone(),
+        });
+        Ok(settings)
+    }
+
+    /// Asks whoever runs the node to stop it and start it again.
+    pub async fn restart(&self) -> Result<(), ApiError> {
+        tracing::info!("restart requested");
+        self.inner.restart.notify_one();
+        Ok(())
+    }
+
+    /// Resolves when `restart` was called (for the process that runs the node).
+    pub async fn restart_requested(&self) {
+        self.inner.restart.notified().await;
     }
 
     /// Sets the disk space mirrors may use. Lowering it evicts nothing at once; new items
@@ -426,12 +760,16 @@ impl Api {
     }
 
     /// Opens a resource's file in the system's own application (a video in the system player,
-    /// for files the app's player cannot decode), and returns its path.
+    /// for files the app's player cannot decode), and returns its path. Only a file whose bytes
+    /// are audio or video opens as itself; anything else opens its folder (and that path is
+    /// returned).
     pub async fn open_file(&self, req: ContentIdRequest) -> Result<String, ApiError> {
         let path = self
             .inner
             .sharing
             .local_path(&self::content_id(&req.content_id)?)?;
+        // Only audio and video open as themselves; anything else opens its folder.
+        let path = crate::sharing::play::open_target(&path);
         open_on_desktop(&path);
         Ok(path.display().to_string())
     }
@@ -581,6 +919,15 @@ impl Api {
             .chat
             .mark_dm_read(parse_peer(&req.peer_id)?)
             .await?)
+    }
+
+    pub async fn list_requests(&self) -> Result<ChatRequests, ApiError> {
+        Ok(self.inner.chat.list_requests().await?)
+    }
+
+    pub async fn answer_request(&self, req: AnswerRequest) -> Result<(), ApiError> {
+        let peer = parse_peer(&req.peer_id)?;
+        Ok(self.inner.chat.answer_request(peer, req.accept).await?)
     }
 
     pub async fn catalog_stats(&self) -> Result<CatalogStats, ApiError> {

@@ -4,30 +4,142 @@
 
 use super::*;
 
+/// Content ids (complete and partial) remembered per peer.
+pub const MAX_PEER_HOLDINGS: usize = MAX_HOLDINGS;
+/// Holders remembered per content id: enough peers to download from and count copies.
+pub const MAX_HOLDERS_PER_RESOURCE: u32 = 256;
+/// Peers whose holdings are remembered; a new one replaces an offline, unfollowed one.
+pub const MAX_HOLDER_PEERS: usize = 1024;
+/// A peer's holdings are written at most this often (one record per peer).
+pub(super) const HOLDINGS_WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl State {
+    /// Makes room for `peer` in the holders table; false when every tracked peer is online
+    /// or followed (the claim is then dropped).
+    fn admit_holder(&mut self, peer: PeerId) -> bool {
+        if self.holders.contains_key(&peer) || self.holders.len() < MAX_HOLDER_PEERS {
+            return true;
+        }
+        let victim = self
+            .holders
+            .keys()
+            .find(|p| !self.online.contains(p) && !self.followed.contains(p))
+            .copied();
+        match victim {
+            Some(v) => {
+                self.forget_holder(v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn forget_holder(&mut self, peer: PeerId) {
+        if let Some(old) = self.holders.remove(&peer) {
+            for id in old.complete.iter().chain(&old.partial) {
+                self.release(id);
+            }
+            self.holdings_dirty.insert(peer);
+        }
+    }
+
+    fn release(&mut self, id: &str) {
+        if let Some(n) = self.holder_count.get_mut(id) {
+            *n -= 1;
+            if *n == 0 {
+                self.holder_count.remove(id);
+            }
+        }
+    }
+
+    /// Records that `peer` holds `id` (completely or in part), within the bounds; false
+    /// when a bound dropped it.
+    fn hold(&mut self, peer: PeerId, id: String, complete: bool) -> bool {
+        let Some(h) = self.holders.get_mut(&peer) else {
+            return false;
+        };
+        let known = h.complete.contains(&id) || h.partial.contains(&id);
+        if !known {
+            let count = self.holder_count.get(&id).copied().unwrap_or(0);
+            if h.complete.len() + h.partial.len() >= MAX_PEER_HOLDINGS
+                || count >= MAX_HOLDERS_PER_RESOURCE
+            {
+                return false;
+            }
+            *self.holder_count.entry(id.clone()).or_default() += 1;
+        }
+        if complete {
+            h.partial.remove(&id);
+            h.complete.insert(id)
+        } else {
+            if !h.complete.contains(&id) {
+                h.partial.insert(id);
+            }
+            false
+        }
+    }
+
+    /// Forgets that `peer` holds `id`; true when it held a complete copy.
+    fn unhold(&mut self, peer: PeerId, id: &str) -> bool {
+        let Some(h) = self.holders.get_mut(&peer) else {
+            return false;
+        };
+        h.mirrored.remove(id);
+        let complete = h.complete.remove(id);
+        let partial = h.partial.remove(id);
+        if complete || partial {
+            self.release(id);
+        }
+        complete
+    }
+}
+
 impl Catalog {
     /// Records what `peer` holds, replacing what was known.
     pub async fn set_holdings(&self, peer: PeerId, h: Holdings) -> Result<(), CatalogError> {
-        let mut h = h;
-        h.complete.truncate(MAX_HOLDINGS);
-        h.partial.truncate(MAX_HOLDINGS);
-        h.mirrored.truncate(MAX_HOLDINGS);
-        h.complete.retain(|id| feed::is_hex(id, 40));
-        h.partial.retain(|id| feed::is_hex(id, 40));
-        h.mirrored.retain(|id| feed::is_hex(id, 40));
-        let new = peer_holdings(&h);
         let changed = {
             let mut s = self.state();
             let online = s.online.contains(&peer);
-            let old = s.holders.insert(peer, new);
-            let now = &s.holders[&peer];
-            let mut ids: Vec<String> = Vec::new();
-            if online {
-                let before = old.map(|o| o.complete).unwrap_or_default();
-                ids.extend(before.symmetric_difference(&now.complete).cloned());
+            let before: HashSet<String> = s
+                .holders
+                .get(&peer)
+                .map(|o| o.complete.clone())
+                .unwrap_or_default();
+            s.forget_holder(peer);
+            let mut dropped = 0u64;
+            if s.admit_holder(peer) {
+                s.holders.insert(
+                    peer,
+                    PeerHoldings {
+                        bt_port: h.bt_port,
+                        ..Default::default()
+                    },
+                );
+                let valid = |ids: Vec<String>| ids.into_iter().filter(|id| feed::is_hex(id, 40));
+                for id in valid(h.complete) {
+                    dropped += u64::from(!s.hold(peer, id, true));
+                }
+                for id in valid(h.partial) {
+                    dropped += u64::from(!s.hold(peer, id, false));
+                }
+                let held = &mut s.holders.get_mut(&peer).expect("admitted").mirrored;
+                held.extend(valid(h.mirrored).take(MAX_PEER_HOLDINGS));
+            } else {
+                dropped += 1;
             }
-            ids
+            s.count_dropped(dropped);
+            s.holdings_dirty.insert(peer);
+            let now = s
+                .holders
+                .get(&peer)
+                .map(|h| h.complete.clone())
+                .unwrap_or_default();
+            if online {
+                before.symmetric_difference(&now).cloned().collect()
+            } else {
+                Vec::new()
+            }
         };
-        self.inner.holdings.insert(&peer.to_string(), &h)?;
         self.emit_availability(changed);
         Ok(())
     }
@@ -38,40 +150,84 @@ impl Catalog {
         peer: PeerId,
         have: crate::net::protocol::HaveMessage,
     ) -> Result<(), CatalogError> {
-        let (snapshot, changed) = {
+        let changed = {
             let mut s = self.state();
+            if !s.admit_holder(peer) {
+                let n = (have.complete.len() + have.partial.len()) as u64;
+                s.count_dropped(n.max(1));
+                return Ok(());
+            }
             let online = s.online.contains(&peer);
-            let entry = s.holders.entry(peer).or_default();
-            entry.bt_port = have.bt_port;
+            s.holders.entry(peer).or_default().bt_port = have.bt_port;
             let mut changed = Vec::new();
+            let mut dropped = 0u64;
             for id in have.complete {
-                entry.partial.remove(&id);
-                if entry.complete.insert(id.clone()) && online {
-                    changed.push(id);
+                match s.hold(peer, id.clone(), true) {
+                    true if online => changed.push(id),
+                    true => {}
+                    false => {
+                        let held = s
+                            .holders
+                            .get(&peer)
+                            .is_some_and(|h| h.complete.contains(&id));
+                        dropped += u64::from(!held);
+                    }
                 }
             }
             for id in have.partial {
-                if !entry.complete.contains(&id) {
-                    entry.partial.insert(id);
+                let known = s
+                    .holders
+                    .get(&peer)
+                    .is_some_and(|h| h.complete.contains(&id) || h.partial.contains(&id));
+                if !known && !s.hold(peer, id, false) {
+                    dropped += 1;
                 }
             }
+            let h = s.holders.get_mut(&peer).expect("admitted");
             for id in have.mirrored {
-                if entry.mirrored.len() < MAX_HOLDINGS {
-                    entry.mirrored.insert(id);
+                if h.mirrored.len() < MAX_PEER_HOLDINGS {
+                    h.mirrored.insert(id);
                 }
             }
             for id in have.dropped {
-                entry.mirrored.remove(&id);
-                entry.partial.remove(&id);
-                if entry.complete.remove(&id) && online {
+                if s.unhold(peer, &id) && online {
                     changed.push(id);
                 }
             }
-            (holdings_of(entry), changed)
+            s.count_dropped(dropped);
+            s.holdings_dirty.insert(peer);
+            changed
         };
-        self.inner.holdings.insert(&peer.to_string(), &snapshot)?;
         self.emit_availability(changed);
         Ok(())
+    }
+
+    /// Writes the holdings of the peers that changed (one record per peer), at most once
+    /// per [`HOLDINGS_WRITE_EVERY`]: a peer gossiping many changes costs one write a second.
+    pub(super) fn write_holdings(&self, force: bool) -> Result<bool, CatalogError> {
+        let dirty: Vec<(PeerId, Option<Holdings>)> = {
+            let mut s = self.state();
+            if s.holdings_dirty.is_empty()
+                || (!force
+                    && s.holdings_written
+                        .is_some_and(|t| t.elapsed() < HOLDINGS_WRITE_EVERY))
+            {
+                return Ok(false);
+            }
+            s.holdings_written = Some(Instant::now());
+            let peers: Vec<PeerId> = s.holdings_dirty.drain().collect();
+            peers
+                .into_iter()
+                .map(|p| (p, s.holders.get(&p).map(holdings_of)))
+                .collect()
+        };
+        for (peer, h) in dirty {
+            match h {
+                Some(h) => self.inner.holdings.insert(&peer.to_string(), &h)?,
+                None => self.inner.holdings.delete(&peer.to_string())?,
+            };
+        }
+        Ok(true)
     }
 
     /// Presence says `peer` is online, reachable at `ips`.
@@ -181,6 +337,11 @@ impl Catalog {
         self.state().followed = peers.into_iter().collect();
     }
 
+    /// The peers I follow.
+    pub fn followed(&self) -> Vec<PeerId> {
+        self.state().followed.iter().copied().collect()
+    }
+
     /// The followed peers that are online now.
     pub fn followed_online(&self) -> Vec<PeerId> {
         let s = self.state();
@@ -236,6 +397,11 @@ impl Catalog {
             .cloned()
             .collect();
         h
+    }
+
+    /// This node's BitTorrent addresses that others can reach (magnet links name them).
+    pub fn set_local_bt_addrs(&self, addrs: Vec<std::net::SocketAddr>) {
+        self.state().local_bt = addrs;
     }
 
     /// BitTorrent addresses of the online peers holding `content_id` (complete first),
@@ -307,12 +473,33 @@ impl Catalog {
     }
 }
 
-pub(super) fn peer_holdings(h: &Holdings) -> PeerHoldings {
-    PeerHoldings {
-        bt_port: h.bt_port,
-        complete: h.complete.iter().take(MAX_HOLDINGS).cloned().collect(),
-        partial: h.partial.iter().take(MAX_HOLDINGS).cloned().collect(),
-        mirrored: h.mirrored.iter().take(MAX_HOLDINGS).cloned().collect(),
+impl State {
+    fn count_dropped(&mut self, n: u64) {
+        if n > 0 {
+            self.rejected.holdings_dropped += n;
+            self.counters_dirty = true;
+        }
+    }
+
+    /// Loads a stored record of `peer`'s holdings, within the bounds.
+    pub(super) fn restore_holdings(&mut self, peer: PeerId, h: Holdings) {
+        if !self.admit_holder(peer) {
+            return;
+        }
+        self.holders.insert(
+            peer,
+            PeerHoldings {
+                bt_port: h.bt_port,
+                mirrored: h.mirrored.into_iter().take(MAX_PEER_HOLDINGS).collect(),
+                ..Default::default()
+            },
+        );
+        for id in h.complete {
+            self.hold(peer, id, true);
+        }
+        for id in h.partial {
+            self.hold(peer, id, false);
+        }
     }
 }
 
@@ -352,4 +539,47 @@ pub(super) fn availability(s: &State, local: PeerId, id: &str) -> bool {
     s.online
         .iter()
         .any(|p| *p != local && s.holders.get(p).is_some_and(|h| h.complete.contains(id)))
+}
+
+/// Most `x.pe` peer hints a magnet link shown by this node carries.
+pub const MAX_PEER_HINTS: usize = 3;
+
+/// Where `content_id` can be fetched from: this node if it has a copy, then online holders
+/// of a complete copy, at most [`MAX_PEER_HINTS`].
+pub(super) fn peer_hints(s: &State, local: PeerId, content_id: &str) -> Vec<std::net::SocketAddr> {
+    let mut out: Vec<std::net::SocketAddr> = Vec::new();
+    if matches!(
+        s.local.get(content_id),
+        Some(LocalState::Published | LocalState::Complete)
+    ) {
+        out.extend(s.local_bt.iter().copied());
+    }
+    for (peer, h) in &s.holders {
+        if *peer == local || !s.online.contains(peer) || h.bt_port == 0 {
+            continue;
+        }
+        if !h.complete.contains(content_id) {
+            continue;
+        }
+        for ip in s.ips.get(peer).into_iter().flatten() {
+            out.push(std::net::SocketAddr::new(*ip, h.bt_port));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|a| seen.insert(*a));
+    out.truncate(MAX_PEER_HINTS);
+    out
+}
+
+/// `magnet` with an `x.pe` parameter for each of `hints` it does not name yet.
+pub(super) fn with_peer_hints(magnet: String, hints: &[std::net::SocketAddr]) -> String {
+    let mut out = magnet;
+    for h in hints {
+        let param = format!("x.pe={h}");
+        if !out.contains(&param) {
+            out.push('&');
+            out.push_str(&param);
+        }
+    }
+    out
 }

@@ -146,6 +146,9 @@ pub struct FeedProfile {
     pub display_name: String,
     pub affiliation: String,
     pub bio: String,
+    /// blake3 (hex) of the profile picture; signed with the rest of the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 impl From<Kind> for ResourceKind {
@@ -198,6 +201,7 @@ impl From<FeedProfile> for Profile {
             display_name: p.display_name,
             affiliation: p.affiliation,
             bio: p.bio,
+            avatar: p.avatar,
         }
     }
 }
@@ -208,6 +212,7 @@ impl From<Profile> for FeedProfile {
             display_name: p.display_name,
             affiliation: p.affiliation,
             bio: p.bio,
+            avatar: p.avatar,
         }
     }
 }

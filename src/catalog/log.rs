@@ -56,6 +56,8 @@ struct Feeds {
     names: Vec<String>,
     /// Per author number: offsets of its entries, `offsets[seq - 1]`.
     offsets: Vec<Vec<u64>>,
+    /// Per author number: bytes its entries take in `entries.log`.
+    bytes: Vec<u64>,
 }
 
 /// The append-only store of feed entries. Thread-safe.
@@ -142,6 +144,17 @@ impl FeedLog {
         if valid == 0 {
             cut_entries = 0;
         }
+        // Each record runs to the next one's offset (entries are appended in index order).
+        let mut bytes = vec![0u64; offsets.len()];
+        for i in 0..valid {
+            let (author, _, offset) = index_record(&raw[i * INDEX_RECORD..(i + 1) * INDEX_RECORD]);
+            let end = if i + 1 < valid {
+                index_record(&raw[(i + 1) * INDEX_RECORD..(i + 2) * INDEX_RECORD]).2
+            } else {
+                cut_entries
+            };
+            bytes[author as usize] += end.saturating_sub(offset);
+        }
         index
             .set_len((valid * INDEX_RECORD) as u64)
             .map_err(io(&index_path))?;
@@ -169,6 +182,7 @@ impl FeedLog {
                 numbers,
                 names,
                 offsets,
+                bytes,
             }),
         })
     }
@@ -237,6 +251,7 @@ impl FeedLog {
                 feeds.numbers.insert(author.to_owned(), n);
                 feeds.names.push(author.to_owned());
                 feeds.offsets.push(Vec::new());
+                feeds.bytes.push(0);
                 n
             }
         };
@@ -267,7 +282,22 @@ impl FeedLog {
         files.count += 1;
         files.unflushed = true;
         feeds.offsets[number as usize].push(offset);
+        feeds.bytes[number as usize] += 4 + packed.len() as u64;
         Ok(())
+    }
+
+    /// Bytes `author`'s entries take on disk.
+    pub fn bytes_of(&self, author: &str) -> u64 {
+        let feeds = self.feeds();
+        feeds
+            .numbers
+            .get(author)
+            .map_or(0, |n| feeds.bytes[*n as usize])
+    }
+
+    /// Bytes of every entry stored.
+    pub fn total_bytes(&self) -> u64 {
+        self.files().entries_len
     }
 
     /// The number of entries stored. Each has a position, `0..count()`, in the order they

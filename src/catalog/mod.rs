@@ -32,13 +32,14 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 use crate::api::dto::{
-    EventKind, Holder, LocalState, RejectCounts, Resource, SearchRequest, SearchResult, SortOrder,
+    CatalogQuota, EventKind, Holder, LocalState, RejectCounts, Resource, SearchRequest,
+    SearchResult, SortOrder,
 };
 use crate::catalog::search::{IndexDoc, RecordRef, SearchError, SearchIndex, SearchQuery, SortBy};
 use crate::infra::events::{now_ms, EventBus};
 use crate::infra::store::{Store, StoreError, Table};
 use crate::net::protocol::{FeedHead, Holdings, MAX_ENTRIES_PER_RESPONSE, MAX_HEADS, MAX_HOLDINGS};
-use availability::{availability, holder_counts, peer_holdings};
+use availability::{availability, holder_counts};
 use feed::{Append, Body, FeedError, Head, ResourceBody, SignedEntry, Verified};
 use log::{FeedLog, LogError};
 
@@ -57,6 +58,10 @@ const AUTHORS_TABLE: &str = "authors_v1";
 const HOLDINGS_TABLE: &str = "holdings_v1";
 const QUEUE_TABLE: &str = "announce_queue_v1";
 const COUNTERS_TABLE: &str = "catalog_counters_v1";
+/// Profile pictures (this node's and peers'), base64, keyed by blake3 hex of their bytes.
+const AVATARS_TABLE: &str = "avatars_v1";
+/// Most peers' profile pictures kept (64 KiB each at most): 128 MiB at worst.
+pub const MAX_CACHED_AVATARS: usize = 2048;
 const COUNTERS_KEY: &str = "rejected";
 
 /// Entries refused from the network, by reason: what `catalog_counters_v1` keeps (its own
@@ -69,6 +74,12 @@ struct Refusals {
     oversize: u64,
     malformed: u64,
     invalid: u64,
+    /// Valid entries over a quota.
+    #[serde(default)]
+    quota: u64,
+    /// Holder claims dropped over the holdings bounds.
+    #[serde(default)]
+    holdings_dropped: u64,
 }
 
 impl From<Refusals> for RejectCounts {
@@ -80,6 +91,7 @@ impl From<Refusals> for RejectCounts {
             oversize: r.oversize,
             malformed: r.malformed,
             invalid: r.invalid,
+            quota: r.quota,
         }
     }
 }
@@ -109,6 +121,19 @@ pub enum CatalogError {
     UnknownResource(String),
     #[error("only its publisher can change resource {0}")]
     NotMine(String),
+    #[error("over the catalog's quota: {0}")]
+    OverQuota(String),
+}
+
+/// The default quotas (`[catalog]` in `hearth.toml` changes them). Entries are counted per
+/// feed, bytes as stored (compressed) in the feed log. This node's own feed has none.
+pub fn default_quota() -> CatalogQuota {
+    CatalogQuota {
+        entries_per_author: 50_000,
+        bytes_per_author: 256 << 20,
+        entries: 2_000_000,
+        bytes: 8 << 30,
+    }
 }
 
 /// A resource record as stored: the publisher's description and where it came from.
@@ -144,8 +169,15 @@ struct PeerHoldings {
 struct State {
     heads: HashMap<String, Head>,
     holders: HashMap<PeerId, PeerHoldings>,
+    /// Per content id, the peers in `holders` holding it (complete or partial).
+    holder_count: HashMap<String, u32>,
+    /// Peers whose holdings changed since they were last written, and when that was.
+    holdings_dirty: HashSet<PeerId>,
+    holdings_written: Option<Instant>,
     online: HashSet<PeerId>,
     ips: HashMap<PeerId, Vec<IpAddr>>,
+    /// This node's BitTorrent addresses others can reach, for magnet links' peer hints.
+    local_bt: Vec<std::net::SocketAddr>,
     names: HashMap<String, String>,
     local: HashMap<String, LocalState>,
     /// Of `local`, the copies held as a mirror.
@@ -153,6 +185,7 @@ struct State {
     /// Peers I follow: their feeds are fetched from them directly and often.
     followed: HashSet<PeerId>,
     rejected: Refusals,
+    quota: CatalogQuota,
     /// Store writes (profiles) not yet flushed.
     dirty: bool,
     counters_dirty: bool,
@@ -167,6 +200,7 @@ struct Inner {
     holdings: Table<Holdings>,
     queue: Table<u64>,
     counters: Table<Refusals>,
+    avatars: Table<String>,
     search: SearchIndex,
     state: Mutex<State>,
     /// Serialises appends, so a feed's head never moves under a check.
@@ -210,6 +244,7 @@ impl Catalog {
         }
         let mut state = State {
             rejected: counters.get(COUNTERS_KEY)?.unwrap_or_default(),
+            quota: default_quota(),
             ..Default::default()
         };
         // Heads come from the log itself: it holds exactly what was stored.
@@ -221,7 +256,7 @@ impl Catalog {
         }
         for (peer, h) in holdings.entries()? {
             if let Ok(peer) = peer.parse::<PeerId>() {
-                state.holders.insert(peer, peer_holdings(&h));
+                state.restore_holdings(peer, h);
             }
         }
         for (author, profile) in authors.entries()? {
@@ -239,6 +274,7 @@ impl Catalog {
                 holdings,
                 queue: store.table(QUEUE_TABLE)?,
                 counters,
+                avatars: store.table(AVATARS_TABLE)?,
                 search,
                 state: Mutex::new(state),
                 append: tokio::sync::Mutex::new(()),
@@ -334,10 +370,49 @@ impl Catalog {
             Append::Duplicate => Ok(Ingested::Duplicate),
             Append::Gap { have } => Ok(Ingested::Gap { have }),
             Append::Next => {
+                if let Err(why) = self.quota_allows(&author, v.signed.payload.len()) {
+                    let mut state = self.state();
+                    state.rejected.quota += 1;
+                    state.counters_dirty = true;
+                    return Err(CatalogError::OverQuota(why));
+                }
                 self.store_entry(v)?;
                 Ok(Ingested::Stored)
             }
         }
+    }
+
+    /// Changes the quotas (entries and bytes per author and in all).
+    pub fn set_quota(&self, quota: CatalogQuota) {
+        self.state().quota = quota;
+    }
+
+    /// Whether one more entry of `author`, of about `len` bytes, fits in the quotas; why not.
+    fn quota_allows(&self, author: &str, len: usize) -> Result<(), String> {
+        if author == self.inner.local.to_string() {
+            return Ok(());
+        }
+        let q = self.state().quota.clone();
+        let feeds = &self.inner.feeds;
+        let len = len as u64;
+        if feeds.len(author) >= q.entries_per_author {
+            return Err(format!("{author} has {} entries", q.entries_per_author));
+        }
+        if feeds.bytes_of(author) + len > q.bytes_per_author {
+            return Err(format!("{author} has {} bytes", q.bytes_per_author));
+        }
+        if feeds.count() >= q.entries {
+            return Err(format!("{} entries stored", q.entries));
+        }
+        if feeds.total_bytes() + len > q.bytes {
+            return Err(format!("{} bytes stored", q.bytes));
+        }
+        Ok(())
+    }
+
+    /// Whether `author`'s feed (or the catalog) is full: catch-up does not ask for more.
+    pub fn over_quota(&self, author: &str) -> bool {
+        self.quota_allows(author, 0).is_err()
     }
 
     /// Writes an entry that extends its feed and applies its body.
@@ -488,6 +563,7 @@ impl Catalog {
         // No entry is stored meanwhile: the index's checkpoint must say exactly which
         // entries it holds.
         let _guard = self.inner.append.lock().await;
+        let holdings = self.write_holdings(false)?;
         let (dirty, counters) = {
             let mut s = self.state();
             let d = (s.dirty, s.counters_dirty.then(|| s.rejected.clone()));
@@ -507,7 +583,7 @@ impl Catalog {
         if let Some(c) = &counters {
             self.inner.counters.insert(COUNTERS_KEY, c)?;
         }
-        if dirty || counters.is_some() {
+        if dirty || holdings || counters.is_some() {
             self.inner.store.flush().await?;
         }
         Ok(())
@@ -653,6 +729,10 @@ impl Catalog {
             entries: s.heads.values().map(|h| h.seq).sum(),
             queued_announcements: self.inner.queue.len() as u64,
             rejected: s.rejected.clone().into(),
+            bytes: self.inner.feeds.total_bytes(),
+            quota: s.quota.clone(),
+            holders_tracked: s.holders.len() as u32,
+            holdings_dropped: s.rejected.holdings_dropped,
         }
     }
 
@@ -671,6 +751,39 @@ impl Catalog {
             .as_deref()
             .and_then(thumbnail_bytes)
             .filter(|(bytes, _)| thumbnail_hash(bytes) == hash))
+    }
+
+    /// The profile picture whose blake3 (hex) is `hash`, if this node has it.
+    pub fn avatar(&self, hash: &str) -> Result<Option<Vec<u8>>, CatalogError> {
+        Ok(self
+            .inner
+            .avatars
+            .get(hash)?
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .filter(|bytes| thumbnail_hash(bytes) == hash))
+    }
+
+    /// The picture hash of `author`'s latest profile in their feed.
+    pub fn author_avatar(&self, author: &str) -> Option<String> {
+        self.inner.authors.get(author).ok().flatten()?.avatar
+    }
+
+    pub fn has_avatar(&self, hash: &str) -> bool {
+        self.inner.avatars.contains(hash).unwrap_or(false)
+    }
+
+    /// Keeps a profile picture (already checked) under its hash, and returns the hash.
+    /// `own` pictures are written durably and always kept; peers' ones only while fewer
+    /// than [`MAX_CACHED_AVATARS`] are kept.
+    pub async fn put_avatar(&self, bytes: &[u8], own: bool) -> Result<String, CatalogError> {
+        let hash = thumbnail_hash(bytes);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        if own {
+            self.inner.avatars.put(&hash, &b64).await?;
+        } else if self.inner.avatars.len() < MAX_CACHED_AVATARS {
+            self.inner.avatars.insert(&hash, &b64)?;
+        }
+        Ok(hash)
     }
 
     fn to_resource(&self, r: StoredResource) -> Resource {
@@ -694,8 +807,11 @@ impl Catalog {
             holders_known: known,
             holders_online: online,
             available,
+            magnet: availability::with_peer_hints(
+                b.magnet,
+                &availability::peer_hints(&s, self.inner.local, &b.content_id),
+            ),
             content_id: b.content_id,
-            magnet: b.magnet,
             title: b.title,
             description: b.description,
             kind: b.kind.into(),

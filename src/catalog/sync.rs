@@ -62,6 +62,8 @@ struct Syncer {
     cancel: CancellationToken,
     syncing: Arc<std::sync::Mutex<HashSet<PeerId>>>,
     permits: Arc<Semaphore>,
+    /// Profile pictures being fetched now, by hash.
+    fetching_avatars: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 /// Feed entries the network's gossip check accepted, or refused (to be counted).
@@ -142,6 +144,7 @@ pub async fn run(
         tracker,
         cancel: cancel.clone(),
         syncing: Default::default(),
+        fetching_avatars: Default::default(),
         permits: Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS)),
     });
     let mut commit = tokio::time::interval(COMMIT_EVERY);
@@ -184,6 +187,9 @@ pub async fn run(
                 }
             }
         }
+    }
+    if let Err(e) = syncer.catalog.write_holdings(true) {
+        tracing::error!("cannot write holdings: {e}");
     }
     if let Err(e) = syncer.catalog.commit().await {
         tracing::error!("final catalog commit failed: {e}");
@@ -266,6 +272,12 @@ impl Syncer {
                 },
                 None => CatalogResponse::NotFound,
             },
+            CatalogRequest::Avatar { hash } => match self.catalog.avatar(&hash)? {
+                Some(bytes) => CatalogResponse::Avatar {
+                    avatar: base64::engine::general_purpose::STANDARD.encode(bytes),
+                },
+                None => CatalogResponse::NotFound,
+            },
         })
     }
 
@@ -277,6 +289,7 @@ impl Syncer {
                 };
                 if let Some(p) = &peer.profile {
                     self.catalog.peer_name(&id, &p.display_name);
+                    self.spawn_avatar_fetch(id, p.avatar.as_deref());
                 }
                 self.catalog.peer_online(id, ips_of(&peer));
                 self.spawn_sync(id);
@@ -287,6 +300,9 @@ impl Syncer {
                 if let Ok(id) = peer.peer_id.parse::<PeerId>() {
                     if let Some(p) = &peer.profile {
                         self.catalog.peer_name(&id, &p.display_name);
+                        if peer.online {
+                            self.spawn_avatar_fetch(id, p.avatar.as_deref());
+                        }
                     }
                     if peer.online {
                         self.catalog.peer_online(id, ips_of(&peer));
@@ -332,9 +348,79 @@ impl Syncer {
 
     /// Synchronises with every followed peer that is online.
     fn sync_followed(self: &Arc<Self>) {
+        let net = self.net.clone();
+        let followed = self.catalog.followed();
+        self.tracker.spawn(async move {
+            let _ = net.add_known(followed).await;
+        });
         for peer in self.catalog.followed_online() {
             self.spawn_sync(peer);
         }
+    }
+
+    /// Fetches the profile picture `hash` from `peer` unless it is here or on its way.
+    fn spawn_avatar_fetch(self: &Arc<Self>, peer: PeerId, hash: Option<&str>) {
+        let Some(hash) = hash else { return };
+        if !crate::net::presence::is_avatar_hash(hash) || self.catalog.has_avatar(hash) {
+            return;
+        }
+        if !self
+            .fetching_avatars
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash.to_owned())
+        {
+            return;
+        }
+        let me = self.clone();
+        let hash = hash.to_owned();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = me.cancel.cancelled() => {}
+                r = me.fetch_avatar(peer, &hash) => if let Err(e) = r {
+                    tracing::debug!(%peer, %hash, "profile picture not fetched: {e}");
+                }
+            }
+            me.fetching_avatars
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&hash);
+        });
+    }
+
+    /// Asks `peer` for the profile picture `hash`; keeps it if it is that picture, within
+    /// the size limit, and decodes as an image of sane dimensions.
+    async fn fetch_avatar(&self, peer: PeerId, hash: &str) -> Result<(), String> {
+        let request = CatalogRequest::Avatar {
+            hash: hash.to_owned(),
+        };
+        let b64 = match self.net.catalog_request(peer, request).await {
+            Ok(CatalogResponse::Avatar { avatar }) => avatar,
+            Ok(CatalogResponse::NotFound) => return Err("the peer does not have it".into()),
+            Ok(_) => return Err("unexpected answer to avatar".into()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let max = crate::infra::thumbnail::MAX_AVATAR_BYTES;
+        if b64.len() > max.div_ceil(3) * 4 {
+            return Err("picture too large".into());
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| "picture is not base64".to_string())?;
+        if super::thumbnail_hash(&bytes) != hash {
+            return Err("picture does not match its hash".into());
+        }
+        let bytes = tokio::task::spawn_blocking(move || {
+            crate::infra::thumbnail::validate_avatar(&bytes).map(|()| bytes)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("invalid picture: {e}"))?;
+        self.catalog
+            .put_avatar(&bytes, false)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     /// Compares feeds and holdings with `peer`, once at a time per peer.
@@ -384,7 +470,7 @@ impl Syncer {
         };
         for head in heads {
             let have = self.catalog.head_seq(&head.author);
-            if head.seq > have {
+            if head.seq > have && !self.catalog.over_quota(&head.author) {
                 self.catch_up(peer, &head.author, have).await?;
             }
         }
@@ -443,6 +529,12 @@ impl Syncer {
             fetched += n;
             if n < MAX_ENTRIES_PER_RESPONSE {
                 break;
+            }
+        }
+        // The author's picture, from whoever gave us the feed (it may be offline).
+        if let Some(hash) = self.catalog.author_avatar(author) {
+            if !self.catalog.has_avatar(&hash) {
+                let _ = self.fetch_avatar(peer, &hash).await;
             }
         }
         Ok(())

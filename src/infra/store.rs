@@ -77,6 +77,9 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        // The data dir holds the identity key and the sealed records: the user's alone, also
+        // when it was made earlier under a looser umask.
+        crate::infra::fs::make_private(dir).map_err(io)?;
         let mut lock = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -104,6 +107,7 @@ impl Store {
             .path(dir.join("db"))
             .cache_capacity(CACHE_CAPACITY_BYTES)
             .open()?;
+        crate::infra::fs::make_private(&dir.join("db")).map_err(io)?;
         let store = Self {
             db,
             _lock: std::sync::Arc::new(lock),

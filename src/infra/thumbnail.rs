@@ -155,8 +155,83 @@ fn run_tool(cmd: &mut std::process::Command) -> Result<Vec<u8>, ThumbnailError> 
     }
 }
 
+/// The container of an audio or video file, from its first bytes, as the name of the ffmpeg
+/// demuxer that reads it; `None` for anything else (playlists, HTML, scripts, SDP, text).
+/// ffmpeg picks its demuxer by content, so a shared file named `.mp4` may be an HLS playlist
+/// or an SDP description that makes it fetch addresses: it is run only on files this
+/// recognises, with that demuxer pinned, reading local files only.
+pub fn sniff_media(path: &Path) -> Option<&'static str> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    sniff_media_bytes(&head[..n])
+}
+
+/// [`sniff_media`] on the first (up to 16) bytes of a file.
+pub fn sniff_media_bytes(h: &[u8]) -> Option<&'static str> {
+    let at = |i: usize, sig: &[u8]| h.get(i..i + sig.len()) == Some(sig);
+    if at(4, b"ftyp") || at(4, b"moov") || at(4, b"mdat") || at(4, b"free") || at(4, b"wide") {
+        Some("mov")
+    } else if at(0, b"\x1a\x45\xdf\xa3") {
+        Some("matroska")
+    } else if at(0, b"RIFF") && at(8, b"AVI ") {
+        Some("avi")
+    } else if at(0, b"RIFF") && at(8, b"WAVE") {
+        Some("wav")
+    } else if at(0, b"OggS") {
+        Some("ogg")
+    } else if at(0, b"fLaC") {
+        Some("flac")
+    } else if at(0, b"FLV\x01") {
+        Some("flv")
+    } else if at(0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11") {
+        Some("asf")
+    } else if at(0, b"\0\0\x01\xba") {
+        Some("mpeg")
+    } else if at(0, b"ID3") {
+        Some("mp3")
+    } else if h.len() >= 2 && h[0] == 0xff && h[1] & 0xf6 == 0xf0 {
+        Some("aac")
+    } else if h.len() >= 2 && h[0] == 0xff && h[1] & 0xe0 == 0xe0 {
+        Some("mp3")
+    } else if h.first() == Some(&0x47) && h.len() >= 4 && h[1] & 0x80 == 0 {
+        // MPEG transport stream sync byte (the next one is 188 bytes on; a playlist or text
+        // file never starts with 'G' followed by this).
+        Some("mpegts")
+    } else {
+        None
+    }
+}
+
+/// The input arguments of ffmpeg and ffprobe for a local file sniffed as `format`: only the
+/// `file` protocol, the demuxer pinned, and the path given as a `file:` URL (a name like
+/// `concat:...` or `http:...` is never read as another protocol).
+fn input_args(path: &Path, format: &str) -> Vec<std::ffi::OsString> {
+    let mut url = std::ffi::OsString::from("file:");
+    url.push(path.as_os_str());
+    ["-protocol_whitelist", "file", "-f", format, "-i"]
+        .into_iter()
+        .map(Into::into)
+        .chain([url])
+        .collect()
+}
+
+fn sniffed(path: &Path) -> Result<&'static str, ThumbnailError> {
+    sniff_media(path)
+        .ok_or_else(|| ThumbnailError::Tool("not a recognised audio or video container".into()))
+}
+
 /// The play length of a video or audio file, by ffprobe.
 pub fn media_duration_ms(path: &Path) -> Result<u64, ThumbnailError> {
+    let format = sniffed(path)?;
     let out = run_tool(
         std::process::Command::new("ffprobe")
             .args([
@@ -167,7 +242,7 @@ pub fn media_duration_ms(path: &Path) -> Result<u64, ThumbnailError> {
                 "-of",
                 "csv=p=0",
             ])
-            .arg(path),
+            .args(input_args(path, format)),
     )?;
     let text = String::from_utf8_lossy(&out);
     let secs: f64 = text.trim().parse().map_err(|_| {
@@ -182,13 +257,13 @@ pub fn media_duration_ms(path: &Path) -> Result<u64, ThumbnailError> {
 /// A JPEG thumbnail (as [`image_thumbnail`]) of a frame a tenth of the way into a video (at
 /// most 10 s in), by ffmpeg.
 pub fn video_thumbnail(path: &Path, duration_ms: Option<u64>) -> Result<Vec<u8>, ThumbnailError> {
+    let format = sniffed(path)?;
     let at_ms = duration_ms.map_or(0, |d| (d / 10).min(10_000));
     let frame = run_tool(
         std::process::Command::new("ffmpeg")
             .args(["-v", "error", "-nostdin", "-ss"])
             .arg(format!("{}.{:03}", at_ms / 1000, at_ms % 1000))
-            .arg("-i")
-            .arg(path)
+            .args(input_args(path, format))
             .args([
                 "-frames:v",
                 "1",
@@ -389,6 +464,87 @@ fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, ThumbnailError>
         .encode_image(image)
         .map_err(ThumbnailError::Encode)?;
     Ok(out)
+}
+
+/// Side of a profile picture, in pixels (it is square).
+pub const AVATAR_SIDE: u32 = 256;
+/// Hard upper bound of a profile picture, ours or a peer's.
+pub const MAX_AVATAR_BYTES: usize = 64 * 1024;
+/// Largest image file the user may give as a profile picture.
+pub const MAX_AVATAR_SOURCE_BYTES: usize = 10 * 1024 * 1024;
+
+/// A profile picture from the bytes of an image file (JPEG, PNG, GIF's first frame, WebP):
+/// decoded behind the same limits as thumbnails, cropped to its centre square, scaled to
+/// [`AVATAR_SIDE`] and encoded as JPEG of at most [`MAX_AVATAR_BYTES`].
+pub fn avatar_from_image_bytes(bytes: &[u8]) -> Result<Vec<u8>, ThumbnailError> {
+    if bytes.is_empty() {
+        return Err(ThumbnailError::Empty);
+    }
+    if bytes.len() > MAX_AVATAR_SOURCE_BYTES {
+        return Err(ThumbnailError::TooManyBytes {
+            len: bytes.len(),
+            max: MAX_AVATAR_SOURCE_BYTES,
+        });
+    }
+    let image = decode_limited(
+        ImageReader::new(Cursor::new(bytes)),
+        &source_limits(),
+        SOURCE_FORMATS,
+    )?;
+    let side = image.width().min(image.height());
+    let square = image.crop_imm(
+        (image.width() - side) / 2,
+        (image.height() - side) / 2,
+        side,
+        side,
+    );
+    let scaled = if side > AVATAR_SIDE {
+        square.resize_exact(AVATAR_SIDE, AVATAR_SIDE, FilterType::Triangle)
+    } else {
+        square
+    };
+    let rgb = flatten(scaled);
+    for &quality in &[85u8, 75, 65, 50, 35] {
+        let jpeg = encode_jpeg(&rgb, quality)?;
+        if jpeg.len() <= MAX_AVATAR_BYTES {
+            return Ok(jpeg);
+        }
+    }
+    Err(ThumbnailError::CannotFit {
+        max: MAX_AVATAR_BYTES,
+    })
+}
+
+/// Check untrusted profile picture bytes from a peer: size <= [`MAX_AVATAR_BYTES`], and it
+/// decodes as JPEG/PNG/WebP of at most 1024 px a side.
+pub fn validate_avatar(bytes: &[u8]) -> Result<(), ThumbnailError> {
+    if bytes.len() > MAX_AVATAR_BYTES {
+        return Err(ThumbnailError::TooManyBytes {
+            len: bytes.len(),
+            max: MAX_AVATAR_BYTES,
+        });
+    }
+    if bytes.is_empty() {
+        return Err(ThumbnailError::Empty);
+    }
+    decode_limited(
+        ImageReader::new(Cursor::new(bytes)),
+        &DecodeLimits {
+            max_side: MAX_PEER_THUMBNAIL_SIDE,
+            max_alloc: MAX_PEER_ALLOC,
+        },
+        PEER_FORMATS,
+    )?;
+    Ok(())
+}
+
+/// The image type of a stored picture (JPEG, PNG or WebP), from its bytes.
+pub fn image_mime(bytes: &[u8]) -> &'static str {
+    match image::guess_format(bytes) {
+        Ok(ImageFormat::Png) => "image/png",
+        Ok(ImageFormat::WebP) => "image/webp",
+        _ => "image/jpeg",
+    }
 }
 
 #[cfg(test)]
@@ -715,5 +871,123 @@ mod tests {
             validate(&png[..png.len() - 20]),
             Err(ThumbnailError::Decode(_))
         ));
+    }
+
+    /// An HLS playlist named `.mp4` in a shared folder: ffmpeg and ffprobe must not fetch
+    /// what it points at (here a TCP listener of the test's, which must see no connection).
+    #[test]
+    fn a_playlist_named_mp4_makes_no_connection() {
+        if !ffmpeg_available() {
+            eprintln!("ffmpeg is not installed: skipped");
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("holiday.mp4");
+        std::fs::write(
+            &path,
+            format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXTINF:10.0,\nhttp://127.0.0.1:{port}/seg0.ts\n#EXTINF:10.0,\n\
+                 tcp://127.0.0.1:{port}\n#EXT-X-ENDLIST\n"
+            ),
+        )
+        .unwrap();
+        let duration = media_duration_ms(&path);
+        let thumb = video_thumbnail(&path, None);
+        let connected = listener.accept().is_ok();
+        assert!(
+            !connected,
+            "ffmpeg or ffprobe connected to the playlist's address"
+        );
+        assert!(
+            duration.is_err() && thumb.is_err(),
+            "a playlist is not a video"
+        );
+        assert!(sniff_media(&path).is_none());
+    }
+
+    #[test]
+    fn ffmpeg_reads_local_files_only_with_the_demuxer_pinned() {
+        let args: Vec<String> = input_args(Path::new("/shared/concat:x.mp4"), "mov")
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-protocol_whitelist",
+                "file",
+                "-f",
+                "mov",
+                "-i",
+                "file:/shared/concat:x.mp4"
+            ]
+        );
+    }
+
+    #[test]
+    fn media_containers_are_sniffed_from_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"\0\0\0\x18ftypisom\0\0\0\0", Some("mov")),
+            (b"\x1a\x45\xdf\xa3\x01\0\0\0", Some("matroska")),
+            (b"RIFF\0\0\0\0AVI LIST", Some("avi")),
+            (b"RIFF\0\0\0\0WAVEfmt ", Some("wav")),
+            (b"OggS\0\x02\0\0", Some("ogg")),
+            (b"fLaC\0\0\0\x22", Some("flac")),
+            (b"ID3\x04\0\0\0\0", Some("mp3")),
+            (b"#EXTM3U\n#EXTINF:1,\nhttp://x/", None),
+            (b"<html><body>", None),
+            (b"[Desktop Entry]\nExec=sh", None),
+            (b"", None),
+        ];
+        for (i, (bytes, want)) in cases.iter().enumerate() {
+            let p = dir.path().join(format!("f{i}.mp4"));
+            std::fs::write(&p, bytes).unwrap();
+            assert_eq!(sniff_media(&p), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn avatar_is_a_centred_square_of_256_under_the_cap() {
+        let png = png_bytes(&DynamicImage::ImageRgb8(noise_image(1600, 900)));
+        let avatar = avatar_from_image_bytes(&png).unwrap();
+        assert!(avatar.len() <= MAX_AVATAR_BYTES, "{} bytes", avatar.len());
+        let (format, image) = decoded(&avatar);
+        assert_eq!(format, ImageFormat::Jpeg);
+        assert_eq!((image.width(), image.height()), (AVATAR_SIDE, AVATAR_SIDE));
+        validate_avatar(&avatar).unwrap();
+        assert_eq!(image_mime(&avatar), "image/jpeg");
+        // A small picture is not scaled up.
+        let small = png_bytes(&DynamicImage::ImageRgb8(photo(40, 30)));
+        let (_, image) = decoded(&avatar_from_image_bytes(&small).unwrap());
+        assert_eq!((image.width(), image.height()), (30, 30));
+    }
+
+    #[test]
+    fn avatar_refuses_bombs_garbage_and_huge_files() {
+        let bomb = png_claiming(100_000, 100_000, 6);
+        assert!(matches!(
+            avatar_from_image_bytes(&bomb),
+            Err(ThumbnailError::TooLarge(_))
+        ));
+        assert!(matches!(
+            avatar_from_image_bytes(b"not an image at all"),
+            Err(ThumbnailError::UnsupportedFormat)
+        ));
+        let huge = vec![0u8; MAX_AVATAR_SOURCE_BYTES + 1];
+        assert!(matches!(
+            avatar_from_image_bytes(&huge),
+            Err(ThumbnailError::TooManyBytes { .. })
+        ));
+        assert!(matches!(
+            avatar_from_image_bytes(&[]),
+            Err(ThumbnailError::Empty)
+        ));
+        assert!(validate_avatar(&vec![0u8; MAX_AVATAR_BYTES + 1]).is_err());
+        assert!(validate_avatar(b"garbage").is_err());
     }
 }

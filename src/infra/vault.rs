@@ -146,10 +146,36 @@ impl Vault {
     }
 }
 
+/// Seals a small secret (an identity key to export) under a passphrase, the way the data key
+/// is wrapped: Argon2id (at least RFC 9106's second recommended parameters) and
+/// XChaCha20-Poly1305. The passphrase must have at least [`MIN_PASSPHRASE_CHARS`] characters.
+pub fn seal_secret(secret: &[u8], passphrase: &str) -> Result<WrappedKey, VaultError> {
+    require_strong(passphrase)?;
+    wrap_bytes(secret, passphrase)
+}
+
+/// Opens what [`seal_secret`] sealed; a wrong passphrase is [`VaultError::WrongPassphrase`].
+pub fn open_secret(
+    sealed: &WrappedKey,
+    passphrase: &str,
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    unwrap_bytes(sealed, passphrase)
+}
+
 fn unwrap(
     wrapped: &WrappedKey,
     passphrase: &str,
 ) -> Result<Zeroizing<[u8; KEY_BYTES]>, VaultError> {
+    let key = unwrap_bytes(wrapped, passphrase)?;
+    let mut out = Zeroizing::new([0u8; KEY_BYTES]);
+    if key.len() != KEY_BYTES {
+        return Err(VaultError::BadWrappedKey("key length".into()));
+    }
+    out.copy_from_slice(&key);
+    Ok(out)
+}
+
+fn unwrap_bytes(wrapped: &WrappedKey, passphrase: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     if wrapped.kdf != "argon2id" {
         return Err(VaultError::BadWrappedKey(format!(
             "unknown key derivation {:?}",
@@ -167,17 +193,11 @@ fn unwrap(
         &salt,
         (wrapped.memory_kib, wrapped.passes, wrapped.lanes),
     )?;
-    let key = Zeroizing::new(
+    Ok(Zeroizing::new(
         XChaCha20Poly1305::new(kek.as_ref().into())
             .decrypt(XNonce::from_slice(&nonce), sealed.as_slice())
             .map_err(|_| VaultError::WrongPassphrase)?,
-    );
-    let mut out = Zeroizing::new([0u8; KEY_BYTES]);
-    if key.len() != KEY_BYTES {
-        return Err(VaultError::BadWrappedKey("key length".into()));
-    }
-    out.copy_from_slice(&key);
-    Ok(out)
+    ))
 }
 
 /// A new passphrase must have at least [`MIN_PASSPHRASE_CHARS`] characters.
@@ -189,6 +209,10 @@ fn require_strong(passphrase: &str) -> Result<(), VaultError> {
 }
 
 fn wrap(key: &[u8; KEY_BYTES], passphrase: &str) -> Result<WrappedKey, VaultError> {
+    wrap_bytes(key, passphrase)
+}
+
+fn wrap_bytes(key: &[u8], passphrase: &str) -> Result<WrappedKey, VaultError> {
     let mut salt = [0u8; SALT_BYTES];
     let mut nonce = [0u8; NONCE_BYTES];
     rand::thread_rng().fill_bytes(&mut salt);
@@ -196,7 +220,7 @@ fn wrap(key: &[u8; KEY_BYTES], passphrase: &str) -> Result<WrappedKey, VaultErro
     let params = (KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES);
     let kek = derive(passphrase, &salt, params)?;
     let sealed = XChaCha20Poly1305::new(kek.as_ref().into())
-        .encrypt(XNonce::from_slice(&nonce), key.as_slice())
+        .encrypt(XNonce::from_slice(&nonce), key)
         .map_err(|_| VaultError::Kdf("wrapping failed".into()))?;
     Ok(WrappedKey {
         kdf: "argon2id".into(),

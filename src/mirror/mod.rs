@@ -98,6 +98,8 @@ struct Inner {
     copies: Table<CopyRec>,
     settings: Table<u64>,
     wake: Notify,
+    /// The last review left mirror candidates out for want of quota.
+    quota_full: std::sync::atomic::AtomicBool,
     /// Reviews run one at a time.
     reviewing: tokio::sync::Mutex<()>,
 }
@@ -127,6 +129,7 @@ impl Mirror {
                 sharing,
                 bus,
                 wake: Notify::new(),
+                quota_full: Default::default(),
                 reviewing: tokio::sync::Mutex::new(()),
             }),
         };
@@ -194,6 +197,11 @@ impl Mirror {
             self.drop_copies_of(&key).await?;
         }
         self.changed().await
+    }
+
+    /// Whether I follow `peer` (chat lets a followed peer's messages straight through).
+    pub fn is_following(&self, peer: &PeerId) -> bool {
+        matches!(self.inner.follows.get(&peer.to_string()), Ok(Some(_)))
     }
 
     pub fn follows(&self) -> Result<Vec<Follow>, MirrorError> {
@@ -421,7 +429,21 @@ impl Mirror {
                 watched_ms: c.watched_ms,
             })
             .collect();
-        let plan = plan(&candidates, &held, self.quota());
+        let quota = self.quota();
+        let plan = plan(&candidates, &held, quota);
+        let full = plan.left_out > 0;
+        if self
+            .inner
+            .quota_full
+            .swap(full, std::sync::atomic::Ordering::Relaxed)
+            != full
+            && full
+        {
+            self.inner.bus.emit(EventKind::MirrorQuotaFull {
+                left_out: plan.left_out as u32,
+                quota_bytes: quota,
+            });
+        }
         if plan.fetch.is_empty() {
             return Ok(());
         }

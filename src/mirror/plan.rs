@@ -40,12 +40,15 @@ impl Held {
 pub struct Plan {
     pub fetch: Vec<String>,
     pub evict: Vec<String>,
+    /// Candidates the quota has no room for (larger than the whole quota included).
+    pub left_out: usize,
 }
 
 /// The quota rule (see the module documentation).
 pub fn plan(candidates: &[Candidate], held: &[Held], quota: u64) -> Plan {
     let mut used: u64 = held.iter().map(|h| h.size).sum();
     let mut cands: Vec<&Candidate> = candidates.iter().filter(|c| c.size <= quota).collect();
+    let too_big = candidates.len() - cands.len();
     cands.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
     // Eviction order: watched longest ago first.
     let mut keep: Vec<&Held> = held.iter().collect();
@@ -67,6 +70,7 @@ pub fn plan(candidates: &[Candidate], held: &[Held], quota: u64) -> Plan {
                 }
             }
             if freed < need {
+                out.left_out += 1;
                 continue;
             }
             for i in victims.into_iter().rev() {
@@ -79,6 +83,7 @@ pub fn plan(candidates: &[Candidate], held: &[Held], quota: u64) -> Plan {
         out.fetch.push(c.id.clone());
     }
     out.evict.sort();
+    out.left_out += too_big;
     out
 }
 
@@ -124,16 +129,21 @@ mod tests {
     fn older_content_never_pushes_out_newer() {
         let h = [held("x", 60, 10, 0)];
         let p = plan(&[cand("old", 60, 5)], &h, 100);
-        assert_eq!(p, Plan::default());
+        let full = Plan {
+            left_out: 1,
+            ..Plan::default()
+        };
+        assert_eq!(p, full);
         // Nor a copy watched after the newcomer was published.
         let h = [held("x", 60, 1, 20)];
-        assert_eq!(plan(&[cand("n", 60, 10)], &h, 100), Plan::default());
+        assert_eq!(plan(&[cand("n", 60, 10)], &h, 100), full);
     }
 
     #[test]
     fn too_big_for_the_quota_is_skipped() {
         let p = plan(&[cand("huge", 101, 9), cand("s", 10, 1)], &[], 100);
         assert_eq!(p.fetch, vec!["s"]);
+        assert_eq!(p.left_out, 1, "the quota is full for what was left out");
     }
 
     #[test]
@@ -165,6 +175,13 @@ mod tests {
             .filter(|x| !first.fetch.contains(&x.id))
             .cloned()
             .collect();
-        assert_eq!(plan(&rest, &held, 100), Plan::default());
+        // Nothing to fetch or evict; the one that does not fit is still counted as left out.
+        assert_eq!(
+            plan(&rest, &held, 100),
+            Plan {
+                left_out: 1,
+                ..Plan::default()
+            }
+        );
     }
 }

@@ -2,8 +2,10 @@
 //! (CSRF, DNS rebinding) and the access token.
 //!
 //! Requests whose `Host` or `Origin` is not this server's own loopback address get 403;
-//! `/api/` and media requests need the access token (`Authorization: Bearer`, or `?token=`
-//! where a browser cannot send headers: the WebSocket, `<video>` and `<img>`) or get 401.
+//! `/api/` and media requests need the access token or get 401: `Authorization: Bearer`
+//! ([`require_token`]), or `?token=` only on the GETs a browser cannot give headers (the
+//! event WebSocket, `<video>` and `<img>`: [`require_token_or_query`]). A token in a URL
+//! ends up in logs and history, so no command (`POST /api/...`) takes it there.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,12 +88,29 @@ fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The token in `Authorization: Bearer` only (every command).
 pub(super) async fn require_token(
     State(guard): State<Arc<Guard>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let given = presented_token(req.headers(), req.uri().query());
+    check_token(&guard, req, next, false).await
+}
+
+/// The token in `Authorization: Bearer`, or as `?token=` on a GET (the event WebSocket,
+/// media and thumbnails, which browsers fetch without headers).
+pub(super) async fn require_token_or_query(
+    State(guard): State<Arc<Guard>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let query_ok = req.method() == axum::http::Method::GET;
+    check_token(&guard, req, next, query_ok).await
+}
+
+async fn check_token(guard: &Guard, req: Request, next: Next, query_ok: bool) -> Response {
+    let query = req.uri().query().filter(|_| query_ok);
+    let given = presented_token(req.headers(), query);
     if !given.is_some_and(|t| constant_time_eq(t.as_bytes(), guard.token.as_bytes())) {
         return ApiError::new(ErrorCode::Unauthorized, "missing or wrong access token")
             .into_response();

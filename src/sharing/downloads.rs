@@ -1,6 +1,7 @@
 //! Downloads: the torrent from an online holder, checked against the content id, handed to
 //! the engine with every holder's address; pause, resume, cancel, and progress events.
 
+use super::reach;
 use super::*;
 use crate::net::bt_stream::Route;
 
@@ -33,11 +34,23 @@ impl Sharing {
             })
             .collect::<Result<_, _>>()?;
         if let Some(magnet) = req.magnet.as_deref().filter(|m| !m.trim().is_empty()) {
+            // The link's `x.pe` peers are whoever wrote the link's word: only those on a
+            // network we reach some peer on (the peers given here are the user's own).
+            let seen = self.inner.net.bt_streams().all_seen_ips();
             let id = self
                 .inner
                 .transfer
-                .download_magnet(magnet.trim(), extra)
+                .download_magnet_with(magnet.trim(), extra, |a| reach::dialable(a, &seen))
                 .await?;
+            if matches!(
+                self.inner.catalog.local_state(&id),
+                LocalState::Published | LocalState::Complete
+            ) {
+                // Nothing to fetch: the engine was only told of the peers (it dials them, so a
+                // client that never dials us, such as one that will not dial loopback, can
+                // still fetch from us).
+                return Err(SharingError::AlreadyHere);
+            }
             let title = self
                 .inner
                 .transfer
@@ -306,7 +319,8 @@ impl Sharing {
         route
     }
 
-    /// Every holder's BitTorrent addresses: its TCP ones, and, when we have a libp2p
+    /// Every holder's BitTorrent addresses: its TCP ones (those on a network we see it on,
+    /// [`reach::dialable`]), and, when we have a libp2p
     /// connection with it, its synthetic address, which the engine reaches over a
     /// `/hearth/bt/1` stream (so a holder whose TCP port we cannot reach still serves us).
     pub(super) fn holder_peers(&self, id: &str) -> Vec<std::net::SocketAddr> {
@@ -316,7 +330,7 @@ impl Sharing {
             if bt.route(&peer) != Route::NotConnected {
                 out.push(bt.addr_of(peer));
             }
-            out.extend(addrs);
+            out.extend(reach::filter_dialable(addrs, &bt.seen_ips(&peer)));
         }
         out
     }

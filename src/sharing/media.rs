@@ -137,7 +137,12 @@ impl Media {
             ("content-type", self.content_type.clone()),
             ("content-length", self.content_length().to_string()),
             ("cache-control", "no-store".to_owned()),
+            ("x-content-type-options", "nosniff".to_owned()),
         ];
+        if self.content_type == OPAQUE {
+            // Not a media type: saved, never shown in the app's origin.
+            h.push(("content-disposition", "attachment".to_owned()));
+        }
         if let Some(cr) = self.content_range() {
             h.push(("content-range", cr));
         }
@@ -220,12 +225,53 @@ impl Stream for MediaBody {
 }
 
 /// The MIME type a player needs for a file, from its name (what the record says is used for
-/// one-file resources).
+/// one-file resources), limited to [`safe_media_type`]: a peer's record names any type it
+/// likes, and `text/html` or `image/svg+xml` served from this origin would run its scripts.
 pub fn content_type(record_mime: &str, path: &str, one_file: bool) -> String {
-    if one_file && !record_mime.is_empty() {
-        return record_mime.to_owned();
+    let mime = if one_file && !record_mime.is_empty() {
+        record_mime.to_owned()
+    } else {
+        super::mime::guess_mime(std::path::Path::new(path)).to_owned()
+    };
+    safe_media_type(&mime)
+}
+
+/// Sent for anything not a media type, with `Content-Disposition: attachment`.
+pub const OPAQUE: &str = "application/octet-stream";
+
+/// `mime` if it is a type the app shows or plays and that cannot script this origin
+/// (`audio/*`, `video/*`, `image/*` but SVG, PDF, plain text), lowercased and without
+/// parameters; otherwise [`OPAQUE`].
+pub fn safe_media_type(mime: &str) -> String {
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let Some((top, sub)) = essence.split_once('/') else {
+        return OPAQUE.into();
+    };
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    if !token(top) || !token(sub) {
+        return OPAQUE.into();
     }
-    super::mime::guess_mime(std::path::Path::new(path)).to_owned()
+    let ok = match top {
+        "audio" | "video" => true,
+        "image" => !sub.starts_with("svg"),
+        "application" => matches!(sub, "pdf" | "ogg"),
+        "text" => sub == "plain",
+        _ => false,
+    };
+    if ok {
+        essence
+    } else {
+        OPAQUE.into()
+    }
 }
 
 #[cfg(test)]
@@ -234,6 +280,38 @@ mod tests {
 
     fn r(first: u64, last: u64) -> Option<ByteRange> {
         Some(ByteRange { first, last })
+    }
+
+    #[test]
+    fn only_media_types_are_served_as_themselves() {
+        for ok in [
+            "video/mp4",
+            "audio/ogg",
+            "image/png",
+            "image/jpeg",
+            "application/pdf",
+            "text/plain",
+        ] {
+            assert_eq!(safe_media_type(ok), ok);
+        }
+        assert_eq!(safe_media_type("Video/MP4; codecs=x"), "video/mp4");
+        for bad in [
+            "text/html",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "application/javascript",
+            "text/xml",
+            "application/x-desktop",
+            "",
+            "video",
+            "video/mp4\r\nset-cookie: x",
+            "video/<script>",
+        ] {
+            assert_eq!(safe_media_type(bad), OPAQUE, "{bad:?}");
+        }
+        assert_eq!(content_type("text/html", "a.html", true), OPAQUE);
+        assert_eq!(content_type("", "page.html", false), OPAQUE);
+        assert_eq!(content_type("video/webm", "a.webm", true), "video/webm");
     }
 
     #[test]

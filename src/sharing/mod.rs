@@ -8,7 +8,8 @@
 //! holders' BitTorrent addresses; every downloader then seeds.
 //!
 //! Files: `publish` (publish, upload, unpublish, edit, previews), `folders` (shared folders
-//! to publish/unpublish), `downloads`, `play` (byte ranges for a player), [`media`] (range rules
+//! to publish/unpublish), `downloads`, `play` (byte ranges for a player), [`reach`] (which peer-supplied
+//! BitTorrent addresses may be dialled), [`media`] (range rules
 //! and the streamed body), [`mime`] (MIME type and kind from a file name), [`watcher`] (the
 //! shared-folder watcher, on `notify`).
 //!
@@ -21,8 +22,9 @@ mod downloads;
 mod folders;
 pub mod media;
 pub mod mime;
-mod play;
+pub mod play;
 mod publish;
+pub mod reach;
 pub mod watcher;
 
 use std::collections::HashMap;
@@ -273,6 +275,15 @@ impl Sharing {
         Ok(())
     }
 
+    /// Changes the BitTorrent speed limits at once (bytes per second; `None` or 0: none).
+    pub fn set_rate_limits(
+        &self,
+        download_bps: Option<u32>,
+        upload_bps: Option<u32>,
+    ) -> Result<(), SharingError> {
+        Ok(self.inner.transfer.set_limits(download_bps, upload_bps)?)
+    }
+
     fn have(&self, complete: Vec<String>, partial: Vec<String>, dropped: Vec<String>) {
         let net = self.inner.net.clone();
         let mirrored = complete
@@ -353,10 +364,18 @@ fn download_view(
             Some(DownloadRoute::RelayOnly) if state != DownloadState::Complete => {
                 Some(RELAY_ONLY_NOTE.to_owned())
             }
+            None if state == DownloadState::Downloading && stats.is_none_or(|s| s.peers == 0) => {
+                Some(NO_HOLDER_NOTE.to_owned())
+            }
             _ => None,
         },
     }
 }
+
+/// What a download says while no holder is connected (none online yet, or between two
+/// relay circuits).
+pub const NO_HOLDER_NOTE: &str = "waiting for a holder: none is connected right now; the \
+     download goes on as soon as one is";
 
 /// What a download whose holders are reached only through relays says.
 pub const RELAY_ONLY_NOTE: &str = "relay only: the holders are reachable only through a relay, \

@@ -89,3 +89,57 @@ impl Sharing {
         })
     }
 }
+
+/// What "open in the system's player" may hand the desktop: the file itself only when its
+/// bytes sniff as audio or video ([`crate::infra::thumbnail::sniff_media`]); anything else (an
+/// `.html` or `.desktop` file a peer described as a video, a folder) opens its folder, so a
+/// peer's file never runs or renders through the desktop's default handler.
+pub fn open_target(path: &std::path::Path) -> std::path::PathBuf {
+    let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+    if is_file && crate::infra::thumbnail::sniff_media(path).is_some() {
+        return path.to_path_buf();
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return path.to_path_buf();
+    }
+    path.parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_target;
+
+    #[test]
+    fn only_audio_and_video_open_in_the_player() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = d.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let mp4 = write("film.mp4", b"\0\0\0\x18ftypisom\0\0\0\0");
+        let ogg = write("song.ogg", b"OggS\0\x02\0\0");
+        assert_eq!(open_target(&mp4), mp4);
+        assert_eq!(open_target(&ogg), ogg);
+        // Described as videos by a peer, but not media: the folder opens instead.
+        for (name, bytes) in [
+            ("film.html", &b"<html><script>"[..]),
+            ("film.desktop", b"[Desktop Entry]\nExec=sh -c evil"),
+            ("film.mp4.sh", b"#!/bin/sh\nrm -rf ~"),
+            ("playlist.mp4", b"#EXTM3U\nhttp://x/"),
+        ] {
+            assert_eq!(open_target(&write(name, bytes)), d, "{name}");
+        }
+        // A link is never opened, even to a real video.
+        let link = d.join("link.mp4");
+        std::os::unix::fs::symlink(&mp4, &link).unwrap();
+        assert_eq!(open_target(&link), d);
+        // A folder (a torrent of several files) opens itself.
+        let sub = d.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(open_target(&sub), sub);
+    }
+}

@@ -31,7 +31,13 @@ impl Sharing {
         from_folder: bool,
     ) -> Result<Resource, SharingError> {
         let i = &self.inner;
-        let published = i.transfer.publish(path).await?;
+        // A shared folder's file is published only at its real path: a link swapped in after
+        // the watcher looked is refused.
+        let published = if from_folder {
+            i.transfer.publish_no_follow(path).await?
+        } else {
+            i.transfer.publish(path).await?
+        };
         let id = published.info_hash.clone();
         if let Some(existing) = i.catalog.get(&id)? {
             if existing.author != i.catalog.local_peer().to_string() {

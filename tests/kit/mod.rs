@@ -26,6 +26,30 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 /// How long a node may take to start before the kit gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Waits until `from`'s request (a stranger's direct message or room invitation) reaches
+/// `client`'s node, and accepts it: fresh test nodes have never interacted.
+pub async fn accept_request(client: &Client, from: &str) {
+    eventually(
+        Duration::from_secs(30),
+        "the stranger's request arrives",
+        || async {
+            let list = client.list_requests().await.ok()?;
+            list.requests
+                .iter()
+                .any(|r| r.peer_id == from)
+                .then_some(())
+        },
+    )
+    .await;
+    client
+        .answer_request(&hearth::api::dto::AnswerRequest {
+            peer_id: from.into(),
+            accept: true,
+        })
+        .await
+        .expect("accept the request");
+}
+
 /// Polls `check` until it returns `Some`, or panics after `timeout` saying what was awaited.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
@@ -136,6 +160,40 @@ impl<'a> Launch<'a> {
 
     /// Spawns the node and waits until its API answers.
     pub async fn start(self) -> TestNode {
+        let started = Instant::now();
+        let child = self.spawn();
+        let pid = child.id();
+        // Polled often: the benchmarks time the start.
+        let api = loop {
+            if let Some(f) = ApiFile::read(self.dir).ok().filter(|f| f.pid == pid) {
+                break f;
+            }
+            assert!(started.elapsed() < START_TIMEOUT, "the node did not start");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let client = Client::new(&api.url, &api.token);
+        let status = loop {
+            match client.status().await {
+                Ok(s) => break s,
+                Err(e) => assert!(started.elapsed() < START_TIMEOUT, "no status: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        TestNode {
+            name: self.name.into(),
+            dir: self.dir.into(),
+            child,
+            client,
+            api,
+            peer_id: status.peer_id,
+            addr: status.listen_addrs[0].clone(),
+            started,
+            ready: Instant::now(),
+        }
+    }
+
+    /// Spawns the node's process and returns at once (a test that kills it while it starts).
+    pub fn spawn(&self) -> Child {
         std::fs::create_dir_all(self.dir).unwrap();
         if let Some(config) = self.config_toml {
             std::fs::write(self.dir.join("hearth.toml"), config).unwrap();
@@ -180,36 +238,7 @@ impl<'a> Launch<'a> {
         if let Some(p) = self.passphrase {
             cmd.env("HEARTH_PASSPHRASE", p);
         }
-        let started = Instant::now();
-        let child = cmd.spawn().expect("spawn hearth");
-        let pid = child.id();
-        // Polled often: the benchmarks time the start.
-        let api = loop {
-            if let Some(f) = ApiFile::read(self.dir).ok().filter(|f| f.pid == pid) {
-                break f;
-            }
-            assert!(started.elapsed() < START_TIMEOUT, "the node did not start");
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        let client = Client::new(&api.url, &api.token);
-        let status = loop {
-            match client.status().await {
-                Ok(s) => break s,
-                Err(e) => assert!(started.elapsed() < START_TIMEOUT, "no status: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        TestNode {
-            name: self.name.into(),
-            dir: self.dir.into(),
-            child,
-            client,
-            api,
-            peer_id: status.peer_id,
-            addr: status.listen_addrs[0].clone(),
-            started,
-            ready: Instant::now(),
-        }
+        cmd.spawn().expect("spawn hearth")
     }
 }
 
@@ -311,6 +340,23 @@ pub fn cli(dir: &Path, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json output")
+}
+
+/// Runs the `hearth` CLI on `dir`'s node expecting it to fail, and returns what it printed
+/// on stderr.
+pub fn cli_fails(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(HEARTH)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run hearth");
+    assert!(
+        !out.status.success(),
+        "hearth {args:?} should have failed, printed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The `p`-quantile (0..=1) of `v`, nearest rank; sorts `v`.

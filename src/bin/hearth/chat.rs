@@ -1,13 +1,14 @@
-//! `hearth unlock`, `hearth room ...` and `hearth dm ...`: chat from the command line, as
-//! a client of the running node's API.
+//! `hearth unlock`, `hearth room ...`, `hearth dm ...` and `hearth requests ...`: chat from
+//! the command line, as a client of the running node's API.
 
 use std::io::BufRead;
 
 use clap::Subcommand;
 use hearth::api::dto::{
-    ChatMessage, ChatStatus, CreateRoomRequest, DmConversation, DmHistoryRequest, HistoryPage,
-    HistoryRequest, InviteRequest, MessageKind, MessageState, PassphraseRequest, PeerIdRequest,
-    RenameRoomRequest, RoomIdRequest, RoomInfo, SendDmRequest, SendMessageRequest,
+    AnswerRequest, ChatMessage, ChatRequests, ChatStatus, CreateRoomRequest, DmConversation,
+    DmHistoryRequest, HistoryPage, HistoryRequest, InviteRequest, MessageKind, MessageState,
+    PassphraseRequest, PeerIdRequest, RenameRoomRequest, RoomIdRequest, RoomInfo, SendDmRequest,
+    SendMessageRequest,
 };
 use hearth::server::client::Client;
 
@@ -27,6 +28,21 @@ pub enum Command {
         #[command(subcommand)]
         action: DmAction,
     },
+    /// Messages and room invitations from people you have not talked with yet.
+    Requests {
+        #[command(subcommand)]
+        action: Option<RequestAction>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RequestAction {
+    /// List the waiting requests (the default).
+    List,
+    /// Accept: the peer's messages become a conversation, its rooms are joined.
+    Accept { peer_id: String },
+    /// Decline: drop them, and what the peer sends later, until you write to it.
+    Decline { peer_id: String },
 }
 
 pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Result<()> {
@@ -34,7 +50,60 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
         Command::Unlock => unlock(client, json).await,
         Command::Room { action } => room(client, json, action).await,
         Command::Dm { action } => dm(client, json, action).await,
+        Command::Requests { action } => requests(client, json, action).await,
     }
+}
+
+async fn requests(
+    client: &Client,
+    json: bool,
+    action: Option<RequestAction>,
+) -> anyhow::Result<()> {
+    let (peer_id, accept) = match action.unwrap_or(RequestAction::List) {
+        RequestAction::List => {
+            let list: ChatRequests = client.list_requests().await?;
+            return print(json, &list, || {
+                let mut out = String::new();
+                if list.requests.is_empty() {
+                    out.push_str("no requests\n");
+                }
+                for r in &list.requests {
+                    let name = r.display_name.clone().unwrap_or_else(|| short(&r.peer_id));
+                    out.push_str(&format!(
+                        "{name:<24} {:>3} messages {:>2} invitations  {}\n",
+                        r.messages.len(),
+                        r.invites.len(),
+                        r.peer_id
+                    ));
+                    for m in &r.messages {
+                        out.push_str(&format!("    {}\n", m.body));
+                    }
+                    for i in &r.invites {
+                        out.push_str(&format!("    invites you to #{}\n", i.name));
+                    }
+                }
+                if list.refused + list.dropped > 0 {
+                    out.push_str(&format!(
+                        "{} refused (too many requests), {} dropped (declined peers)\n",
+                        list.refused, list.dropped
+                    ));
+                }
+                out
+            });
+        }
+        RequestAction::Accept { peer_id } => (peer_id, true),
+        RequestAction::Decline { peer_id } => (peer_id, false),
+    };
+    let () = client
+        .answer_request(&AnswerRequest {
+            peer_id: peer_id.clone(),
+            accept,
+        })
+        .await?;
+    let word = if accept { "accepted" } else { "declined" };
+    print(json, &serde_json::json!({ word: peer_id }), || {
+        format!("{word} {peer_id}\n")
+    })
 }
 
 #[derive(Subcommand)]

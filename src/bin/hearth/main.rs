@@ -4,6 +4,7 @@
 mod catalog;
 mod chat;
 mod follows;
+mod identity;
 mod output;
 mod peers;
 mod run;
@@ -46,6 +47,9 @@ enum Command {
     Follows(follows::Command),
     #[command(flatten)]
     Chat(chat::Command),
+    /// Export or import this node's identity (its key and peer id), sealed under a passphrase.
+    #[command(subcommand)]
+    Identity(identity::Command),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         other => other,
     };
     let data_dir = config::resolve_data_dir(cli.data_dir.as_deref())?;
+    let command = match command {
+        Command::Identity(c) => return identity::run(&data_dir, c).await,
+        other => other,
+    };
     let client = match command {
         Command::Url => {
             println!("{}", ApiFile::read(&data_dir)?.browser_url());
@@ -88,6 +96,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(c) => catalog::run(&client, json, c).await,
         Command::Follows(c) => follows::run(&client, json, c).await,
         Command::Chat(c) => chat::run(&client, json, c).await,
-        Command::Run(_) | Command::Url => unreachable!("handled above"),
+        Command::Run(_) | Command::Url | Command::Identity(_) => unreachable!("handled above"),
     }
 }

@@ -1,8 +1,8 @@
-//! `hearth status`, `peers`, `doctor`, `profile`, `connect`, `block`, `unblock`,
-//! `bootstrap`: this node and its peers.
+//! `hearth status`, `peers`, `doctor`, `profile`, `connect`, `invite`, `join`, `block`,
+//! `unblock`, `bootstrap`: this node and its peers.
 
 use clap::Subcommand;
-use hearth::api::dto::{AddrRequest, PeerIdRequest, Profile};
+use hearth::api::dto::{AddrRequest, JoinRequest, PeerIdRequest, Profile};
 use hearth::server::client::Client;
 
 use super::output::print;
@@ -23,6 +23,10 @@ pub enum Command {
     },
     /// Connect to a peer by multiaddress.
     Connect { addr: String },
+    /// Print an invite to this node: text a friend pastes into `hearth join` or the app.
+    Invite,
+    /// Join a friend's node with the invite they gave you (quote it in the shell).
+    Join { invite: String },
     /// Block a peer: drop its connections and refuse new ones.
     Block { peer_id: String },
     /// Unblock a peer.
@@ -44,6 +48,14 @@ pub enum ProfileAction {
         affiliation: Option<String>,
         #[arg(long)]
         bio: Option<String>,
+    },
+    /// Set your profile picture from an image file (JPEG, PNG, GIF or WebP, at most 10 MB;
+    /// the node makes a 256x256 picture of it), or remove it with `--remove`.
+    Picture {
+        #[arg(required_unless_present = "remove")]
+        file: Option<std::path::PathBuf>,
+        #[arg(long, conflicts_with = "file")]
+        remove: bool,
     },
 }
 
@@ -129,6 +141,43 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                 out
             })
         }
+        Command::Invite => {
+            let invite = client.create_invite().await?;
+            print(json, &invite, || {
+                format!(
+                    "{}\n\n{}\nIt carries {} address{}:\n{}",
+                    invite.text,
+                    invite.explanation,
+                    invite.addrs.len(),
+                    if invite.addrs.len() == 1 { "" } else { "es" },
+                    invite
+                        .addrs
+                        .iter()
+                        .map(|a| format!("  {a}\n"))
+                        .collect::<String>()
+                )
+            })
+        }
+        Command::Join { invite } => {
+            let joined = client.join(&JoinRequest { invite }).await?;
+            print(json, &joined, || {
+                let who = if joined.name.is_empty() {
+                    joined.peer_id.clone()
+                } else {
+                    format!("{} ({})", joined.name, joined.peer_id)
+                };
+                let how = joined
+                    .connection
+                    .as_deref()
+                    .map(|c| format!(" ({})", c.replace('_', "-")))
+                    .unwrap_or_default();
+                if joined.already_connected {
+                    format!("already connected to {who}{how}\n")
+                } else {
+                    format!("connected to {who}{how}\n")
+                }
+            })
+        }
         Command::Doctor { peer_id } => {
             let ids: Vec<String> = match peer_id {
                 Some(id) => vec![id],
@@ -195,11 +244,29 @@ pub async fn run(client: &Client, json: bool, command: Command) -> anyhow::Resul
                     }
                     client.set_profile(&p).await?
                 }
+                Some(ProfileAction::Picture { file, remove: _ }) => {
+                    use base64::Engine as _;
+                    let image = match file {
+                        Some(path) => {
+                            let bytes = std::fs::read(&path).map_err(|e| {
+                                anyhow::anyhow!("cannot read {}: {e}", path.display())
+                            })?;
+                            Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+                        }
+                        None => None,
+                    };
+                    client
+                        .set_avatar(&hearth::api::dto::AvatarRequest { image })
+                        .await?
+                }
             };
             print(json, &profile, || {
                 format!(
-                    "name:        {}\naffiliation: {}\nbio:         {}\n",
-                    profile.display_name, profile.affiliation, profile.bio
+                    "name:        {}\naffiliation: {}\nbio:         {}\npicture:     {}\n",
+                    profile.display_name,
+                    profile.affiliation,
+                    profile.bio,
+                    profile.avatar.as_deref().unwrap_or("none")
                 )
             })
         }

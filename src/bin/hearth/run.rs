@@ -37,6 +37,32 @@ pub struct RunArgs {
     /// TCP port of the BitTorrent engine (default 4712; 0 = any).
     #[arg(long)]
     bt_port: Option<u16>,
+    /// Allow `--http` on an address other machines can reach. Anyone who gets the access
+    /// token then controls this node, and the traffic is not encrypted.
+    #[arg(long)]
+    http_allow_remote: bool,
+}
+
+/// Refuses an API address other machines can reach unless `allow_remote`; with it, warns.
+fn check_http_addr(addr: std::net::SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    if !allow_remote {
+        anyhow::bail!(
+            "refusing to serve the UI and API on {addr}, which other machines can reach: \
+             anyone who learns the access token controls this node, and HTTP is not \
+             encrypted. Use a loopback address (127.0.0.1), or add --http-allow-remote if \
+             you really mean it"
+        );
+    }
+    let warning = format!(
+        "WARNING: the UI and API are served on {addr}, reachable from other machines, over \
+         unencrypted HTTP. Anyone who learns the access token controls this node."
+    );
+    eprintln!("{warning}");
+    tracing::warn!("{warning}");
+    Ok(())
 }
 
 /// Where the built UI is: the flag, next to an installed binary, or the checkout's ui/dist.
@@ -72,13 +98,19 @@ pub async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()>
     })?;
     let data_dir = config.data_dir.clone();
     let (http_addr, http_fallback) = (config.http, config.http_is_default);
+    check_http_addr(http_addr, args.http_allow_remote)?;
     let node = Node::start(config).await?;
 
     let listener = http::bind(http_addr, http_fallback)
         .await
         .map_err(|e| anyhow::anyhow!("cannot serve the UI on {http_addr}: {e}"))?;
     let local = listener.local_addr()?;
-    let token = random_token();
+    // A restart keeps the token, so the open browser tabs keep working.
+    let token = std::env::var(RESTART_TOKEN)
+        .ok()
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(random_token);
+    std::env::remove_var(RESTART_TOKEN);
     let ui_dir = find_ui_dir(args.ui_dir);
     if ui_dir.is_none() {
         tracing::warn!("the UI is not built; the API works, the browser shows a notice");
@@ -89,20 +121,85 @@ pub async fn run(data_dir: Option<PathBuf>, args: RunArgs) -> anyhow::Result<()>
 
     let api_file = ApiFile {
         url: format!("http://{local}"),
-        token,
+        token: token.clone(),
         pid: std::process::id(),
     };
     api_file.write(&data_dir)?;
     println!("Hearth is running. Open {}", api_file.browser_url());
     println!("peer id: {}", node.peer_id());
 
-    wait_for_signal().await;
-    println!("stopping…");
+    let api = node.api();
+    let restart = tokio::select! {
+        _ = wait_for_signal() => false,
+        _ = api.restart_requested() => true,
+    };
+    println!(
+        "{}",
+        if restart {
+            "restarting…"
+        } else {
+            "stopping…"
+        }
+    );
     cancel.cancel();
     let _ = server.await;
     node.shutdown().await;
     let _ = std::fs::remove_file(data_dir.join(hearth::server::client::API_FILE));
+    if restart {
+        return Err(restart_in_place(local, &token));
+    }
     Ok(())
+}
+
+/// Carries the API token from a process to the one a restart starts.
+const RESTART_TOKEN: &str = "HEARTH_RESTART_TOKEN";
+
+/// Starts this program again in this process, with the same arguments, the UI on the same
+/// address and the same token (so the open UI reconnects), once the node has stopped.
+/// Returns only on failure.
+fn restart_in_place(local: std::net::SocketAddr, token: &str) -> anyhow::Error {
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    let mut skip = false;
+    for arg in std::env::args_os().skip(1) {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if arg == "--http" {
+            skip = true;
+            continue;
+        }
+        if arg.to_string_lossy().starts_with("--http=") {
+            continue;
+        }
+        args.push(arg);
+    }
+    args.push("--http".into());
+    args.push(local.to_string().into());
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return anyhow::anyhow!("cannot restart: {e}"),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = std::process::Command::new(exe)
+            .args(args)
+            .env(RESTART_TOKEN, token)
+            .exec();
+        anyhow::anyhow!("cannot restart: {e}")
+    }
+    #[cfg(not(unix))]
+    {
+        match std::process::Command::new(exe)
+            .args(args)
+            .env(RESTART_TOKEN, token)
+            .spawn()
+        {
+            Ok(_) => std::process::exit(0),
+            Err(e) => anyhow::anyhow!("cannot restart: {e}"),
+        }
+    }
 }
 
 async fn wait_for_signal() {
