@@ -510,60 +510,15 @@ async fn only_members_read_a_room_and_only_its_creator_deletes_it() {
 /// A raw libp2p peer speaking `/hearth/chat/1` with its own identity: a room member whose
 /// node is modified to forge.
 mod forger {
-    use std::io;
     use std::time::Duration;
 
-    use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+    use futures::StreamExt;
     use libp2p::identity::Keypair;
     use libp2p::request_response::{self, ProtocolSupport};
     use libp2p::swarm::SwarmEvent;
     use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder};
 
-    #[derive(Clone, Default)]
-    pub struct RawCodec;
-
-    impl request_response::Codec for RawCodec {
-        type Protocol = StreamProtocol;
-        type Request = Vec<u8>;
-        type Response = Vec<u8>;
-
-        async fn read_request<T: AsyncRead + Unpin + Send>(
-            &mut self,
-            _: &StreamProtocol,
-            io: &mut T,
-        ) -> io::Result<Vec<u8>> {
-            let mut v = Vec::new();
-            io.take(1 << 20).read_to_end(&mut v).await?;
-            Ok(v)
-        }
-        async fn read_response<T: AsyncRead + Unpin + Send>(
-            &mut self,
-            _: &StreamProtocol,
-            io: &mut T,
-        ) -> io::Result<Vec<u8>> {
-            let mut v = Vec::new();
-            io.take(1 << 20).read_to_end(&mut v).await?;
-            Ok(v)
-        }
-        async fn write_request<T: AsyncWrite + Unpin + Send>(
-            &mut self,
-            _: &StreamProtocol,
-            io: &mut T,
-            req: Vec<u8>,
-        ) -> io::Result<()> {
-            io.write_all(&req).await?;
-            io.close().await
-        }
-        async fn write_response<T: AsyncWrite + Unpin + Send>(
-            &mut self,
-            _: &StreamProtocol,
-            io: &mut T,
-            res: Vec<u8>,
-        ) -> io::Result<()> {
-            io.write_all(&res).await?;
-            io.close().await
-        }
-    }
+    use crate::kit::raw::RawCodec;
 
     pub type Forger = Swarm<request_response::Behaviour<RawCodec>>;
 

@@ -5,6 +5,8 @@
 //! benchmarks report.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
