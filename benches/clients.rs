@@ -4,12 +4,12 @@
 //! 1. `HEARTH_BENCH_CLIENTS_MIB` (default 1024) of random data seeded by qBittorrent-nox:
 //!    a fresh Hearth node downloads it with `hearth get MAGNET --peer ADDR`, and a fresh
 //!    second qBittorrent downloads it from the same magnet (libtorrent to libtorrent, the
-//!    seeder named by a tracker on 127.0.0.1). `HEARTH_BENCH_CLIENTS_TRIALS` (default 3)
-//!    interleaved trials each. Both are timed from the request (the `hearth get` process
-//!    started; the magnet added through the Web API) until the download is complete (Hearth:
-//!    `get` exited with the file; qBittorrent: progress 1), polled every 20 ms; first byte is
-//!    the first poll that shows downloaded bytes (Hearth's `have_bytes`, qBittorrent's
-//!    `downloaded`).
+//!    seeder named by a tracker on 127.0.0.1), and a third qBittorrent with uTP off (TCP
+//!    only). `HEARTH_BENCH_CLIENTS_TRIALS` (default 3) interleaved trials each. All are
+//!    timed from the request (the `hearth get` process started; the magnet added through
+//!    the Web API) until the download is complete (Hearth: `get` exited with the file;
+//!    qBittorrent: progress 1), polled every 20 ms; first byte is the first poll that shows
+//!    downloaded bytes (Hearth's `have_bytes`, qBittorrent's `downloaded`).
 //! 2. Time to first byte and to the whole of 64 MiB when each client seeds (Transmission 3,
 //!    qBittorrent-nox, aria2): Hearth downloading, and beside it a fresh qBittorrent
 //!    downloading from the same seeder.
@@ -35,6 +35,8 @@ const MIB: usize = 1 << 20;
 /// How long one transfer may take before the benchmark gives up on it.
 const LIMIT: Duration = Duration::from_secs(300);
 const POLL: Duration = Duration::from_millis(20);
+/// A Hearth node that neither offers nor accepts encryption: what MSE's RC4 costs.
+const PLAIN: &str = "bt_encryption = \"off\"\n";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -50,10 +52,16 @@ struct Timing {
     total: f64,
 }
 
-/// A fresh Hearth node gets `hash` from `peer` with `hearth get`.
-async fn hearth_gets(root: &Path, tag: &str, hash: &str, peer: SocketAddr) -> Option<Timing> {
+/// A fresh Hearth node with `config` (hearth.toml) gets `hash` from `peer` with `hearth get`.
+async fn hearth_gets(
+    root: &Path,
+    tag: &str,
+    hash: &str,
+    peer: SocketAddr,
+    config: &str,
+) -> Option<Timing> {
     let dir = root.join(format!("hearth-{tag}"));
-    let node: TestNode = Launch::quiet(&dir).start().await;
+    let node: TestNode = Launch::quiet(&dir).config(config).start().await;
     let started = Instant::now();
     let mut get: Child = Command::new(kit::HEARTH)
         .arg("--data-dir")
@@ -115,11 +123,29 @@ async fn qb_state(q: &QBittorrent, hash: &str) -> (u64, f64) {
     )
 }
 
+/// Which transports a downloading qBittorrent may use.
+#[derive(Clone, Copy, PartialEq)]
+enum Transports {
+    /// Its defaults: uTP first, then TCP.
+    Default,
+    /// uTP off.
+    TcpOnly,
+}
+
 /// A fresh qBittorrent gets `hash` from `peer`, which a tracker on 127.0.0.1 names.
-async fn qbittorrent_gets(root: &Path, tag: &str, hash: &str, peer: SocketAddr) -> Option<Timing> {
+async fn qbittorrent_gets(
+    root: &Path,
+    tag: &str,
+    hash: &str,
+    peer: SocketAddr,
+    transports: Transports,
+) -> Option<Timing> {
     let dir = root.join(format!("qb-{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     let q = QBittorrent::start(&dir).await;
+    if transports == Transports::TcpOnly {
+        q.tcp_only().await;
+    }
     let (announce, tr) = tracker(peer).await;
     let link = format!("magnet:?xt=urn:btih:{hash}&tr={}", url_encode(&announce));
     let started = Instant::now();
@@ -203,14 +229,23 @@ async fn main() {
     let seeder = QBittorrent::start(&seed_root).await;
     eprintln!("qBittorrent checks {} MiB…", size / MIB);
     let big = qb_seeds(&seeder, &seed_root, "big.bin", size, 301).await;
-    let (mut hearth_runs, mut qb_runs) = (Vec::new(), Vec::new());
+    let (mut hearth_runs, mut plain_runs) = (Vec::new(), Vec::new());
+    let (mut qb_runs, mut qb_tcp_runs) = (Vec::new(), Vec::new());
     for trial in 0..trials {
-        let h = hearth_gets(root, &format!("big{trial}"), &big, seeder.peer_addr()).await;
+        let at = seeder.peer_addr();
+        let h = hearth_gets(root, &format!("big{trial}"), &big, at, "").await;
         eprintln!("trial {trial}: Hearth {h:?}");
-        let q = qbittorrent_gets(root, &format!("big{trial}"), &big, seeder.peer_addr()).await;
+        let hp = hearth_gets(root, &format!("plain{trial}"), &big, at, PLAIN).await;
+        eprintln!("trial {trial}: Hearth, encryption off {hp:?}");
+        let q = qbittorrent_gets(root, &format!("big{trial}"), &big, at, Transports::Default).await;
         eprintln!("trial {trial}: qBittorrent {q:?}");
+        let qt =
+            qbittorrent_gets(root, &format!("tcp{trial}"), &big, at, Transports::TcpOnly).await;
+        eprintln!("trial {trial}: qBittorrent, TCP only {qt:?}");
         hearth_runs.extend(h);
+        plain_runs.extend(hp);
         qb_runs.extend(q);
+        qb_tcp_runs.extend(qt);
     }
 
     // 2. First byte from each client, 64 MiB.
@@ -219,8 +254,15 @@ async fn main() {
     let qb_small = qb_seeds(&seeder, &seed_root, "small.bin", small, 302).await;
     per_client.push((
         "qBittorrent-nox 4.5",
-        hearth_gets(root, "from-qb", &qb_small, seeder.peer_addr()).await,
-        qbittorrent_gets(root, "from-qb", &qb_small, seeder.peer_addr()).await,
+        hearth_gets(root, "from-qb", &qb_small, seeder.peer_addr(), "").await,
+        qbittorrent_gets(
+            root,
+            "from-qb",
+            &qb_small,
+            seeder.peer_addr(),
+            Transports::Default,
+        )
+        .await,
     ));
     drop(seeder);
 
@@ -241,8 +283,8 @@ async fn main() {
     }
     per_client.push((
         "Transmission 3.00",
-        hearth_gets(root, "from-tr", &t_hash, t.peer_addr()).await,
-        qbittorrent_gets(root, "from-tr", &t_hash, t.peer_addr()).await,
+        hearth_gets(root, "from-tr", &t_hash, t.peer_addr(), "").await,
+        qbittorrent_gets(root, "from-tr", &t_hash, t.peer_addr(), Transports::Default).await,
     ));
     drop(t);
 
@@ -266,48 +308,66 @@ async fn main() {
     let aria2_addr = SocketAddr::from(([127, 0, 0, 1], port));
     per_client.push((
         "aria2 1.36",
-        hearth_gets(root, "from-aria2", &a_hash, aria2_addr).await,
-        qbittorrent_gets(root, "from-aria2", &a_hash, aria2_addr).await,
+        hearth_gets(root, "from-aria2", &a_hash, aria2_addr, "").await,
+        qbittorrent_gets(root, "from-aria2", &a_hash, aria2_addr, Transports::Default).await,
     ));
 
     // The table.
-    let mb = size as f64 / 1e6;
-    let h_mbs: Vec<f64> = hearth_runs.iter().map(|t| mbs(size, t)).collect();
-    let q_mbs: Vec<f64> = qb_runs.iter().map(|t| mbs(size, t)).collect();
-    let h_first: Vec<f64> = hearth_runs.iter().map(|t| t.first_byte).collect();
-    let q_first: Vec<f64> = qb_runs.iter().map(|t| t.first_byte).collect();
+    let rows = [
+        (
+            "Hearth (defaults: MSE, RC4 when the seeder picks it)",
+            &hearth_runs,
+        ),
+        ("Hearth, `bt_encryption = \"off\"`", &plain_runs),
+        ("qBittorrent (libtorrent), defaults: uTP first", &qb_runs),
+        ("qBittorrent (libtorrent), uTP off", &qb_tcp_runs),
+    ];
     println!(
-        "machine: {} cores; {} MiB from qBittorrent-nox, {} trials each ({} and {} completed)",
+        "machine: {} cores; {} MiB seeded by qBittorrent-nox; medians of {} trials each",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         size / MIB,
         trials,
-        hearth_runs.len(),
-        qb_runs.len()
     );
     println!();
-    println!("| measure | Hearth | qBittorrent (libtorrent, same run) | goal |");
-    println!("|---|---|---|---|");
-    if !h_mbs.is_empty() && !q_mbs.is_empty() {
-        let (h, q) = (median(&h_mbs), median(&q_mbs));
+    println!("| downloader | completed | from the request | from the first byte on | first byte |");
+    println!("|---|---|---|---|---|");
+    let mut medians = Vec::new();
+    for (name, runs) in rows {
+        let from_request: Vec<f64> = runs.iter().map(|t| mbs(size, t)).collect();
+        let from_first: Vec<f64> = runs
+            .iter()
+            .map(|t| size as f64 / 1e6 / (t.total - t.first_byte).max(1e-3))
+            .collect();
+        let first: Vec<f64> = runs.iter().map(|t| t.first_byte).collect();
+        if runs.is_empty() {
+            println!("| {name} | 0 of {trials} | | | |");
+            medians.push(None);
+            continue;
+        }
+        let m = median(&from_request);
         println!(
-            "| {mb:.0} MB from qBittorrent, median throughput | {h:.0} MB/s | {q:.0} MB/s | Hearth ≥ 1.0× ({:.2}×) |",
-            h / q
+            "| {name} | {} of {trials} | {m:.0} MB/s | {:.0} MB/s | {:.2} s |",
+            runs.len(),
+            median(&from_first),
+            median(&first)
         );
+        medians.push(Some(m));
+    }
+    if let [Some(h), _, Some(q), Some(qt)] = medians[..] {
+        println!();
         println!(
-            "| same, median first byte | {:.2} s | {:.2} s | |",
-            median(&h_first),
-            median(&q_first)
-        );
-    } else {
-        println!(
-            "| {mb:.0} MB from qBittorrent | {} runs | {} runs | |",
-            h_mbs.len(),
-            q_mbs.len()
+            "Goal Hearth ≥ 1.0× libtorrent, from the request: {:.2}× qBittorrent's defaults, \
+             {:.2}× with its uTP off.",
+            h / q,
+            h / qt
         );
     }
+    println!();
+    println!("| 64 MiB, each client seeding | Hearth | qBittorrent, defaults (same seeder) |");
+    println!("|---|---|---|");
     for (client, h, q) in &per_client {
         println!(
-            "| 64 MiB from {client} | {} | {} | |",
+            "| from {client} | {} | {} |",
             cell(*h, small),
             cell(*q, small)
         );

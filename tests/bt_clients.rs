@@ -107,8 +107,17 @@ fn redialling<'a>(
 /// Waits until `done` holds, at most the stated time; `what` says what is awaited and
 /// `log` what to show when it never comes.
 async fn within<F: FnMut() -> bool>(what: &str, mut done: F, log: impl Fn() -> String) -> f64 {
+    within_async(what, || std::future::ready(done()), log).await
+}
+
+/// Like [`within`], for an async condition.
+async fn within_async<F, Fut>(what: &str, mut done: F, log: impl Fn() -> String) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let started = Instant::now();
-    while !done() {
+    while !done().await {
         if started.elapsed() > TRANSFER_LIMIT {
             panic!(
                 "{what}: not done within {TRANSFER_LIMIT:?}\n--- client log ---\n{}",
@@ -221,25 +230,6 @@ async fn a_client_that_requires_encryption_both_ways() {
         "the encryption-only client's copy",
     );
     tr.abort();
-}
-
-/// Like [`within`], for an async condition.
-async fn within_async<F, Fut>(what: &str, mut done: F, log: impl Fn() -> String) -> f64
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !done().await {
-        if started.elapsed() > TRANSFER_LIMIT {
-            panic!(
-                "{what}: not done within {TRANSFER_LIMIT:?}\n--- client log ---\n{}",
-                log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    started.elapsed().as_secs_f64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -336,6 +336,22 @@ async fn reserved_on(node: &LabNode, relay: &LabNode, timeout: Duration) {
     .await;
 }
 
+/// Waits until `a` and `b` reach each other over a hole-punched connection, each by its
+/// own account. DCUtR makes three attempts on a relayed connection; when all three miss,
+/// the node tries again on a new one 3 s later (`PUNCH_RETRIES`): the waits leave room.
+async fn punched(a: &LabNode, b: &LabNode, timeout: Duration) {
+    eventually(
+        timeout,
+        &format!("{} and {} hole-punched", a.name, b.name),
+        || async {
+            (link(a, b).await.as_deref() == Some("hole_punched")
+                && link(b, a).await.as_deref() == Some("hole_punched"))
+            .then_some(())
+        },
+    )
+    .await;
+}
+
 /// Creates a room on `host` with `members`, and waits until every member has joined.
 async fn room_of(host: &LabNode, members: &[&LabNode]) -> String {
     let room = host
@@ -473,18 +489,7 @@ async fn two_homes_connect_through_the_relay_then_punch_a_direct_connection_and_
     .await;
     let first = first_link(&a, &b, Duration::from_secs(15)).await;
     let connected = started.elapsed();
-    // DCUtR makes three attempts on a relayed connection; when all three miss, the node
-    // tries again on a new one 3 s later (`PUNCH_RETRIES`). The wait leaves room for that.
-    eventually(
-        Duration::from_secs(30),
-        "a hole-punched connection a-b",
-        || async {
-            (link(&a, &b).await.as_deref() == Some("hole_punched")
-                && link(&b, &a).await.as_deref() == Some("hole_punched"))
-            .then_some(())
-        },
-    )
-    .await;
+    punched(&a, &b, Duration::from_secs(30)).await;
     let punched = started.elapsed();
     eprintln!(
         "measured: reserved {reserved:?}, a-b connected {connected:?} (first seen {first}), \
@@ -639,12 +644,7 @@ async fn after_punching_the_homes_keep_chatting_without_the_public_node() {
         Nat::EndpointIndependent,
     )
     .await;
-    eventually(
-        Duration::from_secs(30),
-        "a hole-punched connection a-b",
-        || async { (link(&a, &b).await.as_deref() == Some("hole_punched")).then_some(()) },
-    )
-    .await;
+    punched(&a, &b, Duration::from_secs(30)).await;
     let room = room_of(&a, &[&b]).await;
     everyone_says_something(&room, &[&a, &b], "before").await;
     p.kill();
@@ -712,10 +712,7 @@ async fn a_home_node_joins_a_friend_behind_another_nat_with_an_invite() {
         .expect("join");
     assert_eq!(joined.peer_id, a.peer_id);
     assert_eq!(joined.name, "a");
-    eventually(Duration::from_secs(30), "a and b hole-punched", || async {
-        (link(&b, &a).await.as_deref() == Some("hole_punched")).then_some(())
-    })
-    .await;
+    punched(&a, &b, Duration::from_secs(30)).await;
     all_see_each_other(&[&p, &a, &b], Duration::from_secs(20)).await;
 }
 
@@ -897,12 +894,7 @@ async fn a_file_moves_from_home_to_home() {
         .expect("publish");
     let id = published.content_id.clone();
     finds(&b, "fifty", &id, Duration::from_secs(20)).await;
-    eventually(Duration::from_secs(30), "a and b hole-punched", || async {
-        (link(&a, &b).await.as_deref() == Some("hole_punched")
-            && link(&b, &a).await.as_deref() == Some("hole_punched"))
-        .then_some(())
-    })
-    .await;
+    punched(&a, &b, Duration::from_secs(30)).await;
     b.client
         .start_download(&DownloadRequest {
             content_id: Some(id.clone()),

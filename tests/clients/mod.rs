@@ -384,6 +384,22 @@ impl QBittorrent {
     pub fn peer_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.peer))
     }
+
+    /// Switches uTP off (`bittorrent_protocol` 1: TCP only) and checks that it took.
+    #[allow(dead_code)] // the benchmark's libtorrent-over-TCP baseline; no test needs it
+    pub async fn tcp_only(&self) {
+        self.post(
+            "app/setPreferences",
+            &[("json", "", br#"{"bittorrent_protocol":1}"#)],
+        )
+        .await;
+        let prefs = self.get("app/preferences").await.unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&prefs).unwrap_or_default();
+        assert_eq!(
+            v["bittorrent_protocol"], 1,
+            "qBittorrent kept uTP on: {prefs}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- aria2
