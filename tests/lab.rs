@@ -50,13 +50,9 @@ async fn all_see_each_other(nodes: &[&LabNode], timeout: Duration) {
 }
 
 fn launch<'a>(name: &'a str, dir: &'a Path, bootstrap: &'a [String]) -> Launch<'a> {
-    let mut l = Launch::new(name, dir)
+    Launch::new(name, dir)
         .bootstrap(bootstrap)
-        .config(FAST_PRESENCE);
-    if let Ok(log) = std::env::var("LAB_LOG") {
-        l.log = Box::leak(log.into_boxed_str());
-    }
-    l
+        .config(FAST_PRESENCE)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -264,10 +264,59 @@ async fn a_room_split_2_3_for_30_s_during_a_burst_heals_without_loss_or_duplicat
     // Converged: every member holds every acknowledged message, and all logs are equal.
     let mut converged = None;
     let mut last = String::new();
+    // When each member first held every acknowledged message.
+    let mut complete_at: Vec<Option<Duration>> = vec![None; nodes.len()];
     while healed.elapsed() < Duration::from_secs(120) {
         let mut logs = Vec::new();
         for n in &nodes {
             logs.push(history(&n.client, &room).await.unwrap_or_default());
+        }
+        if std::env::var("PARTITION_TRACE").is_ok() {
+            let mut line = format!("{:>6} ms:", healed.elapsed().as_millis());
+            for (n, l) in nodes.iter().zip(&logs) {
+                let r = n
+                    .client
+                    .get_room(&RoomIdRequest {
+                        room_id: room.clone(),
+                    })
+                    .await
+                    .ok();
+                let host = r
+                    .as_ref()
+                    .and_then(|r| r.host.clone())
+                    .and_then(|h| nodes.iter().position(|m| m.peer_id == h).map(|i| names[i]));
+                line += &format!(
+                    " {} len {} term {:?} host {:?} pending {:?};",
+                    n.name,
+                    l.len(),
+                    r.as_ref().map(|r| r.term),
+                    host,
+                    r.as_ref().map(|r| r.pending)
+                );
+            }
+            for n in &nodes {
+                let links: Vec<String> = n
+                    .peers()
+                    .await
+                    .iter()
+                    .filter_map(|p| {
+                        let i = nodes.iter().position(|m| m.peer_id == p.peer_id)?;
+                        Some(format!(
+                            "{}:{}",
+                            names[i],
+                            p.connection.as_deref().unwrap_or("-")
+                        ))
+                    })
+                    .collect();
+                line += &format!(" [{} {}]", n.name, links.join(" "));
+            }
+            eprintln!("{line}");
+        }
+        for (at, l) in complete_at.iter_mut().zip(&logs) {
+            let have: HashSet<&String> = l.iter().map(|m| &m.body).collect();
+            if at.is_none() && sent.keys().all(|b| have.contains(b)) {
+                *at = Some(healed.elapsed());
+            }
         }
         let ids: Vec<Vec<&String>> = logs
             .iter()
@@ -287,6 +336,15 @@ async fn a_room_split_2_3_for_30_s_during_a_burst_heals_without_loss_or_duplicat
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!(
+        "measured: each member complete after the heal: {}",
+        names
+            .iter()
+            .zip(&complete_at)
+            .map(|(n, t)| format!("{n} {t:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let (took, log) = converged.unwrap_or_else(|| panic!("no convergence after heal ({last})"));
 
     // Exactly once, and each sender's order kept.

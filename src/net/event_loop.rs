@@ -72,6 +72,11 @@ pub(crate) struct EventLoop {
     have_topic: gossipsub::IdentTopic,
     inbound: mpsc::Sender<Inbound>,
     chat: mpsc::Sender<ChatInbound>,
+    /// Whether each peer is connected, for chat, where its queue had no room when that
+    /// changed: the latest state per peer (so at most one entry per peer), handed over as
+    /// soon as the queue takes it. A room must never go on believing a member is away
+    /// because a burst filled the queue at the moment it came back.
+    chat_links: HashMap<PeerId, bool>,
     /// The worker that checks feed gossip (the catalog's check), and its queue.
     validator: Validator,
     /// Gossip messages per neighbour.
@@ -134,6 +139,7 @@ impl EventLoop {
             announce_due: true,
             topic,
             listen_addrs: Vec::new(),
+            chat_links: HashMap::new(),
             traversal: Traversal::new(relay_service),
             dials: (0, tokio::time::Instant::now()),
             pending_dials: HashMap::new(),
@@ -232,6 +238,7 @@ impl EventLoop {
                         .report_message_validation_result(&id, &source, acceptance);
                 }
                 _ = tick.tick() => {
+                    self.flush_chat_links();
                     let out = self.presence.handle(Input::Tick, now_ms());
                     self.apply(out);
                     self.traversal.maintain(&mut self.swarm, &self.listen_addrs);
@@ -624,7 +631,7 @@ impl EventLoop {
                     established: num_established.get(),
                 });
                 if num_established.get() == 1 {
-                    self.hand_to_chat(ChatInbound::Connected(peer_id));
+                    self.chat_link(peer_id, true);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -642,7 +649,7 @@ impl EventLoop {
                 if num_established == 0 {
                     self.gossip_rate.forget(&peer_id);
                     self.book.disconnected(peer_id, now_ms());
-                    self.hand_to_chat(ChatInbound::Disconnected(peer_id));
+                    self.chat_link(peer_id, false);
                 }
             }
             SwarmEvent::IncomingConnectionError {
@@ -902,6 +909,45 @@ impl EventLoop {
 
     /// Hands something to the chat actor; dropped when it is far behind (chat retransmits;
     /// connection changes are reconciled by the actor's periodic check).
+    /// Tells chat that `peer` is now connected or not; what the queue cannot take now
+    /// waits in [`Self::chat_links`] (behind anything still waiting, so the order holds).
+    fn chat_link(&mut self, peer: PeerId, connected: bool) {
+        self.flush_chat_links();
+        if !self.chat_links.is_empty() {
+            self.chat_links.insert(peer, connected);
+            return;
+        }
+        let item = if connected {
+            ChatInbound::Connected(peer)
+        } else {
+            ChatInbound::Disconnected(peer)
+        };
+        if self.chat.try_send(item).is_err() {
+            self.chat_links.insert(peer, connected);
+        }
+    }
+
+    /// Hands waiting connectivity changes to chat while its queue has room.
+    fn flush_chat_links(&mut self) {
+        while let Some((&peer, &connected)) = self.chat_links.iter().next() {
+            let item = if connected {
+                ChatInbound::Connected(peer)
+            } else {
+                ChatInbound::Disconnected(peer)
+            };
+            match self.chat.try_send(item) {
+                Ok(()) => {
+                    self.chat_links.remove(&peer);
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => return,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.chat_links.clear();
+                    return;
+                }
+            }
+        }
+    }
+
     fn hand_to_chat(&mut self, item: ChatInbound) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.chat.try_send(item) {
             tracing::debug!("chat inbound queue full; dropping");
