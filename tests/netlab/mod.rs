@@ -528,9 +528,14 @@ fn enter_namespace(ns: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Ports the forwarders take, below Linux's ephemeral range (32768 up): the node binds the
+/// same port inside its namespace, where an ephemeral one (the BitTorrent engine's listener
+/// on port 0, an outgoing connection) may already hold any port of that range.
+const FORWARD_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
 impl Forwarder {
     pub fn new(ns: &str) -> io::Result<Forwarder> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let listener = bind_forward_port()?;
         let port = listener.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -560,6 +565,20 @@ impl Forwarder {
             .map_err(|_| io::Error::other("forwarder thread died"))??;
         Ok(Forwarder { port, stop })
     }
+}
+
+/// A listener on the host's loopback at a free port of [`FORWARD_PORTS`].
+fn bind_forward_port() -> io::Result<TcpListener> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let mut last = io::Error::other("no port tried");
+    for _ in 0..200 {
+        match TcpListener::bind((Ipv4Addr::LOCALHOST, rng.gen_range(FORWARD_PORTS))) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Copies bytes both ways between `a` and `b` until each side closes.
