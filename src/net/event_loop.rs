@@ -907,24 +907,11 @@ impl EventLoop {
         }
     }
 
-    /// Hands something to the chat actor; dropped when it is far behind (chat retransmits;
-    /// connection changes are reconciled by the actor's periodic check).
-    /// Tells chat that `peer` is now connected or not; what the queue cannot take now
-    /// waits in [`Self::chat_links`] (behind anything still waiting, so the order holds).
+    /// Tells chat that `peer` is now connected or not. What the queue cannot take now waits
+    /// in [`Self::chat_links`] (the latest state per peer) until it can.
     fn chat_link(&mut self, peer: PeerId, connected: bool) {
+        self.chat_links.insert(peer, connected);
         self.flush_chat_links();
-        if !self.chat_links.is_empty() {
-            self.chat_links.insert(peer, connected);
-            return;
-        }
-        let item = if connected {
-            ChatInbound::Connected(peer)
-        } else {
-            ChatInbound::Disconnected(peer)
-        };
-        if self.chat.try_send(item).is_err() {
-            self.chat_links.insert(peer, connected);
-        }
     }
 
     /// Hands waiting connectivity changes to chat while its queue has room.
@@ -948,6 +935,8 @@ impl EventLoop {
         }
     }
 
+    /// Hands something to the chat actor; dropped when it is far behind (chat retransmits;
+    /// connection changes go through [`Self::chat_link`] instead).
     fn hand_to_chat(&mut self, item: ChatInbound) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.chat.try_send(item) {
             tracing::debug!("chat inbound queue full; dropping");
