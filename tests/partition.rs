@@ -58,6 +58,55 @@ async fn history(client: &Client, room: &str) -> Option<Vec<ChatMessage>> {
     }
 }
 
+/// One line of `PARTITION_TRACE`: each member's log length, term, host and pending count,
+/// then whom each is connected to and how.
+async fn trace(
+    nodes: &[LabNode],
+    names: &[&str],
+    logs: &[Vec<ChatMessage>],
+    room: &str,
+    elapsed: Duration,
+) -> String {
+    let name_of = |peer: &str| {
+        nodes
+            .iter()
+            .position(|m| m.peer_id == peer)
+            .map(|i| names[i])
+    };
+    let mut line = format!("{:>6} ms:", elapsed.as_millis());
+    for (n, l) in nodes.iter().zip(logs) {
+        let r = n
+            .client
+            .get_room(&RoomIdRequest {
+                room_id: room.into(),
+            })
+            .await
+            .ok();
+        let host = r.as_ref().and_then(|r| r.host.as_deref()).and_then(name_of);
+        line += &format!(
+            " {} len {} term {:?} host {:?} pending {:?};",
+            n.name,
+            l.len(),
+            r.as_ref().map(|r| r.term),
+            host,
+            r.as_ref().map(|r| r.pending)
+        );
+    }
+    for n in nodes {
+        let links: Vec<String> = n
+            .peers()
+            .await
+            .iter()
+            .filter_map(|p| {
+                let name = name_of(&p.peer_id)?;
+                Some(format!("{name}:{}", p.connection.as_deref().unwrap_or("-")))
+            })
+            .collect();
+        line += &format!(" [{} {}]", n.name, links.join(" "));
+    }
+    line
+}
+
 /// Drops (`split`) or accepts again every packet between `host` and `others`.
 fn cut(lab: &Lab, ns: &str, others: &[&LabNode]) {
     for o in others {
@@ -272,45 +321,10 @@ async fn a_room_split_2_3_for_30_s_during_a_burst_heals_without_loss_or_duplicat
             logs.push(history(&n.client, &room).await.unwrap_or_default());
         }
         if std::env::var("PARTITION_TRACE").is_ok() {
-            let mut line = format!("{:>6} ms:", healed.elapsed().as_millis());
-            for (n, l) in nodes.iter().zip(&logs) {
-                let r = n
-                    .client
-                    .get_room(&RoomIdRequest {
-                        room_id: room.clone(),
-                    })
-                    .await
-                    .ok();
-                let host = r
-                    .as_ref()
-                    .and_then(|r| r.host.clone())
-                    .and_then(|h| nodes.iter().position(|m| m.peer_id == h).map(|i| names[i]));
-                line += &format!(
-                    " {} len {} term {:?} host {:?} pending {:?};",
-                    n.name,
-                    l.len(),
-                    r.as_ref().map(|r| r.term),
-                    host,
-                    r.as_ref().map(|r| r.pending)
-                );
-            }
-            for n in &nodes {
-                let links: Vec<String> = n
-                    .peers()
-                    .await
-                    .iter()
-                    .filter_map(|p| {
-                        let i = nodes.iter().position(|m| m.peer_id == p.peer_id)?;
-                        Some(format!(
-                            "{}:{}",
-                            names[i],
-                            p.connection.as_deref().unwrap_or("-")
-                        ))
-                    })
-                    .collect();
-                line += &format!(" [{} {}]", n.name, links.join(" "));
-            }
-            eprintln!("{line}");
+            eprintln!(
+                "{}",
+                trace(&nodes, &names, &logs, &room, healed.elapsed()).await
+            );
         }
         for (at, l) in complete_at.iter_mut().zip(&logs) {
             let have: HashSet<&String> = l.iter().map(|m| &m.body).collect();

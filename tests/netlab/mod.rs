@@ -435,12 +435,13 @@ impl Lab {
     }
 
     /// Starts a node in `host`, listening on its address (TCP and QUIC), its API reached
-    /// through a [`Forwarder`]. `launch` is given the lab's settings to add to.
-    /// Starts a node on `host`. `LAB_LOG` in the environment, when set, is every lab
-    /// node's `RUST_LOG` (e.g. `LAB_LOG=info,libp2p_dcutr=debug` to watch hole punching).
+    /// through a [`Forwarder`]. `launch` is given the lab's settings to add to. `LAB_LOG` in
+    /// the environment, when set, is every lab node's `RUST_LOG` (e.g.
+    /// `LAB_LOG=info,libp2p_dcutr=debug` to watch hole punching).
     pub async fn start<'a>(&self, host: &'a Host, mut launch: Launch<'a>) -> LabNode {
-        if let Ok(log) = std::env::var("LAB_LOG") {
-            launch.log = Box::leak(log.into_boxed_str());
+        static LAB_LOG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        if let Some(log) = LAB_LOG.get_or_init(|| std::env::var("LAB_LOG").ok()) {
+            launch.log = log;
         }
         let forwarder = Forwarder::new(&host.ns).expect("API forwarder");
         let node = launch
